@@ -18,6 +18,10 @@ class DataError(GMMKitError, ValueError):
     """Input data is unusable: wrong shape, NaN/inf, non-numeric, too few rows."""
 
 
+class DataTypeError(DataError, TypeError):
+    """Input data has the wrong type (for example non-numeric cells)."""
+
+
 class ParameterError(GMMKitError, ValueError):
     """An estimator or command parameter is out of range or inconsistent."""
 

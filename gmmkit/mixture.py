@@ -31,7 +31,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _engine
 from ._covariance import COVARIANCE_TYPES, FactorError, n_parameters
 from ._version import __version__
-from .exceptions import DataError, DegenerateComponentWarning, GMMKitError, ParameterError
+from .exceptions import DataError, DataTypeError, DegenerateComponentWarning, GMMKitError, ParameterError
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -41,10 +41,11 @@ class InvalidParameter(ParameterError, InvalidParameterError):
 
 
 def _as_data_error(exc):
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "could not convert" in msg or "dtype" in msg.lower() and "object" in msg.lower():
+    """sklearn's validation error as gmmkit's, on one line, keeping its wording."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if "could not convert" in msg or "argument must be" in msg:
         msg = f"X must be numeric: {msg}"
-    return DataError(msg)
+    return (DataTypeError if isinstance(exc, TypeError) else DataError)(msg)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -505,7 +506,7 @@ class _FitContext:
         name = self.entry.name
         weights, means, cov = weights.copy(), means.copy(), cov.copy()
         for k in bad:
-            row = rng.integers(self.N)
+            row = rng.randint(self.N)
             if self.sw.size:
                 row = rng.choice(np.flatnonzero(self.sw > 0))
             means[k] = self.X[row].astype(np.float64) - self.shift64
