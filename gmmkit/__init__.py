@@ -12,13 +12,15 @@ from ._version import __version__
 from .exceptions import DataError, GMMKitError, ModelFileError, ParameterError
 
 __all__ = [
-    "GaussianMixture", "load", "GMMKitError", "DataError", "ModelFileError",
+    "GaussianMixture", "load", "select", "SelectionResult", "GMMKitError", "DataError", "ModelFileError",
     "ParameterError", "__version__",
 ]
 
 _LAZY = {
     "GaussianMixture": ("gmmkit.mixture", "GaussianMixture"),
     "load": ("gmmkit.io", "load"),
+    "select": ("gmmkit.selection", "select"),
+    "SelectionResult": ("gmmkit.selection", "SelectionResult"),
 }
 
 

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,16 +47,52 @@ def _thread_pool():
     return _pool
 
 
+_limit_depth = 0
+_force_serial = 0
+_lock = threading.Lock()
+
+
 @contextlib.contextmanager
-def blas_single_thread():
-    """Hold BLAS/LAPACK at one thread (controller made once; limiting costs ~ms)."""
-    global _controller
-    if _controller is None:
+def blas_single_thread(openmp=False):
+    """Hold BLAS/LAPACK (and OpenMP if asked) at one thread; re-entrant, and only the
+    outermost call pays for it (controller made once; each limit costs ~4 ms)."""
+    global _controller, _limit_depth
+    with _lock:
+        outer = _limit_depth == 0
+        _limit_depth += 1
+    try:
+        if not outer:
+            yield
+            return
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
+        if openmp:
+            # sklearn's OpenMP runtime loads with sklearn.cluster: look again
+            import sklearn.cluster  # noqa: F401
+
+            controller = ThreadpoolController()
+        else:
+            if _controller is None:
+                _controller = ThreadpoolController()
+            controller = _controller
+        with controller.limit(limits=1, user_api=None if openmp else "blas"):
+            yield
+    finally:
+        with _lock:
+            _limit_depth -= 1
+
+
+@contextlib.contextmanager
+def serial_only():
+    """Run every kernel in the calling thread (when the caller parallelises itself)."""
+    global _force_serial
+    with _lock:
+        _force_serial += 1
+    try:
         yield
+    finally:
+        with _lock:
+            _force_serial -= 1
 
 
 def kernels(family: str):
@@ -92,7 +129,7 @@ def _chunks(n, n_chunks):
 
 
 def use_parallel(n_rows, work_per_row):
-    return n_threads() > 1 and n_rows * work_per_row >= PARALLEL_MIN_WORK
+    return _force_serial == 0 and n_threads() > 1 and n_rows * work_per_row >= PARALLEL_MIN_WORK
 
 
 def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):

@@ -25,10 +25,15 @@ def _install_salted_locator():
         from numba.core import caching
     except ImportError:  # pragma: no cover - numba always has it today
         return
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+    if any(getattr(c, "_gmmkit_salted", False) for c in impl._locator_classes):
+        return
     salt = _kernel_sources_hash()
 
-    class _SaltedLocator(caching.InTreeCacheLocator):
-        """In-tree cache for gmmkit kernels, stamped with every kernel module's hash."""
+    class _Salted:
+        """Applies to gmmkit's kernel modules only; stamps them with ``salt``."""
+
+        _gmmkit_salted = True
 
         def get_source_stamp(self):
             return salt
@@ -39,21 +44,11 @@ def _install_salted_locator():
                 return None
             return super().from_function(py_func, py_file)
 
-    class _SaltedUserWideLocator(caching.UserWideCacheLocator):
-        """Fallback when the package folder is read-only (system installs)."""
-
-        def get_source_stamp(self):
-            return salt
-
-        @classmethod
-        def from_function(cls, py_func, py_file):
-            if os.path.dirname(os.path.abspath(py_file)) != _HERE:
-                return None
-            return super().from_function(py_func, py_file)
-
-    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
-    if not any(getattr(c, "__name__", "") == "_SaltedLocator" for c in impl._locator_classes):
-        impl._locator_classes = [_SaltedLocator, _SaltedUserWideLocator] + list(impl._locator_classes)
+    # NUMBA_CACHE_DIR if set, else the package's __pycache__, else the user cache.
+    bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+             caching.UserWideCacheLocator)
+    salted = [type("Salted" + b.__name__, (_Salted, b), {}) for b in bases]
+    impl._locator_classes = salted + list(impl._locator_classes)
 
 
 _install_salted_locator()

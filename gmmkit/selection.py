@@ -1,0 +1,208 @@
+"""Model selection: fit a grid of (K, covariance type) candidates and rank them.
+
+As in scikit-learn, **lower is better** for every criterion:
+
+- BIC = -2 log L + p log n
+- AIC = -2 log L + 2 p
+- ICL = BIC - 2 sum_i log max_k P(k | x_i)   (BIC plus a penalty for overlapping
+  components, Biernacki, Celeux and Govaert 2000; mclust's ICL with the sign flipped)
+
+Candidates can run in parallel (``n_jobs``) without changing the results: each
+candidate's seed depends only on ``random_state``, never on scheduling.
+
+>>> import numpy as np, gmmkit
+>>> rng = np.random.default_rng(0)
+>>> X = np.vstack([rng.normal(-4, 1, (200, 2)), rng.normal(4, 1, (200, 2))])
+>>> res = gmmkit.select(X, n_components=range(1, 5), covariance_types=("full", "diag"),
+...                     random_state=0)
+>>> res.best_params_["n_components"]
+2
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import GMMKitError, ParameterError
+
+CRITERIA = ("bic", "aic", "icl")
+ALL_TYPES = ("full", "diag", "tied", "spherical")
+
+
+@dataclass
+class SelectionResult:
+    """Outcome of :func:`select`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per candidate: n_components, covariance_type, log_likelihood,
+        n_parameters, bic, aic, icl, converged, n_iter, seconds, error.
+    criterion : str
+        The criterion used to rank (lower is better).
+    best_model_ : GaussianMixture
+        The winning candidate, fitted.
+    best_params_ : dict
+        ``{"n_components": K, "covariance_type": type}`` of the winner.
+    """
+
+    table: object
+    criterion: str
+    best_model_: object
+    best_params_: dict
+    models: dict = field(default_factory=dict, repr=False)
+
+    def plot(self, ax=None, path=None):
+        """Criterion against K, one line per covariance type (as mclust draws BIC).
+
+        Needs matplotlib (``pip install gmmkit[plot]``). Saves to ``path`` if given;
+        returns the Axes.
+        """
+        try:
+            import matplotlib
+
+            if ax is None and path is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise GMMKitError("plotting needs matplotlib: pip install 'gmmkit[plot]'") from None
+        own = ax is None
+        if own:
+            fig, ax = plt.subplots(figsize=(6, 4))
+        t = self.table
+        for cov_type, rows in t.groupby("covariance_type", sort=False):
+            rows = rows.sort_values("n_components")
+            ax.plot(rows["n_components"], rows[self.criterion], marker="o", label=cov_type)
+        best = self.best_params_
+        best_val = t[(t.n_components == best["n_components"])
+                     & (t.covariance_type == best["covariance_type"])][self.criterion].iloc[0]
+        ax.scatter([best["n_components"]], [best_val], s=160, facecolors="none",
+                   edgecolors="k", zorder=5, label="selected")
+        ax.set_xlabel("number of components K")
+        ax.set_ylabel(f"{self.criterion.upper()} (lower is better)")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        if path is not None:
+            from .io import atomic_path
+
+            with atomic_path(path, suffix=".png") as tmp:
+                ax.figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+            if own:
+                plt.close(ax.figure)
+        return ax
+
+
+def _candidate(X, sample_weight, K, cov_type, seed, params):
+    from .mixture import GaussianMixture
+
+    t0 = time.perf_counter()
+    row = {"n_components": K, "covariance_type": cov_type}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed, **params)
+            gm.fit(X, sample_weight=sample_weight)
+    except GMMKitError as exc:
+        row.update(log_likelihood=np.nan, n_parameters=np.nan, bic=np.nan, aic=np.nan,
+                   icl=np.nan, converged=False, n_iter=0,
+                   seconds=time.perf_counter() - t0, error=str(exc))
+        return row, None
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    n = float(w.sum())
+    lse = gm.score_samples(X)
+    loglik = float(w @ lse)
+    p = gm._n_parameters()
+    bic = -2 * loglik + p * math.log(n)
+    resp = gm.predict_proba(X)
+    with np.errstate(divide="ignore"):
+        entropy = -float(w @ np.log(np.maximum(resp.max(axis=1), 1e-300)))
+    row.update(
+        log_likelihood=loglik, n_parameters=p, bic=bic, aic=-2 * loglik + 2 * p,
+        icl=bic + 2 * entropy, converged=bool(gm.converged_), n_iter=int(gm.n_iter_),
+        seconds=time.perf_counter() - t0, error="",
+    )
+    return row, gm
+
+
+def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="bic", *,
+           n_init=1, random_state=None, n_jobs=1, sample_weight=None, **params):
+    """Fit every (K, covariance type) candidate and pick the best by ``criterion``.
+
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features)
+    n_components : iterable of int
+    covariance_types : iterable of str, or "all"
+    criterion : {"bic", "aic", "icl"}; lower is better.
+    n_init : int, restarts per candidate.
+    random_state : int or None. Every candidate uses the same seed, so results do
+        not depend on ``n_jobs``.
+    n_jobs : int, candidates fitted at once (threads; each fit then runs serially).
+    sample_weight : frequency weights, as in ``GaussianMixture.fit``.
+    **params : passed to every :class:`gmmkit.GaussianMixture`.
+
+    Returns
+    -------
+    SelectionResult
+    """
+    from . import _engine
+
+    if criterion not in CRITERIA:
+        raise ParameterError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    if isinstance(covariance_types, str):
+        covariance_types = ALL_TYPES if covariance_types == "all" else (covariance_types,)
+    covariance_types = tuple(covariance_types)
+    unknown = [c for c in covariance_types if c not in ALL_TYPES]
+    if unknown:
+        raise ParameterError(f"unknown covariance type(s) {unknown}; use {', '.join(ALL_TYPES)}")
+    ks = sorted({int(k) for k in n_components})
+    if not ks or ks[0] < 1:
+        raise ParameterError("n_components must list positive integers")
+    if random_state is None:
+        seed = int(np.random.default_rng().integers(2**31 - 1))
+    elif isinstance(random_state, (int, np.integer)):
+        seed = int(random_state)
+    else:
+        raise ParameterError("random_state must be an int or None for select()")
+
+    from .mixture import GaussianMixture
+
+    # validate X once, with the estimator's own checks and messages
+    X = GaussianMixture()._check_X(X, reset=True, min_samples=2)
+    params = dict(params, n_init=n_init)
+    grid = [(k, c) for c in covariance_types for k in ks]
+    n_jobs = max(1, min(int(n_jobs if n_jobs != -1 else _engine.n_threads()), len(grid)))
+
+    def run(kc):
+        return _candidate(X, sample_weight, kc[0], kc[1], seed, params)
+
+    if n_jobs == 1:
+        with _engine.blas_single_thread():
+            results = [run(kc) for kc in grid]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # one level of parallelism: candidates in threads, each fit serial
+        with _engine.serial_only(), _engine.blas_single_thread(openmp=True), \
+                ThreadPoolExecutor(n_jobs) as pool:
+            results = list(pool.map(run, grid))
+
+    import pandas as pd
+
+    table = pd.DataFrame([r for r, _ in results])
+    ok = table[table["error"] == ""]
+    if ok.empty:
+        raise GMMKitError(f"no candidate could be fitted: {table['error'].iloc[0]}")
+    best_idx = ok[criterion].idxmin()
+    best = table.loc[best_idx]
+    table["selected"] = table.index == best_idx
+    models = {(r["n_components"], r["covariance_type"]): m for r, m in results if m is not None}
+    best_params = {"n_components": int(best["n_components"]),
+                   "covariance_type": str(best["covariance_type"])}
+    return SelectionResult(table=table, criterion=criterion,
+                           best_model_=models[(best_params["n_components"], best_params["covariance_type"])],
+                           best_params_=best_params, models=models)
