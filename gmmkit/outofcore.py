@@ -426,6 +426,7 @@ class _Scan:
                 D = X.shape[1]
                 dtype = _float_dtype(X.dtype) if dtype is None else dtype
                 sums = np.zeros(D)
+                lo, hi = np.full(D, np.inf), np.full(D, -np.inf)
             if X.shape[1] != D:
                 raise DataError(f"{source.name}: a chunk has {X.shape[1]} features, earlier ones {D}")
             if not np.isfinite(X).all():
@@ -441,6 +442,10 @@ class _Scan:
                 sums += w @ X.astype(np.float64)
                 total += float(w.sum())
                 nnz += int(np.count_nonzero(w))
+            rows = X if w is None else X[w > 0]
+            if rows.shape[0]:
+                lo = np.minimum(lo, rows.min(axis=0))
+                hi = np.maximum(hi, rows.max(axis=0))
             n += X.shape[0]
             max_rows = max(max_rows, X.shape[0])
             res.add(X, w)
@@ -453,6 +458,7 @@ class _Scan:
             raise DataError(f"{source.name}: the sample weights sum to zero")
         self.n, self.total, self.D, self.dtype, self.max_rows = n, total, D, dtype, max_rows
         self.shift = sums / total
+        self.bounds = np.vstack([lo, hi]).astype(np.float64)
         self.sample, self.sample_w = res.sample(dtype)
 
 
@@ -468,30 +474,21 @@ def _run_em(est, ctx, rng, do_init):
     from . import _engine
 
     n_init = est.n_init if do_init else 1
-    total = ctx.total
     best = None
     with _engine.blas_single_thread():
         for init in range(n_init):
-            params = ctx.initial_params(rng) if do_init else ctx.params_from_attributes()
-            lower_bound = -np.inf if do_init else est.lower_bound_
-            history, converged, n_iter = [], False, 0
             ctx.n_reseeded = 0
-            for n_iter in range(1, est.max_iter + 1):
-                prev = lower_bound
-                ll, stats = ctx.e_pass(params)
-                lower_bound = ll / total
-                params = ctx.m_step(stats, rng)
-                history.append(lower_bound)
-                change = lower_bound - prev
-                est._report(init, n_iter, lower_bound, change)
-                if abs(change) < est.tol:
-                    converged = True
-                    break
+            if not do_init:
+                run = ctx.run_em(ctx.params_from_attributes(), est.lower_bound_, est.max_iter, init)
+            elif getattr(est, "short_runs", None):
+                run = ctx.short_run_start(rng, init)
+            else:
+                run = ctx.run_em(ctx.initial_params(rng), -np.inf, est.max_iter, init)
             if est.verbose:
-                print(f"Initialization {init} {'converged' if converged else 'did not converge'}."
-                      f" lower bound {lower_bound:.5f}")
-            if best is None or lower_bound > best[0]:
-                best = (lower_bound, params, n_iter, history, converged, ctx.n_reseeded)
+                print(f"Initialization {init} {'converged' if run[4] else 'did not converge'}."
+                      f" lower bound {run[0]:.5f}")
+            if best is None or run[0] > best[0]:
+                best = run + (ctx.n_reseeded,)
     lower_bound, params, n_iter, history, converged, n_reseeded = best
     if not converged and est.max_iter > 0:
         warnings.warn(
@@ -526,8 +523,13 @@ def _chunked_context_class():
         unchanged on it.
         """
 
-        def __init__(self, est, source, scan, entry):
-            super().__init__(est, scan.sample, scan.sample_w, scan.total, scan.shift, entry)
+        def __init__(self, est, source, scan, entry, rng):
+            super().__init__(est, scan.sample, scan.sample_w, scan.total, scan.shift, entry, rng)
+            if self.noise:  # the noise region is the whole data's bounding box, not the sample's
+                self.noise_bounds = scan.bounds
+                if est.noise_volume is None:
+                    width = scan.bounds[1] - scan.bounds[0]
+                    self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
             self.source, self.dtype = source, scan.dtype
             self._sample = (self.X, self.sw)
             from . import _engine
@@ -602,7 +604,7 @@ def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_row
     rng = check_random_state(estimator.random_state)
     scan = _Scan(src, estimator.n_components, rng, sample_size)
     estimator._check_initial_parameters(scan.D)
-    ctx = _chunked_context_class()(estimator, src, scan, COVARIANCE_TYPES[estimator.covariance_type])
+    ctx = _chunked_context_class()(estimator, src, scan, COVARIANCE_TYPES[estimator.covariance_type], rng)
     do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))
     _run_em(estimator, ctx, rng, do_init)
     _set_n_features(estimator, scan.D)
@@ -651,6 +653,7 @@ class _StreamState:
 
     def __init__(self, shift, rng):
         self.shift, self.rng, self.t, self.stats, self.means = shift, rng, 0, None, None
+        self.noise = None
 
 
 def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
@@ -710,11 +713,19 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
     entry = COVARIANCE_TYPES[est.covariance_type]
     if first:
         rng = check_random_state(est.random_state)
-        shift = est.means_.T @ est.weights_ if fitted else np.average(X, axis=0, weights=sw if sw.size else None)
+        shift = (est.weights_ @ est.means_ / est.weights_.sum() if fitted
+                 else np.average(X, axis=0, weights=sw if sw.size else None))
         state = _StreamState(np.asarray(shift, dtype=np.float64), rng)
-    ctx = _FitContext(est, X, sw, total, state.shift, entry)
+    ctx = _FitContext(est, X, sw, total, state.shift, entry, state.rng)
+    if ctx.noise:  # one noise region for the whole stream: the fitted one, else the first batch's
+        if state.noise is None:
+            state.noise = ((est.noise_bounds_, est.noise_log_volume_) if fitted and est.noise_weight_ > 0
+                           else (ctx.noise_bounds, ctx.log_volume))
+        ctx.noise_bounds, ctx.log_volume = state.noise
     with _engine.blas_single_thread():
         params = ctx.params_from_attributes() if fitted else ctx.initial_params(state.rng)
+        if first and fitted:  # the fitted model counts as the stream's first batch
+            state.stats, state.t = _model_statistics(ctx, params), 1
         ll, stats = ctx.e_pass(params)
         eta = step_size(state.t, step_exponent)
         batch = tuple(s / total for s in stats)
@@ -736,6 +747,22 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
     if not fitted:
         _set_n_features(est, X.shape[1])
     return est
+
+
+def _model_statistics(ctx, params):
+    """Per-row statistics (nk, sx, sxx) that a data set following ``params`` exactly would
+    give (the M-step maps them back to ``params``), in the kernel's layout."""
+    weights, means, _, cov, pi0 = params
+    K, D, name = ctx.K, ctx.D, ctx.entry.name
+    reg = ctx.est.reg_covar
+    nk = np.append(weights, pi0)
+    if ctx.entry.family == "full":
+        C = np.broadcast_to(cov, (K, D, D)) - reg * np.eye(D)  # tied: one matrix for all
+        sxx = np.triu(nk[:K, None, None] * (C + means[:, :, None] * means[:, None, :]))
+    else:
+        var = np.broadcast_to(np.reshape(cov, (K, -1)), (K, D)) - reg  # spherical: (K,) -> (K, D)
+        sxx = nk[:K, None] * (var + means ** 2)
+    return nk, nk[:K, None] * means, sxx
 
 
 def _stream_weights(sample_weight, X):

@@ -1,0 +1,280 @@
+"""Out-of-core EM (gmmkit.outofcore): exact against the in-memory fit, sources, memory, streaming."""
+import glob
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from gmmkit import GaussianMixture
+from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.outofcore import ArraySource, NpySource, _Reservoir, fit_chunks, open_source, partial_fit, \
+    score_chunks, step_size
+from tests.conftest import make_blobs
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_"]
+
+
+def assert_same_fit(a, b, rtol=1e-10):
+    for name in FITTED:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=0, err_msg=name)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol, atol=0)
+    assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+
+
+@pytest.fixture
+def blobs(rng):
+    return make_blobs(rng, n=1500, d=3, k=3)
+
+
+@pytest.fixture
+def iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris(as_frame=True).frame  # 4 numeric features + integer target
+
+
+@pytest.mark.parametrize("cov", COV_TYPES)
+def test_npy_equals_in_memory(tmp_path, blobs, cov):
+    path = tmp_path / "X.npy"
+    np.save(path, blobs)
+    kw = dict(n_components=3, covariance_type=cov, random_state=0, tol=1e-8, max_iter=60)
+    ref = GaussianMixture(**kw).fit(blobs)
+    got = fit_chunks(GaussianMixture(**kw), path, chunk_rows=256)  # 6 chunks, the last partial
+    assert_same_fit(got, ref)
+    assert got.n_features_in_ == 3
+    assert got.n_data_passes_ == got.n_iter_ + 1
+    np.testing.assert_array_equal(got.predict(blobs), ref.predict(blobs))
+
+
+def test_float32_computed_in_float32(tmp_path, blobs):
+    X = blobs.astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    ref = GaussianMixture(3, random_state=0).fit(X)
+    got = fit_chunks(GaussianMixture(3, random_state=0), tmp_path / "X.npy", chunk_rows=500)
+    assert NpySource(tmp_path / "X.npy").dtype == np.float32
+    assert_same_fit(got, ref, rtol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_large_data_sampled_init_same_start(tmp_path, rng):
+    """More rows than the sample: init differs, so give both fits the same starting parameters."""
+    X = make_blobs(rng, n=6000, d=2, k=3)
+    start = GaussianMixture(3, random_state=1, max_iter=2).fit(X[::7])
+    kw = dict(n_components=3, weights_init=start.weights_, means_init=start.means_,
+              precisions_init=start.precisions_, tol=1e-9, max_iter=50)
+    ref = GaussianMixture(**kw).fit(X)
+    np.save(tmp_path / "X.npy", X)
+    got = fit_chunks(GaussianMixture(**kw), tmp_path / "X.npy", chunk_rows=1000, sample_size=500)
+    assert_same_fit(got, ref)
+
+
+def test_sampled_init_is_sensible(rng):
+    X = make_blobs(rng, n=9000, d=2, k=3, spread=8.0)
+    ref = GaussianMixture(3, random_state=0).fit(X)
+    got = fit_chunks(GaussianMixture(3, random_state=0), X, chunk_rows=2000, sample_size=300)
+    order = lambda m: m[np.argsort(m[:, 0])]  # noqa: E731
+    np.testing.assert_allclose(order(got.means_), order(ref.means_), atol=1e-3)
+
+
+def test_parquet_and_csv_real_data(tmp_path, iris):
+    X = iris.iloc[:, :4].to_numpy()
+    cols = list(iris.columns[:4])
+    kw = dict(n_components=3, covariance_type="full", random_state=0, tol=1e-8)
+    ref = GaussianMixture(**kw).fit(X)
+    iris.to_parquet(tmp_path / "iris.parquet")
+    iris.assign(species=np.where(iris.target == 0, "setosa", "other")).to_csv(tmp_path / "iris.csv", index=False)
+    got_pq = fit_chunks(GaussianMixture(**kw), tmp_path / "iris.parquet", columns=cols, chunk_rows=40)
+    got_csv = fit_chunks(GaussianMixture(**kw), tmp_path / "iris.csv", columns=cols, chunk_rows=40)
+    assert_same_fit(got_pq, ref)
+    assert_same_fit(got_csv, ref)
+    with pytest.raises(DataError, match="non-numeric column.*species"):
+        fit_chunks(GaussianMixture(**kw), tmp_path / "iris.csv")
+    with pytest.raises(DataError, match="no column"):
+        fit_chunks(GaussianMixture(**kw), tmp_path / "iris.parquet", columns=["petal"])
+
+
+def test_glob_of_files_is_their_concatenation(tmp_path, blobs):
+    parts = np.array_split(blobs, 4)
+    for i, p in enumerate(parts):
+        np.save(tmp_path / f"part{i}.npy", p)
+    ref = GaussianMixture(3, random_state=0).fit(blobs)
+    got = fit_chunks(GaussianMixture(3, random_state=0), str(tmp_path / "part*.npy"))
+    assert_same_fit(got, ref)
+    src = open_source(sorted(glob.glob(str(tmp_path / "part*.npy"))), chunk_rows=100)
+    assert sum(X.shape[0] for X, _ in src) == blobs.shape[0]
+
+
+def test_weighted_chunks_equal_weighted_fit(rng, blobs):
+    w = rng.integers(0, 4, size=blobs.shape[0]).astype(float)
+    kw = dict(n_components=3, covariance_type="diag", random_state=0, tol=1e-8)
+    ref = GaussianMixture(**kw).fit(blobs, sample_weight=w)
+    chunks = [(blobs[i:i + 300], w[i:i + 300]) for i in range(0, len(w), 300)]
+    assert_same_fit(fit_chunks(GaussianMixture(**kw), chunks), ref)
+    assert_same_fit(fit_chunks(GaussianMixture(**kw), blobs, sample_weight=w, chunk_rows=333), ref)
+
+
+def test_function_source_and_callback(blobs):
+    calls = []
+    gm = GaussianMixture(3, random_state=0, callback=calls.append)
+    fit_chunks(gm, lambda: (blobs[i:i + 500] for i in range(0, len(blobs), 500)))
+    assert [c["n_iter"] for c in calls] == list(range(1, gm.n_iter_ + 1))
+    assert calls[-1]["lower_bound"] == gm.lower_bound_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_warm_start_continues(blobs):
+    a = fit_chunks(GaussianMixture(3, random_state=0, max_iter=3, warm_start=True), blobs, chunk_rows=400)
+    with pytest.warns(Warning):  # not converged after 3 iterations
+        b = GaussianMixture(3, random_state=0, max_iter=3, warm_start=True)
+        b.fit(blobs)
+    b.fit(blobs)
+    fit_chunks(a, blobs, chunk_rows=400)
+    assert_same_fit(a, b)
+
+
+def test_bad_inputs(tmp_path, blobs):
+    gm = GaussianMixture(2)
+    with pytest.raises(ParameterError, match="one-shot"):
+        fit_chunks(gm, (blobs[i:i + 100] for i in range(0, 1000, 100)))
+    bad = blobs.copy()
+    bad[700, 1] = np.nan
+    with pytest.raises(DataError, match="NaN or infinity in rows 600..899"):
+        fit_chunks(gm, bad, chunk_rows=300)
+    with pytest.raises(DataError, match="3 features, earlier ones 2"):
+        fit_chunks(gm, [blobs[:10, :2], blobs[10:20]])
+    with pytest.raises(DataError, match="not found"):
+        fit_chunks(gm, tmp_path / "missing.npy")
+    with pytest.raises(DataError, match="no file matches"):
+        fit_chunks(gm, str(tmp_path / "*.parquet"))
+    np.save(tmp_path / "v.npy", blobs[:, 0])
+    with pytest.raises(DataError, match="2-D"):
+        fit_chunks(gm, tmp_path / "v.npy")
+    with pytest.raises(DataError, match="n_components"):
+        fit_chunks(GaussianMixture(5), blobs[:4])
+    with pytest.raises(ParameterError):
+        fit_chunks(GaussianMixture(2, covariance_type="bogus"), blobs)
+
+
+def test_truncated_npy(tmp_path, blobs):
+    path = tmp_path / "X.npy"
+    np.save(path, blobs)
+    with open(path, "r+b") as fh:
+        fh.truncate(os.path.getsize(path) - 100)
+    with pytest.raises(DataError, match="truncated"):
+        fit_chunks(GaussianMixture(2), path, chunk_rows=400)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_memory_bounded_by_chunk(tmp_path, rng):
+    X = rng.normal(size=(200_000, 4))  # 6.4 MB
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    del X
+    src = NpySource(path, chunk_rows=5000)  # 160 kB chunks
+    assert max(c.shape[0] for c, _ in src) == 5000
+    tracemalloc.start()
+    try:
+        fit_chunks(GaussianMixture(2, covariance_type="diag", random_state=0, max_iter=5, tol=0),
+                   src, sample_size=2000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3_000_000, peak  # well under the 6.4 MB of data (chunk + sample + kmeans)
+
+
+def test_reservoir_is_uniform_without_replacement():
+    N, m, reps = 1000, 100, 200
+    counts = np.zeros(N)
+    for seed in range(reps):
+        res = _Reservoir(m, np.random.RandomState(seed))
+        for lo in range(0, N, 64):
+            res.add(np.arange(lo, min(N, lo + 64), dtype=float)[:, None], None)
+        rows, w = res.sample(np.float64)
+        assert rows.shape == (m, 1) and len(np.unique(rows)) == m and w.size == 0
+        counts[rows[:, 0].astype(int)] += 1
+    # each row kept with probability m/N = 0.1: 20 expected per row out of 200 draws
+    assert abs(counts.mean() - 20) < 1e-9
+    first, last = counts[:500].sum(), counts[500:].sum()
+    assert abs(first - last) < 0.05 * (first + last)  # the end of the stream is not favoured
+    assert counts.std() < 2 * np.sqrt(20)
+
+
+def test_reservoir_weights():
+    res = _Reservoir(50, np.random.RandomState(0))
+    x = np.arange(1000, dtype=float)[:, None]
+    w = np.where(np.arange(1000) % 2 == 0, 0.0, 1.0)
+    res.add(x, w)
+    rows, _ = res.sample(np.float64)
+    assert rows.shape[0] == 50 and np.all(rows[:, 0] % 2 == 1)  # zero weight never sampled
+    small = _Reservoir(50, np.random.RandomState(0))
+    small.add(x[:20], w[:20])
+    rows, ws = small.sample(np.float64)  # fits: all rows, in order, with their weights
+    np.testing.assert_array_equal(rows[:, 0], np.arange(20))
+    np.testing.assert_array_equal(ws, w[:20])
+
+
+def test_score_chunks(blobs):
+    gm = GaussianMixture(3, random_state=0).fit(blobs)
+    ll, n = score_chunks(gm, blobs, chunk_rows=128)
+    assert n == len(blobs)
+    np.testing.assert_allclose(ll, gm.score_samples(blobs).sum(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- streaming
+def test_step_size_schedule():
+    assert step_size(0) == 1.0
+    np.testing.assert_allclose([step_size(t, 0.6) for t in (1, 9)], [2 ** -0.6, 10 ** -0.6])
+    with pytest.raises(ParameterError, match="step_exponent"):
+        partial_fit(GaussianMixture(2), np.zeros((10, 2)), step_exponent=0.4)
+
+
+@pytest.mark.parametrize("cov", ["full", "diag"])
+def test_partial_fit_approaches_batch_em(rng, cov):
+    X = make_blobs(rng, n=12_000, d=2, k=3, spread=6.0)
+    X = X[rng.permutation(len(X))]
+    ref = GaussianMixture(3, covariance_type=cov, random_state=0).fit(X)
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0)
+    for epoch in range(2):
+        for batch in np.array_split(X, 60):
+            partial_fit(gm, batch, step_exponent=0.7)
+    assert gm.n_iter_ == 120 and not gm.converged_ and len(gm.lower_bounds_) == 120
+    order = lambda m: m[np.argsort(m[:, 0])]  # noqa: E731
+    np.testing.assert_allclose(order(gm.means_), order(ref.means_), atol=0.1)
+    assert gm.score(X) > ref.score(X) - 0.01  # approximate, but close in likelihood
+    np.testing.assert_allclose(gm.weights_.sum(), 1.0)
+
+
+@pytest.mark.parametrize("cov", COV_TYPES)
+def test_model_statistics_round_trip(blobs, cov):
+    """A fitted model as stream statistics: the M-step gives the model back."""
+    from gmmkit._covariance import COVARIANCE_TYPES
+    from gmmkit.mixture import _FitContext
+    from gmmkit.outofcore import _model_statistics
+
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(blobs)
+    ctx = _FitContext(gm, blobs, np.empty(0), 1.0, blobs.mean(0), COVARIANCE_TYPES[cov],
+                      np.random.RandomState(0))
+    p = ctx.params_from_attributes()
+    q = ctx.m_step(_model_statistics(ctx, p), ctx.rng)
+    for a, b in zip(p[:4], q[:4]):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+def test_partial_fit_warm_from_fit_and_restart(rng, blobs):
+    blobs = blobs[rng.permutation(len(blobs))]
+    gm = GaussianMixture(3, random_state=0).fit(blobs)
+    before = gm.means_.copy()
+    partial_fit(gm, blobs[:300])
+    assert gm.n_iter_ == 2  # the fitted model counts as the first batch
+    np.testing.assert_allclose(gm.means_, before, atol=0.3)  # one step from the fitted model
+    partial_fit(gm, blobs[300:600])
+    assert gm.n_iter_ == 3
+    gm.fit(blobs)  # refitting restarts the stream from the new fit
+    partial_fit(gm, blobs[:300])
+    assert gm.n_iter_ == 2
+    with pytest.raises(DataError):
+        partial_fit(gm, blobs[:10, :2])
+    with pytest.raises(DataError, match="first batch"):
+        partial_fit(GaussianMixture(5), blobs[:3])
