@@ -118,7 +118,9 @@ def save_model(est, path, *, overwrite=True):
 
     check_is_fitted(est)
     params = {k: v for k, v in est.get_params(deep=False).items()
-              if k not in ("weights_init", "means_init", "precisions_init", "callback", "random_state")}
+              if k not in ("weights_init", "means_init", "precisions_init", "callback", "random_state",
+                           "prior")}
+    params["prior"] = est.prior if isinstance(est.prior, str) else None
     rs = est.random_state
     params["random_state"] = rs if isinstance(rs, (int, np.integer)) or rs is None else None
     meta = {
@@ -139,6 +141,9 @@ def save_model(est, path, *, overwrite=True):
         "precisions_cholesky": est.precisions_cholesky_,
         "lower_bounds": np.asarray(est.lower_bounds_, dtype=np.float64),
     }
+    if getattr(est, "noise_weight_", 0.0) > 0:
+        meta["noise"] = {"weight": est.noise_weight_, "log_volume": est.noise_log_volume_}
+        arrays["noise_bounds"] = est.noise_bounds_
     save_arrays(path, arrays, meta, overwrite=overwrite)
 
 
@@ -175,8 +180,16 @@ def load(path):
     for name in ("weights", "means", "covariances", "precisions_cholesky"):
         if arrays[name].dtype.kind != "f" or not np.all(np.isfinite(arrays[name])):
             raise ModelFileError(f"{path}: '{name}' is not a finite float array")
-    if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
+    noise = meta.get("noise") or {}
+    try:
+        pi0 = float(noise.get("weight", 0.0))
+        log_volume = float(noise.get("log_volume", 0.0))
+    except (TypeError, ValueError):
+        raise ModelFileError(f"{path}: noise metadata is invalid") from None
+    if np.any(w < 0) or not 0 <= pi0 < 1 or not np.isclose(w.sum() + pi0, 1.0, atol=1e-6):
         raise ModelFileError(f"{path}: weights are not a probability vector")
+    if pi0 > 0 and arrays.get("noise_bounds", np.empty(0)).shape != (2, D):
+        raise ModelFileError(f"{path}: noise bounds are missing or have the wrong shape")
     if entry.family == "diag" and np.any(pc <= 0):
         raise ModelFileError(f"{path}: precision factors must be positive")
     est.weights_ = w.astype(np.float64)
@@ -192,5 +205,9 @@ def load(path):
     if meta.get("feature_names_in"):
         est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
     est.fit_metadata_ = meta.get("extra") or {}
+    est.noise_weight_ = pi0
+    est.noise_log_volume_ = log_volume
+    est.noise_volume_ = float(np.exp(log_volume)) if pi0 > 0 else 0.0
+    est.noise_bounds_ = arrays.get("noise_bounds") if pi0 > 0 else None
     est.n_reseeded_ = 0
     return est

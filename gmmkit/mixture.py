@@ -51,9 +51,30 @@ def _as_data_error(exc):
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM on fused Numba kernels.
 
-    Parameters are those of :class:`sklearn.mixture.GaussianMixture`; ``callback``
-    (optional) is called after every EM iteration with a dict
-    ``{"init", "n_iter", "lower_bound", "change"}`` (the CLI's progress bar).
+    Parameters are those of :class:`sklearn.mixture.GaussianMixture`, plus:
+
+    callback : callable, optional
+        Called after every EM iteration with ``{"init", "n_iter", "lower_bound", "change"}``.
+    noise : bool, default False
+        Add mclust's Poisson noise component: a uniform density over the data's
+        bounding box (or ``noise_volume``) that absorbs scattered outliers, so they
+        do not drag means and covariances. ``predict`` labels noise points -1,
+        ``predict_proba`` gets a last column for noise, ``bic`` counts one more parameter.
+    noise_volume : float, optional
+        Volume of the noise region; default: the data's bounding box.
+    noise_init : float, optional
+        Initial noise weight. By default the initial noise points are found as in
+        mclust's NNclean: rows whose distance to their 10th nearest neighbour is
+        far above the typical one; the Gaussians are then initialised without them.
+    prior : None, "conjugate" or dict
+        MAP estimation with mclust's conjugate prior (Fraley and Raftery 2007):
+        covariances shrink toward a scaled data covariance, means toward the data
+        mean, so few points per component in high dimension do not collapse. A dict
+        overrides ``shrinkage`` (0.01), ``dof`` (D + 2) and ``scale`` (D x D matrix;
+        default: data covariance / K**(2/D)).
+    short_runs : int, default 0
+        If > 0, each initialisation makes this many short EM runs (``short_run_iter``
+        iterations each) from different starts and continues the best one.
 
     Attributes
     ----------
@@ -64,6 +85,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Mean log-likelihood at every iteration of the best initialisation.
     n_reseeded_ : int
         Components re-seeded during the best initialisation's fit.
+    noise_weight_ : float
+        Weight of the noise component (0 without noise); ``weights_`` then sum
+        to ``1 - noise_weight_``.
+    noise_volume_, noise_bounds_ :
+        Volume and (2, D) lower/upper corners of the noise region.
 
     Examples
     --------
@@ -90,6 +116,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "callback": [callable, None],
+        "noise": ["boolean"],
+        "noise_volume": [Interval(Real, 0.0, None, closed="neither"), None],
+        "noise_init": [Interval(Real, 0.0, 1.0, closed="neither"), None],
+        "prior": [StrOptions({"conjugate"}), dict, None],
+        "short_runs": [Interval(Integral, 0, None, closed="left")],
+        "short_run_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -110,6 +142,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         callback=None,
+        noise=False,
+        noise_volume=None,
+        noise_init=None,
+        prior=None,
+        short_runs=0,
+        short_run_iter=10,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -126,6 +164,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.callback = callback
+        self.noise = noise
+        self.noise_volume = noise_volume
+        self.noise_init = noise_init
+        self.prior = prior
+        self.short_runs = short_runs
+        self.short_run_iter = short_run_iter
 
     # ------------------------------------------------------------ validation
     def _validate_all_params(self):
@@ -216,34 +260,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # EM runs on data shifted by its (weighted) mean: the second moments then
         # have no large-mean cancellation; the shift is applied inside the kernel.
         shift = np.average(X, axis=0, weights=sw if sw.size else None)
-        ctx = _FitContext(self, X, sw, total, shift, entry)
+        ctx = _FitContext(self, X, sw, total, shift, entry, rng)
 
         best = None
         with _engine.blas_single_thread():
             for init in range(n_init):
-                if do_init:
-                    params = ctx.initial_params(rng)
-                else:
-                    params = ctx.params_from_attributes()
-                lower_bound = -np.inf if do_init else self.lower_bound_
-                history, converged, n_iter = [], False, 0
                 ctx.n_reseeded = 0
-                for n_iter in range(1, self.max_iter + 1):
-                    prev = lower_bound
-                    ll, stats = ctx.e_pass(params)
-                    lower_bound = ll / total
-                    params = ctx.m_step(stats, rng)
-                    history.append(lower_bound)
-                    change = lower_bound - prev
-                    self._report(init, n_iter, lower_bound, change)
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
+                if not do_init:
+                    run = ctx.run_em(ctx.params_from_attributes(), self.lower_bound_, self.max_iter, init)
+                elif self.short_runs:
+                    run = ctx.short_run_start(rng, init)
+                else:
+                    run = ctx.run_em(ctx.initial_params(rng), -np.inf, self.max_iter, init)
                 if self.verbose:
-                    print(f"Initialization {init} {'converged' if converged else 'did not converge'}."
-                          f" lower bound {lower_bound:.5f}")
-                if best is None or lower_bound > best[0]:
-                    best = (lower_bound, params, n_iter, history, converged, ctx.n_reseeded)
+                    print(f"Initialization {init} {'converged' if run[4] else 'did not converge'}."
+                          f" lower bound {run[0]:.5f}")
+                if best is None or run[0] > best[0]:
+                    best = run + (ctx.n_reseeded,)
 
         lower_bound, params, n_iter, history, converged, n_reseeded = best
         if not converged and self.max_iter > 0:
@@ -272,24 +305,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _kernel_params(self, dtype):
         entry = COVARIANCE_TYPES[self.covariance_type]
         K, D = self.means_.shape
-        prec = entry.kernel_prec(self.precisions_cholesky_, K, D)
-        logc = np.log(self.weights_) + entry.log_det(self.precisions_cholesky_, K, D) - 0.5 * D * _LOG_2PI
+        pi0 = getattr(self, "noise_weight_", 0.0)
+        log_noise = math.log(pi0) - self.noise_log_volume_ if pi0 > 0 else -np.inf
         return (
             np.zeros(D, dtype=dtype),
             np.ascontiguousarray(self.means_, dtype=dtype),
-            np.ascontiguousarray(prec, dtype=dtype),
-            np.ascontiguousarray(logc, dtype=np.float64),
-            -np.inf,
+            np.ascontiguousarray(entry.kernel_prec(self.precisions_cholesky_, K, D), dtype=dtype),
+            _log_coef(entry, self.weights_, self.precisions_cholesky_, D),
+            log_noise,
         )
 
     def _score(self, X, *, resp=False, labels=False):
         K, D = self.means_.shape
         entry = COVARIANCE_TYPES[self.covariance_type]
-        work = K * D * (D if entry.family == "full" else 1)
+        noise = getattr(self, "noise_weight_", 0.0) > 0
         return _engine.score_pass(
             entry.family, X, *self._kernel_params(X.dtype),
-            resp_cols=K if resp else 0, labels=labels,
-            parallel=_engine.use_parallel(X.shape[0], work),
+            resp_cols=(K + noise) if resp else 0, labels=labels,
+            parallel=_engine.use_parallel(X.shape[0], _work_per_row(entry, K, D)),
         )
 
     def _checked(self, X):
@@ -322,7 +355,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         entry = COVARIANCE_TYPES[self.covariance_type]
         _, D = self.means_.shape
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        pi0 = getattr(self, "noise_weight_", 0.0)
+        probs = np.r_[self.weights_, pi0] if pi0 > 0 else self.weights_
+        counts = rng.multinomial(n_samples, probs / probs.sum())
         parts = []
         for k, (mean, n) in enumerate(zip(self.means_, counts)):
             if entry.family == "full":
@@ -331,13 +366,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     int(n)))
             else:
                 parts.append(mean + rng.standard_normal(size=(n, D)) * entry.sample_scale(self.covariances_, k))
+        labels = list(range(len(self.weights_)))
+        if pi0 > 0:  # noise points: uniform over the noise region, label -1
+            lo, hi = self.noise_bounds_
+            parts.append(rng.uniform(lo, hi, size=(counts[-1], D)))
+            labels.append(-1)
         X = np.vstack(parts)
-        y = np.concatenate([np.full(n, k, dtype=int) for k, n in enumerate(counts)])
+        y = np.concatenate([np.full(n, k, dtype=int) for k, n in zip(labels, counts)])
         return X, y
 
     def _n_parameters(self):
         K, D = self.means_.shape
-        return n_parameters(self.covariance_type, K, D)
+        return n_parameters(self.covariance_type, K, D) + int(getattr(self, "noise_weight_", 0.0) > 0)
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""
@@ -362,6 +402,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return tags
 
 
+def _log_coef(entry, weights, prec_chol, D):
+    """log w_k + log|U_k| - D/2 log(2 pi): the per-component constant of the kernels."""
+    with np.errstate(divide="ignore"):
+        logw = np.log(weights)
+    return np.ascontiguousarray(logw + entry.log_det(prec_chol, len(weights), D) - 0.5 * D * _LOG_2PI)
+
+
+def _work_per_row(entry, K, D):
+    """Multiply-adds per row of one kernel pass (decides serial or threaded)."""
+    return K * D * (D if entry.family == "full" else 1)
+
+
+def _add_reg(cov_type, cov, reg):
+    cov = cov.copy()
+    if cov_type == "full":
+        idx = np.arange(cov.shape[-1])
+        cov[:, idx, idx] += reg
+    elif cov_type == "tied":
+        cov.flat[:: cov.shape[0] + 1] += reg
+    else:
+        cov += reg
+    return cov
+
+
 def _invert_precisions(cov_type, p):
     if cov_type == "full":
         return np.linalg.inv(p)
@@ -373,23 +437,85 @@ def _invert_precisions(cov_type, p):
 class _FitContext:
     """Per-fit state shared by initialisation, E-passes and M-steps."""
 
-    def __init__(self, est, X, sw, total, shift, entry):
+    def __init__(self, est, X, sw, total, shift, entry, rng):
         self.est, self.X, self.sw, self.total, self.entry = est, X, sw, total, entry
+        self.rng = rng
         self.K = est.n_components
         self.N, self.D = X.shape
         self.shift64 = shift
         self.shift = np.ascontiguousarray(shift, dtype=X.dtype)
-        work = self.K * self.D * (self.D if entry.family == "full" else 1)
-        self.parallel = _engine.use_parallel(self.N, work)
+        self.parallel = _engine.use_parallel(self.N, _work_per_row(entry, self.K, self.D))
         self.n_reseeded = 0
         self._scale = None
+        self._noise_start = None
+        self._setup_noise()
+        self._setup_prior()
+
+    def _setup_noise(self):
+        est, X = self.est, self.X
+        self.noise = bool(est.noise)
+        if not self.noise:
+            self.noise_bounds = None
+            self.log_volume = 0.0
+            return
+        rows = X if not self.sw.size else X[self.sw > 0]
+        lo, hi = rows.min(axis=0).astype(np.float64), rows.max(axis=0).astype(np.float64)
+        self.noise_bounds = np.vstack([lo, hi])
+        if est.noise_volume is not None:
+            self.log_volume = math.log(est.noise_volume)
+        else:
+            width = hi - lo
+            # a constant column has no extent: give it unit width rather than zero volume
+            self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
+
+    def _setup_prior(self):
+        """mclust's conjugate prior hyper-parameters, in shifted coordinates."""
+        est, D, K = self.est, self.D, self.K
+        self.prior = None
+        if est.prior is None:
+            return
+        opts = {} if est.prior == "conjugate" else dict(est.prior)
+        unknown = set(opts) - {"shrinkage", "dof", "scale"}
+        if unknown:
+            raise ParameterError(f"prior: unknown option(s) {sorted(unknown)}; use shrinkage, dof, scale")
+        scale = opts.get("scale")
+        if scale is None:
+            C = self._data_scale(self.rng) - est.reg_covar * np.eye(D)
+            scale = C / K ** (2.0 / D)
+        scale = np.asarray(scale, dtype=np.float64)
+        if scale.shape != (D, D):
+            raise ParameterError(f"prior: scale must have shape ({D}, {D}), got {scale.shape}")
+        self.prior = {"shrinkage": float(opts.get("shrinkage", 0.01)),
+                      "dof": float(opts.get("dof", D + 2)), "scale": scale}
+
+    def _map_estimate(self, nk, means, cov):
+        """MAP means and covariances under the conjugate prior (mean prior = data mean,
+        which is 0 in shifted coordinates). ``cov`` is the ML estimate without reg_covar."""
+        pr, D, name = self.prior, self.D, self.entry.name
+        kappa, nu, L = pr["shrinkage"], pr["dof"], pr["scale"]
+        shrink = kappa * nk / (kappa + nk)
+        new_means = means * (nk / (nk + kappa))[:, None]
+        outer = means[:, :, None] * means[:, None, :] * shrink[:, None, None]
+        if name == "full":
+            S = cov * nk[:, None, None]
+            cov = (L[None] + S + outer) / (nu + nk + D + 2)[:, None, None]
+        elif name == "tied":
+            n = nk.sum()
+            cov = (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
+        elif name == "diag":
+            S = cov * nk[:, None]
+            cov = (np.diag(L)[None] + S + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
+        else:  # spherical
+            S = cov * nk * D
+            tr = np.trace(L) + np.trace(outer, axis1=1, axis2=2)
+            cov = (tr + S) / (nu * D + nk * D + 2)
+        return new_means, cov
 
     # -- statistics ------------------------------------------------------
-    def _stats_from_resp(self, resp, labels=None):
+    def _stats_from_resp(self, resp, labels, w):
         """Sufficient statistics (nk, sx, sxx) of the shifted data from responsibilities
         (dense) or hard labels (one-hot, -1 = unassigned); used only at initialisation."""
         K, D = self.K, self.D
-        w = self.sw if self.sw.size else None
         nk = np.zeros(K + 1)
         sx = np.zeros((K, D))
         full = self.entry.family == "full"
@@ -408,10 +534,37 @@ class _FitContext:
             sxx[k] = rX.T @ Xk if full else (rX * Xk).sum(axis=0)
         return nk, sx, sxx
 
+    def _initial_noise(self):
+        """(row mask of likely noise, its weight share): NNclean-like kNN-distance rule."""
+        from sklearn.neighbors import NearestNeighbors
+
+        X, N = self.X, self.N
+        k = min(10, N - 1)
+        if k < 2:
+            return np.zeros(N, bool), 0.05
+        d = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, -1]
+        med = np.median(d)
+        mad = np.median(np.abs(d - med)) * 1.4826 + 1e-12
+        mask = d > med + 4 * mad
+        if self.sw.size:
+            share = self.sw[mask].sum() / self.total
+        else:
+            share = mask.mean()
+        if share > 0.5 or N - mask.sum() < 2 * self.K:  # not a noise pattern: keep every row
+            return np.zeros(N, bool), 0.05
+        return mask, float(np.clip(share, 0.01, 0.5))
+
     def initial_params(self, rng):
         est, X, K, N = self.est, self.X, self.K, self.N
         sw = self.sw if self.sw.size else None
         resp = labels = None
+        pi0 = est.noise_init
+        if self.noise and pi0 is None:
+            if self._noise_start is None:
+                self._noise_start = self._initial_noise()
+            mask, pi0 = self._noise_start
+            if mask.any():  # initialise the Gaussians on the rows that are not noise
+                sw = (np.ones(N) if sw is None else sw) * ~mask
         if est.init_params == "kmeans":
             from sklearn.cluster import KMeans
 
@@ -430,8 +583,8 @@ class _FitContext:
             _, idx = kmeans_plusplus(X, K, random_state=rng, sample_weight=sw)
             labels = np.full(N, -1)
             labels[idx] = np.arange(K)
-        params = self.m_step(self._stats_from_resp(resp, labels), rng, initial=True)
-        weights, means, prec_chol, cov = params
+        params = self.m_step(self._stats_from_resp(resp, labels, sw), rng, initial=True)
+        weights, means, prec_chol, cov, _ = params
         if est.weights_init is not None:
             weights = np.asarray(est.weights_init, dtype=np.float64).copy()
         if est.means_init is not None:
@@ -440,23 +593,67 @@ class _FitContext:
             p = np.asarray(est.precisions_init, dtype=np.float64)
             cov_init = _invert_precisions(est.covariance_type, p)
             prec_chol = self.entry.prec_chol(cov_init)
-        return weights, means, prec_chol, cov
+        if self.noise:
+            weights = weights * (1.0 - pi0) / weights.sum()
+        return weights, means, prec_chol, cov, pi0
 
     def params_from_attributes(self):
         est = self.est
-        return (est.weights_.copy(), est.means_ - self.shift64, est.precisions_cholesky_.copy(),
-                est.covariances_.copy())
+        pi0 = getattr(est, "noise_weight_", 0.0) if self.noise else 0.0
+        if self.noise and pi0 <= 0:
+            pi0 = est.noise_init or 0.05
+        weights = est.weights_ / est.weights_.sum() * (1.0 - pi0)
+        return (weights, est.means_ - self.shift64, est.precisions_cholesky_.copy(),
+                est.covariances_.copy(), pi0)
+
+    # -- the EM loop -----------------------------------------------------
+    def run_em(self, params, lower_bound, max_iter, init, history=None):
+        """EM from ``params`` for at most ``max_iter`` iterations.
+
+        Returns (lower_bound, params, n_iter, history, converged)."""
+        est = self.est
+        history = [] if history is None else list(history)
+        converged, n_iter = False, 0
+        for n_iter in range(1, max_iter + 1):
+            prev = lower_bound
+            ll, stats = self.e_pass(params)
+            lower_bound = ll / self.total
+            params = self.m_step(stats, self.rng)
+            history.append(lower_bound)
+            change = lower_bound - prev
+            est._report(init, len(history), lower_bound, change)
+            if abs(change) < est.tol:
+                converged = True
+                break
+        return lower_bound, params, len(history), history, converged
+
+    def short_run_start(self, rng, init):
+        """Many short EM runs from different starts; continue the best one to convergence
+        (the 'short-run' or 'em-EM' strategy against poor local optima)."""
+        est = self.est
+        best = None
+        for _ in range(est.short_runs):
+            run = self.run_em(self.initial_params(rng), -np.inf, min(est.short_run_iter, est.max_iter), init)
+            if best is None or run[0] > best[0]:
+                best = run
+        lower_bound, params, _, history, converged = best
+        if converged or len(history) >= est.max_iter:
+            return best
+        return self.run_em(params, lower_bound, est.max_iter - len(history), init, history)
 
     # -- E and M ---------------------------------------------------------
+    def log_noise(self, pi0):
+        return math.log(pi0) - self.log_volume if self.noise and pi0 > 0 else -np.inf
+
     def e_pass(self, params):
-        weights, means, prec_chol, _ = params
+        weights, means, prec_chol, _, pi0 = params
         K, D, entry = self.K, self.D, self.entry
-        logc = np.log(weights) + entry.log_det(prec_chol, K, D) - 0.5 * D * _LOG_2PI
+        logc = _log_coef(entry, weights, prec_chol, D)
         ll, nk, sx, sxx = _engine.em_pass(
             entry.family, self.X, self.sw, self.shift,
             np.ascontiguousarray(means, dtype=self.X.dtype),
             np.ascontiguousarray(entry.kernel_prec(prec_chol, K, D), dtype=self.X.dtype),
-            np.ascontiguousarray(logc), -np.inf, self.parallel,
+            logc, self.log_noise(pi0), self.parallel,
         )
         if not np.isfinite(ll):
             raise DataError(
@@ -471,8 +668,17 @@ class _FitContext:
         eps = 10 * np.finfo(np.float64).eps
         nk_g = nk[:K] + eps
         means = sx / nk_g[:, None]
-        cov = entry.from_stats(nk_g, means, sxx, nk_g.sum(), self.est.reg_covar)
-        weights = nk_g / nk_g.sum()
+        if self.prior is None:
+            cov = entry.from_stats(nk_g, means, sxx, nk_g.sum(), self.est.reg_covar)
+        else:
+            cov = entry.from_stats(nk_g, means, sxx, nk_g.sum(), 0.0)
+            means, cov = self._map_estimate(nk_g, means, cov)
+            cov = _add_reg(entry.name, cov, self.est.reg_covar)
+        total = nk_g.sum() + (nk[K] if self.noise else 0.0)
+        weights = nk_g / total
+        pi0 = nk[K] / total if self.noise else 0.0
+        if self.noise and initial:
+            pi0 = 0.0  # set by initial_params
         empty = [k for k in range(K) if nk[k] <= 1e-8 * self.total]
         if initial:
             empty = []  # one-point initial components (k-means++) are legitimate
@@ -490,7 +696,7 @@ class _FitContext:
                     "covariances stay singular after re-seeding: the data are degenerate "
                     "for this model; increase reg_covar or use fewer components"
                 ) from None
-        return weights, means, prec, cov
+        return weights, means, prec, cov, pi0
 
     def _data_scale(self, rng):
         """Covariance of (a sample of) the data, used to re-seed components."""
@@ -505,6 +711,7 @@ class _FitContext:
         C = self._data_scale(rng)
         name = self.entry.name
         weights, means, cov = weights.copy(), means.copy(), cov.copy()
+        gauss_mass = weights.sum()  # 1 - noise weight
         for k in bad:
             row = rng.randint(self.N)
             if self.sw.size:
@@ -519,7 +726,7 @@ class _FitContext:
                 cov[k] = np.diag(C).mean()
         if name == "tied" and len(bad) > len(empty):
             cov = cov + np.diag(np.diag(C)) * 1e-3
-        weights /= weights.sum()
+        weights *= gauss_mass / weights.sum()
         self.n_reseeded += len(bad)
         why = ", ".join(
             f"{k} ({'lost its points' if k in empty else 'covariance not positive definite'})"
@@ -535,8 +742,12 @@ class _FitContext:
 
     # -- results ---------------------------------------------------------
     def set_attributes(self, params):
-        weights, means, prec_chol, cov = params
+        weights, means, prec_chol, cov, pi0 = params
         est, entry = self.est, self.entry
+        est.noise_weight_ = float(pi0)
+        est.noise_volume_ = float(math.exp(self.log_volume)) if self.noise else 0.0
+        est.noise_log_volume_ = float(self.log_volume)
+        est.noise_bounds_ = self.noise_bounds
         est.weights_ = np.asarray(weights, dtype=np.float64)
         est.means_ = means + self.shift64
         est.precisions_cholesky_ = prec_chol
