@@ -66,7 +66,7 @@ def quiet(flag):
 def stdout_console():
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
 def stderr_console():

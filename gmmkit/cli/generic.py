@@ -75,13 +75,15 @@ def _run_select(X, ks, types, criterion, *, n_init, max_iter, tol, reg_covar, se
                              max_iter=max_iter, tol=tol, reg_covar=reg_covar)
 
 
-def _component_table(est, names, title, max_cols=8):
-    """A rich table: one row per component with weight and mean (± sd) per column."""
+def _print_components(con, est, names, heading, max_cols=8):
+    """A heading line, then a table: one row per component, weight and mean ± sd per column."""
     from rich.table import Table
+
+    con.print(heading, soft_wrap=True)
 
     sd = _stddevs(est)
     shown = list(range(min(len(names), max_cols)))
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("k", justify="right")
     table.add_column("weight", justify="right")
     for j in shown:
@@ -93,7 +95,7 @@ def _component_table(est, names, title, max_cols=8):
         if len(names) > max_cols:
             cells.append("…")
         table.add_row(str(k), f"{est.weights_[k]:.3f}", *cells)
-    return table
+    con.print(table)
 
 
 def _full_covariances(est):
@@ -216,9 +218,9 @@ def fit(
         return
     con = stdout_console()
     how = f"selected by {selection['criterion'].upper()}" if selection else "fitted"
-    con.print(_component_table(
-        est, names, f"{est.n_components} components, {est.covariance_type} covariance, {how} "
-                    f"on {X.shape[0]} rows of {data}"))
+    _print_components(
+        con, est, names, f"{est.n_components} components, {est.covariance_type} covariance, {how} "
+                    f"on {X.shape[0]} rows of {data}")
     state = "converged" if est.converged_ else "[yellow]did not converge[/yellow]"
     con.print(f"{state} after {est.n_iter_} iterations in {seconds:.2f} s; mean log-likelihood "
               f"{fmt(est.lower_bound_)}, BIC {fmt(summary['bic'], 6)}")
@@ -313,8 +315,9 @@ def _print_selection(res, data, n_rows, seconds):
     t = res.table
     crit = res.criterion
     types = list(dict.fromkeys(t["covariance_type"]))
-    table = Table(title=f"{crit.upper()} on {n_rows} rows of {data} (lower is better)",
-                  title_justify="left")
+    con = stdout_console()
+    con.print(f"{crit.upper()} on {n_rows} rows of {data} (lower is better)", soft_wrap=True)
+    table = Table()
     table.add_column("K", justify="right")
     for c in types:
         table.add_column(c, justify="right")
@@ -332,7 +335,6 @@ def _print_selection(res, data, n_rows, seconds):
                 text = f"[bold green]{text} *[/bold green]"
             cells.append(text)
         table.add_row(str(K), *cells)
-    con = stdout_console()
     con.print(table)
     con.print(f"best: K={best['n_components']}, {best['covariance_type']} covariance "
               f"({len(t)} candidates in {seconds:.1f} s)")
@@ -467,9 +469,9 @@ def info(
     from rich.table import Table
 
     con = stdout_console()
-    con.print(_component_table(
-        est, names, f"{model}: {est.means_.shape[0]} components, {est.covariance_type} covariance, "
-                    f"{est.n_features_in_} features"))
+    _print_components(
+        con, est, names, f"{model}: {est.means_.shape[0]} components, {est.covariance_type} "
+                         f"covariance, {est.n_features_in_} features")
     cov_table = Table(title="covariance summary", title_justify="left")
     for col in ("k", "log det Σ", "smallest sd", "largest sd", "largest |corr|"):
         cov_table.add_column(col, justify="right")
