@@ -1,0 +1,535 @@
+"""``GMMOutlierDetector``: low density under a robustly fitted mixture means anomaly.
+
+The detector follows scikit-learn's outlier-detector conventions (those of
+:class:`sklearn.ensemble.IsolationForest`): ``score_samples`` is higher for
+normal rows (here: the log-density, in the units of the input), ``offset_`` is
+the log-density below which a row is an outlier, ``decision_function`` is
+``score_samples - offset_`` and ``predict`` returns +1 (inlier) or -1 (outlier).
+
+Robust fitting, so that the anomalies do not shape the model:
+
+1. Features are centred on their median and scaled by their inter-quartile
+   range (robust to the outliers themselves); constant features are ignored.
+2. The mixture (K chosen by BIC with :func:`gmmkit.select`, or fixed) is fitted,
+   then **components holding less than** ``min_component_weight`` **of the rows
+   are dropped**: a tight cluster of anomalies that won its own component would
+   otherwise get a high density and look normal (masking).
+3. **Trimmed EM**: the ``trim_fraction`` lowest-density rows are set aside and
+   the mixture is refitted on the rest, ``n_rounds`` times (or until the kept
+   set stops changing).
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = np.vstack([rng.normal(size=(500, 2)), [[8.0, 8.0], [-7.0, 9.0]]])
+>>> det = GMMOutlierDetector(contamination=0.01, random_state=0).fit(X)
+>>> det.predict(X[-2:]).tolist()
+[-1, -1]
+>>> bool(det.decision_function(X[:1])[0] > 0)
+True
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from gmmkit.exceptions import DataError, GMMKitError, GMMKitWarning, ModelFileError, ParameterError
+
+KIND = "GMMOutlierDetector"
+
+
+class IgnoredFeatureWarning(GMMKitWarning):
+    """Some features are constant in the training data and take no part in the density."""
+
+
+def robust_scale(X):
+    """Median and robust scale (IQR / 1.349, else standard deviation) of every column.
+
+    Returns ``(center, scale, used)``; ``used`` is False for constant columns
+    (their scale is set to 1).
+
+    >>> c, s, used = robust_scale(np.array([[0.0, 5.0], [1.0, 5.0], [2.0, 5.0], [3.0, 5.0]]))
+    >>> c.tolist(), used.tolist()
+    ([1.5, 5.0], [True, False])
+    """
+    center = np.median(X, axis=0)
+    q75, q25 = np.percentile(X, [75, 25], axis=0)
+    scale = (q75 - q25) / 1.349
+    small = ~(scale > 1e-12 * np.maximum(1.0, np.abs(center)))
+    if small.any():
+        scale[small] = X[:, small].std(axis=0)
+    used = scale > 1e-12 * np.maximum(1.0, np.abs(center))
+    scale = np.where(used, scale, 1.0)
+    return center, scale, used
+
+
+def submixture(gm, components):
+    """A fitted :class:`gmmkit.GaussianMixture` made of some components of ``gm``.
+
+    Weights are renormalised; covariances are kept. Used to drop components too
+    small to be a normal mode.
+    """
+    from gmmkit import GaussianMixture
+
+    idx = np.asarray(components, dtype=int)
+    params = gm.get_params(deep=False)
+    for key in ("weights_init", "means_init", "precisions_init", "callback"):
+        params[key] = None
+    params["n_components"] = int(idx.size)
+    new = GaussianMixture(**params)
+    w = gm.weights_[idx]
+    new.weights_ = w / w.sum()
+    new.means_ = gm.means_[idx].copy()
+    if gm.covariance_type == "tied":
+        new.covariances_ = gm.covariances_.copy()
+        new.precisions_cholesky_ = gm.precisions_cholesky_.copy()
+        new.precisions_ = gm.precisions_.copy()
+    else:
+        new.covariances_ = gm.covariances_[idx].copy()
+        new.precisions_cholesky_ = gm.precisions_cholesky_[idx].copy()
+        new.precisions_ = gm.precisions_[idx].copy()
+    new.converged_ = gm.converged_
+    new.n_iter_ = gm.n_iter_
+    new.lower_bound_ = gm.lower_bound_
+    new.lower_bounds_ = list(getattr(gm, "lower_bounds_", []))
+    new.n_features_in_ = gm.n_features_in_
+    new.n_reseeded_ = 0
+    return new
+
+
+def precision_matrices(gm):
+    """Full (K, D, D) precision matrices of a fitted mixture, whatever its covariance type."""
+    K, D = gm.means_.shape
+    P = gm.precisions_
+    if gm.covariance_type == "full":
+        return np.asarray(P)
+    if gm.covariance_type == "tied":
+        return np.broadcast_to(P, (K, D, D))
+    if gm.covariance_type == "diag":
+        return np.stack([np.diag(p) for p in P])
+    return np.stack([np.eye(D) * p for p in P])  # spherical
+
+
+def conditional_zscores(gm, Z, labels):
+    """Conditional z-score of every feature of every row under its component.
+
+    For row x in component k with mean m and precision matrix P, feature j's
+    z-score given all the other features is ``(P (x - m))_j / sqrt(P_jj)``: the
+    distance of x_j from its conditional mean, in conditional standard
+    deviations. A large |z| means "this value is unusual given the others".
+
+    Parameters
+    ----------
+    gm : fitted GaussianMixture
+    Z : ndarray (n, D)
+    labels : ndarray (n,) of int, the component of each row
+
+    Returns
+    -------
+    ndarray (n, D)
+
+    Examples
+    --------
+    >>> from gmmkit import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(400, 2))
+    >>> gm = GaussianMixture(1, random_state=0).fit(X)
+    >>> z = conditional_zscores(gm, np.array([[0.0, 6.0]]), np.array([0]))
+    >>> bool(abs(z[0, 1]) > 4 > abs(z[0, 0]))
+    True
+    """
+    P = precision_matrices(gm)
+    out = np.empty(Z.shape, dtype=np.float64)
+    for k in np.unique(labels):
+        rows = labels == k
+        diff = Z[rows] - gm.means_[k]
+        out[rows] = (diff @ P[k]) / np.sqrt(np.diag(P[k]))
+    return out
+
+
+def explain_rows(z, names, top=3):
+    """Text such as ``"area=+5.1 height=-3.2"``: the ``top`` features by |z|, per row.
+
+    >>> explain_rows(np.array([[0.5, -4.0, 2.0]]), ["a", "b", "c"], top=2)
+    ['b=-4.0 c=+2.0']
+    """
+    top = max(1, min(int(top), z.shape[1]))
+    order = np.argsort(-np.abs(z), axis=1)[:, :top]
+    return [" ".join(f"{names[j]}={z[i, j]:+.1f}" for j in row) for i, row in enumerate(order)]
+
+
+class GMMOutlierDetector(OutlierMixin, BaseEstimator):
+    """Outlier detector: log-density under a robustly fitted Gaussian mixture.
+
+    Parameters
+    ----------
+    n_components : int or "bic", default="bic"
+        Number of mixture components, or "bic" to choose it in
+        ``1..max_components`` by the Bayesian information criterion.
+    covariance_type : {"full", "diag", "tied", "spherical"}, default="full"
+    max_components : int, default=8
+        Largest K tried when ``n_components="bic"``.
+    contamination : float in (0, 0.5], default=0.01
+        Expected fraction of outliers: ``offset_`` is this quantile of the
+        training rows' log-densities. Ignored when ``threshold`` is given.
+    threshold : float or None, default=None
+        Log-density (in the units of X) below which a row is an outlier.
+    trim_fraction : float in [0, 0.5), default=0.05
+        Fraction of lowest-density rows left out at each trimmed-EM round.
+    n_rounds : int, default=3
+        Trimmed refits after the first fit (0: no trimming).
+    min_component_weight : float in [0, 0.5), default=0.05
+        Components holding less than this fraction of the (kept) rows are not
+        considered normal modes and are dropped from the density.
+    reg_covar : float, default=1e-3
+        Added to covariance diagonals, in robustly standardised units.
+    n_init : int, default=1
+    max_fit_rows : int or None, default=None
+        Fit on a random subset of at most this many rows (scoring uses all).
+    random_state : int or None, default=None
+
+    Attributes
+    ----------
+    mixture_ : gmmkit.GaussianMixture
+        The density, in standardised units (``(X - center_) / scale_`` on the
+        used features).
+    center_, scale_ : ndarray (n_features,)
+    used_features_ : ndarray of bool (n_features,)
+        False for features constant in the training data (ignored).
+    offset_ : float
+        Log-density threshold; ``decision_function = score_samples - offset_``.
+    n_kept_ : int
+        Training rows in the final (trimmed) fit.
+    dropped_components_ : int
+        Small components dropped in the final round (masking guard).
+    feature_names_in_ : ndarray of str, when fitted on a DataFrame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.decomposition import PCA
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(300, 5))
+    >>> pipe = make_pipeline(PCA(3), GMMOutlierDetector(n_components=1, random_state=0))
+    >>> pipe.fit(X).predict(X).shape
+    (300,)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"bic"})],
+        "covariance_type": [StrOptions({"auto", "full", "diag", "tied", "spherical"})],
+        "max_components": [Interval(Integral, 1, None, closed="left")],
+        "contamination": [Interval(Real, 0.0, 0.5, closed="right")],
+        "threshold": [Real, None],
+        "trim_fraction": [Interval(Real, 0.0, 0.5, closed="left")],
+        "n_rounds": [Interval(Integral, 0, None, closed="left")],
+        "min_component_weight": [Interval(Real, 0.0, 0.5, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="neither")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_fit_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_components="bic", *, covariance_type="full", max_components=8,
+                 contamination=0.01, threshold=None, trim_fraction=0.05, n_rounds=3,
+                 min_component_weight=0.05, reg_covar=1e-3, n_init=1, max_fit_rows=None,
+                 random_state=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.max_components = max_components
+        self.contamination = contamination
+        self.threshold = threshold
+        self.trim_fraction = trim_fraction
+        self.n_rounds = n_rounds
+        self.min_component_weight = min_component_weight
+        self.reg_covar = reg_covar
+        self.n_init = n_init
+        self.max_fit_rows = max_fit_rows
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ helpers
+    def _check(self, X, reset):
+        try:
+            X = validate_data(self, X, reset=reset, dtype=np.float64,
+                              ensure_min_samples=2 if reset else 1,
+                              ensure_all_finite=True if reset else "allow-nan")
+        except GMMKitError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise DataError(" ".join(str(exc).split())) from None
+        return X
+
+    def _standardise(self, X):
+        return (X[:, self.used_features_] - self.center_[self.used_features_]) / self.scale_[self.used_features_]
+
+    @property
+    def _log_jacobian(self):
+        # density of X = density of Z times |dZ/dX| = prod(1 / scale)
+        return -float(np.sum(np.log(self.scale_[self.used_features_])))
+
+    def _seed(self):
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.default_rng().integers(2**31 - 1))
+        if isinstance(rs, (int, np.integer)):
+            return int(rs)
+        return int(rs.randint(2**31 - 1)) if hasattr(rs, "randint") else int(rs.integers(2**31 - 1))
+
+    def _fit_mixture(self, Z, seed):
+        import gmmkit
+        from gmmkit import GaussianMixture
+
+        n = Z.shape[0]
+        common = dict(reg_covar=self.reg_covar, n_init=self.n_init)
+        types = ("full", "diag") if self.covariance_type == "auto" else (self.covariance_type,)
+        if self.n_components == "bic":
+            ks = range(1, max(1, min(self.max_components, n // max(2, Z.shape[1] + 1))) + 1)
+        else:
+            ks = [min(int(self.n_components), n)]
+        if len(ks) == 1 and len(types) == 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return GaussianMixture(ks[0], covariance_type=types[0], random_state=seed,
+                                       **common).fit(Z)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            select = getattr(gmmkit, "select", None)
+            if select is not None:
+                return select(Z, n_components=ks, covariance_types=types, criterion="bic",
+                              random_state=seed, **common).best_model_
+            best = None
+            for cov in types:  # fallback for a gmmkit without select()
+                for k in ks:
+                    gm = GaussianMixture(k, covariance_type=cov, random_state=seed, **common).fit(Z)
+                    bic = gm.bic(Z)
+                    if best is None or bic < best[0]:
+                        best = (bic, gm)
+            return best[1]
+
+    def _prune(self, gm):
+        keep = np.flatnonzero(gm.weights_ >= self.min_component_weight)
+        if keep.size == 0:
+            keep = np.array([int(np.argmax(gm.weights_))])
+        if keep.size == gm.n_components:
+            return gm, 0
+        return submixture(gm, keep), gm.n_components - keep.size
+
+    # ------------------------------------------------------------ API
+    def fit(self, X, y=None):
+        """Fit the robust mixture on X (rows are samples); ``y`` is ignored. Returns self."""
+        self._validate_params()
+        X = self._check(X, reset=True)
+        if not np.all(np.isfinite(X)):
+            raise DataError("X contains NaN or infinity; drop or fill those rows first")
+        seed = self._seed()
+        rng = np.random.default_rng(seed)
+        if self.max_fit_rows is not None and X.shape[0] > self.max_fit_rows:
+            X = X[np.sort(rng.choice(X.shape[0], self.max_fit_rows, replace=False))]
+        self.center_, self.scale_, self.used_features_ = robust_scale(X)
+        if not self.used_features_.any():
+            raise DataError("every feature is constant: there is nothing to score")
+        if not self.used_features_.all():
+            ignored = np.flatnonzero(~self.used_features_).tolist()
+            names = getattr(self, "feature_names_in_", None)
+            shown = [str(names[j]) for j in ignored] if names is not None else ignored
+            warnings.warn(f"constant feature(s) {shown} ignored", IgnoredFeatureWarning, stacklevel=2)
+        Z = self._standardise(X)
+        keep = np.ones(Z.shape[0], dtype=bool)
+        n_trim = int(math.floor(self.trim_fraction * Z.shape[0]))
+        for r in range(self.n_rounds + 1):
+            gm, dropped = self._prune(self._fit_mixture(Z[keep], seed))
+            if r == self.n_rounds or n_trim == 0:
+                break
+            s = gm.score_samples(Z)
+            new_keep = np.ones_like(keep)
+            new_keep[np.argsort(s, kind="stable")[:n_trim]] = False
+            if np.array_equal(new_keep, keep):
+                break
+            keep = new_keep
+        self.mixture_ = gm
+        self.n_kept_ = int(keep.sum())
+        self.dropped_components_ = int(dropped)
+        self.n_rounds_ = r
+        train = self._score_checked(X)
+        self.offset_ = (float(self.threshold) if self.threshold is not None
+                        else float(np.quantile(train, self.contamination)))
+        return self
+
+    def score_samples(self, X):
+        """Log-density of every row (in the units of X); higher is more normal."""
+        check_is_fitted(self, "mixture_")
+        X = self._check(X, reset=False)
+        return self._score_checked(X)
+
+    def _score_checked(self, X):
+        out = np.full(X.shape[0], np.nan)
+        ok = np.isfinite(X).all(axis=1)
+        if ok.any():
+            out[ok] = self.mixture_.score_samples(self._standardise(X[ok])) + self._log_jacobian
+        return out
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers, -1 for outliers (rows with NaN are -1 as well)."""
+        d = self.decision_function(X)
+        return np.where(d >= 0, 1, -1)
+
+    def component(self, X):
+        """Most likely component of every row (-1 for rows with NaN)."""
+        check_is_fitted(self, "mixture_")
+        X = self._check(X, reset=False)
+        out = np.full(X.shape[0], -1)
+        ok = np.isfinite(X).all(axis=1)
+        if ok.any():
+            out[ok] = self.mixture_.predict(self._standardise(X[ok]))
+        return out
+
+    def explain(self, X, top=3, feature_names=None):
+        """Per-row conditional z-scores and text naming the ``top`` unusual features.
+
+        Returns ``(z, text)``: ``z`` has shape (n, n_features) with 0 for ignored
+        (constant) features and NaN for rows with missing values; ``text`` is a
+        list of strings such as ``"area=+5.1 height=-3.2"``.
+        """
+        check_is_fitted(self, "mixture_")
+        X = self._check(X, reset=False)
+        if feature_names is None:
+            names = getattr(self, "feature_names_in_", None)
+            feature_names = ([str(n) for n in names] if names is not None
+                             else [f"x{j}" for j in range(X.shape[1])])
+        z = np.full(X.shape, np.nan)
+        text = [""] * X.shape[0]
+        ok = np.flatnonzero(np.isfinite(X).all(axis=1))
+        if ok.size:
+            Z = self._standardise(X[ok])
+            labels = self.mixture_.predict(Z)
+            zu = conditional_zscores(self.mixture_, Z, labels)
+            zz = np.zeros((ok.size, X.shape[1]))
+            zz[:, self.used_features_] = zu
+            z[ok] = zz
+            used_names = [n for n, u in zip(feature_names, self.used_features_) if u]
+            for i, t in zip(ok, explain_rows(zu, used_names, top)):
+                text[i] = t
+        return z, text
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------ files
+    def save(self, path, *, overwrite=True):
+        """Write the fitted detector (robust scaling, mixture, threshold) as a gmmkit model file."""
+        from gmmkit.io import save_arrays
+
+        check_is_fitted(self, "mixture_")
+        gm = self.mixture_
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k != "random_state" or isinstance(v, (int, type(None)))}
+        names = getattr(self, "feature_names_in_", None)
+        meta = {
+            "kind": KIND,
+            "params": params,
+            "covariance_type": gm.covariance_type,
+            "n_components": int(gm.n_components),
+            "offset": float(self.offset_),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": [str(n) for n in names] if names is not None else None,
+            "n_kept": int(self.n_kept_),
+            "dropped_components": int(self.dropped_components_),
+            "reg_covar": float(gm.reg_covar),
+        }
+        arrays = {
+            "center": self.center_, "scale": self.scale_,
+            "used_features": self.used_features_.astype(np.uint8),
+            "weights": gm.weights_, "means": gm.means_, "covariances": gm.covariances_,
+            "precisions_cholesky": gm.precisions_cholesky_,
+        }
+        save_arrays(path, arrays, meta, overwrite=overwrite)
+
+
+def _precisions_from_cholesky(cov_type, pc):
+    if cov_type == "full":
+        return np.einsum("kij,klj->kil", pc, pc)
+    if cov_type == "tied":
+        return pc @ pc.T
+    return pc**2
+
+
+def load_detector(path):
+    """Read a detector written by :meth:`GMMOutlierDetector.save`.
+
+    Raises :class:`gmmkit.exceptions.ModelFileError` for a file that is not one.
+    """
+    from gmmkit import GaussianMixture
+    from gmmkit.io import load_arrays
+
+    arrays, meta = load_arrays(path, kind=KIND)
+    try:
+        params = dict(meta["params"])
+        det = GMMOutlierDetector(**params)
+        cov_type = meta["covariance_type"]
+        K = int(meta["n_components"])
+        D = int(meta["n_features_in"])
+        used = arrays["used_features"].astype(bool)
+        Du = int(used.sum())
+        gm = GaussianMixture(K, covariance_type=cov_type, reg_covar=float(meta["reg_covar"]))
+        gm.weights_ = arrays["weights"].astype(np.float64)
+        gm.means_ = arrays["means"].astype(np.float64)
+        gm.covariances_ = arrays["covariances"].astype(np.float64)
+        gm.precisions_cholesky_ = arrays["precisions_cholesky"].astype(np.float64)
+        offset = float(meta["offset"])
+    except (KeyError, TypeError, ValueError, ParameterError) as exc:
+        raise ModelFileError(f"{path}: outlier model metadata is incomplete or invalid ({exc})") from None
+    if (gm.means_.shape != (K, Du) or gm.weights_.shape != (K,) or used.shape != (D,)
+            or arrays["center"].shape != (D,) or arrays["scale"].shape != (D,)):
+        raise ModelFileError(f"{path}: outlier model arrays have inconsistent shapes")
+    for name, arr in arrays.items():
+        if not np.all(np.isfinite(arr)):
+            raise ModelFileError(f"{path}: '{name}' holds NaN or infinity")
+    gm.precisions_ = _precisions_from_cholesky(cov_type, gm.precisions_cholesky_)
+    gm.converged_, gm.n_iter_, gm.lower_bound_, gm.lower_bounds_ = True, 0, -np.inf, []
+    gm.n_features_in_ = Du
+    gm.n_reseeded_ = 0
+    det.mixture_ = gm
+    det.center_ = arrays["center"].astype(np.float64)
+    det.scale_ = arrays["scale"].astype(np.float64)
+    det.used_features_ = used
+    det.offset_ = offset
+    det.n_features_in_ = D
+    if meta.get("feature_names_in"):
+        det.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+    det.n_kept_ = int(meta.get("n_kept", 0))
+    det.dropped_components_ = int(meta.get("dropped_components", 0))
+    return det
+
+
+def from_mixture(gm, *, offset=None):
+    """Wrap a plain fitted :class:`gmmkit.GaussianMixture` (no scaling) as a detector.
+
+    ``offset`` (log-density threshold) can be set later from data.
+    """
+    D = int(gm.n_features_in_)
+    det = GMMOutlierDetector(n_components=int(gm.n_components), covariance_type=gm.covariance_type)
+    det.mixture_ = gm
+    det.center_ = np.zeros(D)
+    det.scale_ = np.ones(D)
+    det.used_features_ = np.ones(D, dtype=bool)
+    det.n_features_in_ = D
+    names = getattr(gm, "feature_names_in_", None)
+    if names is not None:
+        det.feature_names_in_ = np.asarray(names, dtype=object)
+    det.offset_ = np.nan if offset is None else float(offset)
+    det.n_kept_ = 0
+    det.dropped_components_ = 0
+    return det

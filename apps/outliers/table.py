@@ -1,0 +1,347 @@
+"""Tables in chunks: pick feature columns, sample rows to fit on, score a file chunk by chunk.
+
+Memory stays bounded by the chunk size and the fit sample (``max_fit_rows``),
+whatever the file's length; only ``--label-column`` evaluation keeps one score
+and one label per row.
+
+Empty cells: a row with an empty cell in a feature column is left out of the
+fit and is not scored (its score, flag and component are left empty in the
+output); the summary counts such rows.
+
+>>> import os, tempfile
+>>> import numpy as np, pandas as pd
+>>> folder = tempfile.mkdtemp()
+>>> path = os.path.join(folder, "t.csv")
+>>> rng = np.random.default_rng(0)
+>>> frame = pd.DataFrame(rng.normal(size=(300, 2)), columns=["a", "b"])
+>>> frame.loc[0] = [9.0, -9.0]
+>>> frame.assign(name="x").to_csv(path, index=False)
+>>> names, skipped = feature_columns(path)
+>>> names, skipped
+(['a', 'b'], ['name'])
+"""
+from __future__ import annotations
+
+import heapq
+import os
+
+import numpy as np
+
+from gmmkit.exceptions import DataError, ParameterError
+
+OUTPUT_COLUMNS = ("outlier_score", "is_outlier", "component", "explanation")
+_CSV = (".csv", ".tsv", ".txt")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def _kind(path):
+    name = os.path.basename(os.fspath(path)).lower()
+    for comp in _COMPRESSED:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+    ext = os.path.splitext(name)[1]
+    if ext in _CSV:
+        return "csv"
+    if ext in (".parquet", ".pq"):
+        return "parquet"
+    raise DataError(f"{path}: unsupported table format {ext or '(none)'!r}; use .csv, .tsv or .parquet")
+
+
+def _sep(path):
+    return "\t" if ".tsv" in os.path.basename(os.fspath(path)).lower() else ","
+
+
+def _check_file(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"file not found: {path}")
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder, expected a table file")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path} is empty")
+    return path
+
+
+def iter_chunks(path, chunksize=100_000, on_progress=None):
+    """Yield the table at ``path`` as DataFrames of at most ``chunksize`` rows.
+
+    CSV/TSV files (also compressed) need a header row. ``on_progress(done, total)``
+    is called after each chunk (bytes for plain CSV, rows for Parquet, total may be None).
+    """
+    import pandas as pd
+
+    path = _check_file(path)
+    kind = _kind(path)
+    if kind == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(path)
+        except ImportError:
+            raise DataError(f"{path}: reading Parquet needs pyarrow (pip install 'gmmkit[parquet]')") from None
+        except Exception as exc:  # pyarrow's own error families
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        total, done = pf.metadata.num_rows, 0
+        if total == 0:
+            raise DataError(f"{path} has no data rows")
+        for batch in pf.iter_batches(batch_size=chunksize):
+            frame = batch.to_pandas()
+            done += len(frame)
+            if on_progress:
+                on_progress(done, total)
+            yield frame
+        return
+    plain = not path.lower().endswith(_COMPRESSED)
+    total = os.path.getsize(path) if plain else None
+    any_rows = False
+    with open(path, "rb") as fh:
+        try:
+            reader = pd.read_csv(fh if plain else path, sep=_sep(path), chunksize=chunksize,
+                                 skipinitialspace=True)
+            for frame in reader:
+                if len(frame) == 0:
+                    continue
+                any_rows = True
+                frame.columns = [str(c) for c in frame.columns]
+                if on_progress:
+                    on_progress(fh.tell() if plain else None, total)
+                yield frame
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a readable table ({' '.join(str(exc).split())})") from None
+    if not any_rows:
+        raise DataError(f"{path} has a header row but no data rows")
+
+
+def _is_numeric(series):
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
+    """Choose the feature columns of a table from its first chunk.
+
+    Returns ``(names, skipped)``: with ``columns=None`` every numeric column
+    except ``exclude``, and the non-numeric ones skipped; otherwise the listed
+    columns (a list or one comma-separated string), which must exist and be
+    numeric (a :class:`DataError` lists the offenders).
+    """
+    first = next(iter_chunks(path, chunksize))
+    present = list(first.columns)
+    for col in OUTPUT_COLUMNS:
+        if col in present:
+            raise DataError(f"{path} already has a column {col!r} (an output of gmmkit outliers); "
+                            "rename it first")
+    if columns is None:
+        names = [c for c in present if c not in exclude and _is_numeric(first[c])]
+        skipped = [c for c in present if c not in exclude and c not in names]
+        if not names:
+            raise DataError(f"{path}: no numeric columns (columns: {', '.join(present)})")
+        return names, skipped
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    columns = [str(c) for c in columns]
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise DataError(f"{path}: no column(s) {', '.join(map(repr, missing))} "
+                        f"(columns: {', '.join(present[:20])}{' ...' if len(present) > 20 else ''})")
+    text = [c for c in columns if not _is_numeric(first[c]) and not first[c].isna().all()]
+    if text:
+        raise DataError(f"{path}: column(s) {', '.join(map(repr, text))} are not numeric")
+    if len(set(columns)) != len(columns):
+        raise DataError(f"{path}: a column is listed twice in --columns")
+    return columns, []
+
+
+def chunk_matrix(frame, names, path, row0=0):
+    """The feature columns of a chunk as float64 (empty cells become NaN).
+
+    Text in a feature column raises :class:`DataError` naming column and row
+    (1-based data row ``row0 + i + 1``); infinity is refused too.
+    """
+    import pandas as pd
+
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: no column(s) {', '.join(map(repr, missing))}")
+    out = np.empty((len(frame), len(names)))
+    for j, name in enumerate(names):
+        col = frame[name]
+        values = pd.to_numeric(col, errors="coerce") if not _is_numeric(col) else col
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(values) & col.notna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{path}: column {name!r} is not numeric "
+                            f"(data row {row0 + i + 1} holds {str(col.iloc[i])!r})")
+        if np.isinf(values).any():
+            i = int(np.flatnonzero(np.isinf(values))[0])
+            raise DataError(f"{path}: column {name!r} holds infinity (data row {row0 + i + 1})")
+        out[:, j] = values
+    return out
+
+
+def sample_rows(path, names, max_rows=200_000, seed=0, chunksize=100_000, on_progress=None):
+    """A uniform random sample of at most ``max_rows`` complete rows, in one pass.
+
+    Returns ``(X, n_rows, n_incomplete)``: the sample (file order), the file's
+    row count and how many rows had empty cells (never sampled).
+    """
+    rng = np.random.default_rng(seed)
+    keys = np.empty(0)
+    rows = np.empty((0, len(names)))
+    n_rows = n_incomplete = 0
+    for frame in iter_chunks(path, chunksize, on_progress):
+        X = chunk_matrix(frame, names, path, n_rows)
+        ok = ~np.isnan(X).any(axis=1)
+        n_incomplete += int((~ok).sum())
+        n_rows += len(frame)
+        k = rng.random(int(ok.sum()))
+        keys = np.concatenate([keys, k])
+        rows = np.vstack([rows, X[ok]])
+        if keys.size > max_rows:  # keep the max_rows smallest random keys: a uniform sample
+            keep = np.sort(np.argpartition(keys, max_rows)[:max_rows])
+            keys, rows = keys[keep], rows[keep]
+    if rows.shape[0] < 2:
+        raise DataError(f"{path}: fewer than 2 complete rows to fit on "
+                        f"({n_rows} rows, {n_incomplete} with empty cells)")
+    return rows, n_rows, n_incomplete
+
+
+def score_frame(det, frame, names, path, row0=0, top=3):
+    """Score one chunk: the chunk with ``outlier_score`` (negative log-density),
+    ``is_outlier`` (True/False), ``component`` and ``explanation`` (flagged rows
+    only) added. Returns ``(out_frame, scores)``; unscorable rows are left empty."""
+    import pandas as pd
+
+    X = chunk_matrix(frame, names, path, row0)
+    Xdf = pd.DataFrame(X, columns=names)
+    logp = det.score_samples(Xdf)
+    ok = ~np.isnan(logp)
+    flag = ok & (logp < det.offset_)
+    comp = det.component(Xdf)
+    expl = np.full(len(frame), "", dtype=object)
+    if flag.any():
+        _, text = det.explain(Xdf.iloc[np.flatnonzero(flag)], top=top, feature_names=names)
+        expl[flag] = text
+    out = frame.copy()
+    out["outlier_score"] = -logp
+    out["is_outlier"] = pd.array(np.where(ok, flag, None), dtype="boolean")
+    out["component"] = pd.array(np.where(ok, comp, None), dtype="Int64")
+    out["explanation"] = expl
+    return out, -logp
+
+
+def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000, top=3,
+               label_column=None, n_top_rows=10, on_progress=None):
+    """Score every row of ``path`` chunk by chunk; write the scored table to ``out``.
+
+    Returns a dict: rows, scored, incomplete, flagged, the ``n_top_rows`` highest
+    scores (row, score, component, explanation), and (with ``label_column``) the
+    per-row scores and labels for evaluation.
+    """
+    from gmmkit.io import atomic_path
+
+    if out is not None and _kind(out) != "csv":
+        raise ParameterError(f"{out}: the output must be a .csv or .tsv file")
+    n_rows = n_scored = n_flagged = 0
+    top_heap = []
+    scores, labels = [], []
+
+    def run(write):
+        nonlocal n_rows, n_scored, n_flagged
+        first = True
+        for frame in iter_chunks(path, chunksize, on_progress):
+            if label_column is not None and label_column not in frame.columns:
+                raise DataError(f"{path}: no label column {label_column!r}")
+            table, s = score_frame(det, frame, names, path, n_rows, top)
+            if write is not None:
+                table.to_csv(write, mode="w" if first else "a", header=first, index=False,
+                             sep=_sep(out))
+            first = False
+            ok = ~np.isnan(s)
+            n_scored += int(ok.sum())
+            n_flagged += int(table["is_outlier"].fillna(False).sum())
+            for i in np.flatnonzero(ok):
+                item = (float(s[i]), n_rows + int(i) + 1)
+                if len(top_heap) < n_top_rows:
+                    heapq.heappush(top_heap, item + (int(table["component"].iloc[i]),
+                                                     _explain_one(det, table, names, i, top)))
+                elif item[0] > top_heap[0][0]:
+                    heapq.heapreplace(top_heap, item + (int(table["component"].iloc[i]),
+                                                        _explain_one(det, table, names, i, top)))
+            if label_column is not None:
+                scores.append(s)
+                labels.append(frame[label_column].astype(str).to_numpy())
+            n_rows += len(frame)
+
+    if out is None:
+        run(None)
+    else:
+        with atomic_path(out, overwrite=overwrite) as tmp:
+            run(tmp)
+    result = {
+        "rows": n_rows, "scored": n_scored, "incomplete": n_rows - n_scored,
+        "flagged": n_flagged,
+        "top": [dict(row=r, score=sc, component=c, explanation=e)
+                for sc, r, c, e in sorted(top_heap, reverse=True)],
+    }
+    if label_column is not None:
+        result["scores"] = np.concatenate(scores)
+        result["labels"] = np.concatenate(labels)
+    return result
+
+
+def _explain_one(det, table, names, i, top):
+    text = table["explanation"].iloc[i]
+    if text:
+        return text
+    import pandas as pd
+
+    row = pd.DataFrame(table[names].iloc[[i]].to_numpy(dtype=np.float64), columns=names)
+    return det.explain(row, top=top, feature_names=names)[1][0]
+
+
+def positive_label(labels, positive=None):
+    """The label value that marks an outlier: ``positive`` if given, else
+    1 for {0, 1}, -1 for {-1, 1}, True for booleans, else the rarer value.
+
+    >>> positive_label(np.array(["a", "b", "b"]))
+    'a'
+    >>> positive_label(np.array(["0", "1", "0"]))
+    '1'
+    """
+    values, counts = np.unique(labels, return_counts=True)
+    if positive is not None:
+        if str(positive) not in values:
+            raise ParameterError(f"--positive {positive!r} is not a value of the label column "
+                                 f"(values: {', '.join(values[:10])})")
+        return str(positive)
+    if values.size != 2:
+        raise DataError(f"the label column must have exactly 2 values, found {values.size} "
+                        f"({', '.join(values[:10])}); use --positive VALUE to name the outlier class")
+    low = {v.strip().lower() for v in values}
+    for a, b in ((("0", "1"), "1"), (("-1", "1"), "-1"), (("0.0", "1.0"), "1.0"),
+                 (("false", "true"), "true")):
+        if low == set(a):
+            return next(v for v in values if v.strip().lower() == b)
+    return str(values[int(np.argmin(counts))])
+
+
+def evaluate(scores, labels, positive=None):
+    """ROC-AUC and average precision of ``scores`` (higher = more anomalous) against labels.
+
+    Unscored rows (NaN) are left out. Returns a dict.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    ok = ~np.isnan(scores)
+    pos = positive_label(labels[ok], positive)
+    y = labels[ok] == pos
+    if y.all() or not y.any():
+        raise DataError("the label column has only one class among the scored rows")
+    return {"positive": pos, "n_positive": int(y.sum()), "n_evaluated": int(ok.sum()),
+            "roc_auc": float(roc_auc_score(y, scores[ok])),
+            "average_precision": float(average_precision_score(y, scores[ok]))}
