@@ -1,0 +1,46 @@
+"""Numba kernel of the speech app: top-C log-likelihood-ratio scoring (jitted code only).
+
+The public wrapper, with its checks, is :func:`gmmkit_apps.speech.ubm.score_frames`.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+_SIG = ("float64[::1](float64[:, ::1], int64[:, ::1], float64[::1], "
+        "float64[:, ::1], float64[:, :, ::1], float64[:, :, ::1], float64[:, ::1])")
+
+
+@njit(_SIG, cache=True, fastmath={"contract", "arcp", "reassoc"})
+def topc_llr_sums(X, top, ubm_ll, logw, means, prec, logdet):
+    """Sum over frames of log p_s(x) - log p_ubm(x), both restricted to the top-C UBM components.
+
+    X (T, D); top (T, C) component indices; ubm_ll (T,) UBM log-density over the same
+    components; logw (S, K); means, prec (S, K, D); logdet (S, K) holds
+    0.5 * sum(log prec) - 0.5 * D * log(2 pi). Returns (S,) sums.
+    """
+    T, D = X.shape
+    C = top.shape[1]
+    S = means.shape[0]
+    out = np.zeros(S)
+    buf = np.empty(C)
+    for s in range(S):
+        acc = 0.0
+        for t in range(T):
+            mx = -np.inf
+            for j in range(C):
+                k = top[t, j]
+                q = 0.0
+                for d in range(D):
+                    diff = X[t, d] - means[s, k, d]
+                    q += diff * diff * prec[s, k, d]
+                v = logw[s, k] + logdet[s, k] - 0.5 * q
+                buf[j] = v
+                if v > mx:
+                    mx = v
+            tot = 0.0
+            for j in range(C):
+                tot += math.exp(buf[j] - mx)
+            acc += mx + math.log(tot) - ubm_ll[t]
+        out[s] = acc
+    return out
