@@ -297,9 +297,9 @@ def select(
             "table": table.to_dict(orient="records"),
         })
         return
+    _print_selection(res, data, X.shape[0], seconds)  # the result itself: shown even with -q
     if quiet(quiet_flag):
         return
-    _print_selection(res, data, X.shape[0], seconds)
     con = stdout_console()
     if out is not None:
         con.print(f"best model saved to {out}")
