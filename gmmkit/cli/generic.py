@@ -41,6 +41,9 @@ NInitOpt = Annotated[int, typer.Option("--n-init", min=1, help="EM restarts; the
 MaxIterOpt = Annotated[int, typer.Option("--max-iter", min=1, help="Maximum EM iterations per restart.")]
 TolOpt = Annotated[float, typer.Option("--tol", min=0.0, help="Stop when the mean log-likelihood gains less.")]
 RegOpt = Annotated[float, typer.Option("--reg-covar", min=0.0, help="Added to covariance diagonals.")]
+WeightsOpt = Annotated[Optional[str], typer.Option(
+    "--weights", help="Column of non-negative frequency weights, one per row (not used as a "
+                      "feature).", show_default=False)]
 CriterionOpt = Annotated[str, typer.Option(
     "--criterion", help="Model selection criterion: bic, aic or icl (lower is better).")]
 
@@ -62,7 +65,45 @@ def _fit_metadata(data, names, X, seed, seconds, selection=None):
     return meta
 
 
-def _run_select(X, ks, types, criterion, *, n_init, max_iter, tol, reg_covar, seed, jobs, quiet_flag):
+def _read_with_weights(data, columns, weights):
+    """read_table, plus an optional frequency-weight column taken out of the features."""
+    import numpy as np
+    import pandas as pd
+
+    from ..exceptions import DataError
+    from ..tabular import read_table
+
+    frame, X, names = read_table(data, columns)
+    if weights is None:
+        return X, names, None
+    if weights not in frame.columns:
+        raise DataError(f"{data}: no weight column {weights!r} (columns: {', '.join(frame.columns)})")
+    w = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError(f"{data}: weight column {weights!r} must hold finite numbers >= 0")
+    if columns is None and weights in names:
+        keep = [j for j, name in enumerate(names) if name != weights]
+        if not keep:
+            raise DataError(f"{data}: no numeric column left besides the weights {weights!r}")
+        X, names = np.ascontiguousarray(X[:, keep]), [names[j] for j in keep]
+    return X, names, w
+
+
+def _criteria(est, X, w):
+    """BIC and AIC of a fitted model on X, with frequency weights w (None: all ones)."""
+    import math
+
+    n = X.shape[0]
+    mean_ll = est.score(X)
+    n_params = (est.aic(X) + 2 * n * mean_ll) / 2  # aic = -2 n mean_ll + 2 p
+    if w is None:
+        ll, total = n * mean_ll, n
+    else:
+        ll, total = float(w @ est.score_samples(X)), float(w.sum())
+    return {"bic": float(-2 * ll + n_params * math.log(total)), "aic": float(-2 * ll + 2 * n_params)}
+
+
+def _run_select(X, ks, types, criterion, *, sample_weight=None, n_init, max_iter, tol, reg_covar, seed, jobs, quiet_flag):
     import gmmkit
 
     from ._progress import Spinner
@@ -72,6 +113,7 @@ def _run_select(X, ks, types, criterion, *, n_init, max_iter, tol, reg_covar, se
     with Spinner(f"fitting {n} candidate models ({criterion.upper()})", enabled=not quiet(quiet_flag)):
         return gmmkit.select(X, n_components=ks, covariance_types=types, criterion=criterion,
                              n_init=n_init, random_state=seed, n_jobs=jobs,
+                             sample_weight=sample_weight,
                              max_iter=max_iter, tol=tol, reg_covar=reg_covar)
 
 
@@ -147,6 +189,7 @@ def fit(
     init: Annotated[str, typer.Option(
         "--init", help="Initialisation: kmeans, k-means++, random or random_from_data.")] = "kmeans",
     criterion: CriterionOpt = "bic",
+    weights: WeightsOpt = None,
     float32: Annotated[bool, typer.Option("--float32", help="Compute in float32 (half the memory).")] = False,
     seed: SeedOpt = None,
     force: ForceOpt = False,
@@ -163,13 +206,12 @@ def fit(
     """
     import numpy as np
 
-    from ..tabular import read_table
     from ._progress import FitProgress
 
     check_output(out, force)
     ks = parse_k(k)
     types = parse_covariance(covariance)
-    _frame, X, names = read_table(data, columns)
+    X, names, w = _read_with_weights(data, columns, weights)
     if float32:
         X = X.astype(np.float32)
     t0 = time.perf_counter()
@@ -181,11 +223,12 @@ def fit(
             est = GaussianMixture(ks[0], covariance_type=types[0], n_init=n_init, max_iter=max_iter,
                                   tol=tol, reg_covar=reg_covar, init_params=init, random_state=seed,
                                   callback=bar)
-            est.fit(X)
+            est.fit(X, sample_weight=w)
         est.set_params(callback=None)
     else:
-        res = _run_select(X, ks, types, criterion, n_init=n_init, max_iter=max_iter, tol=tol,
-                          reg_covar=reg_covar, seed=seed, jobs=1, quiet_flag=quiet_flag)
+        res = _run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init,
+                          max_iter=max_iter, tol=tol, reg_covar=reg_covar, seed=seed, jobs=1,
+                          quiet_flag=quiet_flag)
         est = res.best_model_
         selection = {"criterion": res.criterion, "k": ks, "covariance_types": list(types),
                      "best": res.best_params_}
@@ -203,8 +246,7 @@ def fit(
         "converged": bool(est.converged_),
         "n_iter": int(est.n_iter_),
         "lower_bound": float(est.lower_bound_),
-        "bic": float(est.bic(X)),
-        "aic": float(est.aic(X)),
+        **_criteria(est, X, w),
         "weights": est.weights_,
         "means": est.means_,
         "seconds": round(seconds, 3),
@@ -246,6 +288,7 @@ def select(
         "--plot", help="Draw the criterion against K, one line per covariance type, to this PNG "
                        "(needs matplotlib).", show_default=False)] = None,
     columns: ColumnsOpt = None,
+    weights: WeightsOpt = None,
     n_init: NInitOpt = 1,
     max_iter: MaxIterOpt = 100,
     tol: TolOpt = 1e-3,
@@ -264,8 +307,6 @@ def select(
     Every (K, covariance type) pair is fitted; the table shows the criterion
     (lower is better) and marks the best, which -o saves.
     """
-    from ..tabular import read_table
-
     if jobs == 0:
         from ..exceptions import ParameterError
 
@@ -274,9 +315,9 @@ def select(
     check_output(plot, force)
     ks = parse_k(k)
     types = parse_covariance(covariance)
-    _frame, X, names = read_table(data, columns)
+    X, names, w = _read_with_weights(data, columns, weights)
     t0 = time.perf_counter()
-    res = _run_select(X, ks, types, criterion, n_init=n_init, max_iter=max_iter, tol=tol,
+    res = _run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init, max_iter=max_iter, tol=tol,
                       reg_covar=reg_covar, seed=seed, jobs=jobs, quiet_flag=quiet_flag)
     seconds = time.perf_counter() - t0
     est = res.best_model_

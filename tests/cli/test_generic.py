@@ -212,3 +212,19 @@ def test_parse_k_and_covariance():
     assert parse_covariance("Diag, tied") == ("diag", "tied")
     with pytest.raises(ParameterError):
         parse_covariance("all", allow_all=False)
+
+
+def test_weights_column_is_a_weight_not_a_feature(runner, cli, iris, tmp_path):
+    frame = pd.read_csv(iris)
+    frame["w"] = (frame["species"] == "setosa").astype(int)
+    frame.to_csv(tmp_path / "w.csv", index=False)
+    doc = json.loads(run_ok(runner, cli, ["fit", tmp_path / "w.csv", "-k", "1", "--weights", "w",
+                                          "--json", "--seed", "0"]).stdout)
+    assert doc["columns"] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    setosa = frame[frame["w"] == 1].iloc[:, :4].to_numpy()
+    np.testing.assert_allclose(doc["means"][0], setosa.mean(axis=0), rtol=1e-6)
+    # weighted BIC: only the 50 setosa rows count
+    est = gmmkit.GaussianMixture(1, random_state=0).fit(setosa)
+    assert doc["bic"] == pytest.approx(est.bic(setosa), rel=1e-6)
+    bad = runner.invoke(cli, ["fit", str(tmp_path / "w.csv"), "-k", "1", "--weights", "species"])
+    assert bad.exit_code == 2 and "weight column 'species' must hold finite numbers" in bad.stderr
