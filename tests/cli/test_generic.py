@@ -228,3 +228,10 @@ def test_weights_column_is_a_weight_not_a_feature(runner, cli, iris, tmp_path):
     assert doc["bic"] == pytest.approx(est.bic(setosa), rel=1e-6)
     bad = runner.invoke(cli, ["fit", str(tmp_path / "w.csv"), "-k", "1", "--weights", "species"])
     assert bad.exit_code == 2 and "weight column 'species' must hold finite numbers" in bad.stderr
+
+
+def test_warnings_are_one_line(runner, cli, iris):
+    result = run_ok(runner, cli, ["fit", iris, "-k", "3", "--max-iter", "1", "--seed", "0", "-q"])
+    assert result.stderr.startswith("warning: ConvergenceWarning: Best performing initialization "
+                                    "did not converge")
+    assert len(result.stderr.splitlines()) == 1
