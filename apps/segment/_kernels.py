@@ -13,7 +13,10 @@ from a thread pool (they release the GIL):
   sweep is order-free: row chunks can run in parallel, and the result does not
   depend on the number of threads.
 
-Signatures: float32 maps, int32 labels, uint8 mask (1 = pixel takes part).
+* :func:`lab_range` - 8-bit sRGB pixels to CIELAB (D65) float32 features.
+* :func:`colour_sums_range` - per-label pixel counts and RGB sums (mean colours).
+
+Signatures: float32 maps, int32 labels, uint8 pixels and mask (1 = pixel takes part).
 """
 import numpy as np
 from numba import njit
@@ -102,3 +105,47 @@ def icm_range(logp, labels, mask, beta, parity, r0, r1):
                 labels[r, c] = best
                 changed += 1
     return changed
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _lab_f(t, eps, slope):
+    """CIELAB's f(t): the cube root above eps (about 3x faster than libm's cbrt, which
+    does not vectorise: a cubic in sqrt(t) within 1.3% on [eps, 1.25], then three Newton
+    steps, each squaring the relative error), linear below."""
+    if t <= eps:
+        return t * slope + 4.0 / 29.0
+    u = np.sqrt(t)
+    y = ((0.38642884016048806 * u - 0.9541233312890322) * u + 1.4904794404310362) * u + 0.0773944804428402
+    for _ in range(3):
+        y = (2.0 * y + t / (y * y)) * (1.0 / 3.0)
+    return y
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def lab_range(rgb, lut, M, eps, slope, lo, hi, out):
+    """out[i] = CIELAB of rgb[i] (uint8) for rows lo:hi.
+
+    ``lut`` maps 0..255 to linear light; ``M`` is sRGB-linear -> XYZ divided by the white point.
+    """
+    for i in range(lo, hi):
+        r = np.float64(lut[rgb[i, 0]])
+        g = np.float64(lut[rgb[i, 1]])
+        b = np.float64(lut[rgb[i, 2]])
+        fx = _lab_f(M[0, 0] * r + M[0, 1] * g + M[0, 2] * b, eps, slope)
+        fy = _lab_f(M[1, 0] * r + M[1, 1] * g + M[1, 2] * b, eps, slope)
+        fz = _lab_f(M[2, 0] * r + M[2, 1] * g + M[2, 2] * b, eps, slope)
+        out[i, 0] = 116.0 * fy - 16.0
+        out[i, 1] = 500.0 * (fx - fy)
+        out[i, 2] = 200.0 * (fy - fz)
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def colour_sums_range(rgb, labels, lo, hi, counts, sums):
+    """Add pixel counts (K,) and RGB sums (K, 3) of rows lo:hi per label (label -1 skipped)."""
+    for i in range(lo, hi):
+        k = labels[i]
+        if k < 0:
+            continue
+        counts[k] += 1.0
+        for c in range(3):
+            sums[k, c] += rgb[i, c]

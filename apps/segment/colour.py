@@ -42,14 +42,6 @@ def _srgb_linear_lut():
 _LUT = _srgb_linear_lut()
 
 
-def _lab_f(t):
-    out = np.cbrt(t)
-    small = t <= _EPS
-    if small.any():
-        out[small] = t[small] * _SLOPE + 4 / 29
-    return out
-
-
 def rgb_to_lab(rgb):
     """CIELAB (D65) of 8-bit sRGB pixels.
 
@@ -64,14 +56,13 @@ def rgb_to_lab(rgb):
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.shape[-1] != 3:
         raise ParameterError(f"rgb_to_lab wants (..., 3) uint8 pixels, got {rgb.shape} {rgb.dtype}")
-    flat = rgb.reshape(-1, 3)
-    lin = _LUT[flat]                                  # (N, 3) float32
-    xyz = lin @ _M.T.astype(np.float32)               # X/Xn, Y/Yn, Z/Zn
-    f = _lab_f(xyz)
-    out = np.empty_like(f)
-    out[:, 0] = 116 * f[:, 1] - 16
-    out[:, 1] = 500 * (f[:, 0] - f[:, 1])
-    out[:, 2] = 200 * (f[:, 1] - f[:, 2])
+    from ._kernels import lab_range
+    from .mrf import _run_chunks
+
+    flat = np.ascontiguousarray(rgb.reshape(-1, 3))
+    out = np.empty(flat.shape, dtype=np.float32)
+    _run_chunks(lab_range, flat.shape[0],
+                lambda lo, hi: (flat, _LUT, _M, _EPS, _SLOPE, lo, hi, out))
     return out.reshape(rgb.shape)
 
 

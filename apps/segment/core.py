@@ -187,7 +187,7 @@ def select_k(X, *, k_range=DEFAULT_K_RANGE, covariance_type="full", random_state
 
 def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
                   fit_pixels=DEFAULT_FIT_PIXELS, k_range=DEFAULT_K_RANGE, covariance_type="full",
-                  mask=None, probabilities=False, random_state=0, max_sweeps=20):
+                  mask=None, probabilities=False, random_state=0, max_sweeps=20, estimator=None):
     """Segment an image by a Gaussian mixture on pixel colours, optionally smoothed by a Potts prior.
 
     Parameters
@@ -218,6 +218,10 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
         Seed of the subsample and of the mixture's initialisation.
     max_sweeps : int
         At most this many ICM sweeps when smoothing.
+    estimator : class, optional
+        Mixture class to use instead of :class:`gmmkit.GaussianMixture`, with the
+        same constructor and attributes (e.g. :class:`sklearn.mixture.GaussianMixture`;
+        the benchmark runs the same pipeline with both).
 
     Returns
     -------
@@ -260,7 +264,7 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
         k, k_table = select_k(sel, k_range=k_range, covariance_type=covariance_type,
                               random_state=random_state)
         check_palette_size(k)
-    model = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state,
+    model = (estimator or GaussianMixture)(k, covariance_type=covariance_type, random_state=random_state,
                             max_iter=200).fit(Xfit)
     timings["fit"] = time.perf_counter() - t
 
@@ -312,17 +316,23 @@ def _posterior_maps(logp, H, W, mask):
 
 
 def _mean_colours(display, labels, k):
-    flat = labels.ravel()
-    keep = flat >= 0
-    lab = flat[keep] if not keep.all() else flat
-    counts = np.bincount(lab, minlength=k).astype(np.float64)
-    colours = np.zeros((k, 3))
-    pix = display.reshape(-1, 3)
-    for c in range(3):
-        ch = pix[:, c] if keep.all() else pix[keep, c]
-        colours[:, c] = np.bincount(lab, weights=ch, minlength=k)
+    """Mean RGB colour (K, 3) uint8 and pixel count (K,) of every label (128 gray if empty)."""
+    from ._kernels import colour_sums_range
+    from .mrf import _run_chunks
+
+    pix = np.ascontiguousarray(display.reshape(-1, 3))
+    flat = np.ascontiguousarray(labels.ravel(), dtype=np.int32)
+    acc = []  # one (counts, sums) pair per chunk: chunks never share an accumulator
+
+    def args_for(lo, hi):
+        acc.append((np.zeros(k), np.zeros((k, 3))))
+        return (pix, flat, lo, hi, *acc[-1])
+
+    _run_chunks(colour_sums_range, flat.size, args_for)
+    counts = sum(c for c, _ in acc)
+    sums = sum(s for _, s in acc)
     with np.errstate(invalid="ignore", divide="ignore"):
-        colours = np.where(counts[:, None] > 0, colours / np.maximum(counts, 1)[:, None], 128.0)
+        colours = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 128.0)
     return np.clip(np.rint(colours), 0, 255).astype(np.uint8), counts
 
 
