@@ -8,9 +8,11 @@ Needs (only to rebuild, never at test time): apt-get, dpkg-deb and sox
 The packages are fetched with ``apt-get download`` into WORKDIR (default
 /tmp/speech-debs), unpacked with ``dpkg-deb -x``, and for each of the seven
 voices the same 32 prompt names (sentences of at least 1.2 s, chosen below, deterministically) are converted
-to 8 kHz mono 16-bit FLAC, trimmed to at most 3.5 s, as
+to 8 kHz mono 16-bit FLAC, trimmed to at most 3.3 s, as
 ``speakers/<voice>/<prompt>.flac``. A ``speakers/index.csv`` lists
-speaker,file,split (split = enroll for the first 20 prompts, test for the rest).
+speaker,file,split (split = enroll for the first 20 prompts, test for the rest) and
+``speakers/trials.csv`` the verification trials speaker,file,target (every test
+file against every voice; target is 1 when the file is that voice's).
 """
 import csv
 import os
@@ -31,7 +33,7 @@ VOICES = {
 }
 N_PROMPTS = 32
 N_ENROLL = 20
-MAX_SECONDS = 3.5
+MAX_SECONDS = 3.3
 
 
 def _prompts(root):
@@ -87,6 +89,14 @@ def main(work="/tmp/speech-debs"):
         w = csv.writer(fh)
         w.writerow(["speaker", "file", "split"])
         w.writerows(rows)
+    # verification trials: every held-out utterance against every enrolled voice
+    with open(os.path.join(out, "trials.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["speaker", "file", "target"])
+        for claimed in VOICES:
+            for voice, path, split in rows:
+                if split == "test":
+                    w.writerow([claimed, path, int(claimed == voice)])
 
 
 if __name__ == "__main__":
