@@ -51,6 +51,7 @@ class Registry:
 
     plugins: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
+    failed: dict = field(default_factory=dict)  # name -> problem, for plugins that did not load
 
     def names(self):
         """Names of the loaded plugins, sorted."""
@@ -164,8 +165,9 @@ def _discover(entry_points, reserved):
             continue
         try:
             obj = ep.load()
-        except Exception as exc:  # any import-time failure of one plugin stays local
-            reg.problems.append(f"plugin {name!r} ({where}) failed to load: {_describe(exc)}")
+        except (Exception, SystemExit) as exc:  # any import-time failure of one plugin stays local
+            reg.failed[name] = f"plugin {name!r} ({where}) failed to load: {_describe(exc)}"
+            reg.problems.append(reg.failed[name])
             continue
         kind = _classify(obj)
         if kind is None:
@@ -177,7 +179,8 @@ def _discover(entry_points, reserved):
         try:
             _check_builds(name, obj, kind)
         except Exception as exc:
-            reg.problems.append(f"plugin {name!r} ({where}) is unusable: {_describe(exc)}")
+            reg.failed[name] = f"plugin {name!r} ({where}) is unusable: {_describe(exc)}"
+            reg.problems.append(reg.failed[name])
             continue
         reg.plugins[name] = Plugin(name, value, dist, obj, kind)
     return reg

@@ -62,7 +62,8 @@ def make_app(entry_points=None):
     """
     registry = plugins.discover(entry_points, reserved=COMMANDS)
     group_cls = type("GMMKitRootGroup", (RootGroup,),
-                     {"plugin_problems": tuple(registry.problems)})
+                     {"plugin_problems": tuple(registry.problems),
+                      "plugin_failures": dict(registry.failed)})
     root = typer.Typer(
         name="gmmkit", help=HELP, cls=group_cls, no_args_is_help=True, add_completion=False,
         pretty_exceptions_show_locals=False, context_settings={"help_option_names": ["-h", "--help"]},

@@ -86,6 +86,15 @@ class RootGroup(typer.core.TyperGroup):
 
     #: one line per plugin that could not be mounted (set on a subclass by make_app)
     plugin_problems: tuple = ()
+    #: name -> problem, for plugins that are installed but failed to load
+    plugin_failures: dict = {}
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in self.plugin_failures:
+            raise UsageError(f"the {cmd_name!r} app is installed but unusable: "
+                             f"{self.plugin_failures[cmd_name]}", ctx=ctx)
+        return cmd
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)

@@ -162,3 +162,13 @@ def test_default_app_always_has_the_generic_commands(runner):
     assert result.exit_code == 0
     for name in ("fit", "predict", "select", "info", "sample"):
         assert name in result.stdout
+
+
+def test_calling_a_broken_plugin_explains_why(runner, plugin_module):
+    bad = plugin_module("fake_exit_plugin", "import sys\nsys.exit('cannot start')\n")
+    app = make_app([ep("exiter", f"{bad}:app")])
+    result = runner.invoke(app, ["-q", "exiter", "run"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: the 'exiter' app is installed but unusable: plugin "
+                                    "'exiter' (fake_exit_plugin:app) failed to load: SystemExit")
+    assert len(result.stderr.splitlines()) == 1
