@@ -83,6 +83,9 @@ def submixture(gm, components):
     for key in ("weights_init", "means_init", "precisions_init", "callback"):
         params[key] = None
     params["n_components"] = int(idx.size)
+    if params.get("noise"):
+        params["noise"] = False  # the noise component is never part of the normal density
+        params["noise_volume"] = params["noise_init"] = None
     new = GaussianMixture(**params)
     w = gm.weights_[idx]
     new.weights_ = w / w.sum()
@@ -101,6 +104,33 @@ def submixture(gm, components):
     new.lower_bounds_ = list(getattr(gm, "lower_bounds_", []))
     new.n_features_in_ = gm.n_features_in_
     new.n_reseeded_ = 0
+    return new
+
+
+def inflate_for_trimming(gm, alpha):
+    """Undo the shrinkage of covariances fitted without the ``alpha`` least likely rows.
+
+    Trimming a Gaussian at its (1 - alpha) Mahalanobis quantile q shrinks its
+    covariance by ``c = P(chi2_{D+2} <= q) / (1 - alpha)`` (the consistency
+    factor of trimmed estimators such as MCD); covariances are divided by c so
+    that log-densities (and ``--threshold`` values) stay calibrated. Exact for
+    one component, an approximation for a mixture.
+
+    >>> from gmmkit import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(4000, 2))
+    >>> s = GaussianMixture(1).fit(X[np.einsum("ij,ij->i", X, X) < 4.605])  # 10 % trimmed
+    >>> float(np.round(inflate_for_trimming(s, 0.1).covariances_[0].trace(), 1))
+    2.0
+    """
+    from scipy.stats import chi2
+
+    D = gm.means_.shape[1]
+    q = chi2.ppf(1.0 - alpha, D)
+    c = float(chi2.cdf(q, D + 2) / (1.0 - alpha))
+    new = submixture(gm, np.arange(gm.n_components))
+    new.covariances_ = new.covariances_ / c
+    new.precisions_ = new.precisions_ * c
+    new.precisions_cholesky_ = new.precisions_cholesky_ * math.sqrt(c)
     return new
 
 
@@ -190,6 +220,9 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
     reg_covar : float, default=1e-3
         Added to covariance diagonals, in robustly standardised units.
     n_init : int, default=1
+    noise : bool, default=False
+        Fit with gmmkit's uniform noise component, which absorbs scattered
+        outliers during EM; the noise component is then left out of the density.
     max_fit_rows : int or None, default=None
         Fit on a random subset of at most this many rows (scoring uses all).
     random_state : int or None, default=None
@@ -233,14 +266,15 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         "min_component_weight": [Interval(Real, 0.0, 0.5, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="neither")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "noise": ["boolean"],
         "max_fit_rows": [Interval(Integral, 2, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, n_components="bic", *, covariance_type="full", max_components=8,
                  contamination=0.01, threshold=None, trim_fraction=0.05, n_rounds=3,
-                 min_component_weight=0.05, reg_covar=1e-3, n_init=1, max_fit_rows=None,
-                 random_state=None):
+                 min_component_weight=0.05, reg_covar=1e-3, n_init=1, noise=False,
+                 max_fit_rows=None, random_state=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.max_components = max_components
@@ -251,6 +285,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         self.min_component_weight = min_component_weight
         self.reg_covar = reg_covar
         self.n_init = n_init
+        self.noise = noise
         self.max_fit_rows = max_fit_rows
         self.random_state = random_state
 
@@ -288,6 +323,8 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
 
         n = Z.shape[0]
         common = dict(reg_covar=self.reg_covar, n_init=self.n_init)
+        if self.noise:
+            common["noise"] = True
         types = ("full", "diag") if self.covariance_type == "auto" else (self.covariance_type,)
         if self.n_components == "bic":
             ks = range(1, max(1, min(self.max_components, n // max(2, Z.shape[1] + 1))) + 1)
@@ -314,10 +351,11 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
             return best[1]
 
     def _prune(self, gm):
-        keep = np.flatnonzero(gm.weights_ >= self.min_component_weight)
+        w = gm.weights_ / gm.weights_.sum()
+        keep = np.flatnonzero(w >= self.min_component_weight)
         if keep.size == 0:
-            keep = np.array([int(np.argmax(gm.weights_))])
-        if keep.size == gm.n_components:
+            keep = np.array([int(np.argmax(w))])
+        if keep.size == gm.n_components and not getattr(gm, "noise_weight_", 0.0) > 0:
             return gm, 0
         return submixture(gm, keep), gm.n_components - keep.size
 
@@ -353,7 +391,8 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
             if np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-        self.mixture_ = gm
+        alpha = 1.0 - keep.sum() / keep.size
+        self.mixture_ = inflate_for_trimming(gm, alpha) if alpha > 0 else gm
         self.n_kept_ = int(keep.sum())
         self.dropped_components_ = int(dropped)
         self.n_rounds_ = r

@@ -1,0 +1,279 @@
+"""gmmkit outliers: detector semantics, robust fitting (masking), explanations, CLI end to end."""
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from gmmkit import GaussianMixture
+from gmmkit.exceptions import DataError, ModelFileError
+from gmmkit_apps.outliers.detector import (
+    GMMOutlierDetector, conditional_zscores, explain_rows, load_detector, robust_scale,
+)
+from gmmkit_apps.outliers import table as tb
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "outliers")
+CANCER = os.path.join(DATA, "breast_cancer.csv")
+ABALONE = os.path.join(DATA, "keel_abalone19.csv")
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from gmmkit.cli import app
+
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, ["outliers", *map(str, args)])
+
+    return run
+
+
+def _bulk_and_cluster(seed=0, n=970, n_out=30):
+    """A correlated 2-D bulk plus a tight far cluster of outliers (3 %)."""
+    rng = np.random.default_rng(seed)
+    A = np.array([[1.0, 0.0], [0.8, 0.6]])
+    bulk = rng.normal(size=(n, 2)) @ A.T
+    cluster = np.array([4.0, -4.0]) + 0.05 * rng.normal(size=(n_out, 2))
+    X = np.vstack([bulk, cluster])
+    y = np.r_[np.zeros(n, bool), np.ones(n_out, bool)]
+    return X, y
+
+
+# ---------------------------------------------------------------- pure functions
+def test_conditional_zscores_match_schur_complement(rng):
+    X = rng.normal(size=(500, 3)) @ np.array([[1, 0, 0], [0.7, 0.5, 0], [0.2, -0.4, 0.6]])
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    pts = rng.normal(scale=3, size=(6, 3))
+    labels = gm.predict(pts)
+    z = conditional_zscores(gm, pts, labels)
+    for i, x in enumerate(pts):
+        k = labels[i]
+        m, S = gm.means_[k], gm.covariances_[k]
+        for j in range(3):
+            o = [c for c in range(3) if c != j]
+            w = np.linalg.solve(S[np.ix_(o, o)], S[o, j])
+            cond_mean = m[j] + w @ (x[o] - m[o])
+            cond_var = S[j, j] - S[j, o] @ w
+            assert z[i, j] == pytest.approx((x[j] - cond_mean) / np.sqrt(cond_var), rel=1e-6)
+
+
+@pytest.mark.parametrize("cov", ["diag", "spherical", "tied"])
+def test_conditional_zscores_other_covariance_types(rng, cov):
+    X = rng.normal(size=(300, 2)) * [1.0, 3.0]
+    gm = GaussianMixture(1, covariance_type=cov, random_state=0).fit(X)
+    x = np.array([[2.0, -1.0]])
+    z = conditional_zscores(gm, x, np.array([0]))
+    S = {"diag": lambda: np.diag(gm.covariances_[0]), "spherical": lambda: np.eye(2) * gm.covariances_[0],
+         "tied": lambda: gm.covariances_}[cov]()
+    P = np.linalg.inv(S)
+    expect = (P @ (x[0] - gm.means_[0])) / np.sqrt(np.diag(P))
+    np.testing.assert_allclose(z[0], expect, rtol=1e-6)
+
+
+def test_explain_rows_orders_by_magnitude():
+    z = np.array([[0.1, -7.0, 3.0, 2.0], [5.0, 0.0, 0.0, -5.5]])
+    assert explain_rows(z, list("abcd"), top=2) == ["b=-7.0 c=+3.0", "d=-5.5 a=+5.0"]
+
+
+def test_robust_scale_ignores_the_outliers_and_constant_columns(rng):
+    X = np.c_[rng.normal(10, 2, 1000), np.full(1000, 3.0)]
+    X[:20, 0] = 1e6
+    center, scale, used = robust_scale(X)
+    assert center[0] == pytest.approx(10, abs=0.3) and scale[0] == pytest.approx(2, rel=0.15)
+    assert used.tolist() == [True, False]
+
+
+def test_positive_label_rules():
+    assert tb.positive_label(np.array(["-1", "1", "1"])) == "-1"
+    assert tb.positive_label(np.array(["benign"] * 5 + ["malignant"])) == "malignant"
+    assert tb.positive_label(np.array(["a", "b"]), positive="b") == "b"
+    with pytest.raises(DataError, match="exactly 2 values"):
+        tb.positive_label(np.array(["a", "b", "c"]))
+
+
+# ---------------------------------------------------------------- detector
+def test_masking_tight_cluster_is_flagged_and_plain_mixture_misses_it():
+    X, y = _bulk_and_cluster()
+    # the failure mode: a BIC-chosen plain mixture gives the tight cluster its own
+    # component, so the cluster has the *highest* densities and looks normal
+    plain = min((GaussianMixture(k, random_state=0).fit(X) for k in (1, 2, 3)), key=lambda g: g.bic(X))
+    s = plain.score_samples(X)
+    assert np.mean(s[y] < np.quantile(s, 0.03)) < 0.1
+    det = GMMOutlierDetector(contamination=0.03, max_components=3, random_state=0).fit(X)
+    pred = det.predict(X)
+    assert np.mean(pred[y] == -1) >= 0.95
+    assert np.mean(pred[~y] == -1) < 0.02
+    assert det.mixture_.n_components == 1  # the cluster's component was not kept as normal
+
+
+def test_trimming_keeps_scattered_outliers_from_inflating_the_covariance(rng):
+    inl = rng.normal(size=(950, 2))
+    out = rng.uniform(-15, 15, size=(50, 2))
+    out = out[np.abs(out).max(axis=1) > 6]
+    X = np.vstack([inl, out])
+    untrimmed = GMMOutlierDetector(n_components=1, n_rounds=0, random_state=0).fit(X)
+    trimmed = GMMOutlierDetector(n_components=1, random_state=0).fit(X)
+    def cov(d):
+        return d.mixture_.covariances_[0] * np.outer(d.scale_, d.scale_)
+    assert np.trace(cov(untrimmed)) > 4.0  # contaminated: far from the true trace 2
+    # trimmed and corrected for the trimming: close to the inliers' covariance
+    assert np.trace(cov(trimmed)) == pytest.approx(np.trace(np.cov(inl.T)), rel=0.2)
+    assert trimmed.n_kept_ < X.shape[0]
+
+
+def test_noise_component_option_flags_the_cluster():
+    X, y = _bulk_and_cluster(seed=1)
+    det = GMMOutlierDetector(contamination=0.03, max_components=3, noise=True, random_state=0).fit(X)
+    assert np.mean(det.predict(X)[y] == -1) >= 0.9
+    assert not hasattr(det.mixture_, "noise_weight_") or det.mixture_.noise_weight_ == 0
+
+
+def test_sklearn_conventions(rng):
+    X = rng.normal(size=(400, 3))
+    det = GMMOutlierDetector(n_components=1, contamination=0.05, random_state=0).fit(X)
+    s = det.score_samples(X)
+    np.testing.assert_allclose(det.decision_function(X), s - det.offset_)
+    pred = det.predict(X)
+    assert set(np.unique(pred)) == {-1, 1}
+    assert np.mean(pred == -1) == pytest.approx(0.05, abs=0.005)
+    # log-density is in the units of X: a standard normal's density at the origin
+    assert det.score_samples(np.zeros((1, 3)))[0] == pytest.approx(-1.5 * np.log(2 * np.pi), abs=0.15)
+    thr = GMMOutlierDetector(n_components=1, threshold=-6.0, random_state=0).fit(X)
+    assert thr.offset_ == -6.0
+    assert np.array_equal(thr.predict(X) == -1, thr.score_samples(X) < -6.0)
+
+
+def test_works_inside_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.read_csv(CANCER)
+    X, y = frame.drop(columns="diagnosis"), frame["diagnosis"] == "malignant"
+    pipe = make_pipeline(StandardScaler(), GMMOutlierDetector(covariance_type="diag", contamination=0.05,
+                                                              random_state=0))
+    pred = pipe.fit(X).predict(X)
+    assert set(np.unique(pred)) == {-1, 1}
+    # malignant rows are flagged far more often than benign ones
+    assert np.mean(pred[y] == -1) > 5 * np.mean(pred[~y] == -1)
+    assert pipe.decision_function(X).shape == (len(X),)
+
+
+def test_save_and_load_round_trip(tmp_path, rng):
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    det = GMMOutlierDetector(n_components=2, random_state=0).fit(X)
+    det.save(tmp_path / "d.gmm")
+    back = load_detector(tmp_path / "d.gmm")
+    np.testing.assert_allclose(back.score_samples(X), det.score_samples(X), rtol=1e-10)
+    assert back.offset_ == det.offset_ and list(back.feature_names_in_) == ["a", "b", "c"]
+    GaussianMixture(1).fit(X.to_numpy()).save(tmp_path / "plain.gmm")
+    with pytest.raises(ModelFileError, match="expected a 'GMMOutlierDetector'"):
+        load_detector(tmp_path / "plain.gmm")
+
+
+def test_bad_input_to_the_detector():
+    with pytest.raises(DataError, match="constant"):
+        GMMOutlierDetector().fit(np.ones((50, 2)))
+    with pytest.raises(DataError, match="NaN"):
+        GMMOutlierDetector().fit(np.array([[1.0, np.nan], [2.0, 3.0], [3.0, 1.0]]))
+
+
+# ---------------------------------------------------------------- command line
+def test_cli_end_to_end_on_breast_cancer(cli, tmp_path):
+    out = tmp_path / "flagged.csv"
+    r = cli(CANCER, "--label-column", "diagnosis", "--contamination", "0.05",
+            "--covariance-type", "diag", "-o", out, "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    flagged = pd.read_csv(out)
+    original = pd.read_csv(CANCER)
+    assert list(flagged.columns) == list(original.columns) + list(tb.OUTPUT_COLUMNS)
+    pd.testing.assert_frame_equal(flagged[original.columns], original)
+    assert s["flagged"] == int(flagged["is_outlier"].sum()) == pytest.approx(0.05 * 375, abs=2)
+    assert (flagged["explanation"].notna() == flagged["is_outlier"]).all()
+    assert s["evaluation"]["positive"] == "malignant"
+    assert s["evaluation"]["roc_auc"] > 0.85 and s["evaluation"]["average_precision"] > 0.25
+    assert "diagnosis" not in s["features"]
+    # score = negative log-density; the flag is exactly score > threshold
+    assert np.array_equal(flagged["is_outlier"], flagged["outlier_score"] > s["threshold_score"])
+
+
+def test_cli_train_save_model_then_score_with_it(cli, tmp_path):
+    frame = pd.read_csv(CANCER)
+    clean, new = tmp_path / "clean.csv", tmp_path / "new.csv"
+    frame[frame.diagnosis == "benign"].iloc[:250].to_csv(clean, index=False)
+    frame.iloc[250:].to_csv(new, index=False)
+    r1 = cli(new, "--train", clean, "--covariance-type", "diag", "--save-model", tmp_path / "det.gmm",
+             "-o", tmp_path / "a.csv", "--quiet", "--label-column", "diagnosis")
+    assert r1.exit_code == 0, r1.output
+    r2 = cli(new, "--model", tmp_path / "det.gmm", "-o", tmp_path / "b.csv", "--explain")
+    assert r2.exit_code == 0, r2.output
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    np.testing.assert_allclose(a["outlier_score"], b["outlier_score"], rtol=1e-9)
+    assert "most anomalous rows" in r2.output and "=" in r2.output
+    # output exists: refused without --force, replaced with it
+    r3 = cli(new, "--model", tmp_path / "det.gmm", "-o", tmp_path / "b.csv")
+    assert r3.exit_code == 2 and "--force" in r3.output
+    assert cli(new, "--model", tmp_path / "det.gmm", "-o", tmp_path / "b.csv", "--force").exit_code == 0
+
+
+def test_cli_plain_mixture_model_and_threshold(cli, tmp_path, rng):
+    X = rng.normal(size=(400, 2))
+    pd.DataFrame(X, columns=["u", "v"]).to_csv(tmp_path / "d.csv", index=False)
+    gm = GaussianMixture(1, random_state=0).fit(X)
+    gm.save(tmp_path / "m.gmm")
+    r = cli(tmp_path / "d.csv", "--model", tmp_path / "m.gmm", "--threshold", "-5", "-o", tmp_path / "o.csv")
+    assert r.exit_code == 0, r.output
+    o = pd.read_csv(tmp_path / "o.csv")
+    np.testing.assert_allclose(-o["outlier_score"], gm.score_samples(X), rtol=1e-9)
+    assert np.array_equal(o["is_outlier"], gm.score_samples(X) < -5)
+
+
+def test_cli_chunks_give_the_same_result(cli, tmp_path):
+    args = [CANCER, "--covariance-type", "diag", "--components", "1", "--quiet"]
+    assert cli(*args, "-o", tmp_path / "one.csv").exit_code == 0
+    assert cli(*args, "-o", tmp_path / "many.csv", "--chunksize", "40").exit_code == 0
+    one, many = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "many.csv")
+    pd.testing.assert_frame_equal(one, many)
+
+
+def test_cli_skips_text_columns_and_handles_empty_cells(cli, tmp_path):
+    frame = pd.read_csv(ABALONE).iloc[:600].copy()
+    frame.loc[[3, 10], "length"] = np.nan
+    path = tmp_path / "ab.csv"
+    frame.to_csv(path, index=False)
+    r = cli(path, "--covariance-type", "diag", "-o", tmp_path / "o.csv", "--label-column", "class")
+    assert r.exit_code == 0, r.output
+    assert "skipped non-numeric column(s) sex" in r.output
+    assert "2 of 600 rows" in r.output and "not scored" in r.output
+    o = pd.read_csv(tmp_path / "o.csv")
+    assert o.loc[[3, 10], "outlier_score"].isna().all() and o.loc[[3, 10], "is_outlier"].isna().all()
+    assert o["outlier_score"].notna().sum() == 598
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty"),
+    ("a,b\n", "no data rows"),
+    ("a,b\n1,2\n1,2\n1,2\n", "every feature column is constant"),
+    ("name,kind\nx,y\nz,w\n", "no numeric columns"),
+])
+def test_cli_bad_files_one_line_errors(cli, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    r = cli(path)
+    assert r.exit_code == 2
+    assert message in r.output
+    assert "Traceback" not in r.output
+
+
+def test_cli_bad_columns_and_options(cli, tmp_path):
+    r = cli(ABALONE, "--columns", "sex,length")
+    assert r.exit_code == 2 and "'sex' are not numeric" in r.output
+    r = cli(ABALONE, "--columns", "nope")
+    assert r.exit_code == 2 and "no column(s) 'nope'" in r.output
+    r = cli(CANCER, "--contamination", "0.1", "--threshold", "-3")
+    assert r.exit_code == 2
+    r = cli(CANCER, "--model", tmp_path / "missing.gmm")
+    assert r.exit_code == 2 and "not found" in r.output
