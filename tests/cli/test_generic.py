@@ -235,3 +235,19 @@ def test_warnings_are_one_line(runner, cli, iris):
     assert result.stderr.startswith("warning: ConvergenceWarning: Best performing initialization "
                                     "did not converge")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("cov", ["diag", "tied", "spherical"])
+def test_info_every_covariance_type(runner, cli, iris, tmp_path, cov):
+    model = tmp_path / f"{cov}.gmm"
+    run_ok(runner, cli, ["fit", iris, "-k", "2", "-c", cov, "-o", model, "--seed", "0", "-q"])
+    assert f"2 components, {cov} covariance" in run_ok(runner, cli, ["info", model]).stdout
+    doc = json.loads(run_ok(runner, cli, ["info", model, "--json"]).stdout)
+    est = gmmkit.load(model)
+    sd = np.asarray(doc["stddevs"])
+    assert sd.shape == (2, 4)
+    full = {"diag": lambda c: np.stack([np.diag(v) for v in c]),
+            "tied": lambda c: np.stack([c, c]),
+            "spherical": lambda c: np.stack([np.eye(4) * v for v in c])}[cov](est.covariances_)
+    np.testing.assert_allclose(doc["log_det_covariance"], np.linalg.slogdet(full)[1])
+    np.testing.assert_allclose(sd, np.sqrt(np.diagonal(full, axis1=1, axis2=2)))
