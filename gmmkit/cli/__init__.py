@@ -43,12 +43,31 @@ def _root(
     version: Annotated[bool, typer.Option(
         "--version", help="Show gmmkit's version and exit.", is_eager=True,
         callback=_version_callback)] = False,
+    apps: Annotated[bool, typer.Option(
+        "--apps", help="List the installed application plugins (and any that failed) and exit.",
+        is_eager=True, callback=_list_apps)] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, notes or "
                                                               "plugin warnings.")] = False,
 ):
     STATE.debug = STATE.debug or debug
     STATE.quiet = quiet
+
+
+def _list_apps(ctx: typer.Context, value: bool):
+    """--apps: one line per plugin, name, kind, entry point, distribution (or its problem)."""
+    if not value or ctx.resilient_parsing:
+        return
+    registry = getattr(ctx.command, "registry", None) or plugins.Registry()
+    for name in registry.names():
+        p = registry.plugins[name]
+        where = p.value + (f" ({p.distribution})" if p.distribution else "")
+        typer.echo(f"{name:<12} {p.kind:<8} {where}")
+    for name, problem in sorted(registry.failed.items()):
+        typer.echo(f"{name:<12} {'BROKEN':<8} {problem}")
+    if not registry.plugins and not registry.failed:
+        typer.echo(f"no application plugins installed (entry-point group {plugins.GROUP!r})")
+    raise typer.Exit()
 
 
 def make_app(entry_points=None):
@@ -63,7 +82,7 @@ def make_app(entry_points=None):
     registry = plugins.discover(entry_points, reserved=COMMANDS)
     group_cls = type("GMMKitRootGroup", (RootGroup,),
                      {"plugin_problems": tuple(registry.problems),
-                      "plugin_failures": dict(registry.failed)})
+                      "plugin_failures": dict(registry.failed), "registry": registry})
     root = typer.Typer(
         name="gmmkit", help=HELP, cls=group_cls, no_args_is_help=True, add_completion=False,
         pretty_exceptions_show_locals=False, context_settings={"help_option_names": ["-h", "--help"]},

@@ -172,3 +172,17 @@ def test_calling_a_broken_plugin_explains_why(runner, plugin_module):
     assert result.stderr.startswith("error: the 'exiter' app is installed but unusable: plugin "
                                     "'exiter' (fake_exit_plugin:app) failed to load: SystemExit")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_apps_option_lists_plugins_and_failures(runner, plugin_module):
+    good = plugin_module("fake_list_single", SINGLE)
+    grp = plugin_module("fake_list_group", GROUP)
+    app = make_app([ep("shout", f"{good}:shout"), ep("calc", f"{grp}:app"),
+                    ep("ghost", "fake_no_such_module_yy:app")])
+    result = runner.invoke(app, ["-q", "--apps"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["calc", "group", "fake_list_group:app"]
+    assert lines[1].split() == ["shout", "command", "fake_list_single:shout"]
+    assert lines[2].split()[:3] == ["ghost", "BROKEN", "plugin"]
+    assert runner.invoke(make_app([]), ["--apps"]).stdout.startswith("no application plugins")
