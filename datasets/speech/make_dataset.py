@@ -82,16 +82,16 @@ def main(work="/tmp/speech-debs"):
             src = next(os.path.join(root, name + ext) for ext in (".wav", ".gsm")
                        if os.path.exists(os.path.join(root, name + ext)))
             dst = os.path.join(out, voice, name + ".flac")
-            subprocess.run(["sox", src, "-r", "8000", "-c", "1", "-b", "16", dst,
+            subprocess.run(["sox", "-D", src, "-r", "8000", "-c", "1", "-b", "16", dst,
                             "trim", "0", str(MAX_SECONDS)], check=True)
             rows.append((voice, f"{voice}/{name}.flac", "enroll" if i < N_ENROLL else "test"))
     with open(os.path.join(out, "index.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["speaker", "file", "split"])
         w.writerows(rows)
     # verification trials: every held-out utterance against every enrolled voice
     with open(os.path.join(out, "trials.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["speaker", "file", "target"])
         for claimed in VOICES:
             for voice, path, split in rows:

@@ -50,7 +50,7 @@ def main():
                 res = subprocess.run(["flite", "-voice", voice, "-t", text, "-psdur", "-o", wav],
                                      check=True, capture_output=True, text=True)
                 name = f"{voice}/s{i:02d}.flac"
-                subprocess.run(["sox", wav, "-r", "8000", "-c", "1", "-b", "16",
+                subprocess.run(["sox", "-D", wav, "-r", "8000", "-c", "1", "-b", "16",
                                 os.path.join(out, name)], check=True)
                 start = 0.0
                 for item in res.stdout.split():
@@ -60,7 +60,7 @@ def main():
                         rows.append((name, voice, f"{start:.3f}", f"{end:.3f}", phone, split))
                     start = end
     with open(os.path.join(out, "segments.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["file", "voice", "start", "end", "phone", "split"])
         w.writerows(rows)
 

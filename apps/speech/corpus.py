@@ -1,0 +1,226 @@
+"""Files in, frames out: audio lists, phone segment tables, trial lists and model folders.
+
+The glue between the command line and the pure functions: every reader here
+checks its input and raises a gmmkit error naming the file at fault.
+
+>>> import os
+>>> from gmmkit_apps.speech.corpus import audio_files
+>>> folder = os.path.join("datasets", "speech", "speakers", "carlo")
+>>> len(audio_files([folder])) if os.path.isdir(folder) else 32
+32
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from gmmkit.exceptions import DataError, ModelFileError, OutputExistsError, ParameterError
+
+from .features import FrontEnd, extract, load_audio, mfcc_frames
+
+__all__ = ["AUDIO_EXTENSIONS", "audio_files", "features_of", "read_segments", "segment_frames",
+           "labelled_folder", "read_trials", "ModelSet", "load_model_set", "UBM_FILE", "SPEAKER_EXT"]
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus", ".m4a")
+UBM_FILE = "ubm.gmm"
+SPEAKER_EXT = ".spk"
+
+
+def audio_files(paths):
+    """Expand files and folders (searched recursively for audio extensions) into a sorted file list."""
+    out = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            found = sorted(os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs
+                           if f.lower().endswith(AUDIO_EXTENSIONS))
+            if not found:
+                raise DataError(f"{p}: folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+            out.extend(found)
+        elif os.path.exists(p):
+            out.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    if not out:
+        raise DataError("no audio files given")
+    return out
+
+
+def features_of(paths, front_end, *, progress=None):
+    """Feature frames of each audio file (list of arrays), in order."""
+    feats = []
+    for i, p in enumerate(paths):
+        feats.append(extract(p, front_end))
+        if progress is not None:
+            progress(i + 1, len(paths))
+    return feats
+
+
+def _read_csv(path, required):
+    import pandas as pd
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable CSV table ({' '.join(str(exc).split())[:150]})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} "
+                        f"(has {', '.join(map(str, df.columns))})")
+    if len(df) == 0:
+        raise DataError(f"{path}: table has no rows")
+    return df
+
+
+def _resolve(base, f):
+    f = str(f)
+    return f if os.path.isabs(f) else os.path.join(base, f)
+
+
+def read_segments(path, *, split=None):
+    """Read a segment table: columns file, start, end (seconds) and optionally phone/label, split.
+
+    Relative audio paths are resolved against the table's folder.
+    """
+    df = _read_csv(path, ["file", "start", "end"])
+    if split is not None:
+        if "split" not in df.columns:
+            raise DataError(f"{path}: no 'split' column to select {split!r} from")
+        df = df[df["split"] == split]
+        if len(df) == 0:
+            raise DataError(f"{path}: no rows with split == {split!r}")
+    bad = ~(np.isfinite(df["start"].astype(float)) & (df["end"].astype(float) > df["start"].astype(float)))
+    if bad.any():
+        raise DataError(f"{path}: row {int(np.flatnonzero(bad.values)[0]) + 2} needs start < end")
+    df = df.copy()
+    base = os.path.dirname(os.path.abspath(path))
+    df["path"] = [_resolve(base, f) for f in df["file"]]
+    label = "phone" if "phone" in df.columns else "label" if "label" in df.columns else None
+    df["label"] = df[label].astype(str) if label else None
+    return df.reset_index(drop=True)
+
+
+def segment_frames(df, front_end):
+    """Frames of every segment row: each file's features are computed once (no VAD, CMVN per file).
+
+    A frame belongs to a segment when its centre lies inside [start, end); a
+    segment shorter than one hop gets its nearest frame.
+    """
+    fe = FrontEnd(**{**front_end.to_dict(), "vad": False})
+    cache = {}
+    out = []
+    for row in df.itertuples(index=False):
+        if row.path not in cache:
+            cache[row.path] = mfcc_frames(load_audio(row.path, fe.sr), front_end=fe, source=row.path)
+        F = cache[row.path]
+        centres = np.arange(len(F)) * fe.hop / fe.sr
+        mask = (centres >= row.start) & (centres < row.end)
+        if not mask.any():
+            mid = int(round(0.5 * (row.start + row.end) * fe.sr / fe.hop))
+            if mid >= len(F):
+                raise DataError(f"{row.path}: segment {row.start}-{row.end} s lies past the end of the audio")
+            mask[mid] = True
+        out.append(F[mask])
+    return out
+
+
+def labelled_folder(folder):
+    """(files, labels) from a folder with one sub-folder of audio files per class."""
+    folder = os.fspath(folder)
+    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    files, labels = [], []
+    for c in classes:
+        fs = audio_files([os.path.join(folder, c)])
+        files += fs
+        labels += [c] * len(fs)
+    if len(classes) < 2:
+        raise DataError(f"{folder}: need one sub-folder of audio per class (at least two)")
+    return files, labels
+
+
+def read_trials(path):
+    """Read a trial list: columns speaker, file, target (1/0, true/false or target/nontarget)."""
+    df = _read_csv(path, ["speaker", "file", "target"])
+    t = df["target"].astype(str).str.strip().str.lower()
+    yes, no = {"1", "true", "target", "yes"}, {"0", "false", "nontarget", "non-target", "no"}
+    bad = ~t.isin(yes | no)
+    if bad.any():
+        raise DataError(f"{path}: row {int(np.flatnonzero(bad.values)[0]) + 2}: target must be 1/0, "
+                        f"true/false or target/nontarget, got {df['target'].iloc[int(np.flatnonzero(bad.values)[0])]!r}")
+    base = os.path.dirname(os.path.abspath(path))
+    return df.assign(path=[_resolve(base, f) for f in df["file"]], target=t.isin(yes).values,
+                     speaker=df["speaker"].astype(str))
+
+
+class ModelSet:
+    """A models folder: the UBM (``ubm.gmm``), its front end and the speaker models (``*.spk``)."""
+
+    def __init__(self, folder, ubm, front_end, speakers):
+        self.folder, self.ubm, self.front_end, self.speakers = folder, ubm, front_end, speakers
+
+    @property
+    def names(self):
+        return [s.name for s in self.speakers]
+
+    def speaker(self, name):
+        for s in self.speakers:
+            if s.name == name:
+                return s
+        raise ParameterError(f"{self.folder}: no model for speaker {name!r} "
+                             f"(enrolled: {', '.join(self.names) or 'none'})")
+
+
+def ubm_front_end(ubm, path):
+    meta = getattr(ubm, "fit_metadata_", {}) or {}
+    if "speech_front_end" not in meta:
+        raise ModelFileError(f"{path}: not a speech UBM (no front-end settings; make it with 'gmmkit speech ubm')")
+    try:
+        return FrontEnd.from_dict(meta["speech_front_end"])
+    except (TypeError, ValueError, ParameterError) as exc:
+        raise ModelFileError(f"{path}: invalid front-end settings ({exc})") from None
+
+
+def load_ubm(path):
+    """Load a speech UBM file and its front end."""
+    import gmmkit
+
+    ubm = gmmkit.load(path)
+    if ubm.covariance_type != "diag":
+        raise ModelFileError(f"{path}: a speech UBM must have diagonal covariances")
+    return ubm, ubm_front_end(ubm, path)
+
+
+def load_model_set(folder, *, need_speakers=True):
+    """Load ``folder/ubm.gmm`` and every ``folder/*.spk``; check they belong together."""
+    from .ubm import load_speaker, ubm_fingerprint
+
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ModelFileError(f"{folder}: no such models folder")
+    ubm_path = os.path.join(folder, UBM_FILE)
+    if not os.path.exists(ubm_path):
+        raise ModelFileError(f"{folder}: no {UBM_FILE} (enrol a speaker with 'gmmkit speech enroll' first)")
+    ubm, fe = load_ubm(ubm_path)
+    fp = ubm_fingerprint(ubm)
+    speakers = []
+    for f in sorted(os.listdir(folder)):
+        if f.endswith(SPEAKER_EXT):
+            s = load_speaker(os.path.join(folder, f))
+            if s.ubm_fingerprint != fp:
+                raise ModelFileError(f"{os.path.join(folder, f)} was adapted from a different UBM "
+                                     f"than {ubm_path}")
+            if s.means.shape != ubm.means_.shape:
+                raise ModelFileError(f"{os.path.join(folder, f)}: shape does not match {ubm_path}")
+            speakers.append(s)
+    if need_speakers and not speakers:
+        raise ModelFileError(f"{folder}: no speaker models (*{SPEAKER_EXT})")
+    return ModelSet(folder, ubm, fe, speakers)
+
+
+def check_new_output(path, force):
+    if os.path.exists(path) and not force:
+        raise OutputExistsError(f"{path} exists; pass --force to replace it")
