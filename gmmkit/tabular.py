@@ -99,7 +99,7 @@ def _has_header(rows):
     return False
 
 
-def _read_csv(path):
+def _read_csv(path, header=None):
     import pandas as pd
 
     try:
@@ -107,7 +107,8 @@ def _read_csv(path):
         engine = "python" if len(sep) > 1 else "c"
         sample = pd.read_csv(path, header=None, dtype=str, nrows=_SNIFF_ROWS, sep=sep,
                              engine=engine, keep_default_na=False)
-        header = _has_header(sample.astype(str).values.tolist())
+        if header is None:
+            header = _has_header(sample.astype(str).values.tolist())
         frame = pd.read_csv(path, header=0 if header else None, sep=sep, engine=engine)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
@@ -200,7 +201,7 @@ def _resolve_columns(path, frame, columns):
     return chosen
 
 
-def read_table(path, columns=None):
+def read_table(path, columns=None, *, header=None):
     """Read a CSV, Parquet or ``.npy`` table and pick its numeric columns.
 
     Parameters
@@ -215,6 +216,9 @@ def read_table(path, columns=None):
         Columns to use: names, or 0-based positions, as a list or one
         comma-separated string (``"a,b,c"``). By default every numeric column
         (text columns such as labels are skipped).
+    header : None or bool, optional
+        CSV only: whether the first row is a header; None (default) detects it.
+        Set it for the ambiguous cases, such as a header made only of numbers.
 
     Returns
     -------
@@ -251,7 +255,10 @@ def read_table(path, columns=None):
     kind = _format(path)
     if os.path.getsize(path) == 0:
         raise DataError(f"{path} is empty")
-    frame = {"csv": _read_csv, "parquet": _read_parquet, "npy": _read_npy}[kind](path)
+    if kind == "csv":
+        frame = _read_csv(path, header)
+    else:
+        frame = {"parquet": _read_parquet, "npy": _read_npy}[kind](path)
     frame.columns = [str(c) for c in frame.columns]
     if frame.shape[0] == 0:
         raise DataError(f"{path} has no data rows")

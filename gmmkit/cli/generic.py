@@ -41,6 +41,9 @@ NInitOpt = Annotated[int, typer.Option("--n-init", min=1, help="EM restarts; the
 MaxIterOpt = Annotated[int, typer.Option("--max-iter", min=1, help="Maximum EM iterations per restart.")]
 TolOpt = Annotated[float, typer.Option("--tol", min=0.0, help="Stop when the mean log-likelihood gains less.")]
 RegOpt = Annotated[float, typer.Option("--reg-covar", min=0.0, help="Added to covariance diagonals.")]
+HeaderOpt = Annotated[Optional[bool], typer.Option(
+    "--header/--no-header", help="Whether a CSV file's first row is a header (default: detected).",
+    show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
     "--weights", help="Column of non-negative frequency weights, one per row (not used as a "
                       "feature).", show_default=False)]
@@ -65,7 +68,7 @@ def _fit_metadata(data, names, X, seed, seconds, selection=None):
     return meta
 
 
-def _read_with_weights(data, columns, weights):
+def _read_with_weights(data, columns, weights, header=None):
     """read_table, plus an optional frequency-weight column taken out of the features."""
     import numpy as np
     import pandas as pd
@@ -73,7 +76,7 @@ def _read_with_weights(data, columns, weights):
     from ..exceptions import DataError
     from ..tabular import read_table
 
-    frame, X, names = read_table(data, columns)
+    frame, X, names = read_table(data, columns, header=header)
     if weights is None:
         return X, names, None
     if weights not in frame.columns:
@@ -182,6 +185,7 @@ def fit(
         "--out", "-o", help="Model file to write (not overwritten without --force).",
         show_default=False)] = None,
     columns: ColumnsOpt = None,
+    header: HeaderOpt = None,
     n_init: NInitOpt = 1,
     max_iter: MaxIterOpt = 100,
     tol: TolOpt = 1e-3,
@@ -211,7 +215,7 @@ def fit(
     check_output(out, force)
     ks = parse_k(k)
     types = parse_covariance(covariance)
-    X, names, w = _read_with_weights(data, columns, weights)
+    X, names, w = _read_with_weights(data, columns, weights, header)
     if float32:
         X = X.astype(np.float32)
     t0 = time.perf_counter()
@@ -288,6 +292,7 @@ def select(
         "--plot", help="Draw the criterion against K, one line per covariance type, to this PNG "
                        "(needs matplotlib).", show_default=False)] = None,
     columns: ColumnsOpt = None,
+    header: HeaderOpt = None,
     weights: WeightsOpt = None,
     n_init: NInitOpt = 1,
     max_iter: MaxIterOpt = 100,
@@ -315,7 +320,7 @@ def select(
     check_output(plot, force)
     ks = parse_k(k)
     types = parse_covariance(covariance)
-    X, names, w = _read_with_weights(data, columns, weights)
+    X, names, w = _read_with_weights(data, columns, weights, header)
     t0 = time.perf_counter()
     res = _run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init, max_iter=max_iter, tol=tol,
                       reg_covar=reg_covar, seed=seed, jobs=jobs, quiet_flag=quiet_flag)
@@ -389,7 +394,7 @@ def _unique(existing, name):
     return name
 
 
-def _data_for_model(est, model, data, columns):
+def _data_for_model(est, model, data, columns, header=None):
     """Read the columns the model was fitted on (by name when the data has them)."""
     from ..exceptions import DataError
     from ..tabular import read_table
@@ -397,11 +402,11 @@ def _data_for_model(est, model, data, columns):
     D = int(est.n_features_in_)
     fitted = (getattr(est, "fit_metadata_", None) or {}).get("columns")
     if columns is None and fitted:
-        frame, X, names = read_table(data)
+        frame, X, names = read_table(data, header=header)
         if all(c in frame.columns for c in fitted):
-            frame, X, names = read_table(data, fitted)
+            frame, X, names = read_table(data, fitted, header=header)
     else:
-        frame, X, names = read_table(data, columns)
+        frame, X, names = read_table(data, columns, header=header)
     if X.shape[1] != D:
         expected = f" ({', '.join(fitted)})" if fitted else ""
         raise DataError(
@@ -418,6 +423,7 @@ def predict(
         "--out", "-o", help="Output table (.csv, .parquet, .npy); default: CSV on stdout.",
         show_default=False)] = None,
     columns: ColumnsOpt = None,
+    header: HeaderOpt = None,
     log_density: Annotated[bool, typer.Option(
         "--log-density", help="Write each row's log-density instead of the component "
                               "probabilities.")] = False,
@@ -440,7 +446,7 @@ def predict(
 
     check_output(out, force)
     est = load(model)
-    frame, X, names = _data_for_model(est, model, data, columns)
+    frame, X, names = _data_for_model(est, model, data, columns, header)
     labels = est.predict(X)
     result = frame.copy()
     label_col = _unique(result.columns, "label")

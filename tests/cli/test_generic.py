@@ -251,3 +251,14 @@ def test_info_every_covariance_type(runner, cli, iris, tmp_path, cov):
             "spherical": lambda c: np.stack([np.eye(4) * v for v in c])}[cov](est.covariances_)
     np.testing.assert_allclose(doc["log_det_covariance"], np.linalg.slogdet(full)[1])
     np.testing.assert_allclose(sd, np.sqrt(np.diagonal(full, axis1=1, axis2=2)))
+
+
+def test_header_option(runner, cli, tmp_path):
+    rng = np.random.default_rng(0)
+    body = "\n".join(",".join(f"{v:.3f}" for v in row) for row in rng.normal(size=(40, 2)))
+    (tmp_path / "y.csv").write_text("1990,1991\n" + body + "\n")
+    auto = json.loads(run_ok(runner, cli, ["fit", tmp_path / "y.csv", "-k", "1", "--json"]).stdout)
+    forced = json.loads(run_ok(runner, cli, ["fit", tmp_path / "y.csv", "-k", "1", "--header",
+                                             "--json"]).stdout)
+    assert auto["n_rows"] == 41 and auto["columns"] == ["x0", "x1"]
+    assert forced["n_rows"] == 40 and forced["columns"] == ["1990", "1991"]

@@ -123,3 +123,12 @@ def test_errors_are_one_line_data_errors_naming_the_file(tmp_path, name, text, c
         read_table(path, columns=columns)
     assert "\n" not in str(info.value)
     assert name in str(info.value)
+
+
+def test_header_can_be_forced_either_way(tmp_path):
+    path = write(tmp_path, "years.csv", "1990,1991\n5,6\n7,8\n")
+    assert read_table(path)[1].shape == (3, 2)  # numbers only: read as data
+    _, X, names = read_table(path, header=True)
+    assert names == ["1990", "1991"] and X.tolist() == [[5, 6], [7, 8]]
+    _, X, names = read_table(tmp_path / "years.csv", columns="x1", header=False)
+    assert X.ravel().tolist() == [1991, 6, 8]
