@@ -106,7 +106,15 @@ def _criteria(est, X, w):
     return {"bic": float(-2 * ll + n_params * math.log(total)), "aic": float(-2 * ll + 2 * n_params)}
 
 
-def _run_select(X, ks, types, criterion, *, sample_weight=None, n_init, max_iter, tol, reg_covar, seed, jobs, quiet_flag):
+def _esc(value):
+    """A user-given string (a path...) made safe for rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def _run_select(X, ks, types, criterion, *, sample_weight=None, n_init, max_iter, tol, reg_covar,
+                seed, jobs, quiet_flag, init="kmeans"):
     import gmmkit
 
     from ._progress import Spinner
@@ -117,7 +125,7 @@ def _run_select(X, ks, types, criterion, *, sample_weight=None, n_init, max_iter
         return gmmkit.select(X, n_components=ks, covariance_types=types, criterion=criterion,
                              n_init=n_init, random_state=seed, n_jobs=jobs,
                              sample_weight=sample_weight,
-                             max_iter=max_iter, tol=tol, reg_covar=reg_covar)
+                             max_iter=max_iter, tol=tol, reg_covar=reg_covar, init_params=init)
 
 
 def _print_components(con, est, names, heading, max_cols=8):
@@ -132,7 +140,7 @@ def _print_components(con, est, names, heading, max_cols=8):
     table.add_column("k", justify="right")
     table.add_column("weight", justify="right")
     for j in shown:
-        table.add_column(f"{names[j]}\nmean ± sd", justify="right")
+        table.add_column(f"{_esc(names[j])}\nmean ± sd", justify="right")
     if len(names) > max_cols:
         table.add_column(f"(+{len(names) - max_cols} more)")
     for k in range(est.means_.shape[0]):
@@ -232,7 +240,7 @@ def fit(
     else:
         res = _run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init,
                           max_iter=max_iter, tol=tol, reg_covar=reg_covar, seed=seed, jobs=1,
-                          quiet_flag=quiet_flag)
+                          quiet_flag=quiet_flag, init=init)
         est = res.best_model_
         selection = {"criterion": res.criterion, "k": ks, "covariance_types": list(types),
                      "best": res.best_params_}
@@ -266,12 +274,12 @@ def fit(
     how = f"selected by {selection['criterion'].upper()}" if selection else "fitted"
     _print_components(
         con, est, names, f"{est.n_components} components, {est.covariance_type} covariance, {how} "
-                    f"on {X.shape[0]} rows of {data}")
+                    f"on {X.shape[0]} rows of {_esc(data)}")
     state = "converged" if est.converged_ else "[yellow]did not converge[/yellow]"
     con.print(f"{state} after {est.n_iter_} iterations in {seconds:.2f} s; mean log-likelihood "
               f"{fmt(est.lower_bound_)}, BIC {fmt(summary['bic'], 6)}")
     if out is not None:
-        con.print(f"model saved to {out}")
+        con.print(f"model saved to {_esc(out)}")
     else:
         con.print("model not saved (add -o model.gmm)")
 
@@ -348,9 +356,9 @@ def select(
         return
     con = stdout_console()
     if out is not None:
-        con.print(f"best model saved to {out}")
+        con.print(f"best model saved to {_esc(out)}")
     if plot is not None:
-        con.print(f"plot saved to {plot}")
+        con.print(f"plot saved to {_esc(plot)}")
 
 
 def _print_selection(res, data, n_rows, seconds):
@@ -362,7 +370,7 @@ def _print_selection(res, data, n_rows, seconds):
     crit = res.criterion
     types = list(dict.fromkeys(t["covariance_type"]))
     con = stdout_console()
-    con.print(f"{crit.upper()} on {n_rows} rows of {data} (lower is better)", soft_wrap=True)
+    con.print(f"{crit.upper()} on {n_rows} rows of {_esc(data)} (lower is better)", soft_wrap=True)
     table = Table()
     table.add_column("K", justify="right")
     for c in types:
@@ -477,7 +485,7 @@ def predict(
         return
     if not quiet(quiet_flag):
         counts_text = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items())
-        stdout_console().print(f"{X.shape[0]} rows labelled ({counts_text}); wrote {out}")
+        stdout_console().print(f"{X.shape[0]} rows labelled ({counts_text}); wrote {_esc(out)}")
 
 
 # ------------------------------------------------------------------ info
@@ -517,7 +525,7 @@ def info(
 
     con = stdout_console()
     _print_components(
-        con, est, names, f"{model}: {est.means_.shape[0]} components, {est.covariance_type} "
+        con, est, names, f"{_esc(model)}: {est.means_.shape[0]} components, {est.covariance_type} "
                          f"covariance, {est.n_features_in_} features")
     cov_table = Table(title="covariance summary", title_justify="left")
     for col in ("k", "log det Σ", "smallest sd", "largest sd", "largest |corr|"):
@@ -541,7 +549,7 @@ def info(
     ]
     for key in ("data", "n_rows", "seconds", "seed", "created"):
         if extra.get(key) is not None:
-            rows.append((key, str(extra[key])))
+            rows.append((key, _esc(extra[key])))
     if extra.get("selection"):
         sel = extra["selection"]
         rows.append(("selection", f"{str(sel.get('criterion', '')).upper()} over K={sel.get('k')} "
@@ -602,7 +610,8 @@ def sample(
         frame.to_csv(sys.stdout, index=False)
         return
     if not quiet(quiet_flag):
-        stdout_console().print(f"drew {n} rows ({', '.join(map(str, counts))} per component); wrote {out}")
+        stdout_console().print(f"drew {n} rows ({', '.join(map(str, counts))} per component); "
+                               f"wrote {_esc(out)}")
 
 
 def register(app):
