@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 
 from .exceptions import DataError
 
@@ -32,6 +33,8 @@ _NPY = (".npy",)
 #: File name endings :func:`read_table` understands (compressed CSV too: ``.csv.gz`` ...).
 TABLE_SUFFIXES = _CSV + _PARQUET + _NPY
 _SNIFF_ROWS = 50
+_COMMA_NUMBER = re.compile(r"^[-+]?\d*,\d+$")
+_DOT_NUMBER = re.compile(r"^[-+]?\d*\.\d+$")
 
 
 def _format(path):
@@ -63,7 +66,10 @@ def _is_number(text):
 
 
 def _sniff_sep(path, sample_lines):
-    """The field separator of a CSV-like file: sniffed among , ; tab |, else whitespace/comma."""
+    """The field separator of a CSV-like file: sniffed among , ; tab |, else whitespace/comma.
+
+    A ';' separated file may write decimals with a comma (``1,5``); that is detected too.
+    """
     sample = "\n".join(sample_lines)
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
@@ -75,6 +81,14 @@ def _sniff_sep(path, sample_lines):
     if lines and "," not in sample and all(len(ln.split()) > 1 for ln in lines):
         return r"\s+"
     return ","
+
+
+def _decimal_comma(sep, rows):
+    """True for a ';'-separated table whose numbers are written 1,5 (European spreadsheets)."""
+    if sep != ";":
+        return False
+    cells = [c.strip() for r in rows for c in r]
+    return any(_COMMA_NUMBER.match(c) for c in cells) and not any(_DOT_NUMBER.match(c) for c in cells)
 
 
 def _has_header(rows):
@@ -107,9 +121,14 @@ def _read_csv(path, header=None):
         engine = "python" if len(sep) > 1 else "c"
         sample = pd.read_csv(path, header=None, dtype=str, nrows=_SNIFF_ROWS, sep=sep,
                              engine=engine, keep_default_na=False)
+        rows = sample.astype(str).values.tolist()
+        decimal = "," if _decimal_comma(sep, rows) else "."
         if header is None:
-            header = _has_header(sample.astype(str).values.tolist())
-        frame = pd.read_csv(path, header=0 if header else None, sep=sep, engine=engine)
+            if decimal == ",":
+                rows = [[c.replace(",", ".") for c in r] for r in rows]
+            header = _has_header(rows)
+        frame = pd.read_csv(path, header=0 if header else None, sep=sep, engine=engine,
+                            decimal=decimal, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError) as exc:

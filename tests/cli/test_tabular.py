@@ -132,3 +132,18 @@ def test_header_can_be_forced_either_way(tmp_path):
     assert names == ["1990", "1991"] and X.tolist() == [[5, 6], [7, 8]]
     _, X, names = read_table(tmp_path / "years.csv", columns="x1", header=False)
     assert X.ravel().tolist() == [1991, 6, 8]
+
+
+def test_quoted_text_with_commas(tmp_path):
+    path = write(tmp_path, "q.csv", 'name,a,b\n"Smith, J",1.0,2\n"Doe, K",3,4\n')
+    frame, X, names = read_table(path)
+    assert names == ["a", "b"] and X.tolist() == [[1, 2], [3, 4]]
+    assert list(frame["name"]) == ["Smith, J", "Doe, K"]
+
+
+def test_spreadsheet_export_bom_semicolon_decimal_comma(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffa;b\r\n1,5;2\r\n-3,25;4\r\n".encode("utf-8"))
+    _, X, names = read_table(path)
+    assert names == ["a", "b"]
+    assert X.tolist() == [[1.5, 2], [-3.25, 4]]
