@@ -186,3 +186,12 @@ def test_apps_option_lists_plugins_and_failures(runner, plugin_module):
     assert lines[1].split() == ["shout", "command", "fake_list_single:shout"]
     assert lines[2].split()[:3] == ["ghost", "BROKEN", "plugin"]
     assert runner.invoke(make_app([]), ["--apps"]).stdout.startswith("no application plugins")
+
+
+def test_gmmkit_debug_environment_variable(runner, plugin_module):
+    mod = plugin_module("fake_group_plugin5", GROUP)
+    app = make_app([ep("calc", f"{mod}:app")])
+    result = runner.invoke(app, ["calc", "fail", "data"], env={"GMMKIT_DEBUG": "1"})
+    assert isinstance(result.exception, DataError)
+    result = runner.invoke(app, ["calc", "fail", "data"], env={"GMMKIT_DEBUG": "0"})
+    assert result.exit_code == 2
