@@ -262,3 +262,9 @@ def test_header_option(runner, cli, tmp_path):
                                              "--json"]).stdout)
     assert auto["n_rows"] == 41 and auto["columns"] == ["x0", "x1"]
     assert forced["n_rows"] == 40 and forced["columns"] == ["1990", "1991"]
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "select", "info", "sample"])
+def test_every_command_help_has_an_example(runner, cli, command):
+    result = run_ok(runner, cli, [command, "--help"])
+    assert f"Example: gmmkit {command} " in result.stdout
