@@ -33,25 +33,11 @@ Example: gmmkit fit data.csv -k 5 -o model.gmm; gmmkit predict model.gmm data.cs
 Generic commands work on tables (CSV, Parquet, .npy); applications are plugins registered in the 'gmmkit.apps' entry-point group. Mistakes print one 'error:' line and exit with code 2; --debug shows the traceback.
 """
 
+
 def _version_callback(value: bool):
     if value:
         typer.echo(f"gmmkit {__version__}")
         raise typer.Exit()
-
-
-def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", help="Show gmmkit's version and exit.", is_eager=True,
-        callback=_version_callback)] = False,
-    apps: Annotated[bool, typer.Option(
-        "--apps", help="List the installed application plugins (and any that failed) and exit.",
-        is_eager=True, callback=_list_apps)] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, notes or "
-                                                              "plugin warnings.")] = False,
-):
-    STATE.debug = STATE.debug or debug
-    STATE.quiet = quiet
 
 
 def _list_apps(ctx: typer.Context, value: bool):
@@ -68,6 +54,21 @@ def _list_apps(ctx: typer.Context, value: bool):
     if not registry.plugins and not registry.failed:
         typer.echo(f"no application plugins installed (entry-point group {plugins.GROUP!r})")
     raise typer.Exit()
+
+
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Show gmmkit's version and exit.", is_eager=True,
+        callback=_version_callback)] = False,
+    apps: Annotated[bool, typer.Option(
+        "--apps", help="List the installed application plugins (and any that failed) and exit.",
+        is_eager=True, callback=_list_apps)] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, notes or "
+                                                              "plugin warnings.")] = False,
+):
+    STATE.debug = STATE.debug or debug
+    STATE.quiet = quiet
 
 
 def make_app(entry_points=None):
