@@ -1,0 +1,376 @@
+"""gmmkit finance: unit tests of the pure functions, and end to end through the CLI on the S&P 500."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+from typer.testing import CliRunner
+
+from gmmkit.exceptions import DataError, ParameterError
+from gmmkit_apps.finance import backtest as bt
+from gmmkit_apps.finance.data import detect_frequency, load_returns, to_returns
+from gmmkit_apps.finance.dist import NormalMixture, fit_mixture
+from gmmkit_apps.finance.regimes import portfolio_mixture, regime_names, stress_scenarios
+from gmmkit_apps.finance.risk import historical_var_es, normal_var_es, risk_table
+
+DATA = Path(__file__).resolve().parents[2] / "datasets" / "finance"
+INDICES = DATA / "indices.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from gmmkit.cli import app
+
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, ["finance", *map(str, args)])
+
+    return run
+
+
+def write_prices(path, dates, values, name="SPX"):
+    pd.DataFrame({"Date": dates, name: values}).to_csv(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------- the mixture distribution
+
+MIX = NormalMixture([0.7, 0.25, 0.05], [0.001, -0.002, -0.01], [0.008, 0.015, 0.04])
+
+
+@pytest.mark.parametrize("p", [1e-4, 0.01, 0.05, 0.5, 0.9])
+def test_ppf_inverts_cdf(p):
+    q = MIX.ppf(p)
+    assert MIX.cdf(q) == pytest.approx(p, rel=1e-9)
+
+
+def test_cdf_and_pdf_match_numerical_integration():
+    area, _ = integrate.quad(MIX.pdf, -1, -0.02, epsabs=1e-13)
+    assert MIX.cdf(-0.02) == pytest.approx(area, rel=1e-7)
+
+
+@pytest.mark.parametrize("level", [0.95, 0.99, 0.999])
+def test_expected_shortfall_closed_form_matches_integral(level):
+    q = MIX.ppf(1 - level)
+    tail, _ = integrate.quad(lambda x: x * MIX.pdf(x), -1, q, epsabs=1e-14, limit=200)
+    assert MIX.expected_shortfall(level) == pytest.approx(-tail / (1 - level), rel=1e-6)
+    assert MIX.value_at_risk(level) == pytest.approx(-q)
+
+
+def test_single_component_is_the_normal():
+    mix = NormalMixture([1.0], [0.0005], [0.012])
+    for level in (0.95, 0.99):
+        v, e = normal_var_es(0.0005, 0.012, level)
+        assert mix.value_at_risk(level) == pytest.approx(v, rel=1e-10)
+        assert mix.expected_shortfall(level) == pytest.approx(e, rel=1e-10)
+
+
+def test_mixture_moments_and_sampling():
+    x = MIX.sample(400_000, np.random.default_rng(0))
+    assert x.mean() == pytest.approx(MIX.mean(), abs=5e-5)
+    assert x.std() == pytest.approx(MIX.std(), rel=5e-3)
+    assert np.quantile(x, 0.01) == pytest.approx(MIX.ppf(0.01), rel=0.02)
+
+
+def test_bad_mixture_and_levels_raise():
+    with pytest.raises(ParameterError):
+        NormalMixture([0.5, 0.6], [0, 0], [1, 1])
+    with pytest.raises(ParameterError):
+        NormalMixture([1.0], [0.0], [0.0])
+    with pytest.raises(ParameterError):
+        MIX.value_at_risk(1.0)
+    with pytest.raises(ParameterError):
+        MIX.value_at_risk(99)
+
+
+def test_fit_mixture_recovers_a_fat_tailed_mixture_and_maps_scale_back():
+    rng = np.random.default_rng(3)
+    r = np.concatenate([rng.normal(0.001, 0.01, 4000), rng.normal(-0.004, 0.035, 400)])
+    fit = fit_mixture(r, max_components=4, n_init=2)
+    assert fit.mixture.n_components >= 2
+    assert min(fit.bic_table, key=fit.bic_table.get) == fit.mixture.n_components
+    assert np.max(fit.mixture.sds) == pytest.approx(0.035, rel=0.2)
+    # the mixture's density is the model's, mapped back from the standardised scale
+    x = np.array([-0.05, 0.0, 0.02])
+    expected = fit.model.score_samples(fit.standardise(x)) - math.log(fit.scale)
+    np.testing.assert_allclose(fit.mixture.logpdf(x), expected, rtol=1e-6)
+    # the BIC on the returns' scale is the normal likelihood's for K=1
+    mu, sd = r.mean(), r.std()
+    bic1 = 2 * math.log(r.size) - 2 * stats.norm.logpdf(r, mu, sd).sum()
+    assert fit.bic_table[1] == pytest.approx(bic1, rel=1e-6)
+
+
+def test_risk_table_historical_and_horizon():
+    r = np.random.default_rng(1).standard_t(4, 3000) * 0.01
+    v, e = historical_var_es(r, 0.99)
+    srt = np.sort(r)
+    assert -v == pytest.approx(np.quantile(r, 0.01))
+    assert e == pytest.approx(-srt[srt <= -v].mean())
+    rows = risk_table(r, MIX, levels=(0.99,), horizon=5, n_sims=20_000)
+    norm = next(row for row in rows if row["model"] == "normal")
+    mu, sd = r.mean(), r.std()
+    assert norm["var"] == pytest.approx(-(5 * mu + math.sqrt(5) * sd * stats.norm.ppf(0.01)))
+    gmm = next(row for row in rows if row["model"] == "gmm")
+    assert gmm["method"].startswith("simulated")
+    assert gmm["es"] > gmm["var"] > MIX.value_at_risk(0.99)
+
+
+# ---------------------------------------------------------------- backtest statistics
+
+def test_kupiec_against_binomial_likelihood_ratio():
+    n, x, p = 1000, 17, 0.01
+    hits = np.zeros(n, bool)
+    hits[:x] = True
+    lr = 2 * (stats.binom.logpmf(x, n, x / n) - stats.binom.logpmf(x, n, p))
+    res = bt.kupiec(hits, 0.99)
+    assert res["lr"] == pytest.approx(lr)
+    assert res["p_value"] == pytest.approx(stats.chi2.sf(lr, 1))
+    assert bt.kupiec(np.zeros(500, bool), 0.99)["lr"] == pytest.approx(-2 * 500 * math.log(0.99))
+
+
+def _christoffersen_reference(hits):
+    counts = {(a, b): 0 for a in (0, 1) for b in (0, 1)}
+    for a, b in zip(hits[:-1], hits[1:]):
+        counts[int(a), int(b)] += 1
+    n00, n01, n10, n11 = counts[0, 0], counts[0, 1], counts[1, 0], counts[1, 1]
+    p01, p11 = n01 / (n00 + n01), n11 / (n10 + n11)
+    p = (n01 + n11) / (n00 + n01 + n10 + n11)
+    l1 = n00 * math.log(1 - p01) + n01 * math.log(p01) + n10 * math.log(1 - p11) + n11 * math.log(p11)
+    l0 = (n00 + n10) * math.log(1 - p) + (n01 + n11) * math.log(p)
+    return -2 * (l0 - l1)
+
+
+def test_christoffersen_detects_clustered_exceedances():
+    rng = np.random.default_rng(5)
+    spread = rng.random(2000) < 0.012
+    clustered = np.zeros(2000, bool)
+    for start in (100, 600, 1200, 1700):
+        clustered[start:start + 6] = True
+    for hits in (spread, clustered):
+        if hits[:-1].astype(int).dot(hits[1:]) == 0:
+            continue  # the reference formula needs n11 > 0
+        assert bt.christoffersen(hits, 0.99)["lr_ind"] == pytest.approx(_christoffersen_reference(hits))
+    assert bt.christoffersen(clustered, 0.99)["p_ind"] < 1e-6
+    assert bt.christoffersen(spread, 0.99)["p_ind"] > 0.01
+
+
+@pytest.mark.parametrize("x, zone", [(0, "green"), (4, "green"), (5, "yellow"), (9, "yellow"), (10, "red")])
+def test_basel_traffic_light(x, zone):
+    hits = np.zeros(250, bool)
+    hits[:x] = True
+    assert bt.traffic_light(hits, 0.99) == zone
+
+
+def test_rolling_var_uses_no_future_data_and_refits_on_schedule():
+    rng = np.random.default_rng(7)
+    idx = pd.bdate_range("2010-01-01", periods=800)
+    r = pd.Series(rng.standard_t(4, 800) * 0.01, index=idx)
+    a, info = bt.rolling_var(r, window=300, refit=100, n_components=2, n_init=1)
+    changed = r.copy()
+    changed.iloc[600:] *= 5.0        # a future shock must not move forecasts made before it
+    b, _ = bt.rolling_var(changed, window=300, refit=100, n_components=2, n_init=1)
+    assert info["n_refits"] == 5 and len(a) == 500
+    np.testing.assert_allclose(a.iloc[:300].filter(like="var_"), b.iloc[:300].filter(like="var_"))
+    assert not np.allclose(a["var_normal"].iloc[300:], b["var_normal"].iloc[300:])
+    # forecasts are constant between refits, and historical VaR is the window's quantile
+    assert a["var_gmm"].iloc[:100].nunique() == 1
+    assert a["var_historical"].iloc[0] == pytest.approx(-np.quantile(r.iloc[:300], 0.01))
+    assert (a["hit_normal"] == (a["return"] < -a["var_normal"])).all()
+
+
+def test_rolling_var_ewma_scales_by_volatility_forecast():
+    r = np.random.default_rng(2).normal(0, 0.01, 700)
+    sigma = bt.ewma_volatility(r, lam=0.94, init_periods=300)
+    assert sigma[5] ** 2 == pytest.approx(0.94 * sigma[4] ** 2 + 0.06 * r[4] ** 2)
+    frame, _ = bt.rolling_var(pd.Series(r), window=300, refit=50, n_components=2, n_init=1, vol="ewma",
+                              methods=("normal",))
+    z = r[:300] / sigma[:300]
+    v, _ = normal_var_es(z.mean(), z.std(), 0.99)
+    np.testing.assert_allclose(frame["var_normal"].iloc[:50], v * sigma[300:350])
+
+
+def test_rolling_var_rejects_a_short_series():
+    with pytest.raises(DataError, match="too short"):
+        bt.rolling_var(pd.Series(np.random.default_rng(0).normal(size=300)), window=500)
+
+
+# ---------------------------------------------------------------- portfolio and regimes
+
+def test_portfolio_mixture_matches_sampling_the_joint_mixture():
+    w = np.array([0.8, 0.2])
+    means = np.array([[0.001, 0.0005], [-0.01, -0.02]])
+    covs = np.array([[[1e-4, 5e-5], [5e-5, 2e-4]], [[9e-4, 8e-4], [8e-4, 16e-4]]])
+    alloc = [0.6, 0.4]
+    mix = portfolio_mixture(w, means, covs, alloc)
+    res = stress_scenarios(w, means, covs, alloc, n=400_000, tail=0.01, random_state=1)
+    assert res["quantile"] == pytest.approx(-mix.value_at_risk(0.99), rel=0.02)
+    assert res["mean_beyond"] == pytest.approx(-mix.expected_shortfall(0.99), rel=0.02)
+    assert res["component_share"][1] > 0.9      # the crash component drives the tail
+    single = portfolio_mixture(w, means, covs, [1.0, 0.0])
+    np.testing.assert_allclose(single.sds, np.sqrt(covs[:, 0, 0]))
+
+
+def test_regime_names_by_volatility():
+    assert list(regime_names(np.array([0.03, 0.01, 0.02]))) == ["turbulent", "calm", "mid1"]
+
+
+# ---------------------------------------------------------------- input handling
+
+def test_returns_and_frequency_detection():
+    idx = pd.to_datetime(["2020-01-03", "2020-01-10", "2020-01-17", "2020-01-24"])
+    prices = pd.DataFrame({"A": [100.0, 110.0, 99.0, 99.0]}, index=idx)
+    np.testing.assert_allclose(to_returns(prices, log=True)["A"], np.diff(np.log([100, 110, 99, 99])))
+    assert detect_frequency(idx) == "weekly"
+    assert detect_frequency(pd.date_range("2000-01-01", periods=8, freq="QS")) == "quarterly"
+
+
+def test_long_table_equals_wide_table(tmp_path):
+    wide = pd.read_csv(INDICES).iloc[:300]
+    long = wide.melt(id_vars="Date", var_name="ticker", value_name="close").sample(frac=1, random_state=0)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    wide.to_parquet(tmp_path / "wide.parquet")
+    a, fa = load_returns(tmp_path / "long.csv", ["IXIC", "SPX"])
+    b, fb = load_returns(tmp_path / "wide.parquet", ["IXIC", "SPX"])
+    assert fa == fb == "daily"
+    pd.testing.assert_frame_equal(a, b, check_names=False, check_freq=False)
+    assert len(a) == 299
+
+
+def test_unsorted_dates_are_sorted(tmp_path):
+    dates = pd.bdate_range("2020-01-01", periods=30)
+    values = np.linspace(100, 130, 30)
+    write_prices(tmp_path / "a.csv", dates, values)
+    order = np.random.default_rng(0).permutation(30)
+    write_prices(tmp_path / "b.csv", dates[order], values[order])
+    pd.testing.assert_frame_equal(load_returns(tmp_path / "a.csv")[0], load_returns(tmp_path / "b.csv")[0])
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d, v: (d.insert(5, d[4]) or d, v[:5] + [v[4]] + v[5:]), "duplicated date"),
+    (lambda d, v: (d, v[:7] + [float("nan")] + v[8:]), "missing value"),
+    (lambda d, v: (d, v[:7] + [0.0] + v[8:]), "non-positive price"),
+    (lambda d, v: (d, v[:7] + [-3.0] + v[8:]), "non-positive price"),
+])
+def test_bad_prices_are_errors(tmp_path, mutate, message):
+    dates = list(pd.bdate_range("2020-01-01", periods=30))
+    values = list(np.linspace(100, 130, 30))
+    dates, values = mutate(dates, values)
+    path = write_prices(tmp_path / "bad.csv", dates, values)
+    with pytest.raises(DataError, match=message):
+        load_returns(path)
+
+
+def test_missing_rows_dropped_on_request(tmp_path):
+    dates = pd.bdate_range("2020-01-01", periods=30)
+    values = np.linspace(100, 130, 30)
+    values[10] = np.nan
+    path = write_prices(tmp_path / "na.csv", dates, values)
+    r, _ = load_returns(path, dropna=True)
+    assert len(r) == 28
+    assert r["SPX"].iloc[9] == pytest.approx(math.log(values[11] / values[9]))
+
+
+def test_gaps(tmp_path):
+    dates = list(pd.bdate_range("2020-01-01", periods=20)) + list(pd.bdate_range("2020-03-02", periods=20))
+    path = write_prices(tmp_path / "gap.csv", dates, np.linspace(100, 140, 40))
+    with pytest.raises(DataError, match="gap"):
+        load_returns(path)
+    assert len(load_returns(path, gaps="keep")[0]) == 39
+    assert len(load_returns(path, gaps="drop")[0]) == 38
+
+
+# ---------------------------------------------------------------- end to end through the CLI
+
+def test_cli_fit_json_on_sp500(cli, tmp_path):
+    res = cli("fit", INDICES, "-t", "SPX", "--start", "2007-01-01", "--end", "2010-12-31", "--json",
+              "--plot", tmp_path, "--save", tmp_path / "spx.gmm")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["frequency"] == "daily" and out["n"] == 1008
+    by = {row["model"]: row for row in out["comparison"]}
+    assert out["n_components"] >= 2
+    # fat tails: the mixture and the t beat the normal on BIC over the crisis years
+    assert by["gmm"]["bic"] < by["normal"]["bic"] and by["student-t"]["bic"] < by["normal"]["bic"]
+    assert sum(c["weight"] for c in out["components"]) == pytest.approx(1.0)
+    assert {Path(f).name for f in out["figures"]} == {"finance_density_SPX.png", "finance_qq_SPX.png"}
+    from gmmkit import load
+
+    assert load(tmp_path / "spx.gmm").n_components == out["n_components"]
+    again = cli("fit", INDICES, "-t", "SPX", "--start", "2017-01-01", "--save", tmp_path / "spx.gmm")
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_cli_risk_table(cli):
+    res = cli("risk", INDICES, "-t", "SPX", "--start", "2008-01-01", "--end", "2012-12-31", "-k", "2",
+              "--json")
+    assert res.exit_code == 0, res.output
+    rows = {(r["model"], r["level"]): r for r in json.loads(res.output)["rows"]}
+    assert set(rows) == {(m, lv) for m in ("gmm", "normal", "historical") for lv in (0.95, 0.99)}
+    # the fat-tailed mixture puts more mass far out than the normal
+    assert rows["gmm", 0.99]["var"] > rows["normal", 0.99]["var"]
+    assert all(r["es"] > r["var"] > 0 for r in rows.values())
+    text = cli("risk", INDICES, "-t", "SPX", "--start", "2016-01-01", "-k", "2", "--horizon", "5",
+               "--sims", "5000", "-l", "0.99")
+    assert text.exit_code == 0, text.output
+    assert "simulated (5000 paths)" in text.output
+
+
+def test_cli_backtest_table_and_series(cli, tmp_path):
+    out = tmp_path / "bt.csv"
+    res = cli("backtest", INDICES, "-t", "SPX", "--start", "2006-01-01", "--end", "2011-12-31",
+              "--window", "250", "--refit", "50", "-k", "2", "--out", out, "--plot", tmp_path, "--json")
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    frame = pd.read_csv(out, index_col=0)
+    n_returns = len(load_returns(INDICES, ["SPX"], start="2006-01-01", end="2011-12-31")[0])
+    assert len(frame) == info["rows"][0]["n"] == n_returns - 250
+    for row in info["rows"]:
+        assert row["exceedances"] == frame[f"hit_{row['model']}"].sum()
+        assert row["basel_zone"] in ("green", "yellow", "red")
+        assert 0 <= row["kupiec_p"] <= 1
+    assert (tmp_path / "finance_backtest_SPX.png").stat().st_size > 10_000
+    again = cli("backtest", INDICES, "-t", "SPX", "--start", "2006-01-01", "--window", "250", "--out", out)
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_cli_regimes_export(cli, tmp_path):
+    out = tmp_path / "reg.csv"
+    res = cli("regimes", INDICES, "-t", "SPX", "--start", "2007-01-01", "--end", "2009-12-31", "-k", "2",
+              "--out", out)
+    assert res.exit_code == 0, res.output
+    frame = pd.read_csv(out, index_col=0, parse_dates=True)
+    assert set(frame["regime"]) == {"calm", "turbulent"}
+    by = frame.groupby("regime")["return"].std()
+    assert by["turbulent"] > 2 * by["calm"]
+    # October 2008 was turbulent
+    assert (frame.loc["2008-10", "regime"] == "turbulent").mean() > 0.5
+
+
+def test_cli_portfolio(cli):
+    res = cli("portfolio", INDICES, "-t", "SPX", "-t", "IXIC", "-w", "0.5,0.5", "--start", "2010-01-01",
+              "-k", "2", "--sims", "20000", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["tickers"] == ["SPX", "IXIC"] and len(out["stress"]["asset_means"]) == 2
+    gmm99 = next(r for r in out["rows"] if r["model"] == "gmm" and r["level"] == 0.99)
+    assert gmm99["var"] == pytest.approx(-out["stress"]["quantile"], rel=0.1)
+    bad = cli("portfolio", INDICES, "-t", "SPX", "-t", "IXIC", "-w", "0.5")
+    assert bad.exit_code == 2
+
+
+def test_cli_bad_inputs_are_one_line_errors(cli, tmp_path):
+    dates = list(pd.bdate_range("2020-01-01", periods=40))
+    path = write_prices(tmp_path / "dup.csv", dates[:10] + [dates[9]] + dates[10:], np.linspace(100, 140, 41))
+    res = cli("fit", path)
+    assert res.exit_code == 2 and "duplicated date 2020-01-14" in res.output
+    short = write_prices(tmp_path / "short.csv", dates, np.linspace(100, 140, 40))
+    res = cli("backtest", short, "--window", "100")
+    assert res.exit_code == 2 and "too short" in res.output
+    res = cli("fit", INDICES)
+    assert res.exit_code == 2 and "--ticker" in res.output
+    res = cli("fit", INDICES, "-t", "DAX")
+    assert res.exit_code == 2 and "not found" in res.output
