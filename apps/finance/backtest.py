@@ -116,9 +116,9 @@ def ewma_volatility(r, *, lam=0.94, init_periods=500):
     ``s2[0]`` is the variance of the first ``init_periods`` returns; ``s[t]`` uses
     only returns before ``t`` (after those first ones).
 
-    >>> s = ewma_volatility(np.r_[np.zeros(10), 0.1], lam=0.5, init_periods=10)
-    >>> float(s[-1])
-    0.0
+    >>> s = ewma_volatility(np.array([0.01, -0.01, 0.03]), lam=0.5, init_periods=2)
+    >>> np.round(s ** 2 * 1e4, 3).tolist()
+    [1.0, 1.0, 1.0]
     """
     r = np.asarray(r, dtype=np.float64)
     if not 0.0 < lam < 1.0:
