@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.exceptions import DataError, GMMKitError, ParameterError
 
 from .colour import FEATURES, pixel_features
 from .images import Picture, check_palette_size, label_palette, picture_from_array
@@ -258,7 +258,7 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
     k_table = None
     n_min = 2 if k == "auto" else k
     if Xfit.shape[0] < max(n_min, 2):
-        raise DataError(f"only {Xfit.shape[0]} usable pixels, fewer than k={n_min}")
+        raise DataError(f"only {Xfit.shape[0]} usable pixel(s), fewer than k={n_min}")
     if k == "auto":
         sel = Xfit if Xfit.shape[0] <= SELECT_PIXELS else Xfit[rng.choice(Xfit.shape[0], SELECT_PIXELS, replace=False)]
         k, k_table = select_k(sel, k_range=k_range, covariance_type=covariance_type,
@@ -441,7 +441,12 @@ def segment_file(path, out_dir, *, stem=None, max_pixels=None, **kwargs):
     t = time.perf_counter()
     pic = read_image(path, max_pixels=max_pixels)
     t_read = time.perf_counter() - t
-    seg = segment_image(pic, **kwargs)
+    try:
+        seg = segment_image(pic, **kwargs)
+    except GMMKitError as exc:
+        if os.fspath(path) in str(exc):
+            raise
+        raise type(exc)(f"{os.fspath(path)}: {exc}") from None
     seg.timings["read"] = t_read
     stem = stem or os.path.splitext(os.path.basename(os.fspath(path)))[0]
     return write_outputs(seg, os.fspath(out_dir), stem,

@@ -81,6 +81,23 @@ def full_precision_factors(model):
     raise ParameterError(f"unknown covariance_type {cov_type!r}")
 
 
+def _kernel_params(model):
+    K, D = model.means_.shape
+    U = np.ascontiguousarray(full_precision_factors(model))
+    logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+    with np.errstate(divide="ignore"):
+        logc = np.log(np.asarray(model.weights_, dtype=np.float64)) + logdet - 0.5 * D * math.log(2 * math.pi)
+    return np.ascontiguousarray(model.means_, dtype=np.float64), U, logc
+
+
+def _check_features(model, X):
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != model.means_.shape[1]:
+        raise ParameterError(
+            f"X must have shape (N, {model.means_.shape[1]}), got {X.shape}")
+    return X
+
+
 def component_logp(model, X, *, out=None):
     """log p(x, k) = log w_k + log N(x | mu_k, Sigma_k) for every row of X, as float32 (N, K).
 
@@ -100,16 +117,9 @@ def component_logp(model, X, *, out=None):
     """
     from . import _kernels
 
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[1] != model.means_.shape[1]:
-        raise ParameterError(
-            f"X must have shape (N, {model.means_.shape[1]}), got {X.shape}")
-    K, D = model.means_.shape
-    U = np.ascontiguousarray(full_precision_factors(model))
-    logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
-    with np.errstate(divide="ignore"):
-        logc = np.log(np.asarray(model.weights_, dtype=np.float64)) + logdet - 0.5 * D * math.log(2 * math.pi)
-    means = np.ascontiguousarray(model.means_, dtype=np.float64)
+    X = _check_features(model, X)
+    K = model.means_.shape[0]
+    means, U, logc = _kernel_params(model)
     N = X.shape[0]
     if out is None:
         out = np.empty((N, K), dtype=np.float32)

@@ -247,10 +247,13 @@ def test_bad_parameters_exit_2(tmp_path, args, message):
 def test_bad_files_one_line_each(tmp_path):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    res = run([empty, tmp_path / "missing.jpg", "--out", tmp_path / "o"])
+    one = tmp_path / "one.png"
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(one)
+    res = run([empty, tmp_path / "missing.jpg", one, "-k", "2", "--out", tmp_path / "o"])
     assert res.exit_code == 1
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 2 and "empty file" in lines[0] and "no such file" in lines[1]
+    assert len(lines) == 3 and "empty file" in lines[0] and "no such file" in lines[1]
+    assert lines[2] == f"error: {one}: only 1 usable pixel(s), fewer than k=2"
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
 
 
