@@ -1,0 +1,388 @@
+"""Dask-distributed EM: the exact EM fit of data spread over a cluster's workers.
+
+The data are persisted on the workers once. Every EM iteration then broadcasts
+the current parameters (a few kB) to all workers, runs gmmkit's fused Numba
+kernel on every block where it lives, and adds the per-block sufficient
+statistics up a tree (``split_every`` blocks per node); only those statistics
+travel back. The M-step, re-seeding and convergence test are the estimator's
+own, so the result equals the in-memory fit from the same starting parameters
+up to the order of floating-point additions (about 1e-12 relative in float64).
+The reduction tree is fixed by the blocks, so a fit is reproducible, and a
+worker lost in the middle of a fit only costs the recomputation of its blocks,
+which Dask does from the task graph.
+
+Needs the optional extra: ``pip install 'gmmkit[dask]'``. With a
+``dask.distributed.Client`` (given, or the current default one) the work runs
+on its cluster; without one, on Dask's local threaded scheduler.
+
+>>> import numpy as np, dask.array as da
+>>> from gmmkit import GaussianMixture
+>>> from gmmkit.dask import fit_dask
+>>> rng = np.random.default_rng(0)
+>>> X = np.vstack([rng.normal(-3, 1, (3000, 2)), rng.normal(3, 1, (3000, 2))])
+>>> gm = fit_dask(GaussianMixture(2, random_state=0), da.from_array(X, chunks=1000))
+>>> ref = GaussianMixture(2, random_state=0).fit(X)
+>>> bool(np.allclose(gm.means_, ref.means_, rtol=1e-8, atol=0))
+True
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+
+from .exceptions import DataError, ParameterError
+from .outofcore import DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features
+
+__all__ = ["fit_dask", "read_dask", "get_client"]
+
+
+def _require_dask():
+    try:
+        import dask  # noqa: F401
+        import dask.array  # noqa: F401
+    except ImportError:  # pragma: no cover - optional dependency
+        raise ParameterError("the Dask path needs dask: pip install 'gmmkit[dask]'") from None
+
+
+def get_client(scheduler=None):
+    """A ``distributed.Client``: connected to ``scheduler`` (an address such as
+    ``tcp://host:8786``) if given, else the current default client, else None."""
+    if scheduler is None:
+        try:
+            from distributed import default_client
+
+            return default_client()
+        except (ImportError, ValueError):
+            return None
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - optional dependency
+        raise ParameterError("--scheduler needs distributed: pip install 'gmmkit[dask]'") from None
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+
+
+# ====================================================================== reading
+def _read_npy_rows(path, lo, hi):
+    """Rows lo:hi of a 2-D .npy file (runs on a worker; the file must be visible there)."""
+    mm = np.load(path, mmap_mode="r")
+    return np.array(mm[lo:hi])
+
+
+def read_dask(source, *, columns=None, chunk_rows=None):
+    """A 2-D dask array read lazily from files, so workers load their own blocks.
+
+    Parameters
+    ----------
+    source : str or list of str
+        ``.npy``, ``.parquet`` or ``.csv`` files, or a glob pattern of them. On a
+        real cluster the paths must be readable from every worker (shared file
+        system or object store URL understood by pandas/pyarrow for Parquet/CSV).
+    columns : list of str, optional
+        Feature columns of Parquet/CSV files (default: all, which must be numeric).
+    chunk_rows : int, optional
+        Rows per block for ``.npy`` files (default about 32 MB; Parquet row groups
+        and CSV blocks decide for those formats).
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.arange(20.0).reshape(10, 2))
+    >>> read_dask(path, chunk_rows=4).chunks
+    ((4, 4, 2), (2,))
+    """
+    _require_dask()
+    import dask
+    import dask.array as da
+
+    from .outofcore import NpySource
+
+    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    files = []
+    for p in map(os.fspath, paths):
+        hits = sorted(glob.glob(p)) if any(c in p for c in "*?[") else [p]
+        if not hits:
+            raise DataError(f"no file matches {p}")
+        files += hits
+    missing = [f for f in files if "://" not in f and not os.path.exists(f)]
+    if missing:
+        raise DataError(f"data file not found: {missing[0]}")
+    exts = {os.path.splitext(f)[1].lower() for f in files}
+    if exts == {".npy"}:
+        parts = []
+        for f in files:
+            src = NpySource(f, chunk_rows=chunk_rows)
+            N, D = src.shape
+            for lo in range(0, N, src.rows):
+                hi = min(N, lo + src.rows)
+                block = dask.delayed(_read_npy_rows, pure=True)(os.path.abspath(f), lo, hi)
+                parts.append(da.from_delayed(block, shape=(hi - lo, D), dtype=src.file_dtype))
+        return da.concatenate(parts, axis=0)
+    import dask.dataframe as dd
+
+    if exts <= {".parquet", ".pq"}:
+        frame = dd.read_parquet(files, columns=columns)
+    elif exts <= {".csv", ".gz", ".bz2"}:
+        frame = dd.read_csv(files, usecols=columns)
+    else:
+        raise DataError(f"cannot read {sorted(exts)} files with Dask; use .npy, .parquet or .csv")
+    bad = [c for c, t in frame.dtypes.items() if t.kind not in "fiu"]
+    if bad:
+        raise DataError(f"{files[0]}: non-numeric column(s) {bad}; choose the feature columns with columns=[...]")
+    return frame.to_dask_array(lengths=True)
+
+
+# ====================================================================== block tasks
+def _block_scan(X, w, sample_size, seed):
+    """First pass over one block: counts, sums, bounds, finiteness and a sample."""
+    X = np.asarray(X)
+    n, D = X.shape
+    out = {"n": n, "finite": bool(np.isfinite(X).all())}
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64)
+        out["finite"] &= bool(np.isfinite(w).all() and (w >= 0).all())
+    if not out["finite"]:
+        return out
+    pos = slice(None) if w is None else w > 0
+    rows = X[pos]
+    out["total"] = float(n if w is None else w.sum())
+    out["nnz"] = int(rows.shape[0])
+    out["sums"] = X.sum(axis=0, dtype=np.float64) if w is None else w @ X.astype(np.float64)
+    out["lo"] = rows.min(axis=0).astype(np.float64) if rows.shape[0] else np.full(D, np.inf)
+    out["hi"] = rows.max(axis=0).astype(np.float64) if rows.shape[0] else np.full(D, -np.inf)
+    if seed is None:  # the whole data set is the sample: keep every row, in order
+        out["rows"], out["w"] = np.array(X), w
+        return out
+    # weighted reservoir keys log(u)/w (A-Res); keep this block's sample_size largest
+    rs = np.random.RandomState(seed)
+    logu = np.log1p(-rs.random_sample(n))
+    keys = logu if w is None else np.where(w > 0, logu / np.where(w > 0, w, 1.0), -np.inf)
+    if n > sample_size:
+        top = np.argpartition(keys, -sample_size)[-sample_size:]
+        out["rows"], out["keys"] = np.array(X[top]), keys[top]
+    else:
+        out["rows"], out["keys"] = np.array(X), keys
+    return out
+
+
+def _block_stats(X, w, shift, means, prec, logc, log_noise, family):
+    """Sufficient statistics of one block under the broadcast parameters (on a worker)."""
+    from . import _engine
+
+    X = np.ascontiguousarray(X, dtype=means.dtype)
+    sw = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    ll, nk, sx, sxx = _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, False)
+    return ll, nk, sx, sxx
+
+
+def _add_stats(*parts):
+    ll, nk, sx, sxx = parts[0]
+    nk, sx, sxx = nk.copy(), sx.copy(), sxx.copy()
+    for p in parts[1:]:
+        ll += p[0]
+        nk += p[1]
+        sx += p[2]
+        sxx += p[3]
+    return ll, nk, sx, sxx
+
+
+def _tree_reduce(parts, split_every):
+    import dask
+
+    level = list(parts)
+    while len(level) > 1:
+        level = [dask.delayed(_add_stats, pure=True)(*level[i:i + split_every])
+                 for i in range(0, len(level), split_every)]
+    return level[0]
+
+
+# ====================================================================== context
+def _dask_context_class():
+    from .mixture import _FitContext, _log_coef
+
+    class _DaskContext(_FitContext):
+        """A fit context whose E-pass maps the kernel over persisted dask blocks.
+
+        ``X``/``sw`` hold a sample of the data (initialisation and re-seeding);
+        the blocks stay on the workers.
+        """
+
+        def __init__(self, est, blocks, wblocks, scan, entry, rng, client, split_every):
+            super().__init__(est, scan["sample"], scan["sample_w"], scan["total"], scan["shift"], entry, rng)
+            if self.noise:  # the noise region is the whole data's bounding box
+                self.noise_bounds = scan["bounds"]
+                if est.noise_volume is None:
+                    width = scan["bounds"][1] - scan["bounds"][0]
+                    self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
+            self.blocks, self.wblocks = blocks, wblocks
+            self.client, self.split_every = client, split_every
+            self.dtype = scan["dtype"]
+            self.shift_arg = self._broadcast(self.shift)
+
+        def _broadcast(self, value):
+            if self.client is None:
+                return value
+            return self.client.scatter(value, broadcast=True, hash=False)
+
+        def kernel_args(self, params):
+            weights, means, prec_chol, _, pi0 = params
+            K, D = self.K, self.D
+            return (np.ascontiguousarray(means, dtype=self.dtype),
+                    np.ascontiguousarray(self.entry.kernel_prec(prec_chol, K, D), dtype=self.dtype),
+                    _log_coef(self.entry, weights, prec_chol, D), float(self.log_noise(pi0)))
+
+        def e_pass(self, params):
+            import dask
+
+            means, prec, logc, log_noise = self.kernel_args(params)
+            means, prec, logc = (self._broadcast(a) for a in (means, prec, logc))
+            task = dask.delayed(_block_stats, pure=True)
+            parts = [task(b, w, self.shift_arg, means, prec, logc, log_noise, self.entry.family)
+                     for b, w in zip(self.blocks, self.wblocks)]
+            root = _tree_reduce(parts, self.split_every)
+            if self.client is not None:
+                ll, nk, sx, sxx = self.client.compute(root).result()
+            else:
+                ll, nk, sx, sxx = root.compute(scheduler="threads")
+            if not np.isfinite(ll):
+                raise DataError(
+                    "the log-likelihood is not finite: the data are too extreme for "
+                    f"{np.dtype(self.dtype).name} or degenerate; rescale X or increase reg_covar"
+                )
+            return ll, (nk, sx, sxx)
+
+    return _DaskContext
+
+
+# ====================================================================== driver
+def _scan(blocks, wblocks, N, n_components, rng, sample_size, client, dtype):
+    import dask
+
+    keyed = N > sample_size
+    seeds = rng.randint(0, 2**31 - 1, size=len(blocks)) if keyed else [None] * len(blocks)
+    task = dask.delayed(_block_scan, pure=True)
+    tasks = [task(b, w, sample_size, None if s is None else int(s))
+             for b, w, s in zip(blocks, wblocks, seeds)]
+    parts = (client.compute(tasks, sync=True) if client is not None
+             else dask.compute(*tasks, scheduler="threads"))
+    for i, p in enumerate(parts):
+        if not p["finite"]:
+            raise DataError(f"NaN or infinity (or a negative/non-finite sample weight) in block {i} "
+                            f"of the dask array")
+    total = sum(p["total"] for p in parts)
+    nnz = sum(p["nnz"] for p in parts)
+    if N < max(2, n_components) or nnz < n_components:
+        raise DataError(f"Expected n_samples >= n_components but got n_components = {n_components}, "
+                        f"n_samples = {min(N, nnz)} (weight > 0)")
+    if not total > 0:
+        raise DataError("sample_weight: the weights sum to zero")
+    scan = {"total": total, "dtype": dtype,
+            "shift": sum(p["sums"] for p in parts) / total,
+            "bounds": np.vstack([np.min([p["lo"] for p in parts], axis=0),
+                                 np.max([p["hi"] for p in parts], axis=0)])}
+    rows = np.concatenate([p["rows"] for p in parts])
+    if not keyed:
+        ws = [p["w"] for p in parts]
+        scan["sample_w"] = np.empty(0) if ws[0] is None else np.ascontiguousarray(np.concatenate(ws))
+    else:
+        keys = np.concatenate([p["keys"] for p in parts])
+        top = np.argpartition(keys, -sample_size)[-sample_size:]
+        top = top[np.isfinite(keys[top])]
+        rows, scan["sample_w"] = rows[np.sort(top)], np.empty(0)
+    scan["sample"] = np.ascontiguousarray(rows, dtype=dtype)
+    return scan
+
+
+def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAULT_SAMPLE_SIZE,
+             split_every=8):
+    """Fit ``estimator`` (a :class:`gmmkit.GaussianMixture`) by exact EM on a dask array.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+        All its parameters are honoured, as in ``fit``.
+    X : dask.array.Array, dask DataFrame, or array-like
+        The data, shape (n_samples, n_features), split into blocks of rows.
+        float32 data are computed in float32.
+    sample_weight : dask or NumPy array, optional
+        Frequency weights, one per row.
+    client : distributed.Client, None or False
+        Cluster to run on; None: the current default client if there is one,
+        else Dask's threaded scheduler in this process; False: that threaded
+        scheduler in any case.
+    sample_size : int
+        Rows of the (weighted reservoir) sample the initialisation runs on; if
+        the data have no more rows than that, the initialisation is exactly the
+        in-memory one.
+    split_every : int
+        Fan-in of the reduction tree of the per-block statistics.
+
+    Returns
+    -------
+    estimator : fitted, with the attributes ``fit`` sets.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from gmmkit import GaussianMixture
+    >>> X = da.random.RandomState(0).normal(size=(4000, 2), chunks=(1000, 2))
+    >>> fit_dask(GaussianMixture(2, covariance_type="diag", random_state=0), X).means_.shape
+    (2, 2)
+    """
+    _require_dask()
+    import dask.array as da
+    from sklearn.utils import check_random_state
+
+    from ._covariance import COVARIANCE_TYPES
+
+    est = estimator
+    est._validate_all_params()
+    if int(split_every) < 2:
+        raise ParameterError(f"split_every must be >= 2, got {split_every}")
+    client = get_client() if client is None else (client or None)
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        X = da.asarray(np.asarray(X))
+    if X.ndim != 2:
+        raise DataError(f"expected a 2-D array (rows x features), got {X.ndim}-D")
+    if X.dtype.kind not in "fiu":
+        raise DataError(f"X must be numeric, got dtype {X.dtype}")
+    dtype = _float_dtype(X.dtype)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    N, D = X.shape
+    if sample_weight is not None:
+        w = da.asarray(sample_weight).astype(np.float64)
+        if w.shape != (N,):
+            raise DataError(f"sample_weight: expected shape ({N},), got {w.shape}")
+        w = w.rechunk((X.chunks[0],))
+    est._check_initial_parameters(D)
+
+    # keep the data on the workers for the whole fit
+    if client is not None:
+        X = client.persist(X)
+        w = client.persist(w) if sample_weight is not None else None
+    else:
+        X = X.persist(scheduler="threads")
+        w = w.persist(scheduler="threads") if sample_weight is not None else None
+    blocks = X.to_delayed().ravel().tolist()
+    wblocks = w.to_delayed().ravel().tolist() if w is not None else [None] * len(blocks)
+
+    rng = check_random_state(est.random_state)
+    scan = _scan(blocks, wblocks, N, est.n_components, rng, int(sample_size), client, dtype)
+    entry = COVARIANCE_TYPES[est.covariance_type]
+    ctx = _dask_context_class()(est, blocks, wblocks, scan, entry, rng, client, int(split_every))
+    do_init = not (est.warm_start and hasattr(est, "converged_"))
+    _run_em(est, ctx, rng, do_init)
+    _set_n_features(est, D)
+    return est

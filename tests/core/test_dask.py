@@ -1,0 +1,127 @@
+"""Dask-distributed EM (gmmkit.dask): exact against the in-memory fit, on a process cluster,
+and a fit that survives losing a worker."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from gmmkit import GaussianMixture  # noqa: E402
+from gmmkit.dask import fit_dask, read_dask  # noqa: E402
+from gmmkit.exceptions import DataError  # noqa: E402
+from tests.conftest import make_blobs  # noqa: E402
+
+FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_"]
+
+
+def assert_same_fit(a, b, rtol=1e-8):
+    for name in FITTED:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=0, err_msg=name)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol, atol=0)
+    assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, worker_dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture
+def blobs(rng):
+    return make_blobs(rng, n=3000, d=3, k=3)
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_cluster_equals_in_memory(client, blobs, cov):
+    kw = dict(n_components=3, covariance_type=cov, random_state=0, tol=1e-8, max_iter=60)
+    ref = GaussianMixture(**kw).fit(blobs)
+    got = fit_dask(GaussianMixture(**kw), da.from_array(blobs, chunks=(400, 3)), client=client)
+    assert_same_fit(got, ref)
+    assert got.n_features_in_ == 3
+
+
+def test_threaded_scheduler_weights_float32(blobs, rng):
+    w = rng.integers(0, 3, size=len(blobs)).astype(float)
+    kw = dict(n_components=3, covariance_type="diag", random_state=0, tol=1e-8)
+    ref = GaussianMixture(**kw).fit(blobs, sample_weight=w)
+    got = fit_dask(GaussianMixture(**kw), da.from_array(blobs, chunks=700), sample_weight=w, client=False)
+    assert_same_fit(got, ref)
+    X32 = blobs.astype(np.float32)
+    ref32 = GaussianMixture(3, random_state=0).fit(X32)
+    got32 = fit_dask(GaussianMixture(3, random_state=0), da.from_array(X32, chunks=(700, 1)), client=False)
+    assert_same_fit(got32, ref32, rtol=2e-3)  # float32 sums, shifted by a float64 mean here
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sampled_init_same_start(client, rng):
+    X = make_blobs(rng, n=6000, d=2, k=3)
+    start = GaussianMixture(3, random_state=1, max_iter=2).fit(X[::7])
+    kw = dict(n_components=3, weights_init=start.weights_, means_init=start.means_,
+              precisions_init=start.precisions_, tol=1e-9, max_iter=50)
+    ref = GaussianMixture(**kw).fit(X)
+    got = fit_dask(GaussianMixture(**kw), da.from_array(X, chunks=1000), client=client, sample_size=500)
+    assert_same_fit(got, ref)
+
+
+def _exit_soon():
+    threading.Timer(0.05, os._exit, (1,)).start()
+    return os.getpid()
+
+
+def test_worker_killed_mid_fit(client, blobs):
+    """A worker dies after iteration 3; Dask recomputes its blocks and the fit is unchanged."""
+    X = da.from_array(blobs, chunks=(300, 3))
+    kw = dict(n_components=3, random_state=0, tol=1e-10, max_iter=40)
+    ref = fit_dask(GaussianMixture(**kw), X, client=client)
+    assert ref.n_iter_ > 5
+    before = set(client.scheduler_info()["workers"])
+    victim = sorted(before)[0]
+    killed = []
+
+    def kill(info):
+        if info["n_iter"] == 3 and not killed:
+            killed.append(client.run(_exit_soon, workers=[victim])[victim])
+
+    got = fit_dask(GaussianMixture(callback=kill, **kw), X, client=client)
+    assert killed
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in set(client.scheduler_info()["workers"])  # that worker really died
+    assert_same_fit(got, ref, rtol=1e-12)
+    assert_same_fit(got, GaussianMixture(**kw).fit(blobs))
+
+
+def test_read_dask_files(tmp_path, client, blobs):
+    import pandas as pd
+
+    np.save(tmp_path / "a.npy", blobs[:1000])
+    np.save(tmp_path / "b.npy", blobs[1000:])
+    Xd = read_dask(str(tmp_path / "*.npy"), chunk_rows=450)
+    assert Xd.chunks[0] == (450, 450, 100, 450, 450, 450, 450, 200)
+    ref = GaussianMixture(3, random_state=0).fit(blobs)
+    assert_same_fit(fit_dask(GaussianMixture(3, random_state=0), Xd, client=client), ref)
+    frame = pd.DataFrame(blobs, columns=["a", "b", "c"]).assign(label="x")
+    frame.iloc[:1500].to_parquet(tmp_path / "p0.parquet")
+    frame.iloc[1500:].to_parquet(tmp_path / "p1.parquet")
+    Xp = read_dask(str(tmp_path / "p*.parquet"), columns=["a", "b", "c"])
+    assert_same_fit(fit_dask(GaussianMixture(3, random_state=0), Xp, client=client), ref)
+    with pytest.raises(DataError, match="non-numeric"):
+        read_dask(str(tmp_path / "p*.parquet"))
+    with pytest.raises(DataError, match="no file matches"):
+        read_dask(str(tmp_path / "*.csv"))
+
+
+def test_bad_data(blobs):
+    bad = blobs.copy()
+    bad[1234, 0] = np.inf
+    with pytest.raises(DataError, match="block 2"):
+        fit_dask(GaussianMixture(2), da.from_array(bad, chunks=500), client=False)
+    with pytest.raises(DataError, match="2-D"):
+        fit_dask(GaussianMixture(2), da.from_array(blobs[:, 0], chunks=500))
+    with pytest.raises(DataError, match="n_components"):
+        fit_dask(GaussianMixture(5), da.from_array(blobs[:3], chunks=2))
