@@ -95,6 +95,9 @@ def picture_from_array(array, *, mask=None):
             a = _stretch(a.astype(np.float64), mask) * 2.55
             a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
         a = np.ascontiguousarray(a)
+        if _is_gray_rgb(a):  # a gray picture stored as RGB: one feature, not two constant ones
+            gray = a[:, :, 0].astype(np.float32) * np.float32(100 / 255)
+            return Picture(gray, a, mask, "RGB")
         return Picture(a, a, mask, "RGB")
     if a.dtype == np.uint8:
         gray = a.astype(np.float32) * np.float32(100 / 255)
@@ -108,6 +111,14 @@ def picture_from_array(array, *, mask=None):
     disp8 = np.clip(np.rint(gray * 2.55), 0, 255).astype(np.uint8)
     display = np.repeat(disp8[:, :, None], 3, axis=2)
     return Picture(gray, display, mask, "L")
+
+
+def _is_gray_rgb(a):
+    """True when R == G == B everywhere (a quick look at a few rows first)."""
+    probe = a[:: max(1, a.shape[0] // 16)]
+    if not ((probe[..., 0] == probe[..., 1]).all() and (probe[..., 1] == probe[..., 2]).all()):
+        return False
+    return bool((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
 
 
 def _stretch(a, mask):

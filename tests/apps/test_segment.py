@@ -295,6 +295,14 @@ def test_exif_orientation_alpha_and_16_bit(tmp_path):
     assert np.isclose(pic.pixels.min(), 0) and np.isclose(pic.pixels.max(), 100)
 
 
+def test_gray_stored_as_rgb_uses_one_feature(tmp_path):
+    Image.open(IMAGES / "coins.png").convert("RGB").save(tmp_path / "coins_rgb.png")
+    gray = segment_image(read_image(IMAGES / "coins.png"), k=3)
+    rgb = segment_image(read_image(tmp_path / "coins_rgb.png"), k=3)
+    assert rgb.features == "gray" and rgb.model.means_.shape == (3, 1)
+    np.testing.assert_array_equal(rgb.labels, gray.labels)
+
+
 def test_masked_output_is_transparent(tmp_path):
     rgba = np.zeros((30, 40, 4), np.uint8)
     rgba[..., 0] = np.arange(40) * 6
