@@ -54,7 +54,8 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
     priors : 'empirical', 'uniform' or array-like
         Class priors: training-set frequencies of sequences, equal, or given (in ``classes_`` order).
     reg_covar, max_iter, n_init, random_state
-        Passed to each mixture.
+        Passed to each mixture. Mixtures are fitted and evaluated in float32
+        (MFCC frames need no more); sums over frames are accumulated in float64.
 
     Attributes
     ----------
@@ -114,7 +115,7 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
             gm = GaussianMixture(k, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
                                  max_iter=self.max_iter, n_init=self.n_init,
                                  random_state=self.random_state)
-            self.models_.append(gm.fit(frames))
+            self.models_.append(gm.fit(frames.astype(np.float32)))
         self.n_features_in_ = D
         return self
 
@@ -129,11 +130,12 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         seqs = _sequences(X, self.n_features_in_)
         lengths = np.array([len(s) for s in seqs])
-        frames = np.concatenate(seqs)
+        frames = np.concatenate(seqs).astype(np.float32)  # the mixtures were fitted in float32
         idx = np.repeat(np.arange(len(seqs)), lengths)
         out = np.empty((len(seqs), len(self.classes_)))
         for j, gm in enumerate(self.models_):
-            out[:, j] = np.bincount(idx, weights=gm.score_samples(frames), minlength=len(seqs))
+            ll = gm.score_samples(frames).astype(np.float64)
+            out[:, j] = np.bincount(idx, weights=ll, minlength=len(seqs))
         return out + self.log_prior_
 
     def predict_log_proba(self, X):
@@ -195,7 +197,7 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
                 gm.n_features_in_ = D
                 gm.converged_, gm.n_iter_, gm.lower_bound_ = True, 0, 0.0
                 gm.noise_weight_ = 0.0
-                if not np.all(np.isfinite(gm.score_samples(np.zeros((1, D))))):
+                if not np.all(np.isfinite(gm.score_samples(np.zeros((1, D), dtype=np.float32)))):
                     raise ValueError(f"class {classes[j]!r} model does not evaluate")
                 clf.models_.append(gm)
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:

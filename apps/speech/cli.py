@@ -492,7 +492,7 @@ def evaluate_cmd(
         result["identification_files"] = len(hits)
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:
-            df.drop(columns=["path"]).assign(score=scores).to_csv(tmp, index=False)
+            df.drop(columns=["path"]).assign(target=labels.astype(int), score=scores).to_csv(tmp, index=False)
     if det is not None:
         import matplotlib
 

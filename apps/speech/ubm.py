@@ -150,7 +150,8 @@ def map_adapt(ubm, frames, *, name="speaker", relevance=16.0, adapt="m", var_flo
     if X.shape[1] != ubm.n_features_in_:
         raise DataError(f"enrolment data of {name}: {X.shape[1]} features, "
                         f"the UBM expects {ubm.n_features_in_}")
-    resp = ubm.predict_proba(X)
+    # responsibilities in float32 (the UBM was fitted in float32); statistics in float64
+    resp = ubm.predict_proba(X.astype(np.float32)).astype(np.float64)
     n = resp.sum(axis=0)
     safe = np.maximum(n, 1e-10)[:, None]
     ex = resp.T @ X / safe
