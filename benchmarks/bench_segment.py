@@ -95,7 +95,7 @@ def main():
                 f"{k}={s['timings'].get(k, 0):.2f}" for k in keys[:4] + ("smooth", "write", "total")),
                 flush=True)
         print(f"--smooth 1 total median {statistics.median(r['timings']['total'] for r in sm):.2f} s, "
-              f"ICM sweeps {sm[-1]['icm_sweeps']}")
+              f"ICM sweeps {sm[-1]['smooth_sweeps']}")
     print(f"load after: {os.getloadavg()}")
     return 0
 

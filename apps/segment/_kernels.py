@@ -13,6 +13,9 @@ from a thread pool (they release the GIL):
   sweep is order-free: row chunks can run in parallel, and the result does not
   depend on the number of threads.
 
+* :func:`meanfield_range` - one half sweep of mean-field updates for the same Potts
+  model: q_i(k) proportional to exp(logp_i(k) + beta * sum of the neighbours' q_j(k)),
+  checkerboard order as above.
 * :func:`lab_range` - 8-bit sRGB pixels to CIELAB (D65) float32 features.
 * :func:`colour_sums_range` - per-label pixel counts and RGB sums (mean colours).
 
@@ -105,6 +108,53 @@ def icm_range(logp, labels, mask, beta, parity, r0, r1):
                 labels[r, c] = best
                 changed += 1
     return changed
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def meanfield_range(logp, q, mask, beta, parity, r0, r1):
+    """One mean-field half sweep over rows r0:r1, pixels with (r + c) % 2 == parity.
+
+    ``q`` (H, W, K) float32 holds the current marginals and is updated in place;
+    masked pixels neither change nor count as neighbours. Returns the largest
+    change of any q value.
+    """
+    H, W, K = logp.shape
+    s = np.empty(K)
+    biggest = 0.0
+    for r in range(r0, r1):
+        c0 = (parity + r) % 2
+        for c in range(c0, W, 2):
+            if mask[r, c] == 0:
+                continue
+            for k in range(K):
+                s[k] = logp[r, c, k]
+            if r > 0 and mask[r - 1, c] != 0:
+                for k in range(K):
+                    s[k] += beta * q[r - 1, c, k]
+            if r + 1 < H and mask[r + 1, c] != 0:
+                for k in range(K):
+                    s[k] += beta * q[r + 1, c, k]
+            if c > 0 and mask[r, c - 1] != 0:
+                for k in range(K):
+                    s[k] += beta * q[r, c - 1, k]
+            if c + 1 < W and mask[r, c + 1] != 0:
+                for k in range(K):
+                    s[k] += beta * q[r, c + 1, k]
+            m = s[0]
+            for k in range(1, K):
+                if s[k] > m:
+                    m = s[k]
+            tot = 0.0
+            for k in range(K):
+                s[k] = np.exp(s[k] - m)
+                tot += s[k]
+            for k in range(K):
+                v = s[k] / tot
+                d = abs(v - q[r, c, k])
+                if d > biggest:
+                    biggest = d
+                q[r, c, k] = v
+    return biggest
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)

@@ -75,6 +75,9 @@ def segment(
                                   help="Weight of pixel position relative to colour (0 = colour only)."),
     smooth: float = typer.Option(0.0, "--smooth", min=0.0,
                                  help="Potts smoothing strength beta (about 0.5-3; 0 = none)."),
+    smooth_method: str = typer.Option(
+        "icm", "--smooth-method",
+        help="icm (fast) or meanfield (slower; --probs then gives the smoothed probabilities)."),
     out: Path = typer.Option(Path("segments"), "--out", "-o", help="Output folder (created if needed)."),
     fit_pixels: int = typer.Option(200_000, "--fit-pixels", min=2,
                                    help="Fit the mixture on at most this many random pixels."),
@@ -106,6 +109,10 @@ def segment(
     if features not in _FEATURES:
         raise typer.BadParameter(f"must be one of {', '.join(_FEATURES)}, got {features!r}",
                                  param_hint="--features")
+    smooth_method = smooth_method.lower()
+    if smooth_method not in ("icm", "meanfield"):
+        raise typer.BadParameter(f"must be icm or meanfield, got {smooth_method!r}",
+                                 param_hint="--smooth-method")
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
 
@@ -121,7 +128,7 @@ def segment(
         try:
             s = segment_file(path, out, stem=stem, max_pixels=max_pixels, k=kk,
                              k_range=range(2, k_max + 1), features=features, spatial=spatial,
-                             smooth=smooth, fit_pixels=fit_pixels, probabilities=probs,
+                             smooth=smooth, smooth_method=smooth_method, fit_pixels=fit_pixels, probabilities=probs,
                              random_state=seed)
         except GMMKitError as exc:
             n_failed += 1
@@ -135,7 +142,7 @@ def segment(
         if not (quiet or json_out):
             t = s["timings"]
             msg = (f"{path}: {s['width']}x{s['height']}, K={s['k']}"
-                   + (f", {s['icm_sweeps']} ICM sweeps" if s["smooth"] > 0 else "")
+                   + (f", {s['smooth_sweeps']} {smooth_method} sweeps" if s["smooth"] > 0 else "")
                    + f", {t['total']:.2f} s -> {os.path.join(str(out), stem)}_*")
             if show_bar:
                 progress.console.print(msg, markup=False, highlight=False)

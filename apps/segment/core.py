@@ -61,7 +61,8 @@ class Segmentation:
     log_likelihood, bic : float
         Mean log-likelihood per pixel and BIC of the model on the fit pixels.
     probabilities : (K, H, W) float32 array or None
-        Posterior p(k | pixel) of the mixture (only with ``probabilities=True``).
+        Posterior p(k | pixel) of the mixture, or the mean-field marginals when smoothed
+        by mean-field (only with ``probabilities=True``).
     """
 
     labels: np.ndarray
@@ -69,6 +70,7 @@ class Segmentation:
     features: str
     spatial: float
     smooth: float
+    smooth_method: str
     mean_colors: np.ndarray
     fractions: np.ndarray
     log_likelihood: float
@@ -99,6 +101,7 @@ class Segmentation:
             "features": self.features,
             "spatial": float(self.spatial),
             "smooth": float(self.smooth),
+            "smooth_method": self.smooth_method if self.smooth > 0 else None,
             "k": self.n_components,
             "k_selection": self.k_table,
             "covariance_type": m.covariance_type,
@@ -111,7 +114,7 @@ class Segmentation:
             "n_fit_pixels": int(self.n_fit_pixels),
             "converged": bool(m.converged_),
             "n_iter": int(m.n_iter_),
-            "icm_sweeps": int(self.n_sweeps),
+            "smooth_sweeps": int(self.n_sweeps),
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
         }
 
@@ -187,7 +190,8 @@ def select_k(X, *, k_range=DEFAULT_K_RANGE, covariance_type="full", random_state
 
 def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
                   fit_pixels=DEFAULT_FIT_PIXELS, k_range=DEFAULT_K_RANGE, covariance_type="full",
-                  mask=None, probabilities=False, random_state=0, max_sweeps=20, estimator=None):
+                  mask=None, probabilities=False, random_state=0, smooth_method="icm", max_sweeps=20,
+                  estimator=None):
     """Segment an image by a Gaussian mixture on pixel colours, optionally smoothed by a Potts prior.
 
     Parameters
@@ -216,8 +220,12 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
         Also return the per-component posterior maps.
     random_state : int
         Seed of the subsample and of the mixture's initialisation.
+    smooth_method : {'icm', 'meanfield'}
+        How the Potts model is solved: iterated conditional modes (fast, labels only)
+        or mean-field (about K exponentials per pixel per sweep; ``probabilities``
+        are then the smoothed marginals rather than the mixture's posterior).
     max_sweeps : int
-        At most this many ICM sweeps when smoothing.
+        At most this many sweeps when smoothing.
     estimator : class, optional
         Mixture class to use instead of :class:`gmmkit.GaussianMixture`, with the
         same constructor and attributes (e.g. :class:`sklearn.mixture.GaussianMixture`;
@@ -230,7 +238,7 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
     """
     from gmmkit import GaussianMixture
 
-    from .mrf import component_logp, potts_icm
+    from .mrf import component_logp, potts_icm, potts_meanfield, softmax_maps
 
     t_all = time.perf_counter()
     k = _check_k(k)
@@ -239,6 +247,8 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
     for name, v in (("spatial", spatial), ("smooth", smooth)):
         if not (isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v) and v >= 0):
             raise ParameterError(f"{name} must be a number >= 0, got {v!r}")
+    if smooth_method not in ("icm", "meanfield"):
+        raise ParameterError(f"smooth_method must be 'icm' or 'meanfield', got {smooth_method!r}")
     if int(fit_pixels) < 2:
         raise ParameterError(f"fit_pixels must be at least 2, got {fit_pixels}")
     pic = image if isinstance(image, Picture) else picture_from_array(image, mask=mask)
@@ -284,11 +294,17 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
         del X
         timings["label"] = time.perf_counter() - t
         t = time.perf_counter()
-        labels, n_sweeps = potts_icm(logp.reshape(H, W, k), float(smooth), mask=pic.mask,
-                                     max_sweeps=max_sweeps)
+        if smooth_method == "icm":
+            labels, n_sweeps = potts_icm(logp.reshape(H, W, k), float(smooth), mask=pic.mask,
+                                         max_sweeps=max_sweeps)
+            q = softmax_maps(logp, None if pic.mask is None else pic.mask.ravel()) if probabilities else None
+        else:
+            labels, q, n_sweeps = potts_meanfield(logp.reshape(H, W, k), float(smooth), mask=pic.mask,
+                                                  max_sweeps=max_sweeps)
+        del logp
         timings["smooth"] = time.perf_counter() - t
         if probabilities:
-            proba = _posterior_maps(logp, H, W, pic.mask)
+            proba = np.ascontiguousarray(np.moveaxis(q.reshape(H, W, k), 2, 0))
 
     t = time.perf_counter()
     mean_colors, counts = _mean_colours(pic.display, labels, k)
@@ -298,21 +314,11 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
     timings["stats"] = time.perf_counter() - t
     timings["segment_total"] = time.perf_counter() - t_all
     return Segmentation(labels=labels, model=model, features="gray" if pic.is_gray else features,
-                        spatial=float(spatial), smooth=float(smooth), mean_colors=mean_colors,
+                        spatial=float(spatial), smooth=float(smooth), smooth_method=smooth_method,
+                        mean_colors=mean_colors,
                         fractions=fractions, log_likelihood=ll, bic=bic,
                         n_fit_pixels=int(Xfit.shape[0]), n_sweeps=n_sweeps, k_table=k_table,
                         probabilities=proba, timings=timings, picture=pic)
-
-
-def _posterior_maps(logp, H, W, mask):
-    """Soft-max of the (N, K) log-likelihoods as (K, H, W) float32 (0 on masked pixels)."""
-    m = logp.max(axis=1, keepdims=True)
-    e = np.exp(logp - m)
-    e /= e.sum(axis=1, keepdims=True)
-    out = np.ascontiguousarray(e.T.reshape(-1, H, W))
-    if mask is not None:
-        out[:, ~mask] = 0
-    return out
 
 
 def _mean_colours(display, labels, k):
