@@ -93,20 +93,28 @@ def plot_qq(r, mixture, path, *, title=""):
 
 
 def plot_backtest(frame, path, *, level=0.99, title=""):
-    """Returns with each method's -VaR line; exceedances marked."""
+    """Returns with each method's -VaR line (exceedances circled), and an exceedance timeline per method."""
     plt = _pyplot()
     methods = [c[4:] for c in frame.columns if c.startswith("var_")]
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(10, 5), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 1]})
     idx = frame.index
-    ax.plot(idx, frame["return"], color="0.6", lw=0.4, label="return")
+    ret = frame["return"].to_numpy()
+    ax.plot(idx, ret, color="0.6", lw=0.4, label="return")
     for m in methods:
         ax.plot(idx, -frame[f"var_{m}"], color=COLORS[m], lw=0.9, label=f"-VaR {m}")
         hits = frame[f"hit_{m}"].to_numpy()
-        ax.plot(idx[hits], frame["return"].to_numpy()[hits], "o", ms=3, mfc="none", color=COLORS[m],
-                label=f"{m}: {int(hits.sum())} exceedances")
+        ax.plot(idx[hits], ret[hits], "o", ms=4, mfc="none", mew=0.8, color=COLORS[m])
     ax.set_ylabel("return")
     ax.set_title(title or f"rolling {level:.0%} VaR backtest")
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.legend(fontsize=7, loc="lower left")
+    for row, m in enumerate(methods):
+        hits = frame[f"hit_{m}"].to_numpy()
+        ax2.eventplot([idx[hits]], lineoffsets=row, linelengths=0.8, colors=COLORS[m], linewidths=0.8)
+    ax2.set_yticks(range(len(methods)))
+    ax2.set_yticklabels([f"{m} ({int(frame[f'hit_{m}'].sum())})" for m in methods], fontsize=8)
+    ax2.set_ylim(-0.6, len(methods) - 0.4)
+    ax2.set_title(f"exceedances (expected {(1 - level) * len(frame):.0f})", fontsize=9)
     fig.tight_layout()
     return _save(fig, path, plt)
 
