@@ -5,8 +5,6 @@ Each command is a thin layer over the Python API (:class:`gmmkit.GaussianMixture
 numpy, pandas and the estimator are imported inside the commands so that
 ``gmmkit --help`` stays fast.
 """
-from __future__ import annotations
-
 import os
 import sys
 import time
