@@ -12,7 +12,8 @@ suits them all:
 
 >>> import numpy as np
 >>> from gmmkit_apps.segment.colour import rgb_to_lab
->>> np.round(rgb_to_lab(np.array([[255, 0, 0], [255, 255, 255]], np.uint8)), 1).tolist()
+>>> lab = rgb_to_lab(np.array([[255, 0, 0], [255, 255, 255]], np.uint8))
+>>> [[round(float(v), 1) + 0.0 for v in px] for px in lab]
 [[53.2, 80.1, 67.2], [100.0, 0.0, 0.0]]
 """
 from __future__ import annotations

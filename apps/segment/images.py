@@ -9,7 +9,8 @@ pixel limit (a decompression bomb). Every output goes through
 >>> from PIL import Image
 >>> from gmmkit_apps.segment.images import read_image
 >>> path = os.path.join(tempfile.mkdtemp(), "tiny.png")
->>> Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(path)
+>>> rgb = np.zeros((4, 6, 3), np.uint8); rgb[:, :, 0] = 200
+>>> Image.fromarray(rgb).save(path)
 >>> pic = read_image(path)
 >>> pic.shape, pic.is_gray, pic.mask is None
 ((4, 6), False, True)
