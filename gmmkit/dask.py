@@ -1,7 +1,7 @@
 """Dask-distributed EM: the exact EM fit of data spread over a cluster's workers.
 
 The data are persisted on the workers once. Every EM iteration then broadcasts
-the current parameters (a few kB) to all workers, runs gmmkit's fused Numba
+the current parameters (a few kB, one task of the graph) to the workers, runs gmmkit's fused Numba
 kernel on every block where it lives, and adds the per-block sufficient
 statistics up a tree (``split_every`` blocks per node); only those statistics
 travel back. The M-step, re-seeding and convergence test are the estimator's
@@ -170,14 +170,18 @@ def _block_scan(X, w, sample_size, seed):
     return out
 
 
-def _block_stats(X, w, shift, means, prec, logc, log_noise, family):
+def _identity(x):
+    return x
+
+
+def _block_stats(X, w, payload, family):
     """Sufficient statistics of one block under the broadcast parameters (on a worker)."""
     from . import _engine
 
+    shift, means, prec, logc, log_noise = payload
     X = np.ascontiguousarray(X, dtype=means.dtype)
     sw = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    ll, nk, sx, sxx = _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, False)
-    return ll, nk, sx, sxx
+    return _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, False)
 
 
 def _add_stats(*parts):
@@ -222,12 +226,6 @@ def _dask_context_class():
             self.blocks, self.wblocks = blocks, wblocks
             self.client, self.split_every = client, split_every
             self.dtype = scan["dtype"]
-            self.shift_arg = self._broadcast(self.shift)
-
-        def _broadcast(self, value):
-            if self.client is None:
-                return value
-            return self.client.scatter(value, broadcast=True, hash=False)
 
         def kernel_args(self, params):
             weights, means, prec_chol, _, pi0 = params
@@ -239,11 +237,11 @@ def _dask_context_class():
         def e_pass(self, params):
             import dask
 
-            means, prec, logc, log_noise = self.kernel_args(params)
-            means, prec, logc = (self._broadcast(a) for a in (means, prec, logc))
+            # the parameters are one literal task: the scheduler ships its result to every
+            # worker once per iteration (a broadcast that survives losing workers)
+            payload = dask.delayed(_identity, pure=True)((self.shift,) + self.kernel_args(params))
             task = dask.delayed(_block_stats, pure=True)
-            parts = [task(b, w, self.shift_arg, means, prec, logc, log_noise, self.entry.family)
-                     for b, w in zip(self.blocks, self.wblocks)]
+            parts = [task(b, w, payload, self.entry.family) for b, w in zip(self.blocks, self.wblocks)]
             root = _tree_reduce(parts, self.split_every)
             if self.client is not None:
                 ll, nk, sx, sxx = self.client.compute(root).result()

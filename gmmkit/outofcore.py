@@ -753,7 +753,7 @@ def _model_statistics(ctx, params):
     """Per-row statistics (nk, sx, sxx) that a data set following ``params`` exactly would
     give (the M-step maps them back to ``params``), in the kernel's layout."""
     weights, means, _, cov, pi0 = params
-    K, D, name = ctx.K, ctx.D, ctx.entry.name
+    K, D = ctx.K, ctx.D
     reg = ctx.est.reg_covar
     nk = np.append(weights, pi0)
     if ctx.entry.family == "full":
