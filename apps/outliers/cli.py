@@ -60,6 +60,8 @@ def outliers(
     label_column: Optional[str] = typer.Option(
         None, help="Column holding true labels: report ROC-AUC and average precision (never a feature)."),
     positive: Optional[str] = typer.Option(None, help="Label value of the outliers (default: 1, -1, true, or the rarer value)."),
+    plot: Optional[Path] = typer.Option(
+        None, help="Draw the score histogram and the rows on the two most-cited features (PNG)."),
     explain: bool = typer.Option(False, "--explain", help="Print the most anomalous rows and their unusual features."),
     top_features: int = typer.Option(3, help="Features named per explained row."),
     show: int = typer.Option(10, help="Rows shown by --explain."),
@@ -84,7 +86,7 @@ def outliers(
         raise typer.BadParameter("--components must be a positive integer or 'bic'")
     if model is not None and save_model is not None:
         raise ParameterError("--save-model saves a fitted detector; it cannot be combined with --model")
-    for target in (out, save_model):
+    for target in (out, save_model, plot):
         if target is not None and target.exists() and not force:
             from gmmkit.exceptions import OutputExistsError
 
@@ -113,21 +115,28 @@ def outliers(
             if skipped:
                 _note(f"note: skipped non-numeric column(s) {', '.join(skipped)} "
                       f"(choose with --columns)", quiet)
-            X, n_rows, n_incomplete = tb.sample_rows(source, names, max_fit_rows, seed, chunksize,
-                                                     progress.task("reading " + source.name))
+            X, n_rows, n_incomplete, row_numbers = tb.sample_rows(
+                source, names, max_fit_rows, seed, chunksize, progress.task("reading " + source.name),
+                return_rows=True)
             if n_incomplete:
                 _note(f"note: {n_incomplete} of {n_rows} rows of {source} have empty cells "
                       "in the feature columns: left out of the fit and not scored", quiet)
-            names = _drop_constant(X, names, source, quiet)
-            X = X[:, [i for i, _ in names]]
-            names = [n for _, n in names]
+            kept = _drop_constant(X, names, source, quiet)
+            X = X[:, [i for i, _ in kept]]
+            names = [n for _, n in kept]
             det = _fit(X, names, components, max_components, covariance_type, contamination,
-                       threshold, trim, rounds, min_weight, seed, progress)
+                       threshold, trim, rounds, min_weight, seed, progress, quiet)
             summary.update(skipped_columns=skipped, fit_rows=int(X.shape[0]),
                            trained_on=str(source))
             if save_model is not None:
                 det.save(save_model, overwrite=force)
                 summary["saved_model"] = str(save_model)
+        if plot is not None:
+            if model is not None or train is not None:
+                X, _, _, row_numbers = tb.sample_rows(data, names, max_fit_rows, seed, chunksize,
+                                                      return_rows=True)
+            summary["plot"] = str(plot)
+            summary["plot_features"] = _plot(det, X, names, row_numbers, plot, data)
         result = tb.score_file(det, data, names, out, overwrite=force, chunksize=chunksize,
                                top=top_features, label_column=label_column, n_top_rows=show,
                                on_progress=progress.task("scoring " + data.name))
@@ -137,6 +146,7 @@ def outliers(
         incomplete_rows=result["incomplete"], flagged=result["flagged"],
         threshold_logpdf=float(det.offset_), threshold_score=-float(det.offset_),
         n_components=int(gm.n_components), covariance_type=gm.covariance_type,
+        ignored_features=[n for n, u in zip(names, det.used_features_) if not u],
         kept_fit_rows=int(det.n_kept_), dropped_components=int(det.dropped_components_),
         output=str(out) if out is not None else None, top=result["top"],
     )
@@ -151,6 +161,20 @@ def outliers(
 
 
 outliers.__doc__ = HELP
+
+
+def _plot(det, X, names, row_numbers, path, data):
+    import pandas as pd
+
+    from .plot import plot_outliers
+
+    frame = pd.DataFrame(X, columns=names)
+    scores = -det.score_samples(frame)
+    flags = scores > -det.offset_
+    text = det.explain(frame.iloc[flags.nonzero()[0]], feature_names=names)[1] if flags.any() else []
+    return list(plot_outliers(X, scores, flags, -det.offset_, names, explanations=text,
+                              row_numbers=row_numbers, path=path,
+                              title=f"gmmkit outliers {data.name}: {int(flags.sum())} of {len(X)} rows flagged"))
 
 
 def _quantile(det, X, names, contamination):
@@ -175,7 +199,9 @@ def _drop_constant(X, names, source, quiet):
 
 
 def _fit(X, names, components, max_components, covariance_type, contamination, threshold,
-         trim, rounds, min_weight, seed, progress):
+         trim, rounds, min_weight, seed, progress, quiet):
+    import warnings
+
     import pandas as pd
 
     from gmmkit.exceptions import ParameterError
@@ -191,10 +217,19 @@ def _fit(X, names, components, max_components, covariance_type, contamination, t
     from sklearn.utils._param_validation import InvalidParameterError
 
     step = progress.task("fitting")
+    from .detector import IgnoredFeatureWarning
+
     try:
-        det.fit(pd.DataFrame(X, columns=names))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IgnoredFeatureWarning)
+            det.fit(pd.DataFrame(X, columns=names))
     except InvalidParameterError as exc:
         raise ParameterError(" ".join(str(exc).split())) from None
+    for w in caught:
+        if issubclass(w.category, IgnoredFeatureWarning):
+            _note(f"note: {w.message}", quiet)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if step:
         step(1, 1)
     return det
@@ -258,6 +293,8 @@ def _report(s, explain):
         e = s["evaluation"]
         lines.append(f"ROC-AUC {e['roc_auc']:.3f}, average precision {e['average_precision']:.3f} "
                      f"(outliers = {e['positive']!r}: {e['n_positive']} of {e['n_evaluated']} rows)")
+    if s.get("plot"):
+        lines.append(f"drew {s['plot']} ({' vs '.join(s['plot_features'])})")
     if s.get("saved_model"):
         lines.append(f"saved the detector to {s['saved_model']}")
     if s["output"]:

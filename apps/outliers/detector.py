@@ -217,8 +217,12 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
     min_component_weight : float in [0, 0.5), default=0.05
         Components holding less than this fraction of the (kept) rows are not
         considered normal modes and are dropped from the density.
-    reg_covar : float, default=1e-3
+    reg_covar : float, default=1e-2
         Added to covariance diagonals, in robustly standardised units.
+    min_distinct : int, default=6
+        Features with fewer distinct values in the training data (constant,
+        binary, small codes) are ignored: a Gaussian density on them is a set of
+        spikes that drowns every other feature.
     n_init : int, default=1
     noise : bool, default=False
         Fit with gmmkit's uniform noise component, which absorbs scattered
@@ -267,14 +271,15 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         "reg_covar": [Interval(Real, 0.0, None, closed="neither")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "noise": ["boolean"],
+        "min_distinct": [Interval(Integral, 2, None, closed="left")],
         "max_fit_rows": [Interval(Integral, 2, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, n_components="bic", *, covariance_type="full", max_components=8,
                  contamination=0.01, threshold=None, trim_fraction=0.05, n_rounds=3,
-                 min_component_weight=0.05, reg_covar=1e-3, n_init=1, noise=False,
-                 max_fit_rows=None, random_state=None):
+                 min_component_weight=0.05, reg_covar=1e-2, n_init=1, noise=False,
+                 min_distinct=6, max_fit_rows=None, random_state=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.max_components = max_components
@@ -286,6 +291,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         self.reg_covar = reg_covar
         self.n_init = n_init
         self.noise = noise
+        self.min_distinct = min_distinct
         self.max_fit_rows = max_fit_rows
         self.random_state = random_state
 
@@ -370,14 +376,23 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         rng = np.random.default_rng(seed)
         if self.max_fit_rows is not None and X.shape[0] > self.max_fit_rows:
             X = X[np.sort(rng.choice(X.shape[0], self.max_fit_rows, replace=False))]
-        self.center_, self.scale_, self.used_features_ = robust_scale(X)
-        if not self.used_features_.any():
+        self.center_, self.scale_, used = robust_scale(X)
+        if not used.any():
             raise DataError("every feature is constant: there is nothing to score")
+        few = np.array([np.unique(c).size < self.min_distinct for c in X.T]) & used
+        if few.all():
+            few[:] = False  # nothing else to score on: keep the discrete features
+        self.used_features_ = used & ~few
         if not self.used_features_.all():
-            ignored = np.flatnonzero(~self.used_features_).tolist()
             names = getattr(self, "feature_names_in_", None)
-            shown = [str(names[j]) for j in ignored] if names is not None else ignored
-            warnings.warn(f"constant feature(s) {shown} ignored", IgnoredFeatureWarning, stacklevel=2)
+            show = (lambda j: str(names[j])) if names is not None else str
+            parts = []
+            if (~used).any():
+                parts.append("constant: " + ", ".join(show(j) for j in np.flatnonzero(~used)))
+            if few.any():
+                parts.append(f"fewer than {self.min_distinct} distinct values: "
+                             + ", ".join(show(j) for j in np.flatnonzero(few)))
+            warnings.warn(f"feature(s) ignored ({'; '.join(parts)})", IgnoredFeatureWarning, stacklevel=2)
         Z = self._standardise(X)
         keep = np.ones(Z.shape[0], dtype=bool)
         n_trim = int(math.floor(self.trim_fraction * Z.shape[0]))

@@ -183,30 +183,35 @@ def chunk_matrix(frame, names, path, row0=0):
     return out
 
 
-def sample_rows(path, names, max_rows=200_000, seed=0, chunksize=100_000, on_progress=None):
+def sample_rows(path, names, max_rows=200_000, seed=0, chunksize=100_000, on_progress=None,
+                return_rows=False):
     """A uniform random sample of at most ``max_rows`` complete rows, in one pass.
 
     Returns ``(X, n_rows, n_incomplete)``: the sample (file order), the file's
-    row count and how many rows had empty cells (never sampled).
+    row count and how many rows had empty cells (never sampled); with
+    ``return_rows`` also the 1-based data row numbers of the sample.
     """
     rng = np.random.default_rng(seed)
     keys = np.empty(0)
     rows = np.empty((0, len(names)))
+    index = np.empty(0, dtype=np.int64)
     n_rows = n_incomplete = 0
     for frame in iter_chunks(path, chunksize, on_progress):
         X = chunk_matrix(frame, names, path, n_rows)
         ok = ~np.isnan(X).any(axis=1)
         n_incomplete += int((~ok).sum())
-        n_rows += len(frame)
-        k = rng.random(int(ok.sum()))
-        keys = np.concatenate([keys, k])
+        keys = np.concatenate([keys, rng.random(int(ok.sum()))])
         rows = np.vstack([rows, X[ok]])
+        index = np.concatenate([index, n_rows + 1 + np.flatnonzero(ok)])
+        n_rows += len(frame)
         if keys.size > max_rows:  # keep the max_rows smallest random keys: a uniform sample
             keep = np.sort(np.argpartition(keys, max_rows)[:max_rows])
-            keys, rows = keys[keep], rows[keep]
+            keys, rows, index = keys[keep], rows[keep], index[keep]
     if rows.shape[0] < 2:
         raise DataError(f"{path}: fewer than 2 complete rows to fit on "
                         f"({n_rows} rows, {n_incomplete} with empty cells)")
+    if return_rows:
+        return rows, n_rows, n_incomplete, index
     return rows, n_rows, n_incomplete
 
 

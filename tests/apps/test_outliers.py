@@ -277,3 +277,28 @@ def test_cli_bad_columns_and_options(cli, tmp_path):
     assert r.exit_code == 2
     r = cli(CANCER, "--model", tmp_path / "missing.gmm")
     assert r.exit_code == 2 and "not found" in r.output
+
+
+def test_cli_plot(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "o.png"
+    r = cli(CANCER, "--covariance-type", "diag", "--components", "1", "--plot", png, "--label-column", "diagnosis")
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "drew" in r.output
+
+
+def test_discrete_features_are_ignored_with_a_warning(rng):
+    from gmmkit_apps.outliers.detector import IgnoredFeatureWarning
+
+    X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400),
+                      "flag": rng.integers(0, 2, 400).astype(float)})
+    with pytest.warns(IgnoredFeatureWarning, match="flag"):
+        det = GMMOutlierDetector(n_components=1, random_state=0).fit(X)
+    assert det.used_features_.tolist() == [True, True, False]
+    # the ignored feature takes no part in the score
+    Y = X.copy()
+    Y["flag"] = 5.0
+    np.testing.assert_allclose(det.score_samples(Y), det.score_samples(X))
+    kept = GMMOutlierDetector(n_components=1, min_distinct=2, random_state=0).fit(X)
+    assert kept.used_features_.all()

@@ -1,0 +1,119 @@
+"""A picture of what ``gmmkit outliers`` found: score histogram and a two-feature view.
+
+>>> import numpy as np, os, tempfile
+>>> rng = np.random.default_rng(0)
+>>> X = np.vstack([rng.normal(size=(300, 3)), [[6.0, -6.0, 0.0]]])
+>>> scores = (X ** 2).sum(axis=1)
+>>> path = os.path.join(tempfile.mkdtemp(), "o.png")
+>>> plot_outliers(X, scores, scores > 12, 12.0, ["a", "b", "c"], path=path)
+('a', 'b')
+>>> os.path.getsize(path) > 0
+True
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gmmkit.exceptions import GMMKitError
+
+
+def pick_features(explanations, names):
+    """The two features named most often in the explanations of flagged rows
+    (ties and missing ones filled in column order)."""
+    counts = {n: 0 for n in names}
+    for text in explanations:
+        for part in str(text).split():
+            key = part.rsplit("=", 1)[0]
+            if key in counts:
+                counts[key] += 1
+    ranked = sorted(names, key=lambda n: (-counts[n], names.index(n)))
+    return tuple(ranked[:2]) if len(names) > 1 else (names[0], names[0])
+
+
+def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanations=None,
+                  row_numbers=None, n_label=5, path=None, title=None):
+    """Draw the score histogram (with the threshold) and the rows on two features.
+
+    Parameters
+    ----------
+    X : ndarray (n, D), the rows (a sample is fine).
+    scores : ndarray (n,), outlier scores (negative log-density).
+    flags : ndarray of bool (n,).
+    threshold : float, score above which rows are flagged.
+    names : list of str, the feature names.
+    features : pair of names, optional; default :func:`pick_features`.
+    explanations : list of str, optional, used to pick the features.
+    row_numbers : ndarray (n,), optional, labels for the ``n_label`` top rows.
+    path : str, optional; PNG written atomically.
+
+    Returns the two features drawn.
+    """
+    try:
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise GMMKitError("--plot needs matplotlib: pip install 'gmmkit[plot]'") from None
+    names = list(names)
+    if features is None:
+        features = pick_features(explanations or [], names)
+    i, j = (names.index(f) for f in features)
+    ok = np.isfinite(scores)
+    X, scores, flags = X[ok], scores[ok], np.asarray(flags, bool)[ok]
+    rows = np.arange(1, ok.size + 1)[ok] if row_numbers is None else np.asarray(row_numbers)[ok]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    lo, hi = np.percentile(scores, [0, 100])
+    skewed = _heavy_tail(scores)
+    if skewed:  # bins even on the symmetric-log axis
+        t = np.linspace(_symlog(lo), _symlog(hi), 60)
+        bins = np.sign(t) * np.expm1(np.abs(t))
+        ax1.set_xscale("symlog", linthresh=1.0)
+    else:
+        bins = np.linspace(lo, hi, 60)
+    ax1.hist(scores[~flags], bins=bins, color="0.6", label="normal")
+    ax1.hist(scores[flags], bins=bins, color="tab:red", label="flagged")
+    ax1.axvline(threshold, color="k", ls="--", lw=1, label="threshold")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("outlier score (negative log-density)")
+    ax1.set_ylabel("rows")
+    ax1.legend()
+    ax2.scatter(X[~flags, i], X[~flags, j], s=6, c="0.6", lw=0, label="normal")
+    ax2.scatter(X[flags, i], X[flags, j], s=14, c="tab:red", lw=0, label="flagged")
+    for r in np.argsort(-scores)[:n_label]:
+        ax2.annotate(f"row {rows[r]}", (X[r, i], X[r, j]), fontsize=7, xytext=(3, 3),
+                     textcoords="offset points")
+    if _heavy_tail(X[:, i]):
+        ax2.set_xscale("symlog", linthresh=_linthresh(X[:, i]))
+    if _heavy_tail(X[:, j]):
+        ax2.set_yscale("symlog", linthresh=_linthresh(X[:, j]))
+    ax2.set_xlabel(features[0])
+    ax2.set_ylabel(features[1])
+    ax2.legend(loc="best", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        from gmmkit.io import atomic_path
+
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
+        plt.close(fig)
+    return tuple(features)
+
+
+def _symlog(v):
+    return np.sign(v) * np.log1p(np.abs(v))
+
+
+def _heavy_tail(v):
+    """True when the range is dominated by a few extreme values (log axes read better)."""
+    q1, q50, q99 = np.percentile(v, [1, 50, 99])
+    spread = max(q99 - q1, 1e-12)
+    return (v.max() - v.min()) > 20 * spread
+
+
+def _linthresh(v):
+    q = np.percentile(np.abs(v), 50)
+    return float(q) if q > 0 else 1.0
