@@ -270,12 +270,15 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
     if Xfit.shape[0] < max(n_min, 2):
         raise DataError(f"only {Xfit.shape[0]} usable pixel(s), fewer than k={n_min}")
     if k == "auto":
-        sel = Xfit if Xfit.shape[0] <= SELECT_PIXELS else Xfit[rng.choice(Xfit.shape[0], SELECT_PIXELS, replace=False)]
+        sel = Xfit
+        if Xfit.shape[0] > SELECT_PIXELS:
+            sel = Xfit[np.sort(rng.choice(Xfit.shape[0], SELECT_PIXELS, replace=False))]
         k, k_table = select_k(sel, k_range=k_range, covariance_type=covariance_type,
                               random_state=random_state)
         check_palette_size(k)
-    model = (estimator or GaussianMixture)(k, covariance_type=covariance_type, random_state=random_state,
-                            max_iter=200).fit(Xfit)
+    mixture = estimator or GaussianMixture
+    model = mixture(k, covariance_type=covariance_type, random_state=random_state, max_iter=200)
+    model.fit(Xfit)
     timings["fit"] = time.perf_counter() - t
 
     t = time.perf_counter()
