@@ -237,28 +237,30 @@ def fit_mixture(r, *, n_components=None, max_components=5, min_components=1, n_i
 
 
 def _fit_candidates(X, candidates, n_init, random_state, criterion, shift, table):
+    """Fit every K (with :func:`gmmkit.select` when the core has it); fill ``table``; return the best."""
     from gmmkit import GaussianMixture
 
-    best = None
+    params = dict(max_iter=500, tol=1e-6)
     select = _select_function()
     if select is not None and len(candidates) > 1:
         res = select(X, n_components=candidates, covariance_types=("full",), criterion=criterion,
-                     n_init=n_init, random_state=random_state)
-        best = res.best_model_
+                     n_init=n_init, random_state=random_state, **params)
         for _, row in res.table.iterrows():
-            table[int(row["n_components"])] = float(row[criterion]) + shift
-    else:
-        for k in candidates:
-            gm = GaussianMixture(k, covariance_type="full", n_init=n_init, random_state=random_state,
-                                 max_iter=500, tol=1e-6).fit(X)
-            table[k] = float(gm.bic(X)) + shift
-            if best is None or table[k] < table[best.n_components]:
-                best = gm
+            if not row.get("error"):
+                table[int(row["n_components"])] = float(row[criterion]) + shift
+        return res.best_model_
+    best = None
+    for k in candidates:
+        gm = GaussianMixture(k, covariance_type="full", n_init=n_init, random_state=random_state,
+                             **params).fit(X)
+        table[k] = (float(gm.bic(X)) if criterion == "bic" else float(gm.aic(X))) + shift
+        if best is None or table[k] < table[best.n_components]:
+            best = gm
     return best
 
 
 def _select_function():
-    """``gmmkit.select`` once the core provides it (model selection issue), else None."""
+    """``gmmkit.select`` (the core's model selection), or None on a core without it."""
     import gmmkit
 
     try:

@@ -31,7 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
 
-from .dist import NormalMixture
+from .dist import NormalMixture, _fit_candidates
 
 
 def regime_names(sds):
@@ -112,8 +112,6 @@ def fit_joint(returns, *, n_components=None, max_components=5, n_init=3, random_
     Returns ``(model, loc, scale, bic_table)``: the model is fitted on
     ``(returns - loc) / scale`` (per-asset standardisation).
     """
-    from gmmkit import GaussianMixture
-
     X = np.asarray(returns, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] < 2:
         raise DataError("a portfolio needs at least two assets (choose them with --ticker)")
@@ -124,17 +122,12 @@ def fit_joint(returns, *, n_components=None, max_components=5, n_init=3, random_
         raise DataError("an asset's returns are constant")
     Z = (X - loc) / scale
     ks = [int(n_components)] if n_components else list(range(1, int(max_components) + 1))
-    best, table = None, {}
+    table = {}
     shift = 2.0 * X.shape[0] * float(np.sum(np.log(scale)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", DegenerateComponentWarning)
-        for k in ks:
-            gm = GaussianMixture(k, covariance_type="full", n_init=n_init, random_state=random_state,
-                                 max_iter=500, tol=1e-6).fit(Z)
-            table[k] = float(gm.bic(Z)) + shift
-            if best is None or table[k] < table[best.n_components]:
-                best = gm
+        best = _fit_candidates(Z, ks, n_init, random_state, "bic", shift, table)
     return best, loc, scale, table
 
 
