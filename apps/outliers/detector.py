@@ -16,7 +16,7 @@ Robust fitting, so that the anomalies do not shape the model:
    otherwise get a high density and look normal (masking).
 3. **Trimmed EM**: the ``trim_fraction`` lowest-density rows are set aside and
    the mixture is refitted on the rest, ``n_rounds`` times (or until the kept
-   set stops changing).
+   set stops changing); these refits search K only next to the previous K.
 
 Examples
 --------
@@ -323,7 +323,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
             return int(rs)
         return int(rs.randint(2**31 - 1)) if hasattr(rs, "randint") else int(rs.integers(2**31 - 1))
 
-    def _fit_mixture(self, Z, seed):
+    def _fit_mixture(self, Z, seed, around=None):
         import gmmkit
         from gmmkit import GaussianMixture
 
@@ -333,7 +333,10 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
             common["noise"] = True
         types = ("full", "diag") if self.covariance_type == "auto" else (self.covariance_type,)
         if self.n_components == "bic":
-            ks = range(1, max(1, min(self.max_components, n // max(2, Z.shape[1] + 1))) + 1)
+            kmax = max(1, min(self.max_components, n // max(2, Z.shape[1] + 1)))
+            ks = range(1, kmax + 1)
+            if around is not None:  # trimmed refits: search near the previous choice only
+                ks = range(max(1, around - 1), min(kmax, around + 1) + 1)
         else:
             ks = [min(int(self.n_components), n)]
         if len(ks) == 1 and len(types) == 1:
@@ -396,8 +399,10 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         Z = self._standardise(X)
         keep = np.ones(Z.shape[0], dtype=bool)
         n_trim = int(math.floor(self.trim_fraction * Z.shape[0]))
+        around = None
         for r in range(self.n_rounds + 1):
-            gm, dropped = self._prune(self._fit_mixture(Z[keep], seed))
+            gm, dropped = self._prune(self._fit_mixture(Z[keep], seed, around))
+            around = gm.n_components
             if r == self.n_rounds or n_trim == 0:
                 break
             s = gm.score_samples(Z)
