@@ -132,6 +132,11 @@ def ewma_volatility(r, *, lam=0.94, init_periods=500):
     return np.sqrt(s2)
 
 
+def ewma_next(r, sigma, *, lam=0.94):
+    """The EWMA volatility forecast for the period after the last return."""
+    return float(np.sqrt(lam * sigma[-1] ** 2 + (1.0 - lam) * float(r[-1]) ** 2))
+
+
 def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None, max_components=5,
                 n_init=3, random_state=0, methods=METHODS, vol="none", ewma_lambda=0.94, progress=None):
     """Rolling one-period VaR forecasts of the three methods.

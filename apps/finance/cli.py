@@ -141,9 +141,9 @@ def fit(
         res.model.save(save, overwrite=force)
     figures = []
     if _plot_dir(plot) is not None:
-        from .plots import plot_density, plot_qq
+        from .plots import plot_density, plot_qq, safe_name
 
-        name = str(s.name)
+        name = safe_name(s.name)
         figures.append(plot_density(s.to_numpy(), res.mixture, plot / f"finance_density_{name}.png",
                                     title=f"{name} {freq} {'log' if log else 'simple'} returns",
                                     student_t=student_t_fit(s.to_numpy())))
@@ -182,6 +182,9 @@ def risk(
                                                 help="Confidence level(s); default 0.95 and 0.99."),
     horizon: int = typer.Option(1, "--horizon", min=1, help="Periods ahead; above 1 the mixture is simulated."),
     sims: int = typer.Option(100_000, "--sims", min=1000, help="Simulated paths for --horizon > 1."),
+    vol: str = typer.Option("none", "--vol", help="none: unconditional; ewma: scaled to the next "
+                            "period's EWMA volatility forecast (as backtest --vol ewma)."),
+    ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
     seed: int = SeedOpt,
@@ -192,27 +195,46 @@ def risk(
 
     VaR and ES are positive losses in return units. One period: the mixture's
     quantile by root finding on its CDF and ES in closed form; several periods
-    (--horizon): simulated, and the method column says so.
+    (--horizon): simulated, and the method column says so. --vol ewma fits the
+    returns divided by their EWMA volatility and scales every figure to the next
+    period's volatility forecast (the normal is then RiskMetrics-like, historical
+    simulation filtered).
 
     Example: gmmkit finance risk datasets/finance/indices.csv.gz -t SPX --level 0.99 --horizon 10
     """
+    from gmmkit.exceptions import ParameterError
+
+    from .backtest import ewma_next, ewma_volatility
     from .dist import fit_mixture
     from .risk import risk_table
 
+    if vol not in ("none", "ewma"):
+        raise ParameterError(f"--vol must be 'none' or 'ewma', not {vol!r}")
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
-    res = fit_mixture(s.to_numpy(), n_components=components, max_components=max_components,
-                      random_state=seed)
-    rows = risk_table(s.to_numpy(), res.mixture, levels=level or (0.95, 0.99), horizon=horizon, log=log,
+    x = s.to_numpy()
+    sigma_next = None
+    if vol == "ewma":
+        sigma = ewma_volatility(x, lam=ewma_lambda, init_periods=min(500, x.size))
+        sigma_next = ewma_next(x, sigma, lam=ewma_lambda)
+        x = x / sigma
+    res = fit_mixture(x, n_components=components, max_components=max_components, random_state=seed)
+    mixture = res.mixture
+    if sigma_next is not None:
+        mixture, x = mixture.scaled(0.0, sigma_next), x * sigma_next
+    rows = risk_table(x, mixture, levels=level or (0.95, 0.99), horizon=horizon, log=log,
                       n_sims=sims, random_state=seed)
     if as_json:
         _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
                    "returns": "log" if log else "simple", "n_components": res.mixture.n_components,
-                   "rows": rows})
+                   "vol": vol, "ewma_next": sigma_next, "rows": rows})
         return
     _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
           f"GMM K={res.mixture.n_components}; losses as positive {'log' if log else 'simple'} returns", quiet)
+    if sigma_next is not None:
+        _echo(f"scaled to the next period's EWMA volatility forecast {sigma_next:.4%} "
+              f"(lambda {ewma_lambda})", quiet)
     _echo(_table(rows, ["model", "level", "horizon", "var", "es", "method"],
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
 
@@ -269,9 +291,9 @@ def backtest(
             frame.to_csv(tmp, index_label="Date")
     figures = []
     if _plot_dir(plot) is not None:
-        from .plots import plot_backtest
+        from .plots import plot_backtest, safe_name
 
-        figures.append(plot_backtest(frame, plot / f"finance_backtest_{s.name}.png", level=level,
+        figures.append(plot_backtest(frame, plot / f"finance_backtest_{safe_name(s.name)}.png", level=level,
                                      title=f"{s.name}: rolling {level:.0%} one-day VaR "
                                            f"(window {window}, refit {refit}, vol {vol})"))
     if as_json:
@@ -339,9 +361,9 @@ def regimes(
             frame.to_csv(tmp, index_label="Date")
     figures = []
     if _plot_dir(plot) is not None:
-        from .plots import plot_regimes
+        from .plots import plot_regimes, safe_name
 
-        figures.append(plot_regimes(frame, plot / f"finance_regimes_{s.name}.png",
+        figures.append(plot_regimes(frame, plot / f"finance_regimes_{safe_name(s.name)}.png",
                                     title=f"{s.name}: regimes of a {res.mixture.n_components}-component GMM"))
     if as_json:
         _json_out({"ticker": str(s.name), "n_components": res.mixture.n_components, "summary": summary,

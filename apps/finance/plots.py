@@ -30,6 +30,11 @@ def _pyplot():
     return plt
 
 
+def safe_name(text):
+    """A file-name-safe version of a ticker (``Adj Close`` -> ``Adj_Close``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text)) or "series"
+
+
 def _save(fig, path, plt):
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=90, format="png")

@@ -374,3 +374,34 @@ def test_cli_bad_inputs_are_one_line_errors(cli, tmp_path):
     assert res.exit_code == 2 and "--ticker" in res.output
     res = cli("fit", INDICES, "-t", "DAX")
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_cli_risk_ewma_scales_to_the_next_volatility_forecast(cli):
+    res = cli("risk", INDICES, "-t", "SPX", "--start", "2016-01-01", "-k", "2", "--vol", "ewma", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    r = load_returns(INDICES, ["SPX"], start="2016-01-01")[0]["SPX"].to_numpy()
+    s2 = r[:500].var()
+    for x in r:                       # the recursion written out, one step past the last return
+        s2 = 0.94 * s2 + 0.06 * x * x
+    assert out["ewma_next"] == pytest.approx(math.sqrt(s2))
+    z = r / bt.ewma_volatility(r, lam=0.94, init_periods=500)
+    norm = next(row for row in out["rows"] if row["model"] == "normal" and row["level"] == 0.99)
+    assert norm["var"] == pytest.approx(math.sqrt(s2) * normal_var_es(z.mean(), z.std(), 0.99)[0])
+
+
+def test_cli_module_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, gmmkit_apps.finance.cli; "
+            "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'matplotlib', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_plot_names_are_safe_for_files(cli, tmp_path):
+    res = cli("regimes", DATA / "sp500.csv.gz", "--start", "2018-01-01", "-k", "2", "--plot", tmp_path,
+              "--quiet")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "finance_regimes_Adj_Close.png").exists()
