@@ -72,6 +72,33 @@ def _json_out(obj):
     typer.echo(json.dumps(obj, indent=2, default=float))
 
 
+class _progress_bar:
+    """A rich progress bar on stderr (only on a terminal); yields a ``(done, total)`` callback or None."""
+
+    def __init__(self, *, enabled, label):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.label, self.bar, self.task = label, None, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=None)
+        return self._update
+
+    def _update(self, done, total):
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
 def _plot_dir(plot):
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)
@@ -280,9 +307,10 @@ def backtest(
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
-    frame, info = rolling_var(s, level=level, window=window, refit=refit, n_components=components,
-                              max_components=max_components, random_state=seed, vol=vol,
-                              ewma_lambda=ewma_lambda)
+    with _progress_bar(enabled=not (quiet or as_json), label="refits") as progress:
+        frame, info = rolling_var(s, level=level, window=window, refit=refit, n_components=components,
+                                  max_components=max_components, random_state=seed, vol=vol,
+                                  ewma_lambda=ewma_lambda, progress=progress)
     rows = evaluate(frame, level)
     if out is not None:
         from gmmkit.io import atomic_path

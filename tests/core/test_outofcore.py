@@ -278,3 +278,17 @@ def test_partial_fit_warm_from_fit_and_restart(rng, blobs):
         partial_fit(gm, blobs[:10, :2])
     with pytest.raises(DataError, match="first batch"):
         partial_fit(GaussianMixture(5), blobs[:3])
+
+
+@pytest.mark.parametrize("extra", [dict(noise=True), dict(prior="conjugate")])
+def test_noise_and_prior_equal_in_memory(tmp_path, rng, blobs, extra):
+    X = np.vstack([blobs, rng.uniform(-15, 15, size=(60, 3))])  # scattered outliers
+    kw = dict(n_components=3, random_state=0, tol=1e-8, **extra)
+    ref = GaussianMixture(**kw).fit(X)
+    np.save(tmp_path / "X.npy", X)
+    got = fit_chunks(GaussianMixture(**kw), tmp_path / "X.npy", chunk_rows=400)
+    assert_same_fit(got, ref)
+    if "noise" in extra:
+        assert got.noise_weight_ > 0
+        np.testing.assert_allclose(got.noise_weight_, ref.noise_weight_, rtol=1e-10)
+        np.testing.assert_allclose(got.noise_bounds_, ref.noise_bounds_, rtol=0)
