@@ -224,6 +224,15 @@ def to_returns(prices, *, log=True):
     return pd.DataFrame(r, index=prices.index[1:], columns=prices.columns)
 
 
+def _timestamp(text, name):
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise ParameterError(f"--{name}: not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
 def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, start=None, end=None,
                  dropna=False, gaps="error"):
     """Read ``path`` and return ``(returns DataFrame, frequency name)``.
@@ -263,6 +272,17 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
     if freq is not None and freq not in FREQUENCIES:
         raise ParameterError(f"unknown frequency {freq!r}; choose from {list(FREQUENCIES)}")
     table = select_tickers(wide_table(read_table(path), source=source), tickers, source=source)
+    lo, hi = _timestamp(start, "start"), _timestamp(end, "end")
+    if not table.index.is_monotonic_increasing:
+        table = table.sort_index(kind="stable")
+    # checks apply to the selected span only (plus, for prices, the last row before it: its base)
+    if lo is not None:
+        i = int(table.index.searchsorted(lo, side="left"))
+        table = table.iloc[max(i - (1 if kind == "prices" else 0), 0):]
+    if hi is not None:
+        table = table[table.index <= hi]
+    if len(table) < 3:
+        raise DataError(f"{source}: fewer than 3 rows in the selected span")
     if kind == "prices":
         table = clean_prices(table, dropna=dropna, source=source)
         freq = freq or detect_frequency(table.index)
@@ -289,10 +309,8 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
             keep = np.concatenate([[True], check_gaps(table.index, freq, gaps, source=source)])
             table = table[keep]
         returns = table
-    if start is not None:
-        returns = returns[returns.index >= pd.Timestamp(start)]
-    if end is not None:
-        returns = returns[returns.index <= pd.Timestamp(end)]
+    if lo is not None:
+        returns = returns[returns.index >= lo]
     if len(returns) < 2:
         raise DataError(f"{source}: fewer than 2 returns in the selected span")
     return returns, freq

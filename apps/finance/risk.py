@@ -96,6 +96,9 @@ def risk_table(r, mixture, *, levels=(0.95, 0.99), horizon=1, log=True, n_sims=1
         raise ParameterError(f"horizon must be at least 1, got {horizon}")
     if n_sims < 1000:
         raise ParameterError(f"n_sims must be at least 1000, got {n_sims}")
+    if horizon > 1 and n_sims * horizon > 50_000_000:
+        raise ParameterError(f"{n_sims} paths of {horizon} periods is too many draws; lower --sims "
+                             f"to at most {50_000_000 // horizon}")
     levels = [_check_level(a) for a in levels]
     mu, sd = normal_fit(r)
     rows = []

@@ -405,3 +405,17 @@ def test_plot_names_are_safe_for_files(cli, tmp_path):
               "--quiet")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "finance_regimes_Adj_Close.png").exists()
+
+
+def test_span_selection_checks_only_the_span(tmp_path):
+    dates = pd.bdate_range("2020-01-01", periods=60)
+    values = np.linspace(100, 160, 60)
+    values[5] = -1.0                                  # bad price before the selected span
+    path = write_prices(tmp_path / "p.csv", dates, values)
+    with pytest.raises(DataError, match="non-positive"):
+        load_returns(path)
+    r, _ = load_returns(path, start=str(dates[20].date()), end=str(dates[40].date()))
+    assert r.index[0] == dates[20] and r.index[-1] == dates[40]
+    assert r["SPX"].iloc[0] == pytest.approx(math.log(values[20] / values[19]))
+    with pytest.raises(ParameterError, match="not a date"):
+        load_returns(path, start="yesterday-ish")
