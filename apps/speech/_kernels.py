@@ -5,13 +5,40 @@ The public wrapper, with its checks, is :func:`gmmkit_apps.speech.ubm.score_fram
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 _SIG = ("float64[::1](float64[:, ::1], int64[:, ::1], float64[::1], "
         "float64[:, ::1], float64[:, :, ::1], float64[:, :, ::1], float64[:, ::1])")
 
 
-@njit(_SIG, cache=True, fastmath={"contract", "arcp", "reassoc"})
+_FASTMATH = {"contract", "arcp", "reassoc"}  # never nnan/ninf: log-sum-exp needs -inf
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _speaker_sum(X, top, ubm_ll, logw, means, prec, logdet, s, buf):
+    T, D = X.shape
+    C = top.shape[1]
+    acc = 0.0
+    for t in range(T):
+        mx = -np.inf
+        for j in range(C):
+            k = top[t, j]
+            q = 0.0
+            for d in range(D):
+                diff = X[t, d] - means[s, k, d]
+                q += diff * diff * prec[s, k, d]
+            v = logw[s, k] + logdet[s, k] - 0.5 * q
+            buf[j] = v
+            if v > mx:
+                mx = v
+        tot = 0.0
+        for j in range(C):
+            tot += math.exp(buf[j] - mx)
+        acc += mx + math.log(tot) - ubm_ll[t]
+    return acc
+
+
+@njit(_SIG, cache=True, fastmath=_FASTMATH)
 def topc_llr_sums(X, top, ubm_ll, logw, means, prec, logdet):
     """Sum over frames of log p_s(x) - log p_ubm(x), both restricted to the top-C UBM components.
 
@@ -19,28 +46,20 @@ def topc_llr_sums(X, top, ubm_ll, logw, means, prec, logdet):
     components; logw (S, K); means, prec (S, K, D); logdet (S, K) holds
     0.5 * sum(log prec) - 0.5 * D * log(2 pi). Returns (S,) sums.
     """
-    T, D = X.shape
-    C = top.shape[1]
     S = means.shape[0]
     out = np.zeros(S)
-    buf = np.empty(C)
+    buf = np.empty(top.shape[1])
     for s in range(S):
-        acc = 0.0
-        for t in range(T):
-            mx = -np.inf
-            for j in range(C):
-                k = top[t, j]
-                q = 0.0
-                for d in range(D):
-                    diff = X[t, d] - means[s, k, d]
-                    q += diff * diff * prec[s, k, d]
-                v = logw[s, k] + logdet[s, k] - 0.5 * q
-                buf[j] = v
-                if v > mx:
-                    mx = v
-            tot = 0.0
-            for j in range(C):
-                tot += math.exp(buf[j] - mx)
-            acc += mx + math.log(tot) - ubm_ll[t]
-        out[s] = acc
+        out[s] = _speaker_sum(X, top, ubm_ll, logw, means, prec, logdet, s, buf)
+    return out
+
+
+@njit(_SIG, cache=True, fastmath=_FASTMATH, parallel=True)
+def topc_llr_sums_parallel(X, top, ubm_ll, logw, means, prec, logdet):
+    """:func:`topc_llr_sums` with speakers spread over threads (for many speakers or long inputs)."""
+    S = means.shape[0]
+    out = np.zeros(S)
+    for s in prange(S):
+        buf = np.empty(top.shape[1])
+        out[s] = _speaker_sum(X, top, ubm_ll, logw, means, prec, logdet, s, buf)
     return out

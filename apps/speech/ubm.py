@@ -200,7 +200,7 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     -------
     ndarray of shape (len(speakers),)
     """
-    from ._kernels import topc_llr_sums
+    from ._kernels import topc_llr_sums, topc_llr_sums_parallel
 
     X = _stack(frames, "test utterance")
     K, D = ubm.means_.shape
@@ -226,7 +226,10 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     means = np.ascontiguousarray(np.stack([s.means for s in speakers]), dtype=np.float64)
     prec = np.ascontiguousarray(1.0 / np.stack([s.variances for s in speakers]), dtype=np.float64)
     logdet = 0.5 * np.log(prec).sum(axis=2) - 0.5 * D * _LOG_2PI
-    sums = topc_llr_sums(np.ascontiguousarray(X), top, np.ascontiguousarray(ubm_ll),
+    # threads pay off only with enough work (and at least two speakers to share out)
+    kernel = topc_llr_sums_parallel if len(speakers) > 1 and X.shape[0] * len(speakers) * C * D > 5e7 \
+        else topc_llr_sums
+    sums = kernel(np.ascontiguousarray(X), top, np.ascontiguousarray(ubm_ll),
                          np.ascontiguousarray(logw), means, prec, np.ascontiguousarray(logdet))
     return sums / X.shape[0]
 

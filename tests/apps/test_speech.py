@@ -345,3 +345,16 @@ def test_eer_and_min_dcf_match_brute_force():
     assert metrics.eer(np.r_[2.0, 3.0, 0.0, 1.0], np.r_[True, True, False, False])[0] == 0.0
     with pytest.raises(DataError):
         metrics.eer([1.0, 2.0], [True, True])
+
+
+def test_parallel_and_serial_scoring_kernels_agree():
+    from gmmkit_apps.speech import _kernels
+
+    rng = np.random.default_rng(5)
+    T, C, S, K, D = 300, 3, 4, 8, 5
+    X = rng.normal(size=(T, D))
+    top = np.ascontiguousarray(np.argsort(rng.random((T, K)), axis=1)[:, :C].astype(np.int64))
+    args = (X, top, rng.normal(size=T), np.log(rng.dirichlet(np.ones(K), size=S)),
+            rng.normal(size=(S, K, D)), rng.uniform(0.5, 2, size=(S, K, D)), rng.normal(size=(S, K)))
+    np.testing.assert_allclose(_kernels.topc_llr_sums_parallel(*args), _kernels.topc_llr_sums(*args),
+                               rtol=1e-12)
