@@ -371,8 +371,8 @@ def identify_cmd(
 
     if out is not None:
         check_new_output(out, force)
+    paths = audio_files(files)  # cheap checks first
     ms = load_model_set(models)
-    paths = audio_files(files)
     S = _score_files(ms, paths, top_c)
     best = S.argmax(axis=1)
     rows = [{"file": p, "speaker": ms.names[b], "score": float(S[i, b]),
@@ -408,11 +408,11 @@ def verify_cmd(
     """
     from .corpus import audio_files, load_model_set
 
+    paths = audio_files([file])
     ms = load_model_set(models)
     spk = ms.speaker(speaker)
     if threshold is None:
         threshold = _stored_threshold(models)
-    paths = audio_files([file])
     score = float(_score_files(ms, paths, top_c, [spk])[0, 0])
     decision = "accept" if score >= threshold else "reject"
     if json_out:
@@ -467,8 +467,13 @@ def evaluate_cmd(
     for p in (det, scores_out):
         if p is not None:
             check_new_output(p, force)
-    ms = load_model_set(models)
     df = read_trials(trials)
+    missing = [p for p in dict.fromkeys(df["path"]) if not os.path.isfile(p)]
+    if missing:
+        from gmmkit.exceptions import DataError
+
+        raise DataError(f"{trials}: {len(missing)} audio file(s) not found, first {missing[0]}")
+    ms = load_model_set(models)
     unknown = sorted(set(df["speaker"]) - set(ms.names))
     if unknown:
         from gmmkit.exceptions import DataError

@@ -358,3 +358,23 @@ def test_parallel_and_serial_scoring_kernels_agree():
             rng.normal(size=(S, K, D)), rng.uniform(0.5, 2, size=(S, K, D)), rng.normal(size=(S, K)))
     np.testing.assert_allclose(_kernels.topc_llr_sums_parallel(*args), _kernels.topc_llr_sums(*args),
                                rtol=1e-12)
+
+
+def test_word_style_training_from_class_folders_and_plain_files(cli, tmp_path):
+    """`phonemes train` on a folder with one sub-folder per class; `classify` on plain audio files."""
+    rows = _index()
+    voices = ["allison", "carlo", "july"]
+    for v in voices:
+        (tmp_path / "train" / v).mkdir(parents=True)
+        for r in [r for r in rows if r["speaker"] == v and r["split"] == "enroll"][:8]:
+            os.symlink(os.path.join(SPEAKERS, r["file"]), tmp_path / "train" / v / os.path.basename(r["file"]))
+    model = tmp_path / "voices.gmmc"
+    cli("phonemes", "train", tmp_path / "train", "-o", model, "-k", 4, "-q")
+    test = [r for r in rows if r["speaker"] in voices and r["split"] == "test"][::4]
+    out = json.loads(cli("phonemes", "classify", "-m", model, "--json",
+                         *[os.path.join(SPEAKERS, r["file"]) for r in test]).stdout)
+    assert "accuracy" not in out  # no labels given
+    pred = [p["predicted"] for p in out["predictions"]]
+    assert np.mean([p == r["speaker"] for p, r in zip(pred, test)]) >= 0.8
+    res = cli("phonemes", "train", tmp_path / "train", "-o", model, ok=False)
+    assert res.exit_code == 2 and "--force" in res.output
