@@ -54,7 +54,9 @@ def read_table(path):
     try:
         if lower.endswith((".parquet", ".pq")):
             try:
-                return pd.read_parquet(path)
+                df = pd.read_parquet(path)
+                # a DataFrame saved with its dates as index gets them back as index
+                return df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
             except ImportError:
                 raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
         return pd.read_csv(path)

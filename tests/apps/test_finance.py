@@ -419,3 +419,11 @@ def test_span_selection_checks_only_the_span(tmp_path):
     assert r["SPX"].iloc[0] == pytest.approx(math.log(values[20] / values[19]))
     with pytest.raises(ParameterError, match="not a date"):
         load_returns(path, start="yesterday-ish")
+
+
+def test_returns_file_with_date_index_in_parquet(tmp_path):
+    prices, _ = load_returns(INDICES, ["SPX", "IXIC"], start="2018-01-01")
+    prices.to_parquet(tmp_path / "ret.parquet")          # dates stored as the index
+    again, freq = load_returns(tmp_path / "ret.parquet", ["IXIC"], kind="returns")
+    assert freq == "daily"
+    np.testing.assert_allclose(again["IXIC"].to_numpy(), prices["IXIC"].to_numpy())
