@@ -302,3 +302,18 @@ def test_discrete_features_are_ignored_with_a_warning(rng):
     np.testing.assert_allclose(det.score_samples(Y), det.score_samples(X))
     kept = GMMOutlierDetector(n_components=1, min_distinct=2, random_state=0).fit(X)
     assert kept.used_features_.all()
+
+
+def test_cli_parquet_and_tsv_inputs_score_like_csv(cli, tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(CANCER)
+    frame.to_parquet(tmp_path / "c.parquet")
+    frame.to_csv(tmp_path / "c.tsv", sep="\t", index=False)
+    args = ["--covariance-type", "diag", "--components", "1", "--quiet", "--chunksize", "100"]
+    assert cli(CANCER, *args, "-o", tmp_path / "a.csv").exit_code == 0
+    assert cli(tmp_path / "c.parquet", *args, "-o", tmp_path / "b.csv").exit_code == 0
+    assert cli(tmp_path / "c.tsv", *args, "-o", tmp_path / "c.tsv.out.tsv").exit_code == 0
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    c = pd.read_csv(tmp_path / "c.tsv.out.tsv", sep="\t")
+    np.testing.assert_allclose(a["outlier_score"], b["outlier_score"], rtol=1e-9)
+    np.testing.assert_allclose(a["outlier_score"], c["outlier_score"], rtol=1e-9)
