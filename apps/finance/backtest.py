@@ -164,7 +164,8 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     -------
     (pandas.DataFrame, dict)
         Frame indexed by date with ``return`` and, per method, ``var_<m>`` and
-        ``hit_<m>``; and info (``n_components``, ``n_refits``).
+        ``hit_<m>``; and info (``n_components``, ``n_refits``, ``n_restarts``: refits
+        restarted from k-means after a collapse, ``mean_em_iterations`` per refit).
 
     Examples
     --------
@@ -201,6 +202,7 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     info = {"window": window, "refit": refit, "level": level, "vol": vol}
     gm = None
     info["n_restarts"] = 0
+    em_iters = []
     starts = list(range(window, r.size, refit))
     for j, t in enumerate(starts):
         hist = z[t - window:t]
@@ -229,6 +231,7 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
                     # start afresh from k-means and warm-start from there on
                     gm = _estimator(k, random_state, n_init=n_init, warm_start=True).fit(X)
                     info["n_restarts"] += 1
+            em_iters.append(int(gm.n_iter_))
             out["gmm"][sl] = sig * _mixture_from_model(gm, loc, scale).value_at_risk(level)
         if "normal" in methods:
             out["normal"][sl] = sig * normal_var_es(float(hist.mean()), float(hist.std()), level)[0]
@@ -237,6 +240,8 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
         if progress is not None:
             progress(j + 1, len(starts))
     info["n_refits"] = len(starts)
+    if em_iters:
+        info["mean_em_iterations"] = float(np.mean(em_iters))
     if vol == "ewma":
         info["ewma_lambda"] = ewma_lambda
     index = returns.index[window:] if hasattr(returns, "index") else np.arange(window, r.size)

@@ -162,9 +162,9 @@ def fit(
     comps = components_table(res.mixture, ppy)
     comparison = compare_fits(s.to_numpy(), res)
     if save is not None:
-        res.model.fit_metadata_ = {"finance": {"ticker": str(s.name), "loc": res.loc, "scale": res.scale,
-                                               "log_returns": log, "frequency": freq,
-                                               "note": "fitted on (return - loc) / scale"}}
+        meta = {"ticker": str(s.name), "loc": res.loc, "scale": res.scale, "log_returns": log,
+                "frequency": freq, "note": "fitted on (return - loc) / scale"}
+        res.model.fit_metadata_ = {**(getattr(res.model, "fit_metadata_", None) or {}), "finance": meta}
         res.model.save(save, overwrite=force)
     figures = []
     if _plot_dir(plot) is not None:
@@ -331,6 +331,9 @@ def backtest(
     _echo(f"{s.name}: {len(frame)} forecasts {frame.index[0].date()} to {frame.index[-1].date()}, "
           f"{level:.0%} VaR, window {window}, refit every {refit} ({info['n_refits']} refits), vol {vol}, "
           f"GMM K={info.get('n_components')}", quiet)
+    if "mean_em_iterations" in info:
+        _echo(f"GMM refits: warm start, {info['mean_em_iterations']:.1f} EM iterations on average, "
+              f"{info['n_restarts']} restarted from k-means after a collapse", quiet)
     _echo(_table(rows, ["model", "exceedances", "rate", "kupiec_p", "ind_p", "cc_p", "basel_zone",
                         "mean_var"],
                  {"rate": "{:.2%}", "kupiec_p": "{:.4f}", "ind_p": "{:.4f}", "cc_p": "{:.4f}",
