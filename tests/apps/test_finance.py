@@ -299,7 +299,10 @@ def test_cli_fit_json_on_sp500(cli, tmp_path):
     assert {Path(f).name for f in out["figures"]} == {"finance_density_SPX.png", "finance_qq_SPX.png"}
     from gmmkit import load
 
-    assert load(tmp_path / "spx.gmm").n_components == out["n_components"]
+    model = load(tmp_path / "spx.gmm")
+    assert model.n_components == out["n_components"]
+    r = load_returns(INDICES, ["SPX"], start="2007-01-01", end="2010-12-31")[0]["SPX"]
+    assert model.fit_metadata_["finance"]["scale"] == pytest.approx(r.std(ddof=0))
     again = cli("fit", INDICES, "-t", "SPX", "--start", "2017-01-01", "--save", tmp_path / "spx.gmm")
     assert again.exit_code == 2 and "exists" in again.output
 
