@@ -185,6 +185,8 @@ def phonemes_classify(
     for p in (out, confusion):
         if p is not None:
             check_new_output(p, force)
+    if confusion is not None:
+        _matplotlib("--confusion")
     clf, extra = GMMClassifier.load(model)
     fe = FrontEnd.from_dict(extra.get("speech_front_end") or {"vad": False})
     seqs, labels, names = _sequences_from(inputs, fe, split)
@@ -218,10 +220,20 @@ def phonemes_classify(
             typer.echo(f"accuracy {100 * result['accuracy']:.1f}% on {len(pred)} inputs")
 
 
-def _plot_confusion(cm, path, accuracy, force):
-    import matplotlib
+def _matplotlib(option):
+    try:
+        import matplotlib
+    except ImportError:
+        from gmmkit.exceptions import ParameterError
 
+        raise ParameterError(f"{option} needs matplotlib: pip install 'gmmkit[plot]'") from None
     matplotlib.use("Agg")
+    return matplotlib
+
+
+def _plot_confusion(cm, path, accuracy, force):
+    _matplotlib("--confusion")
+
     import matplotlib.pyplot as plt
     import numpy as np
     from gmmkit.io import atomic_path
@@ -467,6 +479,8 @@ def evaluate_cmd(
     for p in (det, scores_out):
         if p is not None:
             check_new_output(p, force)
+    if det is not None:
+        _matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
     missing = [p for p in dict.fromkeys(df["path"]) if not os.path.isfile(p)]
     if missing:
@@ -499,9 +513,7 @@ def evaluate_cmd(
         with atomic_path(scores_out, overwrite=force) as tmp:
             df.drop(columns=["path"]).assign(target=labels.astype(int), score=scores).to_csv(tmp, index=False)
     if det is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
+        _matplotlib("--det")
         import matplotlib.pyplot as plt
 
         from .metrics import plot_det
