@@ -95,22 +95,22 @@ def serial_only():
             _force_serial -= 1
 
 
-def kernels(family: str):
-    """The kernel module of a family ('full' or 'diag'), imported on first use."""
-    mod = _families.get(family)
+def kernels():
+    """The kernel module, imported (and its kernels loaded or compiled) on first use."""
+    mod = _families.get("em")
     if mod is None:
-        mod = importlib.import_module(f"gmmkit._kernels.{family}")
-        _families[family] = mod
+        mod = importlib.import_module("gmmkit._kernels.em")
+        _families["em"] = mod
     return mod
 
 
-def _announce_compile(mod, name, dtype):
-    """Tell the user once when a kernel is about to be compiled rather than loaded."""
-    key = (mod.__name__, np.dtype(dtype).name)
+def _announce_compile(mod, dtype):
+    """Tell the user once when the kernels are about to be compiled rather than loaded."""
+    key = np.dtype(dtype).name
     if key in _announced:
         return
     _announced.add(key)
-    disp = getattr(mod, name)
+    disp = mod.em_range
     if disp.signatures:
         return
     try:
@@ -118,10 +118,8 @@ def _announce_compile(mod, name, dtype):
     except AttributeError:  # private Numba layout changed: say nothing
         return
     if not cached:
-        logger.warning(
-            "gmmkit: compiling the %s EM kernels for %s (first run only, ~10-20 s; cached afterwards)",
-            mod.__name__.rsplit(".", 1)[-1], np.dtype(dtype).name,
-        )
+        logger.warning("gmmkit: compiling the EM kernels for %s (first run only, ~10-20 s; "
+                       "cached afterwards)", key)
 
 
 def _chunks(n, n_chunks):
@@ -132,38 +130,53 @@ def use_parallel(n_rows, work_per_row):
     return _force_serial == 0 and n_threads() > 1 and n_rows * work_per_row >= PARALLEL_MIN_WORK
 
 
+def _block_size(K, D):
+    """Rows per kernel block: keep the (K+1) x block and D x block buffers in L1/L2."""
+    return int(min(256, max(16, (16384 // (K + D + 2)) // 8 * 8)))
+
+
+def _kernel_prec(family, prec):
+    # diag/spherical factors travel as (K, 1, D); full/tied as (K, D, D)
+    return prec[:, None, :] if family == "diag" else prec
+
+
 def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
-    """One fused E+M-statistics pass. Returns (sum w log p, nk (K+1), sx (K,D), sxx)."""
-    mod = kernels(family)
-    _announce_compile(mod, "em_range", X.dtype)
+    """One fused E+M-statistics pass. Returns (sum w log p, nk (K+1), sx (K,D), sxx)
+    with sxx (K,D,D) upper-triangular for family 'full' or (K,D) for 'diag'."""
+    mod = kernels()
+    _announce_compile(mod, X.dtype)
     K, D = means.shape
-    sxx_shape = (K, D, D) if family == "full" else (K, D)
+    sxx_shape = (K, D, D) if family == "full" else (K, 1, D)
     n_chunks = n_threads() if parallel else 1
     nk = np.zeros((n_chunks, K + 1))
     sx = np.zeros((n_chunks, K, D))
     sxx = np.zeros((n_chunks,) + sxx_shape)
-    args = (shift, means, prec, logc, float(log_noise))
+    args = (shift, means, _kernel_prec(family, prec), logc, float(log_noise))
+    block = _block_size(K, D)
     if n_chunks == 1:
-        ll = mod.em_range(X, sw, 0, X.shape[0], *args, nk[0], sx[0], sxx[0])
+        ll = mod.em_range(X, sw, 0, X.shape[0], *args, nk[0], sx[0], sxx[0], block)
     else:
         futs = [
-            _thread_pool().submit(mod.em_range, X, sw, lo, hi, *args, nk[c], sx[c], sxx[c])
+            _thread_pool().submit(mod.em_range, X, sw, lo, hi, *args, nk[c], sx[c], sxx[c], block)
             for c, (lo, hi) in enumerate(_chunks(X.shape[0], n_chunks))
         ]
         ll = sum(f.result() for f in futs)
-    return ll, nk.sum(axis=0), sx.sum(axis=0), sxx.sum(axis=0)
+    sxx = sxx.sum(axis=0)
+    return ll, nk.sum(axis=0), sx.sum(axis=0), (sxx if family == "full" else sxx[:, 0, :])
 
 
 def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, labels=False,
                parallel=False):
     """Per-row log-density, and optionally responsibilities (N, resp_cols) and labels."""
-    mod = kernels(family)
-    _announce_compile(mod, "score_range", X.dtype)
+    mod = kernels()
+    _announce_compile(mod, X.dtype)
     N = X.shape[0]
+    K, D = means.shape
     out_lse = np.empty(N)
     out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
     out_label = np.empty(N if labels else 0, dtype=np.int64)
-    args = (shift, means, prec, logc, float(log_noise), out_lse, out_resp, out_label)
+    args = (shift, means, _kernel_prec(family, prec), logc, float(log_noise), out_lse, out_resp,
+            out_label, _block_size(K, D))
     if not parallel:
         mod.score_range(X, 0, N, *args)
     else:

@@ -49,6 +49,14 @@ def atomic_path(path, *, overwrite=True, suffix=None):
         suffix = os.path.splitext(path)[1]
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     os.close(fd)
+    # mkstemp makes 0600 files; give the output the mode a plain open() would
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
     try:
         yield tmp
         os.replace(tmp, path)
