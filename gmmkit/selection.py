@@ -21,6 +21,7 @@ candidate's seed depends only on ``random_state``, never on scheduling.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -129,7 +130,7 @@ def _candidate(X, sample_weight, K, cov_type, seed, params):
 
 
 def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="bic", *,
-           n_init=1, random_state=None, n_jobs=1, sample_weight=None, **params):
+           n_init=1, random_state=None, n_jobs=1, sample_weight=None, callback=None, **params):
     """Fit every (K, covariance type) candidate and pick the best by ``criterion``.
 
     Parameters
@@ -143,6 +144,8 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
         not depend on ``n_jobs``.
     n_jobs : int, candidates fitted at once (threads; each fit then runs serially).
     sample_weight : frequency weights, as in ``GaussianMixture.fit``.
+    callback : callable, optional
+        Called as ``callback(done, total, row)`` after each candidate (progress bars).
     **params : passed to every :class:`gmmkit.GaussianMixture`.
 
     Returns
@@ -177,8 +180,16 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
     grid = [(k, c) for c in covariance_types for k in ks]
     n_jobs = max(1, min(int(n_jobs if n_jobs != -1 else _engine.n_threads()), len(grid)))
 
+    done = [0]
+    lock = threading.Lock()
+
     def run(kc):
-        return _candidate(X, sample_weight, kc[0], kc[1], seed, params)
+        out = _candidate(X, sample_weight, kc[0], kc[1], seed, params)
+        if callback is not None:
+            with lock:
+                done[0] += 1
+                callback(done[0], len(grid), out[0])
+        return out
 
     if n_jobs == 1:
         with _engine.blas_single_thread():
