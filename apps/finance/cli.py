@@ -453,7 +453,6 @@ def portfolio(
 
     Example: gmmkit finance portfolio datasets/finance/indices.csv.gz -t SPX -t IXIC -w 0.6,0.4
     """
-    from .dist import NormalMixture  # noqa: F401  (documented type of the result)
     from .regimes import fit_joint, joint_parameters, portfolio_mixture, stress_scenarios
     from .risk import risk_table
 

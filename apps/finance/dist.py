@@ -212,8 +212,6 @@ def fit_mixture(r, *, n_components=None, max_components=5, min_components=1, n_i
     >>> fit.mixture.n_components >= 2
     True
     """
-    from gmmkit import GaussianMixture
-
     r = _check_returns(r)
     loc, scale = float(np.mean(r)), float(np.std(r))
     X = ((r - loc) / scale)[:, None]
