@@ -469,6 +469,9 @@ def _run_em(est, ctx, rng, do_init):
     Mirrors ``GaussianMixture.fit_predict`` step for step, minus the final labelling
     pass; only ``ctx.e_pass`` differs between in-memory, out-of-core and Dask fits.
     """
+    if hasattr(ctx, "fit"):  # mixture.py's own driver, once it has one
+        ctx.fit(rng, do_init)
+        return est
     from sklearn.exceptions import ConvergenceWarning
 
     from . import _engine
