@@ -430,3 +430,14 @@ def test_returns_file_with_date_index_in_parquet(tmp_path):
     again, freq = load_returns(tmp_path / "ret.parquet", ["IXIC"], kind="returns")
     assert freq == "daily"
     np.testing.assert_allclose(again["IXIC"].to_numpy(), prices["IXIC"].to_numpy())
+
+
+def test_collapse_guard_detects_a_component_on_a_few_identical_days():
+    from gmmkit import GaussianMixture
+
+    rng = np.random.default_rng(4)
+    collapsed = np.r_[rng.normal(size=495), np.full(5, 8.0)][:, None]
+    gm = GaussianMixture(2, random_state=0, means_init=[[0.0], [8.0]]).fit(collapsed)
+    assert bt._degenerate(gm, 500)
+    healthy = np.r_[rng.normal(size=400), rng.normal(0, 3, 100)][:, None]
+    assert not bt._degenerate(GaussianMixture(2, random_state=0).fit(healthy), 500)
