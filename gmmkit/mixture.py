@@ -75,6 +75,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     short_runs : int, default 0
         If > 0, each initialisation makes this many short EM runs (``short_run_iter``
         iterations each) from different starts and continues the best one.
+    missing : {"em", "error"}, default "em"
+        NaN entries are missing values handled exactly inside EM (each row's
+        likelihood is its marginal over the observed coordinates; the M-step uses
+        conditional expectations), and ``score_samples``/``predict``/``predict_proba``
+        use the same marginals; ``impute`` fills them in. ``"error"`` refuses NaN.
+        Infinities are always an error, and so is a row with every value missing.
 
     Attributes
     ----------
@@ -122,6 +128,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "prior": [StrOptions({"conjugate"}), dict, None],
         "short_runs": [Interval(Integral, 0, None, closed="left")],
         "short_run_iter": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"em", "error"})],
     }
 
     def __init__(
@@ -148,6 +155,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         prior=None,
         short_runs=0,
         short_run_iter=10,
+        missing="em",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -170,6 +178,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.prior = prior
         self.short_runs = short_runs
         self.short_run_iter = short_run_iter
+        self.missing = missing
 
     # ------------------------------------------------------------ validation
     def _validate_all_params(self):
@@ -179,15 +188,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise InvalidParameter(str(exc)) from None
 
     def _check_X(self, X, *, reset, min_samples=1):
+        allow_nan = getattr(self, "missing", "em") == "em"
         try:
-            return validate_data(
+            X = validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], order="C",
-                ensure_min_samples=min_samples,
+                ensure_min_samples=min_samples, ensure_all_finite="allow-nan" if allow_nan else True,
             )
         except GMMKitError:
             raise
         except (ValueError, TypeError) as exc:
-            raise _as_data_error(exc) from None
+            err = _as_data_error(exc)
+            if not allow_nan and "NaN" in str(err):
+                err = type(err)(f"{err} Missing values are supported with missing='em'.")
+            raise err from None
+        if allow_nan and X.size and np.isnan(X).all(axis=1).any():
+            bad = np.flatnonzero(np.isnan(X).all(axis=1))
+            raise DataError(
+                f"{bad.size} row(s) have every value missing (first: row {bad[0]}); drop them"
+            )
+        return X
 
     def _check_sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -259,8 +278,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         # EM runs on data shifted by its (weighted) mean: the second moments then
         # have no large-mean cancellation; the shift is applied inside the kernel.
-        shift = np.average(X, axis=0, weights=sw if sw.size else None)
-        ctx = _FitContext(self, X, sw, total, shift, entry, rng)
+        if np.isnan(X).any():
+            ctx = _MissingFitContext(self, X, sw, total, None, entry, rng)
+        else:
+            shift = np.average(X, axis=0, weights=sw if sw.size else None)
+            ctx = _FitContext(self, X, sw, total, shift, entry, rng)
 
         best = None
         with _engine.blas_single_thread():
@@ -319,6 +341,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         K, D = self.means_.shape
         entry = COVARIANCE_TYPES[self.covariance_type]
         noise = getattr(self, "noise_weight_", 0.0) > 0
+        if np.isnan(X).any():
+            from ._missing import score_missing
+
+            return score_missing(self, X, resp=resp, labels=labels)
         return _engine.score_pass(
             entry.family, X, *self._kernel_params(X.dtype),
             resp_cols=(K + noise) if resp else 0, labels=labels,
@@ -344,6 +370,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X):
         """Posterior probability of each component for every row, shape (n_samples, K)."""
         return self._score(self._checked(X), resp=True)[1]
+
+    def impute(self, X, n_draws=None, random_state=None):
+        """Fill NaN entries of X under the fitted mixture.
+
+        With ``n_draws=None``: the conditional mean E[x_m | x_o] (a mixture of the
+        components' conditional means weighted by P(k | x_o)); returns (n, D).
+        With ``n_draws=m``: m multiple imputations, each drawing a component from
+        P(k | x_o) and x_m from its conditional normal; returns (m, n, D).
+
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.multivariate_normal([0, 0], [[1, .9], [.9, 1]], size=500)
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(abs(gm.impute(np.array([[2.0, np.nan]]))[0, 1] - 1.8) < 0.2)
+        True
+        """
+        from ._missing import impute
+
+        X = self._checked(X)
+        if n_draws is not None and (not isinstance(n_draws, (int, np.integer)) or n_draws < 1):
+            raise ParameterError(f"n_draws must be a positive integer, got {n_draws!r}")
+        rs = self.random_state if random_state is None else random_state
+        return impute(self, X, n_draws=n_draws, random_state=rs)
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` points; returns (X, component labels) as scikit-learn does."""
@@ -398,7 +447,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.missing == "em"
         return tags
 
 
@@ -591,8 +640,8 @@ class _FitContext:
             means = np.asarray(est.means_init, dtype=np.float64) - self.shift64
         if est.precisions_init is not None:
             p = np.asarray(est.precisions_init, dtype=np.float64)
-            cov_init = _invert_precisions(est.covariance_type, p)
-            prec_chol = self.entry.prec_chol(cov_init)
+            cov = _invert_precisions(est.covariance_type, p)
+            prec_chol = self.entry.prec_chol(cov)
         if self.noise:
             weights = weights * (1.0 - pi0) / weights.sum()
         return weights, means, prec_chol, cov, pi0
@@ -753,3 +802,36 @@ class _FitContext:
         est.precisions_cholesky_ = prec_chol
         est.covariances_ = cov
         est.precisions_ = entry.precisions(prec_chol)
+
+
+class _MissingFitContext(_FitContext):
+    """EM on data with NaN: initialisation on a mean-imputed copy, exact E-passes
+    per missingness pattern (see :mod:`gmmkit._missing`)."""
+
+    def __init__(self, est, X, sw, total, shift, entry, rng):
+        from ._missing import patterns_with_rows
+
+        mask = np.isnan(X)
+        w = sw[:, None] if sw.size else 1.0
+        shift = (np.where(mask, 0.0, X * w).sum(axis=0) / np.where(mask, 0.0, w + 0 * X).sum(axis=0))
+        shift = np.where(np.isfinite(shift), shift, 0.0)
+        self.X_nan = X
+        imputed = np.where(mask, shift.astype(X.dtype), X)  # for initialisation and scales only
+        super().__init__(est, np.ascontiguousarray(imputed), sw, total, shift, entry, rng)
+        self.pattern_blocks = patterns_with_rows(X, sw)
+
+    def _setup_noise(self):
+        super()._setup_noise()
+        if self.noise:
+            width = self.noise_bounds[1] - self.noise_bounds[0]
+            self.log_widths = np.log(np.where(width > 0, width, 1.0))
+        else:
+            self.log_widths = None
+
+    def e_pass(self, params):
+        from ._missing import e_pass_missing
+
+        ll, stats = e_pass_missing(self, params)
+        if not np.isfinite(ll):
+            raise DataError("the log-likelihood is not finite: rescale X or increase reg_covar")
+        return ll, stats

@@ -250,7 +250,7 @@ def test_constant_column_duplicates_and_k_equals_n(rng, cov_type):
 @pytest.mark.parametrize("X, match", [
     (np.zeros((0, 2)), "0 sample"),
     (np.arange(10.0), "2D array"),
-    (np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]]), "NaN"),
+    (np.array([[np.nan, np.nan], [2.0, 3.0], [4.0, 5.0]]), "every value missing"),
     (np.array([[1.0, np.inf], [2.0, 3.0], [4.0, 5.0]]), "infinity"),
     (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), "numeric"),
 ])

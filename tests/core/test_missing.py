@@ -1,0 +1,158 @@
+"""Missing values inside EM: exactness, accuracy against the usual shortcuts, API."""
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.exceptions import ConvergenceWarning
+
+from gmmkit import GaussianMixture
+from gmmkit.exceptions import DataError, ParameterError
+from tests.conftest import make_blobs
+
+
+def classical_missing_em(X, mu, S, n_iter):
+    """Textbook EM for one multivariate normal with missing data (row by row)."""
+    n, d = X.shape
+    for _ in range(n_iter):
+        T1 = np.zeros(d)
+        T2 = np.zeros((d, d))
+        for x in X:
+            o = ~np.isnan(x)
+            m = ~o
+            xh = x.copy()
+            C = np.zeros((d, d))
+            if m.any():
+                B = S[np.ix_(m, o)] @ np.linalg.inv(S[np.ix_(o, o)])
+                xh[m] = mu[m] + B @ (x[o] - mu[o])
+                C[np.ix_(m, m)] = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
+            T1 += xh
+            T2 += np.outer(xh, xh) + C
+        mu = T1 / n
+        S = T2 / n - np.outer(mu, mu)
+    return mu, S
+
+
+def mcar(X, frac, rng):
+    Xm = X.copy()
+    Xm[rng.uniform(size=X.shape) < frac] = np.nan
+    return Xm[~np.isnan(Xm).all(axis=1)]
+
+
+def test_one_component_equals_classical_missing_data_em(rng):
+    cov = np.array([[2.0, 0.8, 0.3], [0.8, 1.0, -0.4], [0.3, -0.4, 1.5]])
+    X = mcar(rng.multivariate_normal([1.0, -2.0, 0.5], cov, size=400), 0.25, rng)
+    mu0, S0 = np.zeros(3), np.eye(3)
+    mu_ref, S_ref = classical_missing_em(X, mu0, S0, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(1, reg_covar=0.0, max_iter=30, tol=0, means_init=mu0[None],
+                             precisions_init=np.eye(3)[None]).fit(X)
+    np.testing.assert_allclose(gm.means_[0], mu_ref, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(gm.covariances_[0], S_ref, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("frac", [0.2, 0.4])
+def test_missing_em_beats_mean_imputation_and_complete_cases(frac):
+    # Measured when written (mean distance of means, mean Frobenius error of covariances):
+    #   20% missing: EM 0.120 / 0.232, mean-imputation 0.790 / 1.462, complete cases 0.131 / 0.316
+    #   40% missing: EM 0.158 / 0.297, mean-imputation 1.584 / 2.147, complete cases 0.316 / 0.479
+    rng = np.random.default_rng(1)
+    true_means = np.array([[0.0, 0.0, 0.0, 0.0], [4.0, 4.0, 0.0, 2.0], [0.0, 5.0, 4.0, -2.0]])
+    A = [np.array([[1.0, 0.6, 0.2, 0.0], [0.6, 1.0, 0.3, 0.1], [0.2, 0.3, 1.0, 0.4], [0.0, 0.1, 0.4, 1.0]])] * 3
+    X = np.vstack([rng.multivariate_normal(m, a, size=500) for m, a in zip(true_means, A)])
+    Xm = mcar(X, frac, rng)
+
+    def errors(gm):
+        d = np.linalg.norm(gm.means_[:, None] - true_means[None], axis=2)
+        r, c = linear_sum_assignment(d)
+        cov_err = np.mean([np.linalg.norm(gm.covariances_[i] - A[j]) for i, j in zip(r, c)])
+        return d[r, c].mean(), cov_err
+
+    em = errors(GaussianMixture(3, random_state=0, n_init=3).fit(Xm))
+    col_means = np.nanmean(Xm, axis=0)
+    imputed = np.where(np.isnan(Xm), col_means, Xm)
+    mean_imp = errors(GaussianMixture(3, random_state=0, n_init=3).fit(imputed))
+    complete = errors(GaussianMixture(3, random_state=0, n_init=3).fit(Xm[~np.isnan(Xm).any(axis=1)]))
+    print(f"missing {frac:.0%}: EM {em}, mean-imputation {mean_imp}, complete cases {complete}")
+    assert em[0] < mean_imp[0] and em[0] < complete[0]
+    assert em[1] < mean_imp[1] and em[1] < complete[1]
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+def test_all_types_monotone_and_consistent(rng, cov_type):
+    X = mcar(make_blobs(rng, n=600, d=3, k=3), 0.2, rng)
+    gm = GaussianMixture(3, covariance_type=cov_type, random_state=0, tol=0, max_iter=40).fit(X)
+    lb = np.asarray(gm.lower_bounds_)
+    assert np.all(np.diff(lb) > -1e-9 * (1 + np.abs(lb[:-1])))
+    s = gm.score_samples(X)
+    assert np.all(np.isfinite(s))
+    assert gm.score(X) == pytest.approx(gm.lower_bound_, abs=0.05)
+    proba = gm.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(gm.predict(X), proba.argmax(axis=1))
+
+
+def test_marginal_score_matches_fit_on_observed_columns(rng):
+    X = make_blobs(rng, n=400, d=3, k=2)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    Xq = X[:50].copy()
+    Xq[:, 2] = np.nan
+    sub = GaussianMixture(2)
+    sub.weights_, sub.means_ = gm.weights_, gm.means_[:, :2]
+    sub.covariances_ = gm.covariances_[:, :2, :2]
+    from gmmkit._covariance import COVARIANCE_TYPES
+
+    sub.precisions_cholesky_ = COVARIANCE_TYPES["full"].prec_chol(sub.covariances_)
+    sub.n_features_in_ = 2
+    np.testing.assert_allclose(gm.score_samples(Xq), sub.score_samples(X[:50, :2]), rtol=1e-10)
+
+
+def test_no_nan_is_identical_to_dense(rng):
+    X = make_blobs(rng, n=500, d=3, k=3)
+    a = GaussianMixture(3, random_state=0, missing="em").fit(X)
+    b = GaussianMixture(3, random_state=0, missing="error").fit(X)
+    assert a.lower_bounds_ == b.lower_bounds_
+    np.testing.assert_array_equal(a.means_, b.means_)
+
+
+def test_impute_and_multiple_imputation(rng):
+    cov = np.array([[1.0, 0.9], [0.9, 1.0]])
+    X = rng.multivariate_normal([0, 0], cov, size=2000)
+    gm = GaussianMixture(1, random_state=0).fit(X)
+    Xq = np.array([[2.0, np.nan], [np.nan, -1.0], [0.5, 0.5]])
+    filled = gm.impute(Xq)
+    assert filled[0, 1] == pytest.approx(1.8, abs=0.1)
+    assert filled[1, 0] == pytest.approx(-0.9, abs=0.1)
+    np.testing.assert_array_equal(filled[2], Xq[2])
+    draws = gm.impute(Xq, n_draws=400, random_state=0)
+    assert draws.shape == (400, 3, 2)
+    assert draws[:, 0, 1].std() == pytest.approx(np.sqrt(1 - 0.81), rel=0.15)
+    assert draws[:, 0, 1].mean() == pytest.approx(1.8, abs=0.1)
+    with pytest.raises(ParameterError):
+        gm.impute(Xq, n_draws=0)
+
+
+def test_missing_errors(rng):
+    X = make_blobs(rng, n=50)
+    Xn = X.copy()
+    Xn[3] = np.nan
+    with pytest.raises(DataError, match="every value missing"):
+        GaussianMixture(2).fit(Xn)
+    Xi = X.copy()
+    Xi[0, 0] = np.inf
+    with pytest.raises(DataError, match="infinity"):
+        GaussianMixture(2).fit(Xi)
+    Xh = X.copy()
+    Xh[0, 0] = np.nan
+    with pytest.raises(DataError, match="missing='em'"):
+        GaussianMixture(2, missing="error").fit(Xh)
+
+
+def test_missing_with_weights_and_noise(rng):
+    X = mcar(make_blobs(rng, n=600, d=2, k=3), 0.15, rng)
+    X = np.vstack([X, rng.uniform(-30, 30, size=(40, 2))])
+    w = rng.integers(1, 3, size=len(X))
+    gm = GaussianMixture(3, noise=True, random_state=0).fit(X, sample_weight=w)
+    assert 0 < gm.noise_weight_ < 0.2
+    assert np.all(np.isfinite(gm.score_samples(X)))
