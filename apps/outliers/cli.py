@@ -52,7 +52,8 @@ def outliers(
     save_model: Optional[Path] = typer.Option(None, help="Save the fitted detector to this file."),
     components: str = typer.Option("bic", help="Number of components, or 'bic' to choose 1..--max-components."),
     max_components: int = typer.Option(8, help="Largest K tried by BIC."),
-    covariance_type: str = typer.Option("full", help="full, diag, tied, spherical, or auto (full or diag by BIC)."),
+    covariance_type: str = typer.Option(
+        "auto", help="full, diag, tied, spherical, or auto: full with >= 10 rows per parameter of a full component, else diag."),
     trim: float = typer.Option(0.05, help="Fraction of lowest-density rows left out at each trimmed-EM round."),
     rounds: int = typer.Option(3, help="Trimmed-EM refits (0: plain fit)."),
     min_weight: float = typer.Option(

@@ -107,6 +107,17 @@ def submixture(gm, components):
     return new
 
 
+def auto_covariance_type(n_rows, n_features, rows_per_parameter=10):
+    """"full" when there are at least ``rows_per_parameter`` rows per parameter of
+    one full-covariance component (D means + D(D+1)/2 covariances), else "diag".
+
+    >>> auto_covariance_type(375, 30), auto_covariance_type(5000, 10)
+    ('diag', 'full')
+    """
+    d = n_features
+    return "full" if n_rows >= rows_per_parameter * (d + d * (d + 1) // 2) else "diag"
+
+
 def inflate_for_trimming(gm, alpha):
     """Undo the shrinkage of covariances fitted without the ``alpha`` least likely rows.
 
@@ -202,7 +213,10 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
     n_components : int or "bic", default="bic"
         Number of mixture components, or "bic" to choose it in
         ``1..max_components`` by the Bayesian information criterion.
-    covariance_type : {"full", "diag", "tied", "spherical"}, default="full"
+    covariance_type : {"auto", "full", "diag", "tied", "spherical"}, default="auto"
+        "auto": "full" when the fit rows number at least 10 times the parameters
+        of one full component (D + D(D+1)/2), else "diag" (see
+        :func:`auto_covariance_type`).
     max_components : int, default=8
         Largest K tried when ``n_components="bic"``.
     contamination : float in (0, 0.5], default=0.01
@@ -276,7 +290,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components="bic", *, covariance_type="full", max_components=8,
+    def __init__(self, n_components="bic", *, covariance_type="auto", max_components=8,
                  contamination=0.01, threshold=None, trim_fraction=0.05, n_rounds=3,
                  min_component_weight=0.05, reg_covar=1e-2, n_init=1, noise=False,
                  min_distinct=6, max_fit_rows=None, random_state=None):
@@ -331,7 +345,9 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         common = dict(reg_covar=self.reg_covar, n_init=self.n_init)
         if self.noise:
             common["noise"] = True
-        types = ("full", "diag") if self.covariance_type == "auto" else (self.covariance_type,)
+        types = (self.covariance_type,)
+        if self.covariance_type == "auto":
+            types = (auto_covariance_type(n, Z.shape[1]),)
         if self.n_components == "bic":
             kmax = max(1, min(self.max_components, n // max(2, Z.shape[1] + 1)))
             ks = range(1, kmax + 1)
