@@ -288,15 +288,19 @@ def read_table(path, columns=None, *, header=None):
     else:
         names = _resolve_columns(path, frame, columns)
     X = np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
-    finite = np.isfinite(X)
-    if not finite.all():
-        j = int(np.nonzero(~finite.all(axis=0))[0][0])
-        rows = np.nonzero(~finite[:, j])[0]
+    # Empty cells stay NaN: the estimators treat them as missing values inside EM.
+    # Infinities and columns with no value at all are errors.
+    inf = np.isinf(X)
+    if inf.any():
+        j = int(np.nonzero(inf.any(axis=0))[0][0])
+        rows = np.nonzero(inf[:, j])[0]
         raise DataError(
-            f"{path}: column {names[j]!r} has {rows.size} missing or infinite value"
-            f"{'s' if rows.size > 1 else ''} (first at row {rows[0] + 1}); "
-            "drop those rows or choose other --columns"
+            f"{path}: column {names[j]!r} has {rows.size} infinite value"
+            f"{'s' if rows.size > 1 else ''} (first at row {rows[0] + 1})"
         )
+    empty = np.isnan(X).all(axis=0)
+    if empty.any():
+        raise DataError(f"{path}: column {names[int(np.argmax(empty))]!r} has no values")
     return frame, X, names
 
 

@@ -268,3 +268,23 @@ def test_header_option(runner, cli, tmp_path):
 def test_every_command_help_has_an_example(runner, cli, command):
     result = run_ok(runner, cli, [command, "--help"])
     assert f"Example: gmmkit {command} " in result.stdout
+
+
+def test_fit_and_predict_with_empty_cells(tmp_path, cli):
+    """Empty CSV cells are missing values handled inside EM, in fit and in predict."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (150, 3)), rng.normal(5, 1, (150, 3))])
+    X[rng.uniform(size=X.shape) < 0.15] = np.nan
+    keep = ~np.isnan(X).all(axis=1)
+    X, truth = X[keep], np.r_[np.zeros(150), np.ones(150)][keep]
+    data = tmp_path / "holes.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(data, index=False)
+    model, out = tmp_path / "m.gmm", tmp_path / "out.csv"
+    from typer.testing import CliRunner
+
+    run_ok(CliRunner(), cli, ["fit", str(data), "-k", "2", "-o", str(model), "--seed", "0"])
+    run_ok(CliRunner(), cli, ["predict", str(model), str(data), "-o", str(out)])
+    pred = pd.read_csv(out)
+    assert len(pred) == len(X) and pred["label"].notna().all()
+    agree = (pred["label"].to_numpy() == truth).mean()
+    assert max(agree, 1 - agree) > 0.95

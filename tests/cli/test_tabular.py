@@ -109,7 +109,8 @@ def test_write_table_csv_npy_and_no_overwrite(tmp_path):
     ("t.csv", "a,b\n1,2\n", "c", r"no column 'c' \(columns: a, b\)"),
     ("t.csv", "a,s\n1,x\n2,y\n", "s", r"column 's' is not numeric \(row 1 holds 'x'\)"),
     ("t.csv", "s\nx\ny\n", None, "no numeric columns"),
-    ("t.csv", "a,b\n1,2\n,4\n", None, r"column 'a' has 1 missing or infinite value \(first at row 2\)"),
+    ("t.csv", "a,b\n1,2\ninf,4\n", None, r"column 'a' has 1 infinite value \(first at row 2\)"),
+    ("t.csv", "a,b\n1,2\n3,4\n", "a,a", "selected twice"),
     ("t.csv", "a,b\n1,2\n3,4\n", "a,a", "selected twice"),
     ("t.json", "{}", None, "unsupported table format '.json'"),
     ("bad.npy", "not an array", None, "not a readable .npy"),
@@ -147,3 +148,10 @@ def test_spreadsheet_export_bom_semicolon_decimal_comma(tmp_path):
     _, X, names = read_table(path)
     assert names == ["a", "b"]
     assert X.tolist() == [[1.5, 2], [-3.25, 4]]
+
+
+def test_empty_cells_become_missing_values(tmp_path):
+    path = write(tmp_path, "holes.csv", "a,b\n1,2\n,4\n5,\n")
+    _, X, names = read_table(path)
+    assert names == ["a", "b"]
+    assert np.isnan(X[1, 0]) and np.isnan(X[2, 1]) and X[0].tolist() == [1.0, 2.0]
