@@ -138,8 +138,9 @@ def read_dask(source, *, columns=None, chunk_rows=None):
 
 
 # ====================================================================== block tasks
-def _block_scan(X, w, sample_size, seed):
-    """First pass over one block: counts, sums, bounds, finiteness and a sample."""
+def _block_scan(X, w, sample_size, seed, take=None):
+    """First pass over one block: counts, sums, bounds, finiteness and a sample
+    (every row if ``seed`` is None, rows ``take`` if given, else weighted reservoir keys)."""
     X = np.asarray(X)
     n, D = X.shape
     out = {"n": n, "finite": bool(np.isfinite(X).all())}
@@ -157,6 +158,9 @@ def _block_scan(X, w, sample_size, seed):
     out["hi"] = rows.max(axis=0).astype(np.float64) if rows.shape[0] else np.full(D, -np.inf)
     if seed is None:  # the whole data set is the sample: keep every row, in order
         out["rows"], out["w"] = np.array(X), w
+        return out
+    if take is not None:  # unweighted: rows chosen by the driver
+        out["rows"], out["keys"] = np.array(X[take]), np.zeros(len(take))
         return out
     # weighted reservoir keys log(u)/w (A-Res); keep this block's sample_size largest
     rs = np.random.RandomState(seed)
@@ -261,14 +265,20 @@ def _dask_context_class():
 
 
 # ====================================================================== driver
-def _scan(blocks, wblocks, N, n_components, rng, sample_size, client, dtype):
+def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client, dtype):
     import dask
 
     keyed = N > sample_size
     seeds = rng.randint(0, 2**31 - 1, size=len(blocks)) if keyed else [None] * len(blocks)
+    takes = [None] * len(blocks)
+    if keyed and wblocks[0] is None:
+        # unweighted: a uniform sample of row numbers, drawn here; blocks just pick theirs
+        rows = np.sort(rng.choice(N, size=sample_size, replace=False))
+        edges = np.cumsum([0] + list(block_rows))
+        takes = [rows[(rows >= lo) & (rows < hi)] - lo for lo, hi in zip(edges[:-1], edges[1:])]
     task = dask.delayed(_block_scan, pure=True)
-    tasks = [task(b, w, sample_size, None if s is None else int(s))
-             for b, w, s in zip(blocks, wblocks, seeds)]
+    tasks = [task(b, w, sample_size, None if s is None else int(s), t)
+             for b, w, s, t in zip(blocks, wblocks, seeds, takes)]
     parts = (client.compute(tasks, sync=True) if client is not None
              else dask.compute(*tasks, scheduler="threads"))
     for i, p in enumerate(parts):
@@ -380,7 +390,7 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     wblocks = w.to_delayed().ravel().tolist() if w is not None else [None] * len(blocks)
 
     rng = check_random_state(est.random_state)
-    scan = _scan(blocks, wblocks, N, est.n_components, rng, int(sample_size), client, dtype)
+    scan = _scan(blocks, wblocks, X.chunks[0], N, est.n_components, rng, int(sample_size), client, dtype)
     entry = COVARIANCE_TYPES[est.covariance_type]
     ctx = _dask_context_class()(est, blocks, wblocks, scan, entry, rng, client, int(split_every))
     do_init = not (est.warm_start and hasattr(est, "converged_"))
