@@ -274,7 +274,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         entry = COVARIANCE_TYPES[self.covariance_type]
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
         rng = check_random_state(self.random_state)
         # EM runs on data shifted by its (weighted) mean: the second moments then
         # have no large-mean cancellation; the shift is applied inside the kernel.
@@ -284,35 +283,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             shift = np.average(X, axis=0, weights=sw if sw.size else None)
             ctx = _FitContext(self, X, sw, total, shift, entry, rng)
 
-        best = None
-        with _engine.blas_single_thread():
-            for init in range(n_init):
-                ctx.n_reseeded = 0
-                if not do_init:
-                    run = ctx.run_em(ctx.params_from_attributes(), self.lower_bound_, self.max_iter, init)
-                elif self.short_runs:
-                    run = ctx.short_run_start(rng, init)
-                else:
-                    run = ctx.run_em(ctx.initial_params(rng), -np.inf, self.max_iter, init)
-                if self.verbose:
-                    print(f"Initialization {init} {'converged' if run[4] else 'did not converge'}."
-                          f" lower bound {run[0]:.5f}")
-                if best is None or run[0] > best[0]:
-                    best = run + (ctx.n_reseeded,)
-
-        lower_bound, params, n_iter, history, converged, n_reseeded = best
-        if not converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-            )
-        ctx.set_attributes(params)
-        self.converged_ = bool(converged)
-        self.n_iter_ = int(n_iter)
-        self.lower_bound_ = float(lower_bound) if self.max_iter > 0 else -np.inf
-        self.lower_bounds_ = [float(v) for v in history]
-        self.n_reseeded_ = int(n_reseeded)
+        ctx.fit(rng, do_init)
         # final pass so that fit_predict(X) == fit(X).predict(X)
         return self._score(X, labels=True)[2]
 
@@ -656,6 +627,40 @@ class _FitContext:
                 est.covariances_.copy(), pi0)
 
     # -- the EM loop -----------------------------------------------------
+    def fit(self, rng, do_init):
+        """The EM driver: restarts, keep the best, warn if it did not converge, set the
+        estimator's fitted attributes. Shared by in-memory, out-of-core and Dask fits,
+        which differ only in ``e_pass``."""
+        est = self.est
+        best = None
+        with _engine.blas_single_thread():
+            for init in range(est.n_init if do_init else 1):
+                self.n_reseeded = 0
+                if not do_init:
+                    run = self.run_em(self.params_from_attributes(), est.lower_bound_, est.max_iter, init)
+                elif est.short_runs:
+                    run = self.short_run_start(rng, init)
+                else:
+                    run = self.run_em(self.initial_params(rng), -np.inf, est.max_iter, init)
+                if est.verbose:
+                    print(f"Initialization {init} {'converged' if run[4] else 'did not converge'}."
+                          f" lower bound {run[0]:.5f}")
+                if best is None or run[0] > best[0]:
+                    best = run + (self.n_reseeded,)
+        lower_bound, params, n_iter, history, converged, n_reseeded = best
+        if not converged and est.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self.set_attributes(params)
+        est.converged_ = bool(converged)
+        est.n_iter_ = int(n_iter)
+        est.lower_bound_ = float(lower_bound) if est.max_iter > 0 else -np.inf
+        est.lower_bounds_ = [float(v) for v in history]
+        est.n_reseeded_ = int(n_reseeded)
+
     def run_em(self, params, lower_bound, max_iter, init, history=None):
         """EM from ``params`` for at most ``max_iter`` iterations.
 

@@ -146,6 +146,14 @@ def _statistics_sparse(xt, rb, nb, sx, sxx, xr):
                         sxx[k, l, j] += v * xr[j]
 
 
+@njit(cache=True, nogil=True)
+def _buffers(K, D, block, dt):
+    """Scratch for one block: transposed rows, triangular products, densities, exp bits."""
+    return (np.empty((D, block), dtype=dt), np.empty((D + 1, block), dtype=dt),
+            np.empty(block, dtype=dt), np.empty((K + 1, block)),
+            np.empty((K + 1, block), dtype=np.int64), np.empty(block), np.empty(block))
+
+
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, block):
     """Accumulate weighted nk (K+1; last = noise), sx and sxx over rows lo:hi of the
@@ -153,13 +161,7 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     K, D = means.shape
     dt = X.dtype
     has_w = sw.shape[0] > 0
-    xt = np.empty((D, block), dtype=dt)
-    y = np.empty((D + 1, block), dtype=dt)
-    s = np.empty(block, dtype=dt)
-    lp = np.empty((K + 1, block))
-    bits = np.empty((K + 1, block), dtype=np.int64)
-    m = np.empty(block)
-    lse = np.empty(block)
+    xt, y, s, lp, bits, m, lse = _buffers(K, D, block, dt)
     w = np.ones(block)
     rb = np.empty((K, block), dtype=dt)
     xr = np.empty(D)
@@ -200,14 +202,7 @@ def score_range(X, lo, hi, shift, means, prec, logc, log_noise, out_lse, out_res
     """Per-row log p(x) into out_lse; responsibilities into out_resp (if it has rows;
     K or K+1 columns, the last = noise) and labels (-1 = noise) into out_label (if it has rows)."""
     K, D = means.shape
-    dt = X.dtype
-    xt = np.empty((D, block), dtype=dt)
-    y = np.empty((D + 1, block), dtype=dt)
-    s = np.empty(block, dtype=dt)
-    lp = np.empty((K + 1, block))
-    bits = np.empty((K + 1, block), dtype=np.int64)
-    m = np.empty(block)
-    lse = np.empty(block)
+    xt, y, s, lp, bits, m, lse = _buffers(K, D, block, X.dtype)
     want_resp = out_resp.shape[0] > 0
     n_resp = out_resp.shape[1]
     want_label = out_label.shape[0] > 0
