@@ -7,6 +7,12 @@ default) plus deltas and delta-deltas; an energy-based voice activity detector
 keeps the speech frames, and cepstral mean and variance normalisation (CMVN)
 is applied over the kept frames of the utterance.
 
+The MFCCs are computed here with NumPy/SciPy's FFT and DCT and equal librosa's
+(``librosa.feature.mfcc`` with a Slaney mel filter bank, ``librosa.feature.delta``;
+the tests check it), because importing librosa's feature modules costs seconds
+at every command start; librosa is used for resampling and for formats
+soundfile cannot read.
+
 >>> import numpy as np
 >>> from gmmkit_apps.speech.features import mfcc_frames
 >>> t = np.arange(8000) / 8000.0
@@ -17,6 +23,7 @@ is applied over the kept frames of the utterance.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass, asdict
 
@@ -142,14 +149,15 @@ def energy_vad(y, *, sr=8000, hop=80, win=200, threshold_db=30.0):
     99th percentile of the utterance's frame energies and above -60 dBFS; the
     mask is then smoothed with a 5-frame median so isolated blips are dropped.
     """
-    import librosa
-    from scipy.ndimage import median_filter
-
-    rms = librosa.feature.rms(y=y, frame_length=win, hop_length=hop, center=True)[0]
+    frames = _frames(np.asarray(y, dtype=np.float64), win, hop)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
     db = 20.0 * np.log10(np.maximum(rms, 1e-10))
     top = np.percentile(db, 99)
     mask = (db > top - threshold_db) & (db > -60.0)
-    return median_filter(mask.astype(np.uint8), size=5, mode="nearest").astype(bool)
+    # 5-frame median of a boolean mask = majority vote, edges repeated
+    padded = np.pad(mask.astype(np.int8), 2, mode="edge")
+    votes = np.convolve(padded, np.ones(5, dtype=np.int8), mode="valid")
+    return votes >= 3
 
 
 def cmvn(frames):
@@ -160,11 +168,71 @@ def cmvn(frames):
     return ((frames - mu) / np.where(sd > 1e-8, sd, 1.0)).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=8)
-def _mel_basis(sr, n_fft, n_mels):
-    import librosa
+def _frames(y, length, hop):
+    """Centred frames (zero padding of length // 2 at both ends), one row per hop: (n_frames, length)."""
+    pad = length // 2
+    yp = np.pad(y, (pad, pad))
+    n = 1 + (yp.size - length) // hop
+    return np.lib.stride_tricks.as_strided(yp, shape=(n, length), strides=(yp.strides[0] * hop, yp.strides[0]),
+                                           writeable=False)
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0, fmax=sr / 2.0)
+
+def _hz_to_mel(f):
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    logstep = np.log(6.4) / 27.0
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / logstep, lin)
+
+
+def _mel_to_hz(m):
+    m = np.asarray(m, dtype=np.float64)
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= 15.0, 1000.0 * np.exp(logstep * (m - 15.0)), m * (200.0 / 3))
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sr, n_fft, n_mels, fmin=20.0):
+    """Triangular mel filters (Slaney scale, area-normalised), shape (n_mels, n_fft // 2 + 1)."""
+    fft_hz = np.arange(n_fft // 2 + 1) * sr / n_fft
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(sr / 2.0), n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    w = np.maximum(0.0, np.minimum(rising, falling))
+    return (w * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _window(win, n_fft):
+    """Periodic Hann window of ``win`` samples, centred in ``n_fft``."""
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
+    out = np.zeros(n_fft)
+    left = (n_fft - win) // 2
+    out[left:left + win] = w
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _savgol(width, order):
+    """Least-squares filter giving the order-th derivative of a degree-order polynomial fit."""
+    n = np.arange(width) - width // 2
+    A = np.vander(n, order + 1, increasing=True).astype(np.float64)
+    return np.linalg.pinv(A)[order] * math.factorial(order)
+
+
+def _delta(m, width, order):
+    """Deltas along frames (axis 1) by local polynomial fits; edge frames repeat the nearest full fit."""
+    h = _savgol(width, order)
+    half = width // 2
+    T = m.shape[1]
+    out = np.empty_like(m)
+    win = np.lib.stride_tricks.sliding_window_view(m, width, axis=1)  # (C, T - width + 1, width)
+    out[:, half:T - half] = win @ h
+    out[:, :half] = out[:, half:half + 1]
+    out[:, T - half:] = out[:, T - half - 1:T - half]
+    return out
 
 
 def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
@@ -185,7 +253,7 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
     -------
     ndarray of shape (n_frames, front_end.dim), float32
     """
-    import librosa
+    from scipy.fft import dct, rfft
 
     fe = front_end or FrontEnd(sr=sr)
     use_vad = fe.vad if vad is None else vad
@@ -196,20 +264,22 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
     # a tiny dither keeps log-mel finite on digital silence
     rng = np.random.default_rng(0)
     yd = y + rng.normal(0.0, 1e-5, size=y.shape).astype(np.float32)
-    spec = np.abs(librosa.stft(yd, n_fft=n_fft, hop_length=fe.hop, win_length=fe.win)) ** 2
+    spec = np.abs(rfft(_frames(yd, n_fft, fe.hop) * _window(fe.win, n_fft).astype(np.float32), axis=1)) ** 2
     from threadpoolctl import threadpool_limits
 
     # a small matmul: one BLAS thread is hundreds of times faster than many on a busy machine
     with threadpool_limits(1, user_api="blas"):
-        mel = _mel_basis(fe.sr, n_fft, fe.n_mels) @ spec
-    m = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=fe.n_mfcc)
+        mel = spec @ _mel_basis(fe.sr, n_fft, fe.n_mels).T  # (frames, mels)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    db = np.maximum(db, db.max() - 80.0)  # 80 dB dynamic range
+    m = dct(db, type=2, norm="ortho", axis=1)[:, : fe.n_mfcc].T  # (n_mfcc, frames)
     feats = [m]
     if fe.deltas:
         width = min(9, m.shape[1] if m.shape[1] % 2 else m.shape[1] - 1)
         if width < 3:
             raise DataError(f"{source}: audio too short for delta features")
-        feats.append(librosa.feature.delta(m, width=width, order=1))
-        feats.append(librosa.feature.delta(m, width=width, order=2))
+        feats.append(_delta(m, width, 1))
+        feats.append(_delta(m, width, 2))
     F = np.vstack(feats).T
     if use_vad:
         mask = energy_vad(y, sr=fe.sr, hop=fe.hop, win=fe.win, threshold_db=fe.vad_db)[: F.shape[0]]

@@ -378,3 +378,24 @@ def test_word_style_training_from_class_folders_and_plain_files(cli, tmp_path):
     assert np.mean([p == r["speaker"] for p, r in zip(pred, test)]) >= 0.8
     res = cli("phonemes", "train", tmp_path / "train", "-o", model, ok=False)
     assert res.exit_code == 2 and "--force" in res.output
+
+
+def test_mfcc_and_deltas_equal_librosa():
+    """The NumPy front end reproduces librosa's MFCC and delta features (librosa is the reference)."""
+    import librosa
+
+    from gmmkit_apps.speech import features as feat
+
+    y = load_audio(os.path.join(SPEAKERS, "menardi", sorted(os.listdir(os.path.join(SPEAKERS, "menardi")))[0]))
+    yd = y + np.random.default_rng(0).normal(0.0, 1e-5, size=y.shape).astype(np.float32)  # same dither
+    ref = librosa.feature.mfcc(y=yd, sr=SR, n_mfcc=20, n_fft=256, win_length=200, hop_length=80,
+                               n_mels=40, fmin=20.0, fmax=SR / 2)
+    got = mfcc_frames(y, front_end=FrontEnd(vad=False, cmvn=False)).T
+    np.testing.assert_allclose(got[:20], ref, atol=1e-3 * np.abs(ref).max())
+    np.testing.assert_allclose(got[20:40], librosa.feature.delta(ref, width=9, order=1), atol=1e-2)
+    np.testing.assert_allclose(got[40:], librosa.feature.delta(ref, width=9, order=2), atol=1e-2)
+    m = np.random.default_rng(1).normal(size=(3, 7))
+    for width in (3, 5, 7):
+        for order in (1, 2):
+            np.testing.assert_allclose(feat._delta(m, width, order),
+                                       librosa.feature.delta(m, width=width, order=order), atol=1e-12)
