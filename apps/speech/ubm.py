@@ -212,7 +212,9 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     for s in speakers:
         if s.ubm_fingerprint != fp:
             raise ModelFileError(f"speaker model {s.name!r} was adapted from a different UBM")
-    C = int(min(max(1, top_c), K))
+    if not isinstance(top_c, (int, np.integer)) or top_c < 1:
+        raise ParameterError(f"top_c={top_c!r} must be a positive integer")
+    C = int(min(top_c, K))
     ll = _component_loglik(X, ubm.weights_, ubm.means_, ubm.covariances_)
     if C < K:
         top = np.argpartition(ll, K - C, axis=1)[:, K - C:]

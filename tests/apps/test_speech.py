@@ -399,3 +399,14 @@ def test_mfcc_and_deltas_equal_librosa():
         for order in (1, 2):
             np.testing.assert_allclose(feat._delta(m, width, order),
                                        librosa.feature.delta(m, width=width, order=order), atol=1e-12)
+
+
+def test_top_c_must_be_positive():
+    rng = np.random.default_rng(6)
+    ubm, _ = _toy_ubm(rng)
+    spk = map_adapt(ubm, rng.normal(size=(50, 2)), name="a")
+    with pytest.raises(ParameterError, match="top_c"):
+        score_frames(ubm, [spk], rng.normal(size=(10, 2)), top_c=0)
+    # top_c larger than the UBM scores every component
+    full = score_frames(ubm, [spk], rng.normal(size=(10, 2)), top_c=99)
+    assert np.isfinite(full).all()
