@@ -331,7 +331,7 @@ def positive_label(labels, positive=None):
     for a, b in ((("0", "1"), "1"), (("-1", "1"), "-1"), (("0.0", "1.0"), "1.0"),
                  (("false", "true"), "true")):
         if low == set(a):
-            return next(v for v in values if v.strip().lower() == b)
+            return str(next(v for v in values if v.strip().lower() == b))
     return str(values[int(np.argmin(counts))])
 
 
