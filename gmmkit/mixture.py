@@ -523,12 +523,13 @@ class _FitContext:
             n = nk.sum()
             cov = (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
         elif name == "diag":
+            # mclust's diagonal models use a scalar prior scale: trace(Lambda) / D
             S = cov * nk[:, None]
-            cov = (np.diag(L)[None] + S + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
-        else:  # spherical
+            cov = (np.trace(L) / D + S + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
+        else:  # spherical: scalar scale, denominator nu + (n_k + 1) D + 2 (Fraley and Raftery 2007)
             S = cov * nk * D
-            tr = np.trace(L) + np.trace(outer, axis1=1, axis2=2)
-            cov = (tr + S) / (nu * D + nk * D + 2)
+            tr = np.trace(L) / D + np.trace(outer, axis1=1, axis2=2)
+            cov = (tr + S) / (nu + (nk + 1) * D + 2)
         return new_means, cov
 
     # -- statistics ------------------------------------------------------

@@ -64,16 +64,12 @@ class SelectionResult:
         returns the Axes.
         """
         try:
-            import matplotlib
-
-            if ax is None and path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            from matplotlib.figure import Figure
         except ImportError:
             raise GMMKitError("plotting needs matplotlib: pip install 'gmmkit[plot]'") from None
-        own = ax is None
-        if own:
-            fig, ax = plt.subplots(figsize=(6, 4))
+        if ax is None:
+            # a bare Figure: no pyplot state, no backend switch in the caller's process
+            ax = Figure(figsize=(6, 4)).subplots()
         t = self.table
         for cov_type, rows in t.groupby("covariance_type", sort=False):
             rows = rows.sort_values("n_components")
@@ -92,8 +88,6 @@ class SelectionResult:
 
             with atomic_path(path, suffix=".png") as tmp:
                 ax.figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-            if own:
-                plt.close(ax.figure)
         return ax
 
 
