@@ -270,6 +270,8 @@ def bench_figure(args):
     b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
+    os.remove(path)
+    os.rmdir(folder)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e3:.0f} kB)")
 
 
