@@ -44,17 +44,23 @@ def n_threads():
         return max(1, os.cpu_count() or 1)
 
 
+def thread_pool():
+    """The app's worker threads (made once, n_threads() of them)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="gmmkit-segment")
+    return _pool
+
+
 def _run_chunks(fn, n_rows, args_for, *, min_rows=_PARALLEL_MIN_ROWS, per_thread=2):
     """Call ``fn(*args_for(lo, hi))`` over row chunks, in threads when worth it; return results."""
     n = n_threads()
     if n == 1 or n_rows < min_rows:
         return [fn(*args_for(0, n_rows))]
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gmmkit-segment")
+    pool = thread_pool()
     n_chunks = min(n * per_thread, n_rows)
     bounds = [(c * n_rows // n_chunks, (c + 1) * n_rows // n_chunks) for c in range(n_chunks)]
-    futs = [_pool.submit(fn, *args_for(lo, hi)) for lo, hi in bounds]
+    futs = [pool.submit(fn, *args_for(lo, hi)) for lo, hi in bounds]
     return [f.result() for f in futs]
 
 

@@ -177,6 +177,18 @@ def test_icm_lowers_the_potts_energy_and_beta_zero_is_argmax(rng):
     assert energies[-1] < 0.9 * energies[0]
 
 
+@pytest.mark.parametrize("shape, blocks", [((1, 1, 3), 1), ((7, 5, 3), 3), ((301, 203, 3), 8)])
+def test_parallel_png_encoder_round_trips(tmp_path, rng, shape, blocks):
+    from gmmkit_apps.segment.png import write_png_rgb
+
+    rgb = rng.integers(0, 256, shape).astype(np.uint8)
+    rgb[: shape[0] // 2] //= 7  # some compressible rows too
+    write_png_rgb(tmp_path / "x.png", rgb, n_blocks=blocks)
+    im = Image.open(tmp_path / "x.png")
+    assert im.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(im), rgb)
+
+
 def test_boundary_mask():
     lab = np.zeros((4, 6), dtype=int)
     lab[:, 3:] = 1
