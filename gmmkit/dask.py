@@ -35,7 +35,7 @@ import numpy as np
 from .exceptions import DataError, ParameterError
 from .outofcore import DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features
 
-__all__ = ["fit_dask", "read_dask", "get_client"]
+__all__ = ["fit_dask", "score_dask", "read_dask", "get_client"]
 
 
 def _require_dask():
@@ -397,3 +397,47 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     _run_em(est, ctx, rng, do_init)
     _set_n_features(est, D)
     return est
+
+
+def _block_score(X, model):
+    return float(model.score_samples(np.asarray(X)).sum()), int(X.shape[0])
+
+
+def score_dask(estimator, X, *, client=None):
+    """Total log-likelihood and row count of a dask array under a fitted model, computed
+    on the workers. Returns ``(sum_loglik, n_rows)``; the BIC is
+    ``-2 * sum_loglik + n_parameters * log(n_rows)``.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from gmmkit import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(1000, 2))
+    >>> gm = GaussianMixture(1).fit(X)
+    >>> ll, n = score_dask(gm, da.from_array(X, chunks=300), client=False)
+    >>> n, bool(np.isclose(ll / n, gm.score(X)))
+    (1000, True)
+    """
+    _require_dask()
+    import copy
+
+    import dask
+    import dask.array as da
+
+    client = get_client() if client is None else (client or None)
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        X = da.asarray(np.asarray(X))
+    if X.ndim != 2:
+        raise DataError(f"expected a 2-D array (rows x features), got {X.ndim}-D")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    model = copy.copy(estimator)
+    model.callback = None  # progress bars do not travel to workers
+    if hasattr(model, "_gmmkit_stream"):
+        del model._gmmkit_stream
+    shared = dask.delayed(model, pure=True)
+    tasks = [dask.delayed(_block_score, pure=True)(b, shared) for b in X.to_delayed().ravel()]
+    parts = client.compute(tasks, sync=True) if client is not None else dask.compute(*tasks, scheduler="threads")
+    return float(sum(p[0] for p in parts)), int(sum(p[1] for p in parts))

@@ -10,7 +10,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 from gmmkit import GaussianMixture  # noqa: E402
-from gmmkit.dask import fit_dask, read_dask  # noqa: E402
+from gmmkit.dask import fit_dask, read_dask, score_dask  # noqa: E402
 from gmmkit.exceptions import DataError  # noqa: E402
 from tests.conftest import make_blobs  # noqa: E402
 
@@ -127,3 +127,11 @@ def test_bad_data(blobs):
         fit_dask(GaussianMixture(2), da.from_array(blobs[:, 0], chunks=500))
     with pytest.raises(DataError, match="n_components"):
         fit_dask(GaussianMixture(5), da.from_array(blobs[:3], chunks=2))
+
+
+def test_score_dask_on_cluster(client, blobs):
+    gm = GaussianMixture(3, random_state=0, callback=lambda info: None).fit(blobs)
+    ll, n = score_dask(gm, da.from_array(blobs, chunks=(700, 3)), client=client)
+    assert n == len(blobs)
+    np.testing.assert_allclose(ll, gm.score_samples(blobs).sum(), rtol=1e-12)
+    assert gm.callback is not None  # the caller's estimator is untouched

@@ -8,7 +8,7 @@ import pytest
 
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import DataError, ParameterError
-from gmmkit.outofcore import ArraySource, NpySource, _Reservoir, fit_chunks, open_source, partial_fit, \
+from gmmkit.outofcore import NpySource, _Reservoir, fit_chunks, open_source, partial_fit, \
     score_chunks, step_size
 from tests.conftest import make_blobs
 
