@@ -115,12 +115,12 @@ def meanfield_range(logp, q, mask, beta, parity, r0, r1):
     """One mean-field half sweep over rows r0:r1, pixels with (r + c) % 2 == parity.
 
     ``q`` (H, W, K) float32 holds the current marginals and is updated in place;
-    masked pixels neither change nor count as neighbours. Returns the largest
-    change of any q value.
+    masked pixels neither change nor count as neighbours. Returns the sum of the
+    absolute changes of the q values.
     """
     H, W, K = logp.shape
     s = np.empty(K)
-    biggest = 0.0
+    total = 0.0
     for r in range(r0, r1):
         c0 = (parity + r) % 2
         for c in range(c0, W, 2):
@@ -150,11 +150,9 @@ def meanfield_range(logp, q, mask, beta, parity, r0, r1):
                 tot += s[k]
             for k in range(K):
                 v = s[k] / tot
-                d = abs(v - q[r, c, k])
-                if d > biggest:
-                    biggest = d
+                total += abs(v - q[r, c, k])
                 q[r, c, k] = v
-    return biggest
+    return total
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)

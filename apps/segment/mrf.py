@@ -213,7 +213,7 @@ def softmax_maps(logp, mask=None):
     return q
 
 
-def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-3):
+def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-4):
     """Smooth a label map with a Potts prior by (checkerboard) mean-field iterations.
 
     Same energy as :func:`potts_icm`; each pixel keeps a distribution q_i over the
@@ -228,7 +228,7 @@ def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-3):
     mask : (H, W) bool array, optional
     max_sweeps : int
     tol : float
-        Stop when no probability changes by more than this in a sweep.
+        Stop when the probabilities change by less than this on average in a sweep.
 
     Returns
     -------
@@ -248,15 +248,16 @@ def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-3):
           else np.ascontiguousarray(mask, dtype=bool).astype(np.uint8))
     q = np.ascontiguousarray(softmax_maps(logp, m8.astype(bool)))
     sweeps = 0
+    n_values = max(int(m8.sum()), 1) * K
     if beta > 0:
         for sweeps in range(1, max_sweeps + 1):
             change = 0.0
             for parity in (0, 1):
-                change = max([change] + _run_chunks(
+                change += sum(_run_chunks(
                     _kernels.meanfield_range, H,
                     lambda r0, r1, p=parity: (logp, q, m8, float(beta), p, r0, r1),
                     min_rows=max(1, _PARALLEL_MIN_ROWS // max(W, 1))))
-            if change < tol:
+            if change < tol * n_values:
                 break
     labels = argmax_labels(q.reshape(H * W, K), m8).reshape(H, W)
     return labels, q, sweeps
