@@ -20,8 +20,10 @@ fraction of the fit rows with the highest scores (or the rows below a
 --threshold log-density) and names, for each flagged row, the features that
 are most unusual given the others (conditional z-scores under its component).
 The output keeps every input column and adds outlier_score, is_outlier,
-component and explanation. Non-numeric columns are skipped (with a note);
-rows with empty cells are not scored (left empty in the output).
+component and explanation. Non-numeric columns are skipped (with a note).
+Empty cells are missing values: such rows are fitted on and scored on their
+observed features (a chi-square-calibrated score on the complete rows' scale,
+see docs/outliers.md); rows with every feature cell empty are not scored.
 
 Example:
 
@@ -107,8 +109,8 @@ def outliers(
             if threshold is not None:
                 det.offset_ = float(threshold)
             elif contamination is not None or det.offset_ != det.offset_:  # NaN: plain mixture
-                X, _, _ = tb.sample_rows(data, names, max_fit_rows, seed, chunksize,
-                                         progress.task("sampling " + data.name))
+                X, _, _, _ = tb.sample_rows(data, names, max_fit_rows, seed, chunksize,
+                                            progress.task("sampling " + data.name))
                 det.offset_ = _quantile(det, X, names, contamination or 0.01)
         else:
             source = train if train is not None else data
@@ -116,12 +118,15 @@ def outliers(
             if skipped:
                 _note(f"note: skipped non-numeric column(s) {', '.join(skipped)} "
                       f"(choose with --columns)", quiet)
-            X, n_rows, n_incomplete, row_numbers = tb.sample_rows(
+            X, n_rows, n_incomplete, n_empty, row_numbers = tb.sample_rows(
                 source, names, max_fit_rows, seed, chunksize, progress.task("reading " + source.name),
                 return_rows=True)
             if n_incomplete:
                 _note(f"note: {n_incomplete} of {n_rows} rows of {source} have empty cells "
-                      "in the feature columns: left out of the fit and not scored", quiet)
+                      "in the feature columns: fitted and scored on their observed features", quiet)
+            if n_empty:
+                _note(f"note: {n_empty} of {n_rows} rows of {source} have every feature cell "
+                      "empty: left out of the fit and not scored", quiet)
             kept = _drop_constant(X, names, source, quiet)
             X = X[:, [i for i, _ in kept]]
             names = [n for _, n in kept]
@@ -134,8 +139,8 @@ def outliers(
                 summary["saved_model"] = str(save_model)
         if plot is not None:
             if model is not None or train is not None:
-                X, _, _, row_numbers = tb.sample_rows(data, names, max_fit_rows, seed, chunksize,
-                                                      return_rows=True)
+                X, _, _, _, row_numbers = tb.sample_rows(data, names, max_fit_rows, seed, chunksize,
+                                                         return_rows=True)
             summary["plot"] = str(plot)
             summary["plot_features"] = _plot(det, X, names, row_numbers, plot, data)
         result = tb.score_file(det, data, names, out, overwrite=force, chunksize=chunksize,
@@ -144,7 +149,8 @@ def outliers(
     gm = det.mixture_
     summary.update(
         features=names, rows=result["rows"], scored=result["scored"],
-        incomplete_rows=result["incomplete"], flagged=result["flagged"],
+        unscored_rows=result["unscored"], rows_with_empty_cells=result["with_empty_cells"],
+        flagged_with_empty_cells=result["flagged_with_empty_cells"], flagged=result["flagged"],
         threshold_logpdf=float(det.offset_), threshold_score=-float(det.offset_),
         n_components=int(gm.n_components), covariance_type=gm.covariance_type,
         ignored_features=[n for n, u in zip(names, det.used_features_) if not u],
@@ -169,8 +175,12 @@ def _plot(det, X, names, row_numbers, path, data):
 
     from .plot import plot_outliers
 
+    import numpy as np
+
     frame = pd.DataFrame(X, columns=names)
     scores = -det.score_samples(frame)
+    ok = ~np.isnan(scores)  # rows with every used feature missing have no score
+    X, scores, frame, row_numbers = X[ok], scores[ok], frame[ok], np.asarray(row_numbers)[ok]
     flags = scores > -det.offset_
     text = det.explain(frame.iloc[flags.nonzero()[0]], feature_names=names)[1] if flags.any() else []
     return list(plot_outliers(X, scores, flags, -det.offset_, names, explanations=text,
@@ -182,7 +192,8 @@ def _quantile(det, X, names, contamination):
     import numpy as np
     import pandas as pd
 
-    return float(np.quantile(det.score_samples(pd.DataFrame(X, columns=names)), contamination))
+    s = det.score_samples(pd.DataFrame(X, columns=names))
+    return float(np.quantile(s[~np.isnan(s)], contamination))
 
 
 def _drop_constant(X, names, source, quiet):
@@ -190,7 +201,8 @@ def _drop_constant(X, names, source, quiet):
 
     from gmmkit.exceptions import DataError
 
-    const = [n for j, n in enumerate(names) if np.ptp(X[:, j]) == 0]
+    const = [n for j, n in enumerate(names)
+             if np.isnan(X[:, j]).all() or np.nanmax(X[:, j]) == np.nanmin(X[:, j])]
     if len(const) == len(names):
         raise DataError(f"{source}: every feature column is constant ({', '.join(names)}): "
                         "nothing to score")
@@ -282,8 +294,11 @@ def _report(s, explain):
     lines.append(f"scored {s['scored']} of {s['rows']} rows; flagged {s['flagged']} ({pct:.1%}) "
                  f"with log-density below {s['threshold_logpdf']:.4g} "
                  f"(outlier_score above {s['threshold_score']:.4g})")
-    if s["incomplete_rows"]:
-        lines.append(f"{s['incomplete_rows']} rows with empty cells were not scored")
+    if s["rows_with_empty_cells"]:
+        lines.append(f"{s['rows_with_empty_cells']} scored rows have empty cells: scored on their "
+                     f"observed features (calibrated), {s['flagged_with_empty_cells']} of them flagged")
+    if s["unscored_rows"]:
+        lines.append(f"{s['unscored_rows']} rows with every feature cell empty were not scored")
     model = f"model: {s['n_components']} {s['covariance_type']} component(s) on {len(s['features'])} features"
     if "fit_rows" in s:
         model += f", fitted on {s['kept_fit_rows']} of {s['fit_rows']} rows after trimming"

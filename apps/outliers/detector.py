@@ -18,6 +18,12 @@ Robust fitting, so that the anomalies do not shape the model:
    the mixture is refitted on the rest, ``n_rounds`` times (or until the kept
    set stops changing); these refits search K only next to the previous K.
 
+Missing values (NaN) are fitted by gmmkit's exact EM with marginals. A row with
+missing cells is scored on its observed features, put on the complete rows'
+scale by a per-component chi-square calibration
+(:func:`gmmkit_apps.outliers.calibrate.calibrated_log_density`); a row with
+every used feature missing has no score (NaN).
+
 Examples
 --------
 >>> import numpy as np
@@ -58,14 +64,23 @@ def robust_scale(X):
     >>> c, s, used = robust_scale(np.array([[0.0, 5.0], [1.0, 5.0], [2.0, 5.0], [3.0, 5.0]]))
     >>> c.tolist(), used.tolist()
     ([1.5, 5.0], [True, False])
+
+    NaN cells are left out of each column's statistics; a column with fewer than
+    two observed values counts as constant.
     """
-    center = np.median(X, axis=0)
-    q75, q25 = np.percentile(X, [75, 25], axis=0)
-    scale = (q75 - q25) / 1.349
-    small = ~(scale > 1e-12 * np.maximum(1.0, np.abs(center)))
+    X = np.asarray(X, dtype=np.float64)
+    enough = (~np.isnan(X)).sum(axis=0) >= 2
+    center = np.zeros(X.shape[1])
+    scale = np.zeros(X.shape[1])
+    if enough.any():
+        Xe = X[:, enough]
+        center[enough] = np.nanmedian(Xe, axis=0)
+        q75, q25 = np.nanpercentile(Xe, [75, 25], axis=0)
+        scale[enough] = (q75 - q25) / 1.349
+    small = ~(scale > 1e-12 * np.maximum(1.0, np.abs(center))) & enough
     if small.any():
-        scale[small] = X[:, small].std(axis=0)
-    used = scale > 1e-12 * np.maximum(1.0, np.abs(center))
+        scale[small] = np.nanstd(X[:, small], axis=0)
+    used = enough & (scale > 1e-12 * np.maximum(1.0, np.abs(center)))
     scale = np.where(used, scale, 1.0)
     return center, scale, used
 
@@ -197,12 +212,15 @@ def conditional_zscores(gm, Z, labels):
 def explain_rows(z, names, top=3):
     """Text such as ``"area=+5.1 height=-3.2"``: the ``top`` features by |z|, per row.
 
-    >>> explain_rows(np.array([[0.5, -4.0, 2.0]]), ["a", "b", "c"], top=2)
-    ['b=-4.0 c=+2.0']
+    NaN entries (missing features) are never named.
+
+    >>> explain_rows(np.array([[0.5, -4.0, 2.0], [np.nan, 1.0, -3.0]]), ["a", "b", "c"], top=2)
+    ['b=-4.0 c=+2.0', 'c=-3.0 b=+1.0']
     """
     top = max(1, min(int(top), z.shape[1]))
-    order = np.argsort(-np.abs(z), axis=1)[:, :top]
-    return [" ".join(f"{names[j]}={z[i, j]:+.1f}" for j in row) for i, row in enumerate(order)]
+    order = np.argsort(-np.abs(z), axis=1)[:, :top]  # NaN sorts last
+    return [" ".join(f"{names[j]}={z[i, j]:+.1f}" for j in row if not np.isnan(z[i, j]))
+            for i, row in enumerate(order)]
 
 
 class GMMOutlierDetector(OutlierMixin, BaseEstimator):
@@ -314,11 +332,14 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         try:
             X = validate_data(self, X, reset=reset, dtype=np.float64,
                               ensure_min_samples=2 if reset else 1,
-                              ensure_all_finite=True if reset else "allow-nan")
+                              ensure_all_finite="allow-nan")
         except GMMKitError:
             raise
         except (ValueError, TypeError) as exc:
             raise DataError(" ".join(str(exc).split())) from None
+        if np.isinf(X).any():
+            i = int(np.flatnonzero(np.isinf(X).any(axis=1))[0])
+            raise DataError(f"X holds infinity (row {i}); missing values must be NaN")
         return X
 
     def _standardise(self, X):
@@ -389,8 +410,6 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         """Fit the robust mixture on X (rows are samples); ``y`` is ignored. Returns self."""
         self._validate_params()
         X = self._check(X, reset=True)
-        if not np.all(np.isfinite(X)):
-            raise DataError("X contains NaN or infinity; drop or fill those rows first")
         seed = self._seed()
         rng = np.random.default_rng(seed)
         if self.max_fit_rows is not None and X.shape[0] > self.max_fit_rows:
@@ -398,7 +417,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         self.center_, self.scale_, used = robust_scale(X)
         if not used.any():
             raise DataError("every feature is constant: there is nothing to score")
-        few = np.array([np.unique(c).size < self.min_distinct for c in X.T]) & used
+        few = np.array([np.unique(c[~np.isnan(c)]).size < self.min_distinct for c in X.T]) & used
         if few.all():
             few[:] = False  # nothing else to score on: keep the discrete features
         self.used_features_ = used & ~few
@@ -413,6 +432,10 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
                              + ", ".join(show(j) for j in np.flatnonzero(few)))
             warnings.warn(f"feature(s) ignored ({'; '.join(parts)})", IgnoredFeatureWarning, stacklevel=2)
         Z = self._standardise(X)
+        scorable = ~np.isnan(Z).all(axis=1)
+        if scorable.sum() < 2:
+            raise DataError("fewer than 2 rows have a value in the used features: nothing to fit on")
+        Z = Z[scorable]  # rows with every used feature missing carry no information
         keep = np.ones(Z.shape[0], dtype=bool)
         n_trim = int(math.floor(self.trim_fraction * Z.shape[0]))
         around = None
@@ -421,7 +444,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
             around = gm.n_components
             if r == self.n_rounds or n_trim == 0:
                 break
-            s = gm.score_samples(Z)
+            s = self._calibrated(gm, Z)
             new_keep = np.ones_like(keep)
             new_keep[np.argsort(s, kind="stable")[:n_trim]] = False
             if np.array_equal(new_keep, keep):
@@ -433,48 +456,72 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         self.dropped_components_ = int(dropped)
         self.n_rounds_ = r
         train = self._score_checked(X)
+        train = train[~np.isnan(train)]
         self.offset_ = (float(self.threshold) if self.threshold is not None
                         else float(np.quantile(train, self.contamination)))
         return self
 
     def score_samples(self, X):
-        """Log-density of every row (in the units of X); higher is more normal."""
+        """Log-density of every row (in the units of X); higher is more normal.
+
+        Rows with NaN get the chi-square-calibrated score of their observed
+        features (:mod:`gmmkit_apps.outliers.calibrate`), on the scale of a
+        complete row's log-density; rows with every used feature missing get NaN.
+        """
         check_is_fitted(self, "mixture_")
         X = self._check(X, reset=False)
         return self._score_checked(X)
 
-    def _score_checked(self, X):
-        out = np.full(X.shape[0], np.nan)
-        ok = np.isfinite(X).all(axis=1)
-        if ok.any():
-            out[ok] = self.mixture_.score_samples(self._standardise(X[ok])) + self._log_jacobian
+    @staticmethod
+    def _calibrated(gm, Z):
+        """Log-density of complete rows; chi-square-calibrated score of rows with NaN."""
+        from .calibrate import calibrated_log_density
+
+        nan = np.isnan(Z)
+        out = np.full(Z.shape[0], np.nan)
+        full = ~nan.any(axis=1)
+        if full.any():
+            out[full] = gm.score_samples(Z[full])
+        part = ~full & ~nan.all(axis=1)
+        if part.any():
+            out[part] = calibrated_log_density(gm, Z[part])
         return out
+
+    def _score_checked(self, X):
+        return self._calibrated(self.mixture_, self._standardise(X)) + self._log_jacobian
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers."""
         return self.score_samples(X) - self.offset_
 
     def predict(self, X):
-        """+1 for inliers, -1 for outliers (rows with NaN are -1 as well)."""
+        """+1 for inliers, -1 for outliers (rows with every used feature missing are -1)."""
         d = self.decision_function(X)
         return np.where(d >= 0, 1, -1)
 
     def component(self, X):
-        """Most likely component of every row (-1 for rows with NaN)."""
+        """Most likely component of every row given its observed features
+        (-1 for rows with every used feature missing)."""
         check_is_fitted(self, "mixture_")
         X = self._check(X, reset=False)
-        out = np.full(X.shape[0], -1)
-        ok = np.isfinite(X).all(axis=1)
+        return self._component(self._standardise(X))
+
+    def _component(self, Z):
+        out = np.full(Z.shape[0], -1)
+        ok = ~np.isnan(Z).all(axis=1)
         if ok.any():
-            out[ok] = self.mixture_.predict(self._standardise(X[ok]))
+            out[ok] = self.mixture_.predict(Z[ok])
         return out
 
     def explain(self, X, top=3, feature_names=None):
         """Per-row conditional z-scores and text naming the ``top`` unusual features.
 
         Returns ``(z, text)``: ``z`` has shape (n, n_features) with 0 for ignored
-        (constant) features and NaN for rows with missing values; ``text`` is a
-        list of strings such as ``"area=+5.1 height=-3.2"``.
+        (constant) features; ``text`` is a list of strings such as
+        ``"area=+5.1 height=-3.2"``. For a row with missing features the z-scores
+        are conditional on the other *observed* features only, missing features
+        get NaN and are never named; a row with every used feature missing gets
+        NaN z-scores and an empty text.
         """
         check_is_fitted(self, "mixture_")
         X = self._check(X, reset=False)
@@ -484,11 +531,17 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
                              else [f"x{j}" for j in range(X.shape[1])])
         z = np.full(X.shape, np.nan)
         text = [""] * X.shape[0]
-        ok = np.flatnonzero(np.isfinite(X).all(axis=1))
+        Zall = self._standardise(X)
+        ok = np.flatnonzero(~np.isnan(Zall).all(axis=1))
         if ok.size:
-            Z = self._standardise(X[ok])
+            Z = Zall[ok]
             labels = self.mixture_.predict(Z)
-            zu = conditional_zscores(self.mixture_, Z, labels)
+            if np.isnan(Z).any():
+                from .calibrate import observed_conditional_zscores
+
+                zu = observed_conditional_zscores(self.mixture_, Z, labels)
+            else:
+                zu = conditional_zscores(self.mixture_, Z, labels)
             zz = np.zeros((ok.size, X.shape[1]))
             zz[:, self.used_features_] = zu
             z[ok] = zz
@@ -499,7 +552,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
     # ------------------------------------------------------------ files

@@ -81,7 +81,8 @@ def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanat
     ax1.legend()
     ax2.scatter(X[~flags, i], X[~flags, j], s=6, c="0.6", lw=0, label="normal")
     ax2.scatter(X[flags, i], X[flags, j], s=14, c="tab:red", lw=0, label="flagged")
-    for r in np.argsort(-scores)[:n_label]:
+    seen = np.isfinite(X[:, i]) & np.isfinite(X[:, j])  # rows with an empty cell are not drawn
+    for r in [r for r in np.argsort(-scores) if seen[r]][:n_label]:
         ax2.annotate(f"row {rows[r]}", (X[r, i], X[r, j]), fontsize=7, xytext=(3, 3),
                      textcoords="offset points")
     if _heavy_tail(X[:, i]):
@@ -109,11 +110,15 @@ def _symlog(v):
 
 def _heavy_tail(v):
     """True when the range is dominated by a few extreme values (log axes read better)."""
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return False
     q1, q50, q99 = np.percentile(v, [1, 50, 99])
     spread = max(q99 - q1, 1e-12)
     return (v.max() - v.min()) > 20 * spread
 
 
 def _linthresh(v):
-    q = np.percentile(np.abs(v), 50)
+    v = v[np.isfinite(v)]
+    q = np.percentile(np.abs(v), 50) if v.size else 0.0
     return float(q) if q > 0 else 1.0

@@ -4,9 +4,11 @@ Memory stays bounded by the chunk size and the fit sample (``max_fit_rows``),
 whatever the file's length; only ``--label-column`` evaluation keeps one score
 and one label per row.
 
-Empty cells: a row with an empty cell in a feature column is left out of the
-fit and is not scored (its score, flag and component are left empty in the
-output); the summary counts such rows.
+Empty cells are missing values: a row with empty cells in some feature columns
+is fitted on (exact EM with marginals) and scored on its observed features (see
+:mod:`gmmkit_apps.outliers.calibrate` for what its score means); a row with
+every feature cell empty is not scored (its score, flag and component are left
+empty in the output). The summary counts both kinds of rows.
 
 >>> import os, tempfile
 >>> import numpy as np, pandas as pd
@@ -185,21 +187,25 @@ def chunk_matrix(frame, names, path, row0=0):
 
 def sample_rows(path, names, max_rows=200_000, seed=0, chunksize=100_000, on_progress=None,
                 return_rows=False):
-    """A uniform random sample of at most ``max_rows`` complete rows, in one pass.
+    """A uniform random sample of at most ``max_rows`` rows with a value in at
+    least one feature column, in one pass (empty cells are NaN).
 
-    Returns ``(X, n_rows, n_incomplete)``: the sample (file order), the file's
-    row count and how many rows had empty cells (never sampled); with
+    Returns ``(X, n_rows, n_incomplete, n_empty)``: the sample (file order), the
+    file's row count, how many rows have some empty feature cells (sampled like
+    the others) and how many have every feature cell empty (never sampled); with
     ``return_rows`` also the 1-based data row numbers of the sample.
     """
     rng = np.random.default_rng(seed)
     keys = np.empty(0)
     rows = np.empty((0, len(names)))
     index = np.empty(0, dtype=np.int64)
-    n_rows = n_incomplete = 0
+    n_rows = n_incomplete = n_empty = 0
     for frame in iter_chunks(path, chunksize, on_progress):
         X = chunk_matrix(frame, names, path, n_rows)
-        ok = ~np.isnan(X).any(axis=1)
-        n_incomplete += int((~ok).sum())
+        nan = np.isnan(X)
+        ok = ~nan.all(axis=1)
+        n_incomplete += int((nan.any(axis=1) & ok).sum())
+        n_empty += int((~ok).sum())
         keys = np.concatenate([keys, rng.random(int(ok.sum()))])
         rows = np.vstack([rows, X[ok]])
         index = np.concatenate([index, n_rows + 1 + np.flatnonzero(ok)])
@@ -208,17 +214,20 @@ def sample_rows(path, names, max_rows=200_000, seed=0, chunksize=100_000, on_pro
             keep = np.sort(np.argpartition(keys, max_rows)[:max_rows])
             keys, rows, index = keys[keep], rows[keep], index[keep]
     if rows.shape[0] < 2:
-        raise DataError(f"{path}: fewer than 2 complete rows to fit on "
-                        f"({n_rows} rows, {n_incomplete} with empty cells)")
+        raise DataError(f"{path}: fewer than 2 rows with values in the feature columns to fit on "
+                        f"({n_rows} rows, {n_empty} with every feature cell empty)")
     if return_rows:
-        return rows, n_rows, n_incomplete, index
-    return rows, n_rows, n_incomplete
+        return rows, n_rows, n_incomplete, n_empty, index
+    return rows, n_rows, n_incomplete, n_empty
 
 
 def score_frame(det, frame, names, path, row0=0, top=3):
-    """Score one chunk: the chunk with ``outlier_score`` (negative log-density),
-    ``is_outlier`` (True/False), ``component`` and ``explanation`` (flagged rows
-    only) added. Returns ``(out_frame, scores)``; unscorable rows are left empty."""
+    """Score one chunk: the chunk with ``outlier_score`` (negative log-density;
+    calibrated for rows with empty cells), ``is_outlier`` (True/False),
+    ``component`` and ``explanation`` (flagged rows only) added.
+
+    Returns ``(out_frame, scores, partial)``: ``partial`` marks the rows with
+    some empty feature cells; rows with every feature cell empty are left empty."""
     import pandas as pd
 
     X = chunk_matrix(frame, names, path, row0)
@@ -236,39 +245,44 @@ def score_frame(det, frame, names, path, row0=0, top=3):
     out["is_outlier"] = pd.array(np.where(ok, flag, None), dtype="boolean")
     out["component"] = pd.array(np.where(ok, comp, None), dtype="Int64")
     out["explanation"] = expl
-    return out, -logp
+    return out, -logp, np.isnan(X).any(axis=1)
 
 
 def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000, top=3,
                label_column=None, n_top_rows=10, on_progress=None):
     """Score every row of ``path`` chunk by chunk; write the scored table to ``out``.
 
-    Returns a dict: rows, scored, incomplete, flagged, the ``n_top_rows`` highest
-    scores (row, score, component, explanation), and (with ``label_column``) the
-    per-row scores and labels for evaluation.
+    Returns a dict: rows, scored, unscored (every feature cell empty),
+    with_empty_cells (scored rows with some empty feature cells) and how many of
+    those were flagged, flagged, the ``n_top_rows`` highest scores (row, score,
+    component, explanation), and (with ``label_column``) the per-row scores and
+    labels for evaluation.
     """
     from gmmkit.io import atomic_path
 
     if out is not None and _kind(out) != "csv":
         raise ParameterError(f"{out}: the output must be a .csv or .tsv file")
-    n_rows = n_scored = n_flagged = 0
+    n_rows = n_scored = n_flagged = n_partial = n_partial_flagged = 0
     top_heap = []
     scores, labels = [], []
 
     def run(write):
-        nonlocal n_rows, n_scored, n_flagged
+        nonlocal n_rows, n_scored, n_flagged, n_partial, n_partial_flagged
         first = True
         for frame in iter_chunks(path, chunksize, on_progress):
             if label_column is not None and label_column not in frame.columns:
                 raise DataError(f"{path}: no label column {label_column!r}")
-            table, s = score_frame(det, frame, names, path, n_rows, top)
+            table, s, partial = score_frame(det, frame, names, path, n_rows, top)
             if write is not None:
                 table.to_csv(write, mode="w" if first else "a", header=first, index=False,
                              sep=_sep(out))
             first = False
             ok = ~np.isnan(s)
             n_scored += int(ok.sum())
-            n_flagged += int(table["is_outlier"].fillna(False).sum())
+            flagged = table["is_outlier"].fillna(False).to_numpy(dtype=bool)
+            n_flagged += int(flagged.sum())
+            n_partial += int((partial & ok).sum())
+            n_partial_flagged += int((partial & flagged).sum())
             for i in np.flatnonzero(ok):
                 item = (float(s[i]), n_rows + int(i) + 1)
                 if len(top_heap) < n_top_rows:
@@ -288,7 +302,8 @@ def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000
         with atomic_path(out, overwrite=overwrite) as tmp:
             run(tmp)
     result = {
-        "rows": n_rows, "scored": n_scored, "incomplete": n_rows - n_scored,
+        "rows": n_rows, "scored": n_scored, "unscored": n_rows - n_scored,
+        "with_empty_cells": n_partial, "flagged_with_empty_cells": n_partial_flagged,
         "flagged": n_flagged,
         "top": [dict(row=r, score=sc, component=c, explanation=e)
                 for sc, r, c, e in sorted(top_heap, reverse=True)],

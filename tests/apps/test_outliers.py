@@ -176,8 +176,95 @@ def test_save_and_load_round_trip(tmp_path, rng):
 def test_bad_input_to_the_detector():
     with pytest.raises(DataError, match="constant"):
         GMMOutlierDetector().fit(np.ones((50, 2)))
-    with pytest.raises(DataError, match="NaN"):
-        GMMOutlierDetector().fit(np.array([[1.0, np.nan], [2.0, 3.0], [3.0, 1.0]]))
+    with pytest.raises(DataError, match="infinity"):
+        GMMOutlierDetector().fit(np.array([[1.0, np.inf], [2.0, 3.0], [3.0, 1.0]]))
+    with pytest.raises(DataError, match="constant"):  # one observed value per column
+        GMMOutlierDetector().fit(np.array([[np.nan, np.nan], [2.0, 3.0], [np.nan, np.nan]]))
+
+
+# ---------------------------------------------------------------- missing values
+def test_chi2_tail_helpers_match_scipy_and_extend_it():
+    from scipy.stats import chi2
+
+    from gmmkit_apps.outliers.calibrate import chi2_isf_log, chi2_logsf
+
+    x = np.array([0.1, 1.0, 10.0, 100.0, 1000.0])
+    for df in (1, 3, 10):
+        np.testing.assert_allclose(chi2_logsf(x, df), chi2.logsf(x, df), rtol=1e-9)
+        np.testing.assert_allclose(chi2_isf_log(chi2_logsf(x, df), df), x, rtol=1e-7)
+    # beyond scipy's underflow the series takes over, continuously and invertibly
+    deep = np.array([1100.0, 1300.0, 1e4, 1e6])
+    for df in (1, 3, 10):
+        ls = chi2_logsf(deep, df)
+        assert np.all(np.isfinite(ls)) and np.all(np.diff(ls) < 0)
+        np.testing.assert_allclose(chi2_isf_log(ls, df), deep, rtol=1e-6)
+        edge = chi2_logsf(np.array([1150.0, 1250.0]), df)
+        assert edge[1] < -600 < edge[0] or np.all(edge < -600) or np.all(edge > -600)
+
+
+def test_calibrated_score_is_the_log_density_for_complete_rows_and_calibrated_otherwise(rng):
+    from gmmkit_apps.outliers.calibrate import calibrated_log_density
+
+    A = np.array([[1, 0, 0, 0], [0.8, 0.6, 0, 0], [0.3, -0.4, 0.8, 0], [0.1, 0.2, 0.3, 0.9]])
+    X = rng.normal(size=(2000, 4)) @ A.T
+    X[:700] += 5.0
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    np.testing.assert_allclose(calibrated_log_density(gm, X[:50]), gm.score_samples(X[:50]), rtol=1e-9)
+    # rows drawn from one Gaussian: at a fixed threshold, the fraction below it is the
+    # same whatever is missing (exact for one component; for a mixture it holds per
+    # component where the components do not overlap in the observed coordinates);
+    # the raw marginal density is not comparable
+    gm = GaussianMixture(1, random_state=0).fit(X[700:])
+    Y, _ = gm.sample(20000)
+    full = gm.score_samples(Y)
+    thr = np.quantile(full, 0.02)
+    for n_missing in (1, 3):
+        Ym = Y.copy()
+        idx = np.argsort(rng.random(Y.shape), axis=1)[:, :n_missing]
+        np.put_along_axis(Ym, idx, np.nan, axis=1)
+        calibrated = np.mean(calibrated_log_density(gm, Ym) < thr)
+        raw = np.mean(gm.score_samples(Ym) < thr)
+        assert calibrated == pytest.approx(0.02, abs=0.004)
+        assert raw < 0.01  # the marginal density is higher: rows with holes would hide
+    assert np.isnan(calibrated_log_density(gm, np.full((1, 4), np.nan)))[0]
+
+
+def test_detector_fits_and_scores_rows_with_missing_cells(rng):
+    X, y = _bulk_and_cluster(seed=2)  # the masking case, with 15 % of the cells empty
+    X = np.c_[X, X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=len(X))]
+    holes = rng.random(X.shape) < 0.15
+    holes[holes.all(axis=1), 0] = False
+    Xm = np.where(holes, np.nan, X)
+    det = GMMOutlierDetector(contamination=0.03, max_components=3, random_state=0).fit(Xm)
+    pred = det.predict(Xm)
+    # masking guard and trimming still work with NaN
+    assert det.mixture_.n_components == 1 and det.n_kept_ < len(X)
+    assert np.mean(pred[y] == -1) >= 0.9 and np.mean(pred[~y] == -1) < 0.03
+    partial = np.isnan(Xm).any(axis=1)
+    assert np.mean(pred[~y & partial] == -1) < 0.04  # inliers with holes are not over-flagged
+    # a planted outlier with a missing cell: x1 far from what x0 predicts (x0, x1 correlated 0.8)
+    # and an inlier with a missing cell
+    rows = np.array([[1.5, -1.5, np.nan], [1.0, 0.8, np.nan], [np.nan, np.nan, np.nan]])
+    assert det.predict(rows).tolist() == [-1, 1, -1]
+    s = det.score_samples(rows)
+    assert s[0] < det.offset_ < s[1] and np.isnan(s[2])
+    assert det.component(rows).tolist()[2] == -1 and det.component(rows)[0] == 0
+    z, text = det.explain(rows, feature_names=["a", "b", "c"])
+    assert np.isnan(z[0, 2]) and "c=" not in text[0] and text[0].split("=")[0] in ("a", "b")
+    assert text[2] == "" and np.isnan(z[2]).all()
+    # the calibrated score is below the raw marginal log-density of the observed pair
+    raw = det.mixture_.score_samples(det._standardise(rows[:2])) + det._log_jacobian
+    assert np.all(s[:2] < raw)
+
+
+def test_save_and_load_score_rows_with_missing_cells(tmp_path, rng):
+    X = rng.normal(size=(300, 3))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    det = GMMOutlierDetector(n_components=2, random_state=0).fit(X)
+    det.save(tmp_path / "d.gmm")
+    back = load_detector(tmp_path / "d.gmm")
+    np.testing.assert_allclose(back.score_samples(X), det.score_samples(X), rtol=1e-10)
+    assert np.isfinite(det.score_samples(X)).all()
 
 
 # ---------------------------------------------------------------- command line
@@ -239,18 +326,31 @@ def test_cli_chunks_give_the_same_result(cli, tmp_path):
     pd.testing.assert_frame_equal(one, many)
 
 
-def test_cli_skips_text_columns_and_handles_empty_cells(cli, tmp_path):
+def test_cli_skips_text_columns_and_scores_rows_with_empty_cells(cli, tmp_path):
     frame = pd.read_csv(ABALONE).iloc[:600].copy()
+    features = [c for c in frame.columns if c not in ("sex", "class")]
     frame.loc[[3, 10], "length"] = np.nan
+    frame.loc[20, features] = np.nan  # every feature cell empty: cannot be scored
+    # a planted anomaly with an empty cell: whole weight far too heavy for its size
+    frame.loc[30, features] = frame.loc[31, features]
+    frame.loc[30, "whole_weight"] = frame["whole_weight"].max() * 3
+    frame.loc[30, "diameter"] = np.nan
     path = tmp_path / "ab.csv"
     frame.to_csv(path, index=False)
-    r = cli(path, "--covariance-type", "diag", "-o", tmp_path / "o.csv", "--label-column", "class")
+    r = cli(path, "--covariance-type", "diag", "-o", tmp_path / "o.csv", "--label-column", "class",
+            "--json")
     assert r.exit_code == 0, r.output
-    assert "skipped non-numeric column(s) sex" in r.output
-    assert "2 of 600 rows" in r.output and "not scored" in r.output
+    s = json.loads(r.stdout)
+    assert "skipped non-numeric column(s) sex" in r.stderr
+    assert "3 of 600 rows" in r.stderr and "fitted and scored on their observed features" in r.stderr
+    assert "1 of 600 rows" in r.stderr and "not scored" in r.stderr
+    assert (s["rows"], s["scored"], s["unscored_rows"], s["rows_with_empty_cells"]) == (600, 599, 1, 3)
     o = pd.read_csv(tmp_path / "o.csv")
-    assert o.loc[[3, 10], "outlier_score"].isna().all() and o.loc[[3, 10], "is_outlier"].isna().all()
-    assert o["outlier_score"].notna().sum() == 598
+    assert o.loc[[3, 10], "outlier_score"].notna().all() and not o.loc[[3, 10], "is_outlier"].any()
+    assert np.isnan(o.loc[20, "outlier_score"]) and o["is_outlier"].isna().sum() == 1
+    assert o.loc[30, "is_outlier"] and s["flagged_with_empty_cells"] >= 1
+    assert "whole_weight" in o.loc[30, "explanation"] and "diameter" not in o.loc[30, "explanation"]
+    assert s["top"][0]["row"] == 31  # data row numbers are 1-based
 
 
 @pytest.mark.parametrize("content, message", [
