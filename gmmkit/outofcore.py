@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import glob
 import os
-import warnings
 
 import numpy as np
 
@@ -464,47 +463,9 @@ class _Scan:
 
 # ====================================================================== EM driver
 def _run_em(est, ctx, rng, do_init):
-    """The estimator's EM loop (restarts, convergence, callback, attributes) on a context.
-
-    Mirrors ``GaussianMixture.fit_predict`` step for step, minus the final labelling
-    pass; only ``ctx.e_pass`` differs between in-memory, out-of-core and Dask fits.
-    """
-    if hasattr(ctx, "fit"):  # mixture.py's own driver, once it has one
-        ctx.fit(rng, do_init)
-        return est
-    from sklearn.exceptions import ConvergenceWarning
-
-    from . import _engine
-
-    n_init = est.n_init if do_init else 1
-    best = None
-    with _engine.blas_single_thread():
-        for init in range(n_init):
-            ctx.n_reseeded = 0
-            if not do_init:
-                run = ctx.run_em(ctx.params_from_attributes(), est.lower_bound_, est.max_iter, init)
-            elif getattr(est, "short_runs", None):
-                run = ctx.short_run_start(rng, init)
-            else:
-                run = ctx.run_em(ctx.initial_params(rng), -np.inf, est.max_iter, init)
-            if est.verbose:
-                print(f"Initialization {init} {'converged' if run[4] else 'did not converge'}."
-                      f" lower bound {run[0]:.5f}")
-            if best is None or run[0] > best[0]:
-                best = run + (ctx.n_reseeded,)
-    lower_bound, params, n_iter, history, converged, n_reseeded = best
-    if not converged and est.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning,
-        )
-    ctx.set_attributes(params)
-    est.converged_ = bool(converged)
-    est.n_iter_ = int(n_iter)
-    est.lower_bound_ = float(lower_bound) if est.max_iter > 0 else -np.inf
-    est.lower_bounds_ = [float(v) for v in history]
-    est.n_reseeded_ = int(n_reseeded)
+    """The estimator's own EM driver (restarts, convergence, callback, fitted attributes)
+    on a context whose ``e_pass`` streams chunks or maps over dask blocks."""
+    ctx.fit(rng, do_init)
     return est
 
 
