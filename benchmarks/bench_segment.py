@@ -15,6 +15,7 @@ Run:  python benchmarks/bench_segment.py [--repeats 3] [--smooth]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -50,9 +51,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--smooth", action="store_true",
                     help="also time --smooth 1 with ICM and mean-field (gmmkit only)")
+    ap.add_argument("--sklearn-blas-threads", type=int, default=None,
+                    help="limit BLAS threads during the sklearn runs (default: its own choice)")
     args = ap.parse_args()
 
     from sklearn.mixture import GaussianMixture as SkGMM
+    from threadpoolctl import threadpool_limits
 
     from gmmkit_apps.segment.core import segment_file
     from gmmkit_apps.segment.mrf import n_threads
@@ -63,7 +67,8 @@ def main():
     w, h = Image.open(photo).size
     print(f"image: {w}x{h} = {w * h / 1e6:.1f} MP JPEG ({os.path.getsize(photo) / 1e6:.1f} MB), K=6, "
           f"fit on 200,000 pixels, {n_threads()} worker threads")
-    print(f"load before: {os.getloadavg()}  (machine shared with other jobs)")
+    print(f"load before: {os.getloadavg()}  (machine shared with other jobs); "
+          f"sklearn BLAS threads: {args.sklearn_blas_threads or 'default'}")
 
     segment_file(PHOTO, os.path.join(tmp, "warm"), k=6)            # compile / load kernels
     segment_file(PHOTO, os.path.join(tmp, "warm"), k=6, smooth=1.0)
@@ -72,8 +77,10 @@ def main():
     runs = {"gmmkit": [], "sklearn": []}
     for rep in range(args.repeats):
         for name, est in (("gmmkit", None), ("sklearn", SkGMM)):
-            t, c = time.perf_counter(), time.process_time()
-            s = segment_file(photo, os.path.join(tmp, name), k=6, estimator=est)
+            limit = args.sklearn_blas_threads if est is not None else None
+            with (threadpool_limits(limit, user_api="blas") if limit else contextlib.nullcontext()):
+                t, c = time.perf_counter(), time.process_time()
+                s = segment_file(photo, os.path.join(tmp, name), k=6, estimator=est)
             s["timings"]["wall"] = time.perf_counter() - t
             s["timings"]["cpu"] = time.process_time() - c  # all threads of this process
             runs[name].append(s)
