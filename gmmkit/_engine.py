@@ -111,7 +111,7 @@ def _announce_compile(mod, dtype):
         return
     _announced.add(key)
     disp = mod.em_range
-    if disp.signatures:
+    if getattr(disp, "signatures", True):  # already compiled, or NUMBA_DISABLE_JIT
         return
     try:
         cached = os.path.exists(disp._cache._cache_file._index_path)

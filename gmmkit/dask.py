@@ -211,7 +211,7 @@ def _tree_reduce(parts, split_every):
 
 # ====================================================================== context
 def _dask_context_class():
-    from .mixture import _FitContext, _log_coef
+    from .mixture import _FitContext
 
     class _DaskContext(_FitContext):
         """A fit context whose E-pass maps the kernel over persisted dask blocks.
@@ -231,22 +231,13 @@ def _dask_context_class():
             self.client, self.split_every = client, split_every
             self.dtype = scan["dtype"]
 
-        def _kernel_args(self, params):
-            parent = getattr(super(), "kernel_args", None)  # once mixture.py has it
-            if parent is not None:
-                return parent(params, self.dtype)
-            weights, means, prec_chol, _, pi0 = params
-            K, D = self.K, self.D
-            return (np.ascontiguousarray(means, dtype=self.dtype),
-                    np.ascontiguousarray(self.entry.kernel_prec(prec_chol, K, D), dtype=self.dtype),
-                    _log_coef(self.entry, weights, prec_chol, D), float(self.log_noise(pi0)))
 
         def e_pass(self, params):
             import dask
 
             # the parameters are one literal task: the scheduler ships its result to every
             # worker once per iteration (a broadcast that survives losing workers)
-            payload = dask.delayed(_identity, pure=True)((self.shift,) + tuple(self._kernel_args(params)))
+            payload = dask.delayed(_identity, pure=True)((self.shift,) + tuple(self.kernel_args(params, self.dtype)))
             task = dask.delayed(_block_stats, pure=True)
             parts = [task(b, w, payload, self.entry.family) for b, w in zip(self.blocks, self.wblocks)]
             root = _tree_reduce(parts, self.split_every)

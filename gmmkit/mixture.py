@@ -255,9 +255,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the mixture by EM; ``sample_weight`` are frequency weights. Returns self."""
+        """Fit the mixture by EM; ``sample_weight`` are frequency weights. Returns self.
+
+        A dask array or DataFrame is fitted on its workers (:func:`gmmkit.dask.fit_dask`);
+        for files larger than memory see :func:`gmmkit.outofcore.fit_chunks`.
+        """
+        if _is_dask_collection(X):
+            from .dask import fit_dask
+
+            return fit_dask(self, X, sample_weight=sample_weight)
         self.fit_predict(X, y, sample_weight=sample_weight)
         return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of stepwise (online) EM on a batch: approximate, for data that
+        arrive over time (see :func:`gmmkit.outofcore.partial_fit` for the step sizes)."""
+        from .outofcore import partial_fit
+
+        return partial_fit(self, X, sample_weight=sample_weight)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of every row of X."""
@@ -420,6 +435,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self.missing == "em"
         return tags
+
+
+def _is_dask_collection(X):
+    return hasattr(X, "__dask_graph__") and type(X).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def _log_coef(entry, weights, prec_chol, D):
@@ -700,15 +719,18 @@ class _FitContext:
     def log_noise(self, pi0):
         return math.log(pi0) - self.log_volume if self.noise and pi0 > 0 else -np.inf
 
-    def e_pass(self, params):
+    def kernel_args(self, params, dtype):
+        """(means, precision factors, log coefficients, log noise) as the kernel takes them."""
         weights, means, prec_chol, _, pi0 = params
         K, D, entry = self.K, self.D, self.entry
-        logc = _log_coef(entry, weights, prec_chol, D)
+        return (np.ascontiguousarray(means, dtype=dtype),
+                np.ascontiguousarray(entry.kernel_prec(prec_chol, K, D), dtype=dtype),
+                _log_coef(entry, weights, prec_chol, D), self.log_noise(pi0))
+
+    def e_pass(self, params):
         ll, nk, sx, sxx = _engine.em_pass(
-            entry.family, self.X, self.sw, self.shift,
-            np.ascontiguousarray(means, dtype=self.X.dtype),
-            np.ascontiguousarray(entry.kernel_prec(prec_chol, K, D), dtype=self.X.dtype),
-            logc, self.log_noise(pi0), self.parallel,
+            self.entry.family, self.X, self.sw, self.shift,
+            *self.kernel_args(params, self.X.dtype), self.parallel,
         )
         if not np.isfinite(ll):
             raise DataError(

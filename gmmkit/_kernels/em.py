@@ -7,8 +7,9 @@ buffer so that every inner loop runs over rows, contiguous and vectorisable
 factors: full/tied pass ``prec`` as (K, D, D) upper-triangular ``U_k``
 (precision = U U^T, sklearn's convention); diag/spherical pass (K, 1, D) holding
 1/sigma. The same shapes select the statistics: ``sxx`` is (K, D, D) upper
-triangle of sum r x x^T, or (K, 1, D) sum r x^2. Per-block partial sums are
-formed in the data's dtype and added into float64 accumulators.
+triangle of sum r x x^T, or (K, 1, D) sum r x^2. Densities are computed in the
+data's dtype; responsibilities and statistics are float64 whatever the input
+(raw second moments minus squared means cancel badly in float32).
 
 Kernels release the GIL and take a row range, so the engine runs them on row
 chunks from a thread pool, each chunk with its own accumulators.
@@ -99,7 +100,7 @@ def _statistics_dense(xt, rb, nb, sx, sxx):
     """sx[k] += sum_i r x; sxx[k] += sum_i r x x^T (upper) or r x^2 (diag), via block sums."""
     K, D = sx.shape
     diag = sxx.shape[1] == 1 and D > 1
-    zero = xt.dtype.type(0.0)
+    zero = 0.0
     for k in range(K):
         for l in range(D):
             if diag:
@@ -108,7 +109,7 @@ def _statistics_dense(xt, rb, nb, sx, sxx):
                 for i in range(nb):
                     v = rb[k, i] * xt[l, i]
                     a += v
-                    b += v * xt[l, i]
+                    b += v * np.float64(xt[l, i])
                 sx[k, l] += a
                 sxx[k, 0, l] += b
             else:
@@ -119,7 +120,7 @@ def _statistics_dense(xt, rb, nb, sx, sxx):
                 for j in range(l, D):
                     b = zero
                     for i in range(nb):
-                        b += rb[k, i] * xt[l, i] * xt[j, i]
+                        b += rb[k, i] * xt[l, i] * np.float64(xt[j, i])
                     sxx[k, l, j] += b
 
 
@@ -133,7 +134,7 @@ def _statistics_sparse(xt, rb, nb, sx, sxx, xr):
         for d in range(D):
             xr[d] = xt[d, i]
         for k in range(K):
-            r = np.float64(rb[k, i])
+            r = rb[k, i]
             if r == 0.0:
                 continue
             for l in range(D):
@@ -163,7 +164,7 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     has_w = sw.shape[0] > 0
     xt, y, s, lp, bits, m, lse = _buffers(K, D, block, dt)
     w = np.ones(block)
-    rb = np.empty((K, block), dtype=dt)
+    rb = np.empty((K, block))  # float64: raw second moments cancel in float32
     xr = np.empty(D)
     ll = 0.0
     for b0 in range(lo, hi, block):
