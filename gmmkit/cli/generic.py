@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import List, Annotated, Optional
 
 import typer
 
@@ -181,7 +181,10 @@ def _names_for(est, fallback=None):
 
 # ------------------------------------------------------------------ fit
 def fit(
-    data: DataArg,
+    data: Annotated[List[Path], typer.Argument(
+        help="Table to read: .csv, .tsv, .txt (also .gz), .parquet or .npy (a CSV header row is "
+             "detected). With --out-of-core or --scheduler: one or more files or globs.",
+        show_default=False)],
     k: Annotated[str, typer.Option(
         "-k", "--k", help="Number of components: a number, or 'auto' (select among 1..10 by "
                           "--criterion), a range such as 2..8, or a list such as 2,4,8.",
@@ -202,6 +205,15 @@ def fit(
     weights: WeightsOpt = None,
     float32: Annotated[bool, typer.Option("--float32", help="Compute in float32 (half the memory).")] = False,
     seed: SeedOpt = None,
+    out_of_core: Annotated[bool, typer.Option(
+        "--out-of-core", help="Stream the files chunk by chunk every EM iteration (exact; memory "
+                              "bounded by --chunk-rows).")] = False,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Fit on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 "
+                            "(needs gmmkit[dask]).", show_default=False)] = None,
+    chunk_rows: Annotated[Optional[int], typer.Option(
+        "--chunk-rows", min=1, help="Rows per chunk or Dask block with --out-of-core/--scheduler.",
+        show_default=False)] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
     quiet_flag: QuietOpt = False,
@@ -212,6 +224,8 @@ def fit(
 
     With -k auto (or a range such as 2..8) the number of components, and with
     --covariance all the covariance type, are chosen by BIC (see 'gmmkit select').
+    Larger than memory: gmmkit fit --out-of-core 'parts/*.parquet' -k 8 -o m.gmm;
+    on a cluster: gmmkit fit --scheduler tcp://host:8786 data/*.parquet -k 8 -o m.gmm.
     A progress bar shows on stderr when the fit takes more than a second.
     """
     import numpy as np
@@ -221,6 +235,19 @@ def fit(
     check_output(out, force)
     ks = parse_k(k)
     types = parse_covariance(covariance)
+    if out_of_core or scheduler:
+        return _fit_scaled(data, ks, types, out, columns, n_init, max_iter, tol, reg_covar, init,
+                           weights, float32, seed, out_of_core, scheduler, chunk_rows, force,
+                           as_json, quiet_flag)
+    if len(data) != 1:
+        from ..exceptions import ParameterError
+
+        raise ParameterError(f"got {len(data)} data files; several files need --out-of-core or --scheduler")
+    if chunk_rows is not None:
+        from ..exceptions import ParameterError
+
+        raise ParameterError("--chunk-rows goes with --out-of-core or --scheduler")
+    data = data[0]
     X, names, w = _read_with_weights(data, columns, weights, header)
     if float32:
         X = X.astype(np.float32)
@@ -280,6 +307,76 @@ def fit(
         con.print(f"model saved to {_esc(out)}")
     else:
         con.print("model not saved (add -o model.gmm)")
+
+
+def _fit_scaled(data, ks, types, out, columns, n_init, max_iter, tol, reg_covar, init, weights,
+                float32, seed, out_of_core, scheduler, chunk_rows, force, as_json, quiet_flag):
+    """gmmkit fit --out-of-core / --scheduler: exact EM over chunks or Dask blocks."""
+    import math
+
+    from .. import GaussianMixture
+    from ..exceptions import ParameterError
+    from ._progress import FitProgress
+
+    if out_of_core and scheduler:
+        raise ParameterError("choose one of --out-of-core and --scheduler")
+    if len(ks) != 1 or len(types) != 1:
+        raise ParameterError("-k auto, ranges and several covariance types need the data in memory; "
+                             "give one -k and one --covariance with --out-of-core/--scheduler")
+    if weights is not None or float32:
+        raise ParameterError("--weights and --float32 are not supported with --out-of-core/--scheduler")
+    paths = [str(p) for p in data]
+    source = paths[0] if len(paths) == 1 else paths
+    cols = [c.strip() for c in columns.split(",")] if columns else None
+    t0 = time.perf_counter()
+    with FitProgress(n_init=n_init, max_iter=max_iter, enabled=not quiet(quiet_flag)) as bar:
+        est = GaussianMixture(ks[0], covariance_type=types[0], n_init=n_init, max_iter=max_iter,
+                              tol=tol, reg_covar=reg_covar, init_params=init, random_state=seed,
+                              callback=bar)
+        if scheduler:
+            from ..dask import fit_dask, get_client, read_dask, score_dask
+
+            client = get_client(scheduler)
+            try:
+                X = read_dask(source, columns=cols, chunk_rows=chunk_rows)
+                fit_dask(est, X, client=client)
+                ll, n = score_dask(est, X, client=client)
+            finally:
+                client.close()
+        else:
+            from ..outofcore import fit_chunks, score_chunks
+
+            fit_chunks(est, source, columns=cols, chunk_rows=chunk_rows)
+            ll, n = score_chunks(est, source, columns=cols, chunk_rows=chunk_rows)
+    est.set_params(callback=None)
+    seconds = time.perf_counter() - t0
+    p = est._n_parameters()
+    summary = {
+        "model": str(out) if out is not None else None, "data": paths,
+        "mode": "dask" if scheduler else "out-of-core", "n_rows": int(n),
+        "n_components": int(est.n_components), "covariance_type": est.covariance_type,
+        "converged": bool(est.converged_), "n_iter": int(est.n_iter_),
+        "lower_bound": float(est.lower_bound_), "bic": float(-2 * ll + p * math.log(n)),
+        "aic": float(-2 * ll + 2 * p), "weights": est.weights_, "means": est.means_,
+        "seconds": round(seconds, 3), "seed": seed,
+    }
+    est.fit_metadata_ = {"data": paths, "mode": summary["mode"], "n_rows": int(n), "seed": seed,
+                         "seconds": round(seconds, 3)}
+    if out is not None:
+        est.save(out, overwrite=force)
+    if as_json:
+        print_json(summary)
+        return
+    if quiet(quiet_flag):
+        return
+    con = stdout_console()
+    names = [f"x{j}" for j in range(est.means_.shape[1])] if cols is None else cols
+    _print_components(con, est, names, f"{est.n_components} components, {est.covariance_type} "
+                      f"covariance, {summary['mode']} over {n} rows")
+    con.print(f"{'converged' if est.converged_ else 'did not converge'} after {est.n_iter_} "
+              f"iterations in {seconds:.2f} s; BIC {fmt(summary['bic'], 6)}")
+    if out is not None:
+        con.print(f"model saved to {_esc(out)}")
 
 
 # ------------------------------------------------------------------ select
