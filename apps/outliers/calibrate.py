@@ -111,11 +111,13 @@ def calibrated_log_density(gm, Z):
 
     Complete rows get their mixture log-density; rows with missing coordinates
     get the chi-square-calibrated score described in the module docstring;
-    rows with every coordinate missing get NaN.
+    rows with every coordinate missing get NaN. A uniform noise component
+    (``noise=True``) adds its complete-row density to every row, as it does for
+    complete rows.
 
     Parameters
     ----------
-    gm : fitted gmmkit.GaussianMixture (without a noise component)
+    gm : fitted gmmkit.GaussianMixture
     Z : ndarray (n, D)
 
     Returns
@@ -132,6 +134,8 @@ def calibrated_log_density(gm, Z):
     L_full = np.linalg.cholesky(S)
     logdet_full = 2.0 * np.log(np.diagonal(L_full, axis1=1, axis2=2)).sum(axis=1)
     logc = logw - 0.5 * D * _LOG_2PI - 0.5 * logdet_full
+    pi0 = float(getattr(gm, "noise_weight_", 0.0) or 0.0)
+    noise = math.log(pi0) - float(gm.noise_log_volume_) if pi0 > 0 else None
     out = np.full(n, np.nan)
     mask = np.isnan(Z)
     if n == 0:
@@ -156,6 +160,8 @@ def calibrated_log_density(gm, Z):
             if d_o < D:
                 d2 = chi2_isf_log(chi2_logsf(d2, d_o), D)
             terms[:, k] = logc[k] - 0.5 * d2
+        if noise is not None:  # a uniform noise component: its complete-row density
+            terms = np.c_[terms, np.full(rows.size, noise)]
         out[rows] = logsumexp(terms, axis=1)
     return out
 

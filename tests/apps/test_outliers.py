@@ -210,6 +210,10 @@ def test_calibrated_score_is_the_log_density_for_complete_rows_and_calibrated_ot
     X[:700] += 5.0
     gm = GaussianMixture(2, random_state=0).fit(X)
     np.testing.assert_allclose(calibrated_log_density(gm, X[:50]), gm.score_samples(X[:50]), rtol=1e-9)
+    noisy = GaussianMixture(2, noise=True, random_state=0).fit(X)
+    far = np.r_[X[:5], [[30.0, -30.0, 30.0, 0.0]]]  # where the noise floor is the density
+    assert noisy.noise_weight_ > 0
+    np.testing.assert_allclose(calibrated_log_density(noisy, far), noisy.score_samples(far), rtol=1e-9)
     # rows drawn from one Gaussian: at a fixed threshold, the fraction below it is the
     # same whatever is missing (exact for one component; for a mixture it holds per
     # component where the components do not overlap in the observed coordinates);
