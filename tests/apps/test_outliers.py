@@ -259,6 +259,11 @@ def test_detector_fits_and_scores_rows_with_missing_cells(rng):
     # the calibrated score is below the raw marginal log-density of the observed pair
     raw = det.mixture_.score_samples(det._standardise(rows[:2])) + det._log_jacobian
     assert np.all(s[:2] < raw)
+    # a row seen on one feature only, 4 standard deviations out (1 row in 16,000 for a
+    # normal): flagged; its raw 1-D marginal density would sit above the threshold
+    lone = np.array([[4.0, np.nan, np.nan]])
+    assert det.predict(lone)[0] == -1
+    assert det.mixture_.score_samples(det._standardise(lone))[0] + det._log_jacobian > det.offset_
 
 
 def test_save_and_load_score_rows_with_missing_cells(tmp_path, rng):
