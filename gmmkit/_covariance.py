@@ -102,6 +102,46 @@ def _tri_inv_gram(U):
     return Ui @ Ui.T
 
 
+def _add_diag(cov, reg):
+    """Add ``reg`` to the diagonal of every (D, D) block (or to every variance)."""
+    cov = np.array(cov, dtype=np.float64)
+    if cov.ndim >= 2 and cov.shape[-1] == cov.shape[-2]:
+        idx = np.arange(cov.shape[-1])
+        cov[..., idx, idx] += reg
+    else:
+        cov += reg
+    return cov
+
+
+def _set(cov, k, value):
+    cov = cov.copy()
+    cov[k] = value
+    return cov
+
+
+# MAP covariances under mclust's conjugate prior (Fraley and Raftery 2007), from the ML
+# estimate ``cov`` (no reg_covar), counts nk, prior scale L, dof nu and the shrinkage
+# term outer_k = kappa n_k / (kappa + n_k) (xbar_k - mu_p)(xbar_k - mu_p)^T.
+def _map_full(cov, nk, L, nu, outer, D):
+    return (L[None] + cov * nk[:, None, None] + outer) / (nu + nk + D + 2)[:, None, None]
+
+
+def _map_tied(cov, nk, L, nu, outer, D):
+    n = nk.sum()
+    return (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
+
+
+def _map_diag(cov, nk, L, nu, outer, D):
+    # mclust's diagonal models use a scalar prior scale: trace(Lambda) / D
+    return (np.trace(L) / D + cov * nk[:, None] + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
+
+
+def _map_spherical(cov, nk, L, nu, outer, D):
+    # scalar scale; denominator nu + (n_k + 1) D + 2
+    tr = np.trace(L) / D + np.trace(outer, axis1=1, axis2=2)
+    return (tr + cov * nk * D) / (nu + (nk + 1) * D + 2)
+
+
 @dataclass(frozen=True)
 class CovType:
     """Everything the engine needs to know about one covariance type."""
@@ -117,6 +157,11 @@ class CovType:
     cov_from_prec_chol: Callable  # precision factors -> covariances_
     cov_shape: Callable[[int, int], tuple]
     sample_scale: Callable  # (covariances, k) -> matrix A with cov = A A^T, or vector for diag
+    from_precisions: Callable  # precisions_init -> covariances
+    reseed: Callable  # (covariances, k, data covariance C) -> covariances with k re-seeded
+    map_estimate: Callable  # (ML cov, nk, L, nu, outer, D) -> MAP covariances
+    as_full: Callable  # (covariances, K, D) -> (K, D, D)
+    as_variances: Callable  # (covariances, K, D) -> (K, D) variances (diag family)
 
 
 COVARIANCE_TYPES: dict[str, CovType] = {
@@ -132,6 +177,11 @@ COVARIANCE_TYPES: dict[str, CovType] = {
         cov_from_prec_chol=lambda P: np.stack([_tri_inv_gram(u) for u in P]),
         cov_shape=lambda K, D: (K, D, D),
         sample_scale=lambda C, k: np.linalg.cholesky(C[k]),
+        from_precisions=np.linalg.inv,
+        reseed=lambda cov, k, C: _set(cov, k, C),
+        map_estimate=_map_full,
+        as_full=lambda cov, K, D: cov,
+        as_variances=None,
     ),
     "tied": CovType(
         name="tied",
@@ -145,6 +195,12 @@ COVARIANCE_TYPES: dict[str, CovType] = {
         cov_from_prec_chol=_tri_inv_gram,
         cov_shape=lambda K, D: (D, D),
         sample_scale=lambda C, k: np.linalg.cholesky(C),
+        from_precisions=np.linalg.inv,
+        # the shared covariance cannot follow one component: steady it a little instead
+        reseed=lambda cov, k, C: cov + np.diag(np.diag(C)) * 1e-3,
+        map_estimate=_map_tied,
+        as_full=lambda cov, K, D: np.broadcast_to(cov, (K, D, D)),
+        as_variances=None,
     ),
     "diag": CovType(
         name="diag",
@@ -158,6 +214,11 @@ COVARIANCE_TYPES: dict[str, CovType] = {
         cov_from_prec_chol=lambda P: 1.0 / P**2,
         cov_shape=lambda K, D: (K, D),
         sample_scale=lambda C, k: np.sqrt(C[k]),
+        from_precisions=lambda p: 1.0 / p,
+        reseed=lambda cov, k, C: _set(cov, k, np.diag(C)),
+        map_estimate=_map_diag,
+        as_full=lambda cov, K, D: np.stack([np.diag(v) for v in cov]),
+        as_variances=lambda cov, K, D: cov,
     ),
     "spherical": CovType(
         name="spherical",
@@ -171,6 +232,11 @@ COVARIANCE_TYPES: dict[str, CovType] = {
         cov_from_prec_chol=lambda P: 1.0 / P**2,
         cov_shape=lambda K, D: (K,),
         sample_scale=lambda C, k: np.sqrt(C[k]),
+        from_precisions=lambda p: 1.0 / p,
+        reseed=lambda cov, k, C: _set(cov, k, np.diag(C).mean()),
+        map_estimate=_map_spherical,
+        as_full=lambda cov, K, D: np.eye(D)[None] * np.asarray(cov)[:, None, None],
+        as_variances=lambda cov, K, D: np.repeat(np.asarray(cov)[:, None], D, axis=1),
     ),
 }
 

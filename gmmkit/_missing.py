@@ -41,22 +41,6 @@ def patterns(X):
     return [(~uniq[p], order[bounds[p]:bounds[p + 1]]) for p in range(len(uniq))]
 
 
-def full_covariances(cov_type, cov, K, D):
-    """Any covariance layout as (K, D, D)."""
-    if cov_type == "full":
-        return cov
-    if cov_type == "tied":
-        return np.broadcast_to(cov, (K, D, D))
-    if cov_type == "diag":
-        return np.stack([np.diag(v) for v in cov])
-    return np.eye(D)[None] * np.asarray(cov)[:, None, None]
-
-
-def diag_variances(cov_type, cov, K, D):
-    """Per-coordinate variances (K, D) of diag/spherical covariances."""
-    return cov if cov_type == "diag" else np.repeat(np.asarray(cov)[:, None], D, axis=1)
-
-
 class Marginal:
     """A mixture's parameters marginalised to the observed coordinates ``o``."""
 
@@ -70,13 +54,13 @@ class Marginal:
         with np.errstate(divide="ignore"):
             logw = np.log(weights)
         if entry.family == "full":
-            S = full_covariances(cov_type, cov, K, D)
+            S = entry.as_full(cov, K, D)
             self.S = S
             S_oo = S[:, o][:, :, o]
             self.prec = _chol_prec_full(np.ascontiguousarray(S_oo))
             logdet = np.log(np.diagonal(self.prec, axis1=1, axis2=2)).sum(axis=1)
         else:
-            var = diag_variances(cov_type, cov, K, D)
+            var = entry.as_variances(cov, K, D)
             self.var = var
             self.prec = 1.0 / np.sqrt(var[:, o])
             logdet = np.log(self.prec).sum(axis=1)

@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import InvalidParameterError, Interval, Str
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _engine
-from ._covariance import COVARIANCE_TYPES, FactorError, n_parameters
+from ._covariance import COVARIANCE_TYPES, FactorError, _add_diag, n_parameters
 from ._version import __version__
 from .exceptions import DataError, DataTypeError, DegenerateComponentWarning, GMMKitError, ParameterError
 
@@ -249,7 +249,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"'{self.covariance_type}', got {p.shape}"
                 )
             try:
-                entry.prec_chol(_invert_precisions(self.covariance_type, p))
+                entry.prec_chol(entry.from_precisions(p))
             except (FactorError, np.linalg.LinAlgError):
                 raise ParameterError("precisions_init must be symmetric positive definite") from None
 
@@ -397,8 +397,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         for k, (mean, n) in enumerate(zip(self.means_, counts)):
             if entry.family == "full":
                 parts.append(rng.multivariate_normal(
-                    mean, self.covariances_[k] if self.covariance_type == "full" else self.covariances_,
-                    int(n)))
+                    mean, entry.as_full(self.covariances_, len(self.weights_), D)[k], int(n)))
             else:
                 parts.append(mean + rng.standard_normal(size=(n, D)) * entry.sample_scale(self.covariances_, k))
         labels = list(range(len(self.weights_)))
@@ -451,26 +450,6 @@ def _log_coef(entry, weights, prec_chol, D):
 def _work_per_row(entry, K, D):
     """Multiply-adds per row of one kernel pass (decides serial or threaded)."""
     return K * D * (D if entry.family == "full" else 1)
-
-
-def _add_reg(cov_type, cov, reg):
-    cov = cov.copy()
-    if cov_type == "full":
-        idx = np.arange(cov.shape[-1])
-        cov[:, idx, idx] += reg
-    elif cov_type == "tied":
-        cov.flat[:: cov.shape[0] + 1] += reg
-    else:
-        cov += reg
-    return cov
-
-
-def _invert_precisions(cov_type, p):
-    if cov_type == "full":
-        return np.linalg.inv(p)
-    if cov_type == "tied":
-        return np.linalg.inv(p)
-    return 1.0 / p
 
 
 class _FitContext:
@@ -530,25 +509,12 @@ class _FitContext:
     def _map_estimate(self, nk, means, cov):
         """MAP means and covariances under the conjugate prior (mean prior = data mean,
         which is 0 in shifted coordinates). ``cov`` is the ML estimate without reg_covar."""
-        pr, D, name = self.prior, self.D, self.entry.name
+        pr, D = self.prior, self.D
         kappa, nu, L = pr["shrinkage"], pr["dof"], pr["scale"]
         shrink = kappa * nk / (kappa + nk)
         new_means = means * (nk / (nk + kappa))[:, None]
         outer = means[:, :, None] * means[:, None, :] * shrink[:, None, None]
-        if name == "full":
-            S = cov * nk[:, None, None]
-            cov = (L[None] + S + outer) / (nu + nk + D + 2)[:, None, None]
-        elif name == "tied":
-            n = nk.sum()
-            cov = (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
-        elif name == "diag":
-            # mclust's diagonal models use a scalar prior scale: trace(Lambda) / D
-            S = cov * nk[:, None]
-            cov = (np.trace(L) / D + S + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
-        else:  # spherical: scalar scale, denominator nu + (n_k + 1) D + 2 (Fraley and Raftery 2007)
-            S = cov * nk * D
-            tr = np.trace(L) / D + np.trace(outer, axis1=1, axis2=2)
-            cov = (tr + S) / (nu + (nk + 1) * D + 2)
+        cov = self.entry.map_estimate(cov, nk, L, nu, outer, D)
         return new_means, cov
 
     # -- statistics ------------------------------------------------------
@@ -631,7 +597,7 @@ class _FitContext:
             means = np.asarray(est.means_init, dtype=np.float64) - self.shift64
         if est.precisions_init is not None:
             p = np.asarray(est.precisions_init, dtype=np.float64)
-            cov = _invert_precisions(est.covariance_type, p)
+            cov = self.entry.from_precisions(p)
             prec_chol = self.entry.prec_chol(cov)
         if self.noise:
             weights = weights * (1.0 - pi0) / weights.sum()
@@ -750,7 +716,7 @@ class _FitContext:
         else:
             cov = entry.from_stats(nk_g, means, sxx, nk_g.sum(), 0.0)
             means, cov = self._map_estimate(nk_g, means, cov)
-            cov = _add_reg(entry.name, cov, self.est.reg_covar)
+            cov = _add_diag(cov, self.est.reg_covar)
         total = nk_g.sum() + (nk[K] if self.noise else 0.0)
         weights = nk_g / total
         pi0 = nk[K] / total if self.noise else 0.0
@@ -786,8 +752,7 @@ class _FitContext:
 
     def _reseed(self, bad, weights, means, cov, rng, empty):
         C = self._data_scale(rng)
-        name = self.entry.name
-        weights, means, cov = weights.copy(), means.copy(), cov.copy()
+        weights, means = weights.copy(), means.copy()
         gauss_mass = weights.sum()  # 1 - noise weight
         for k in bad:
             row = rng.randint(self.N)
@@ -795,14 +760,7 @@ class _FitContext:
                 row = rng.choice(np.flatnonzero(self.sw > 0))
             means[k] = self.X[row].astype(np.float64) - self.shift64
             weights[k] = 1.0 / self.K
-            if name == "full":
-                cov[k] = C
-            elif name == "diag":
-                cov[k] = np.diag(C)
-            elif name == "spherical":
-                cov[k] = np.diag(C).mean()
-        if name == "tied" and len(bad) > len(empty):
-            cov = cov + np.diag(np.diag(C)) * 1e-3
+            cov = self.entry.reseed(cov, k, C)
         weights *= gauss_mass / weights.sum()
         self.n_reseeded += len(bad)
         why = ", ".join(
