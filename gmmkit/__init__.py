@@ -13,7 +13,7 @@ from .exceptions import DataError, GMMKitError, ModelFileError, ParameterError
 
 __all__ = [
     "GaussianMixture", "load", "select", "SelectionResult", "GMMKitError", "DataError", "ModelFileError",
-    "ParameterError", "__version__",
+    "ParameterError", "n_threads", "thread_pool", "__version__",
 ]
 
 _LAZY = {
@@ -21,6 +21,8 @@ _LAZY = {
     "load": ("gmmkit.io", "load"),
     "select": ("gmmkit.selection", "select"),
     "SelectionResult": ("gmmkit.selection", "SelectionResult"),
+    "n_threads": ("gmmkit._engine", "n_threads"),
+    "thread_pool": ("gmmkit._engine", "thread_pool"),
 }
 
 

@@ -40,7 +40,9 @@ def n_threads():
         return max(1, os.cpu_count() or 1)
 
 
-def _thread_pool():
+def thread_pool():
+    """The process's worker threads for row chunks (made once; ``n_threads()`` of them).
+    Apps that split their own work into chunks use it too: one level of parallelism."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="gmmkit")
@@ -157,7 +159,7 @@ def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
         ll = mod.em_range(X, sw, 0, X.shape[0], *args, nk[0], sx[0], sxx[0], block)
     else:
         futs = [
-            _thread_pool().submit(mod.em_range, X, sw, lo, hi, *args, nk[c], sx[c], sxx[c], block)
+            thread_pool().submit(mod.em_range, X, sw, lo, hi, *args, nk[c], sx[c], sxx[c], block)
             for c, (lo, hi) in enumerate(_chunks(X.shape[0], n_chunks))
         ]
         ll = sum(f.result() for f in futs)
@@ -180,7 +182,7 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, l
     if not parallel:
         mod.score_range(X, 0, N, *args)
     else:
-        futs = [_thread_pool().submit(mod.score_range, X, lo, hi, *args)
+        futs = [thread_pool().submit(mod.score_range, X, lo, hi, *args)
                 for lo, hi in _chunks(N, 4 * n_threads())]
         for f in futs:
             f.result()

@@ -21,35 +21,13 @@ True
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
+from gmmkit import n_threads, thread_pool
 from gmmkit.exceptions import ParameterError
 
-_pool = None
 # Below this many pixels a single thread is faster than handing out chunks.
 _PARALLEL_MIN_ROWS = 200_000
-
-
-def n_threads():
-    """Worker threads: $GMMKIT_NUM_THREADS, else the usable cores (as the core does)."""
-    env = os.environ.get("GMMKIT_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def thread_pool():
-    """The app's worker threads (made once, n_threads() of them)."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="gmmkit-segment")
-    return _pool
 
 
 def _run_chunks(fn, n_rows, args_for, *, min_rows=_PARALLEL_MIN_ROWS, per_thread=2):
