@@ -300,6 +300,19 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
     return scan
 
 
+def _as_dask_2d(X):
+    """A dask DataFrame, dask array or anything array-like as a 2-D dask array."""
+    import dask.array as da
+
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        X = da.asarray(np.asarray(X))
+    if X.ndim != 2:
+        raise DataError(f"expected a 2-D array (rows x features), got {X.ndim}-D")
+    return X
+
+
 def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAULT_SAMPLE_SIZE,
              split_every=8):
     """Fit ``estimator`` (a :class:`gmmkit.GaussianMixture`) by exact EM on a dask array.
@@ -347,12 +360,7 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     if int(split_every) < 2:
         raise ParameterError(f"split_every must be >= 2, got {split_every}")
     client = get_client() if client is None else (client or None)
-    if hasattr(X, "to_dask_array"):
-        X = X.to_dask_array(lengths=True)
-    if not isinstance(X, da.Array):
-        X = da.asarray(np.asarray(X))
-    if X.ndim != 2:
-        raise DataError(f"expected a 2-D array (rows x features), got {X.ndim}-D")
+    X = _as_dask_2d(X)
     if X.dtype.kind not in "fiu":
         raise DataError(f"X must be numeric, got dtype {X.dtype}")
     dtype = _float_dtype(X.dtype)
@@ -413,15 +421,9 @@ def score_dask(estimator, X, *, client=None):
     import copy
 
     import dask
-    import dask.array as da
 
     client = get_client() if client is None else (client or None)
-    if hasattr(X, "to_dask_array"):
-        X = X.to_dask_array(lengths=True)
-    if not isinstance(X, da.Array):
-        X = da.asarray(np.asarray(X))
-    if X.ndim != 2:
-        raise DataError(f"expected a 2-D array (rows x features), got {X.ndim}-D")
+    X = _as_dask_2d(X)
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     model = copy.copy(estimator)
