@@ -142,6 +142,11 @@ def _kernel_prec(family, prec):
     return prec[:, None, :] if family == "diag" else prec
 
 
+def _as(a, X):
+    # kernels compute in the data's dtype: a float64 constant would promote float32 loops
+    return np.ascontiguousarray(a, dtype=X.dtype)
+
+
 def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
     """One fused E+M-statistics pass. Returns (sum w log p, nk (K+1), sx (K,D), sxx)
     with sxx (K,D,D) upper-triangular for family 'full' or (K,D) for 'diag'."""
@@ -153,7 +158,7 @@ def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
     nk = np.zeros((n_chunks, K + 1))
     sx = np.zeros((n_chunks, K, D))
     sxx = np.zeros((n_chunks,) + sxx_shape)
-    args = (shift, means, _kernel_prec(family, prec), logc, float(log_noise))
+    args = (shift, means, _kernel_prec(family, prec), _as(logc, X), float(log_noise))
     block = _block_size(K, D)
     if n_chunks == 1:
         ll = mod.em_range(X, sw, 0, X.shape[0], *args, nk[0], sx[0], sxx[0], block)
@@ -177,7 +182,7 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, l
     out_lse = np.empty(N)
     out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
     out_label = np.empty(N if labels else 0, dtype=np.int64)
-    args = (shift, means, _kernel_prec(family, prec), logc, float(log_noise), out_lse, out_resp,
+    args = (shift, means, _kernel_prec(family, prec), _as(logc, X), float(log_noise), out_lse, out_resp,
             out_label, _block_size(K, D))
     if not parallel:
         mod.score_range(X, 0, N, *args)

@@ -7,9 +7,13 @@ buffer so that every inner loop runs over rows, contiguous and vectorisable
 factors: full/tied pass ``prec`` as (K, D, D) upper-triangular ``U_k``
 (precision = U U^T, sklearn's convention); diag/spherical pass (K, 1, D) holding
 1/sigma. The same shapes select the statistics: ``sxx`` is (K, D, D) upper
-triangle of sum r x x^T, or (K, 1, D) sum r x^2. Densities are computed in the
-data's dtype; responsibilities and statistics are float64 whatever the input
-(raw second moments minus squared means cancel badly in float32).
+triangle of sum r x x^T, or (K, 1, D) sum r x^2.
+
+Precision: densities, log-sum-exp, responsibilities and each block's sums are
+computed in the data's dtype (float32 data get twice the vector lanes); the
+block sums are added into float64 accumulators. Within a block the sums are
+centred on each component's current mean, so float32 sums do not suffer the
+cancellation of raw second moments minus squared means.
 
 Kernels release the GIL and take a row range, so the engine runs them on row
 chunks from a thread pool, each chunk with its own accumulators.
@@ -17,10 +21,19 @@ chunks from a thread pool, each chunk with its own accumulators.
 import numpy as np
 from numba import njit
 
-from ._common import FASTMATH, exp_block
+from ._common import FASTMATH, exp_bits, exp_block
 
 R_SKIP = 1e-15
 GEMM_MIN_K = 128
+
+
+@njit(cache=True, nogil=True)
+def _const(dt, v):
+    """v as a scalar of dtype dt (Numba types a bare float literal as float64,
+    which would promote float32 loops to float64)."""
+    c = np.empty(1, dtype=dt)
+    c[0] = v
+    return c[0]
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -36,11 +49,23 @@ def _density(xt, nb, means, prec, logc, lp, y, s):
     """lp[k, :nb] = log w_k + log N(x | mu_k, Sigma_k) for the block in xt."""
     K, D = means.shape
     diag = prec.shape[1] == 1 and D > 1
+    half = _const(xt.dtype, 0.5)
+    D4 = D - D % 4
     for k in range(K):
         for i in range(nb):
             s[i] = 0.0
         if diag:
-            for d in range(D):
+            # four coordinates per sweep: s[i] is loaded and stored a quarter as often
+            for d in range(0, D4, 4):
+                m0, m1, m2, m3 = means[k, d], means[k, d + 1], means[k, d + 2], means[k, d + 3]
+                p0, p1, p2, p3 = prec[k, 0, d], prec[k, 0, d + 1], prec[k, 0, d + 2], prec[k, 0, d + 3]
+                for i in range(nb):
+                    t0 = (xt[d, i] - m0) * p0
+                    t1 = (xt[d + 1, i] - m1) * p1
+                    t2 = (xt[d + 2, i] - m2) * p2
+                    t3 = (xt[d + 3, i] - m3) * p3
+                    s[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+            for d in range(D4, D):
                 mu = means[k, d]
                 p = prec[k, 0, d]
                 for i in range(nb):
@@ -63,7 +88,7 @@ def _density(xt, nb, means, prec, logc, lp, y, s):
                     s[i] += y[j, i] * y[j, i]
         c = logc[k]
         for i in range(nb):
-            lp[k, i] = c - 0.5 * s[i]
+            lp[k, i] = c - half * s[i]
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -97,12 +122,15 @@ def _normalise(lp, n_comp, nb, log_noise, bits, m, lse):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def _statistics_dense(xt, rb, nb, sx, sxx, x64, x2):
-    """sx[k] += sum_i r x; sxx[k] += sum_i r x x^T (upper) or r x^2 (diag), via block sums.
+def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, ca, rb64, x64, x2):
+    """sx[k] += sum_i r x; sxx[k] += sum_i r x x^T (upper) or r x^2 (diag).
 
-    With many components, diagonal statistics are two small matrix products,
-    (K, block) @ (block, D), which BLAS (held at one thread per worker) does better
-    than loops: measured 2x per iteration at K=256, D=60, but slower at K=64, D=39."""
+    Each block's sums are taken in the data's dtype about the component's current
+    mean (no cancellation in float32), then moved to the origin in float64.
+    With many components, diagonal statistics are instead two small float64
+    matrix products, (K, block) @ (block, D), which BLAS (held at one thread per
+    worker) does better than loops: measured 2x per iteration at K=256, D=60,
+    but slower at K=64, D=39."""
     K, D = sx.shape
     diag = sxx.shape[1] == 1 and D > 1
     if diag and K >= GEMM_MIN_K:
@@ -115,46 +143,69 @@ def _statistics_dense(xt, rb, nb, sx, sxx, x64, x2):
             for i in range(nb, block):
                 x64[d, i] = 0.0
                 x2[d, i] = 0.0
-        sx += np.dot(rb, x64.T)
-        sxx[:, 0, :] += np.dot(rb, x2.T)
+        for k in range(K):
+            for i in range(nb):
+                rb64[k, i] = rb[k, i]
+            for i in range(nb, block):
+                rb64[k, i] = 0.0
+        sx += np.dot(rb64, x64.T)
+        sxx[:, 0, :] += np.dot(rb64, x2.T)
         return
-    zero = 0.0
+    zero = _const(rb.dtype, 0.0)
     for k in range(K):
+        rs = zero
+        for i in range(nb):
+            rs += rb[k, i]
+        if rs == 0:
+            continue
+        r_sum = np.float64(rs)
         for l in range(D):
+            mu = means[k, l]
+            a = zero
             if diag:
-                a = zero
                 b = zero
                 for i in range(nb):
-                    v = rb[k, i] * xt[l, i]
+                    t = xt[l, i] - mu
+                    v = rb[k, i] * t
                     a += v
-                    b += v * np.float64(xt[l, i])
-                sx[k, l] += a
-                sxx[k, 0, l] += b
+                    b += v * t
+                m64 = np.float64(mu)
+                a64 = np.float64(a)
+                sx[k, l] += a64 + r_sum * m64
+                sxx[k, 0, l] += np.float64(b) + m64 * (2.0 * a64 + r_sum * m64)
             else:
-                a = zero
                 for i in range(nb):
-                    a += rb[k, i] * xt[l, i]
-                sx[k, l] += a
-                for j in range(l, D):
-                    b = zero
-                    for i in range(nb):
-                        b += rb[k, i] * xt[l, i] * np.float64(xt[j, i])
-                    sxx[k, l, j] += b
+                    t = xt[l, i] - mu
+                    yc[l, i] = t
+                    a += rb[k, i] * t
+                ca[l] = np.float64(a)
+        if diag:
+            continue
+        for l in range(D):
+            ml = np.float64(means[k, l])
+            sx[k, l] += ca[l] + r_sum * ml
+            for j in range(l, D):
+                b = zero
+                for i in range(nb):
+                    b += rb[k, i] * yc[l, i] * yc[j, i]
+                mj = np.float64(means[k, j])
+                sxx[k, l, j] += np.float64(b) + ml * ca[j] + mj * ca[l] + r_sum * ml * mj
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _statistics_sparse(xt, rb, nb, sx, sxx, xr):
-    """As _statistics_dense, row by row, skipping components whose responsibility is
-    exactly zero (underflow): exact, and far cheaper when components are separated."""
+    """As _statistics_dense for blocks where most responsibilities are zero
+    (underflow, separated components): component by component, only the rows
+    with a non-zero responsibility, in float64 (exact, and far cheaper)."""
     K, D = sx.shape
     diag = sxx.shape[1] == 1 and D > 1
-    for i in range(nb):
-        for d in range(D):
-            xr[d] = xt[d, i]
-        for k in range(K):
-            r = rb[k, i]
-            if r == 0.0:
+    for k in range(K):
+        for i in range(nb):
+            if rb[k, i] == 0:
                 continue
+            r = np.float64(rb[k, i])
+            for l in range(D):
+                xr[l] = xt[l, i]  # one row, contiguous for the triangle below
             for l in range(D):
                 v = r * xr[l]
                 sx[k, l] += v
@@ -167,10 +218,12 @@ def _statistics_sparse(xt, rb, nb, sx, sxx, xr):
 
 @njit(cache=True, nogil=True)
 def _buffers(K, D, block, dt):
-    """Scratch for one block: transposed rows, triangular products, densities, exp bits."""
+    """Scratch for one block, in the data's dtype: transposed rows, triangular
+    products, squared distances, densities/responsibilities, exp bits, row maxima, log p."""
+    lp = np.empty((K + 1, block), dtype=dt)
     return (np.empty((D, block), dtype=dt), np.empty((D + 1, block), dtype=dt),
-            np.empty(block, dtype=dt), np.empty((K + 1, block)),
-            np.empty((K + 1, block), dtype=np.int64), np.empty(block), np.empty(block))
+            np.empty(block, dtype=dt), lp, exp_bits(lp), np.empty(block, dtype=dt),
+            np.empty(block, dtype=dt))
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -181,11 +234,16 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     dt = X.dtype
     has_w = sw.shape[0] > 0
     xt, y, s, lp, bits, m, lse = _buffers(K, D, block, dt)
-    w = np.ones(block)
-    rb = np.zeros((K, block))  # float64: raw second moments cancel in float32
-    xr = np.empty(D)
-    x64 = np.empty((D, block))
-    x2 = np.empty((D, block))
+    w = np.ones(block, dtype=dt)
+    rb = np.zeros((K, block), dtype=dt)
+    zero = _const(dt, 0.0)
+    skip = _const(dt, R_SKIP)
+    ca = np.empty(D)
+    gemm = sxx.shape[1] == 1 and D > 1 and K >= GEMM_MIN_K
+    nbuf = block if gemm else 0
+    rb64 = np.empty((K, nbuf))
+    x64 = np.empty((D, nbuf))
+    x2 = np.empty((D, nbuf))
     ll = 0.0
     for b0 in range(lo, hi, block):
         nb = min(block, hi - b0)
@@ -197,23 +255,26 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
                 w[i] = sw[b0 + i]
         for i in range(nb):
             if w[i] != 0.0:  # zero weight: the row changes nothing (even if its density is 0)
-                ll += w[i] * lse[i]
-        for k in range(K + 1):
-            acc = 0.0
-            for i in range(nb):
-                acc += lp[k, i] * w[i]
-            nk[k] += acc
+                ll += np.float64(w[i]) * np.float64(lse[i])
         # Responsibilities below R_SKIP add less than float64 round-off to the sums;
         # dropping them lets well-separated components skip most rows.
         nnz = 0
         for k in range(K):
+            acc = zero
             for i in range(nb):
-                rb[k, i] = lp[k, i] * w[i] if lp[k, i] > R_SKIP else 0.0
-                nnz += rb[k, i] != 0.0
+                r = lp[k, i] * w[i]
+                acc += r
+                rb[k, i] = r if lp[k, i] > skip else zero
+                nnz += rb[k, i] != zero
+            nk[k] += np.float64(acc)
+        acc = zero
+        for i in range(nb):
+            acc += lp[K, i] * w[i]
+        nk[K] += np.float64(acc)
         if nnz * 4 < K * nb:
-            _statistics_sparse(xt, rb, nb, sx, sxx, xr)
+            _statistics_sparse(xt, rb, nb, sx, sxx, ca)
         else:
-            _statistics_dense(xt, rb, nb, sx, sxx, x64, x2)
+            _statistics_dense(xt, rb, nb, means, sx, sxx, y, ca, rb64, x64, x2)
     return ll
 
 

@@ -117,6 +117,20 @@ def test_float32_computed_in_float32_close_to_float64(rng, cov_type):
     np.testing.assert_allclose(g32.means_, g64.means_, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("cov_type", ["full", "diag"])
+def test_float32_statistics_do_not_cancel(rng, cov_type):
+    # Tight clusters far from the data's mean: raw float32 second moments minus squared
+    # means would lose every digit of the variance (offset^2 / var ~ 1e8).
+    X = np.concatenate([rng.normal(size=(3000, 3)) * 0.05, 1000 + rng.normal(size=(3000, 3)) * 0.1])
+    kw = dict(covariance_type=cov_type, random_state=0, reg_covar=1e-12)
+    g64 = GaussianMixture(2, **kw).fit(X)
+    g32 = GaussianMixture(2, **kw).fit(X.astype(np.float32))
+    order64, order32 = np.argsort(g64.means_[:, 0]), np.argsort(g32.means_[:, 0])
+    var64 = g64.covariances_[order64].reshape(2, -1)
+    var32 = g32.covariances_[order32].reshape(2, -1)
+    np.testing.assert_allclose(var32, var64, rtol=1e-3, atol=1e-8)
+
+
 def test_fit_predict_equals_predict_and_proba_normalised(rng):
     X = make_blobs(rng)
     gm = GaussianMixture(3, random_state=0)
