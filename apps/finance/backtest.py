@@ -38,6 +38,7 @@ from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterEr
 
 from .dist import _check_level, fit_mixture, _mixture_from_model
 from .risk import historical_var_es, normal_var_es
+from .volatility import check_filter, ewma_volatility, fit_garch
 
 METHODS = ("gmm", "normal", "historical")
 
@@ -110,35 +111,15 @@ def traffic_light(hits, level, *, days=250):
     return "red"
 
 
-def ewma_volatility(r, *, lam=0.94, init_periods=500):
-    """RiskMetrics EWMA volatility forecast: ``s2[t] = lam s2[t-1] + (1 - lam) r[t-1]^2``.
-
-    ``s2[0]`` is the variance of the first ``init_periods`` returns; ``s[t]`` uses
-    only returns before ``t`` (after those first ones).
-
-    >>> s = ewma_volatility(np.array([0.01, -0.01, 0.03]), lam=0.5, init_periods=2)
-    >>> np.round(s ** 2 * 1e4, 3).tolist()
-    [1.0, 1.0, 1.0]
-    """
-    r = np.asarray(r, dtype=np.float64)
-    if not 0.0 < lam < 1.0:
-        raise ParameterError(f"EWMA lambda must be in (0, 1), got {lam}")
-    s2 = np.empty(r.size)
-    s2[0] = r[:init_periods].var()
-    for t in range(1, r.size):
-        s2[t] = lam * s2[t - 1] + (1.0 - lam) * r[t - 1] ** 2
-    if np.any(s2 <= 0):
-        raise DataError("EWMA volatility is zero (a run of zero returns); use --vol none")
-    return np.sqrt(s2)
-
-
-def ewma_next(r, sigma, *, lam=0.94):
-    """The EWMA volatility forecast for the period after the last return."""
-    return float(np.sqrt(lam * sigma[-1] ** 2 + (1.0 - lam) * float(r[-1]) ** 2))
+def _garch_summary(fits):
+    """Median parameters over the refits and how many fits SLSQP did not report converged."""
+    keys = ("omega", "alpha", "beta", "gamma", "persistence")
+    return {**{f"median_{k}": float(np.median([f.params()[k] for f in fits])) for k in keys},
+            "not_converged": sum(not f.converged for f in fits)}
 
 
 def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None, max_components=5,
-                n_init=3, random_state=0, methods=METHODS, vol="none", ewma_lambda=0.94, progress=None):
+                n_init=3, random_state=0, methods=METHODS, vol="gjr", ewma_lambda=0.94, progress=None):
     """Rolling one-period VaR forecasts of the three methods.
 
     Parameters
@@ -152,11 +133,17 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     n_components : int, optional
         Fixed K for the mixture; default: BIC over ``2..max_components`` on the
         first window (K=1 would be the normal column again).
-    vol : {"none", "ewma"}
-        ``"ewma"``: every method is fitted to returns divided by their EWMA
-        volatility forecast (:func:`ewma_volatility`) and its VaR is scaled back by
-        the day's forecast (the normal becomes RiskMetrics-like, historical
-        simulation becomes filtered historical simulation).
+    vol : {"gjr", "garch", "ewma", "none"}
+        Volatility filter (:mod:`.volatility`), default GJR-GARCH. ``"none"``: the plain window.
+        Otherwise every method is fitted to the window's standardised residuals
+        ``z = (r - mu) / s`` and its VaR is ``s[t] VaR_z - mu`` with ``s[t]`` the
+        day's volatility forecast: the normal becomes RiskMetrics-like (a normal
+        for ``z``), historical simulation becomes filtered historical simulation
+        (the empirical quantile of ``z``, rescaled), the mixture models the shape
+        of ``z``. ``"ewma"``: RiskMetrics EWMA (``ewma_lambda``, ``mu = 0``);
+        ``"garch"``/``"gjr"``: GARCH(1,1)/GJR-GARCH refitted by QMLE on each
+        window (warm-started from the previous window's parameters), its
+        recursion run on through the days until the next refit.
     progress : callable, optional
         Called with ``(done, total)`` after each refit.
 
@@ -186,29 +173,31 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ParameterError(f"unknown method(s) {sorted(unknown)}; choose from {list(METHODS)}")
-    if vol not in ("none", "ewma"):
-        raise ParameterError(f"vol must be 'none' or 'ewma', not {vol!r}")
+    check_filter(vol)
     r = np.asarray(returns, dtype=np.float64)
     if r.size < window + refit:
         raise DataError(f"series too short for the backtest: {r.size} returns, need at least "
                         f"window + refit = {window + refit}")
-    if vol == "ewma":
-        sigma = ewma_volatility(r, lam=ewma_lambda, init_periods=window)
-    else:
-        sigma = np.ones(r.size)
-    z = r / sigma
+    sigma = ewma_volatility(r, lam=ewma_lambda, init_periods=window) if vol == "ewma" else np.ones(r.size)
     n_out = r.size - window
     out = {m: np.empty(n_out) for m in methods}
-    info = {"window": window, "refit": refit, "level": level, "vol": vol}
-    gm = None
-    info["n_restarts"] = 0
-    em_iters = []
+    info = {"window": window, "refit": refit, "level": level, "vol": vol, "n_restarts": 0}
+    gm = garch = None
+    em_iters, garch_fits = [], []
     starts = list(range(window, r.size, refit))
     for j, t in enumerate(starts):
-        hist = z[t - window:t]
         stop = min(t + refit, r.size)
         sl = slice(t - window, stop - window)
-        sig = sigma[t:stop]
+        if vol in ("garch", "gjr"):
+            # refit on the window, then run the recursion on to the last day this fit forecasts
+            garch = fit_garch(r[t - window:t], asymmetric=vol == "gjr", start=garch)
+            garch_fits.append(garch)
+            mu = garch.mu
+            v0 = float(np.mean((r[t - window:t] - mu) ** 2))     # from the window only, as in the fit
+            s = np.sqrt(garch.variance(r[t - window:stop - 1], v0=v0))
+            hist, sig = (r[t - window:t] - mu) / s[:window], s[window:]
+        else:
+            mu, hist, sig = 0.0, r[t - window:t] / sigma[t - window:t], sigma[t:stop]
         if "gmm" in methods:
             if gm is None:
                 first = fit_mixture(hist, n_components=n_components, max_components=max_components,
@@ -232,11 +221,11 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
                     gm = _estimator(k, random_state, n_init=n_init, warm_start=True).fit(X)
                     info["n_restarts"] += 1
             em_iters.append(int(gm.n_iter_))
-            out["gmm"][sl] = sig * _mixture_from_model(gm, loc, scale).value_at_risk(level)
+            out["gmm"][sl] = sig * _mixture_from_model(gm, loc, scale).value_at_risk(level) - mu
         if "normal" in methods:
-            out["normal"][sl] = sig * normal_var_es(float(hist.mean()), float(hist.std()), level)[0]
+            out["normal"][sl] = sig * normal_var_es(float(hist.mean()), float(hist.std()), level)[0] - mu
         if "historical" in methods:
-            out["historical"][sl] = sig * historical_var_es(hist, level)[0]
+            out["historical"][sl] = sig * historical_var_es(hist, level)[0] - mu
         if progress is not None:
             progress(j + 1, len(starts))
     info["n_refits"] = len(starts)
@@ -244,6 +233,8 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
         info["mean_em_iterations"] = float(np.mean(em_iters))
     if vol == "ewma":
         info["ewma_lambda"] = ewma_lambda
+    if garch_fits:
+        info["garch"] = _garch_summary(garch_fits)
     index = returns.index[window:] if hasattr(returns, "index") else np.arange(window, r.size)
     frame = pd.DataFrame({"return": r[window:]}, index=index)
     for m in methods:

@@ -209,8 +209,8 @@ def risk(
                                                 help="Confidence level(s); default 0.95 and 0.99."),
     horizon: int = typer.Option(1, "--horizon", min=1, help="Periods ahead; above 1 the mixture is simulated."),
     sims: int = typer.Option(100_000, "--sims", min=1000, help="Simulated paths for --horizon > 1."),
-    vol: str = typer.Option("none", "--vol", help="none: unconditional; ewma: scaled to the next "
-                            "period's EWMA volatility forecast (as backtest --vol ewma)."),
+    vol: str = typer.Option("none", "--vol", help="none: unconditional (the default); ewma, garch or "
+                            "gjr: conditional on the next period's volatility forecast (as backtest)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
@@ -222,44 +222,49 @@ def risk(
 
     VaR and ES are positive losses in return units. One period: the mixture's
     quantile by root finding on its CDF and ES in closed form; several periods
-    (--horizon): simulated, and the method column says so. --vol ewma fits the
-    returns divided by their EWMA volatility and scales every figure to the next
-    period's volatility forecast (the normal is then RiskMetrics-like, historical
-    simulation filtered).
+    (--horizon): simulated, and the method column says so. --vol ewma/garch/gjr
+    fits the standardised residuals of that volatility filter and scales every
+    figure to the next period's forecast (the normal is then RiskMetrics-like,
+    historical simulation filtered); with garch/gjr only --horizon 1 (the
+    variance path over several days is not simulated).
 
     Example: gmmkit finance risk datasets/finance/indices.csv.gz -t SPX --level 0.99 --horizon 10
     """
     from gmmkit.exceptions import ParameterError
 
-    from .backtest import ewma_next, ewma_volatility
     from .dist import fit_mixture
     from .risk import risk_table
+    from .volatility import check_filter, standardise
 
-    if vol not in ("none", "ewma"):
-        raise ParameterError(f"--vol must be 'none' or 'ewma', not {vol!r}")
+    check_filter(vol)
+    if vol in ("garch", "gjr") and horizon > 1:
+        raise ParameterError(f"--vol {vol} gives one-period figures only; use --horizon 1 "
+                             "(or --vol ewma, whose flat forecast scales by sqrt(horizon))")
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
     x = s.to_numpy()
-    sigma_next = None
-    if vol == "ewma":
-        sigma = ewma_volatility(x, lam=ewma_lambda, init_periods=min(500, x.size))
-        sigma_next = ewma_next(x, sigma, lam=ewma_lambda)
-        x = x / sigma
+    mu = sigma_next = garch = None
+    if vol != "none":
+        x, mu, sigma_next, garch = standardise(x, vol, lam=ewma_lambda)
     res = fit_mixture(x, n_components=components, max_components=max_components, random_state=seed)
     mixture = res.mixture
     if sigma_next is not None:
-        mixture, x = mixture.scaled(0.0, sigma_next), x * sigma_next
+        mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
     rows = risk_table(x, mixture, levels=level or (0.95, 0.99), horizon=horizon, log=log,
                       n_sims=sims, random_state=seed)
     if as_json:
         _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
                    "returns": "log" if log else "simple", "n_components": res.mixture.n_components,
-                   "vol": vol, "ewma_next": sigma_next, "rows": rows})
+                   "vol": vol, "sigma_next": sigma_next, "mu": mu,
+                   "garch": None if garch is None else garch.params(), "rows": rows})
         return
     _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
           f"GMM K={res.mixture.n_components}; losses as positive {'log' if log else 'simple'} returns", quiet)
-    if sigma_next is not None:
+    if garch is not None:
+        _echo(f"scaled to the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
+              f"{mu:+.5f}; alpha {garch.alpha:.3f}, gamma {garch.gamma:.3f}, beta {garch.beta:.3f})", quiet)
+    elif sigma_next is not None:
         _echo(f"scaled to the next period's EWMA volatility forecast {sigma_next:.4%} "
               f"(lambda {ewma_lambda})", quiet)
     _echo(_table(rows, ["model", "level", "horizon", "var", "es", "method"],
@@ -280,8 +285,9 @@ def backtest(
     level: float = typer.Option(0.99, "--level", "-l", help="VaR confidence level."),
     window: int = typer.Option(500, "--window", min=50, help="Estimation window (periods)."),
     refit: int = typer.Option(20, "--refit", min=1, help="Refit every this many periods (warm start)."),
-    vol: str = typer.Option("none", "--vol", help="none: plain window; ewma: fit returns scaled by an "
-                            "EWMA volatility forecast (filtered)."),
+    vol: str = typer.Option("gjr", "--vol", help="Volatility filter: gjr (GJR-GARCH) or garch (GARCH(1,1)), "
+                            "refitted by QMLE on each window; ewma (RiskMetrics); none (plain window, "
+                            "unconditional)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
@@ -298,9 +304,14 @@ def backtest(
     (the mixture with warm start, K by BIC over 2..5 on the first window); the
     table gives exceedances, Kupiec (unconditional coverage), Christoffersen
     (independence, conditional coverage) p-values and the Basel zone of the last
-    250 days.
+    250 days. By default (--vol gjr) a GJR-GARCH(1,1) is refitted by QMLE on each
+    window, every method is fitted to its standardised residuals and scaled by the
+    day's volatility forecast (conditional VaR: the normal is RiskMetrics-like,
+    historical simulation is filtered); --vol garch (symmetric GARCH(1,1)) and
+    --vol ewma (RiskMetrics EWMA) are the other filters; --vol none is the plain,
+    unconditional window (which fails through 2008 for every method).
 
-    Example: gmmkit finance backtest datasets/finance/indices.csv.gz -t SPX --vol ewma --plot out/
+    Example: gmmkit finance backtest datasets/finance/indices.csv.gz -t SPX --plot out/
     """
     from .backtest import evaluate, rolling_var
 
@@ -331,6 +342,10 @@ def backtest(
     _echo(f"{s.name}: {len(frame)} forecasts {frame.index[0].date()} to {frame.index[-1].date()}, "
           f"{level:.0%} VaR, window {window}, refit every {refit} ({info['n_refits']} refits), vol {vol}, "
           f"GMM K={info.get('n_components')}", quiet)
+    if "garch" in info:
+        g = info["garch"]
+        _echo(f"{vol.upper()} refits: median alpha {g['median_alpha']:.3f}, gamma {g['median_gamma']:.3f}, "
+              f"beta {g['median_beta']:.3f}; {g['not_converged']} not reported converged by SLSQP", quiet)
     if "mean_em_iterations" in info:
         _echo(f"GMM refits: warm start, {info['mean_em_iterations']:.1f} EM iterations on average, "
               f"{info['n_restarts']} restarted from k-means after a collapse", quiet)

@@ -15,6 +15,7 @@ from gmmkit_apps.finance.data import detect_frequency, load_returns, to_returns
 from gmmkit_apps.finance.dist import NormalMixture, fit_mixture
 from gmmkit_apps.finance.regimes import portfolio_mixture, regime_names, stress_scenarios
 from gmmkit_apps.finance.risk import historical_var_es, normal_var_es, risk_table
+from gmmkit_apps.finance import volatility as vl
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "finance"
 INDICES = DATA / "indices.csv.gz"
@@ -169,10 +170,10 @@ def test_rolling_var_uses_no_future_data_and_refits_on_schedule():
     rng = np.random.default_rng(7)
     idx = pd.bdate_range("2010-01-01", periods=800)
     r = pd.Series(rng.standard_t(4, 800) * 0.01, index=idx)
-    a, info = bt.rolling_var(r, window=300, refit=100, n_components=2, n_init=1)
+    a, info = bt.rolling_var(r, window=300, refit=100, n_components=2, n_init=1, vol="none")
     changed = r.copy()
     changed.iloc[600:] *= 5.0        # a future shock must not move forecasts made before it
-    b, _ = bt.rolling_var(changed, window=300, refit=100, n_components=2, n_init=1)
+    b, _ = bt.rolling_var(changed, window=300, refit=100, n_components=2, n_init=1, vol="none")
     assert info["n_refits"] == 5 and len(a) == 500
     np.testing.assert_allclose(a.iloc[:300].filter(like="var_"), b.iloc[:300].filter(like="var_"))
     assert not np.allclose(a["var_normal"].iloc[300:], b["var_normal"].iloc[300:])
@@ -184,13 +185,73 @@ def test_rolling_var_uses_no_future_data_and_refits_on_schedule():
 
 def test_rolling_var_ewma_scales_by_volatility_forecast():
     r = np.random.default_rng(2).normal(0, 0.01, 700)
-    sigma = bt.ewma_volatility(r, lam=0.94, init_periods=300)
+    sigma = vl.ewma_volatility(r, lam=0.94, init_periods=300)
     assert sigma[5] ** 2 == pytest.approx(0.94 * sigma[4] ** 2 + 0.06 * r[4] ** 2)
     frame, _ = bt.rolling_var(pd.Series(r), window=300, refit=50, n_components=2, n_init=1, vol="ewma",
                               methods=("normal",))
     z = r[:300] / sigma[:300]
     v, _ = normal_var_es(z.mean(), z.std(), 0.99)
     np.testing.assert_allclose(frame["var_normal"].iloc[:50], v * sigma[300:350])
+
+
+# ---------------------------------------------------------------- GARCH filter
+
+def test_garch_recursion_equals_the_loop():
+    rng = np.random.default_rng(3)
+    e = rng.normal(0, 0.01, 300)
+    s2 = vl.garch_variance(e, 2e-6, 0.05, 0.9, 0.1, v0=1e-4)
+    want = [1e-4]
+    for x in e:
+        want.append(2e-6 + (0.05 + 0.1 * (x < 0)) * x * x + 0.9 * want[-1])
+    np.testing.assert_allclose(s2, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_garch_fit_recovers_known_parameters(seed):
+    r = vl.simulate_garch(5000, mu=3e-4, omega=2e-6, alpha=0.08, beta=0.9, rng=seed)
+    g = vl.fit_garch(r)
+    assert g.converged and g.gamma == 0.0
+    assert g.alpha == pytest.approx(0.08, abs=0.025)
+    assert g.beta == pytest.approx(0.9, abs=0.03)
+    assert g.persistence == pytest.approx(0.98, abs=0.01)
+    assert g.long_run_variance == pytest.approx(1e-4, rel=0.35)
+    assert g.mu == pytest.approx(3e-4, abs=2.5e-4)
+
+
+def test_gjr_fit_recovers_the_leverage_term():
+    r = vl.simulate_garch(5000, omega=2e-6, alpha=0.02, gamma=0.12, beta=0.9, rng=5)
+    g = vl.fit_garch(r, asymmetric=True)
+    assert g.gamma == pytest.approx(0.12, abs=0.04) and g.alpha == pytest.approx(0.02, abs=0.025)
+    # the asymmetric fit is nested and must not be worse than the symmetric one
+    assert g.loglik >= vl.fit_garch(r).loglik - 1e-6
+
+
+def test_garch_rejects_unusable_input():
+    with pytest.raises(DataError, match="at least 100"):
+        vl.fit_garch(np.zeros(50))
+    with pytest.raises(DataError, match="constant"):
+        vl.fit_garch(np.zeros(500))
+    with pytest.raises(ParameterError, match="--vol must be one of"):
+        vl.check_filter("garch11")
+
+
+def test_rolling_var_garch_refits_on_the_window_and_uses_no_future_data():
+    rng = np.random.default_rng(8)
+    r = pd.Series(vl.simulate_garch(700, omega=2e-6, alpha=0.08, beta=0.9, rng=rng) +
+                  0.002 * rng.standard_t(3, 700), index=pd.bdate_range("2010-01-01", periods=700))
+    a, info = bt.rolling_var(r, window=300, refit=100, vol="garch", methods=("normal", "historical"))
+    changed = r.copy()
+    changed.iloc[550:] *= 4.0
+    b, _ = bt.rolling_var(changed, window=300, refit=100, vol="garch", methods=("normal", "historical"))
+    np.testing.assert_allclose(a.iloc[:250].filter(like="var_"), b.iloc[:250].filter(like="var_"))
+    assert info["n_refits"] == 4 and info["garch"]["not_converged"] == 0
+    # first refit written out: QMLE on the window, residuals standardised, forecasts rescaled
+    x = r.to_numpy()
+    g = vl.fit_garch(x[:300])
+    s = np.sqrt(g.variance(x[:399], v0=np.mean((x[:300] - g.mu) ** 2)))
+    z = (x[:300] - g.mu) / s[:300]
+    want = s[300:] * historical_var_es(z, 0.99)[0] - g.mu
+    np.testing.assert_allclose(a["var_historical"].iloc[:100], want, rtol=1e-6)
 
 
 def test_rolling_var_rejects_a_short_series():
@@ -340,6 +401,53 @@ def test_cli_backtest_table_and_series(cli, tmp_path):
     assert again.exit_code == 2 and "exists" in again.output
 
 
+def test_cli_backtest_default_is_gjr_filtered_and_garch_runs(cli, tmp_path):
+    args = ("backtest", INDICES, "-t", "SPX", "--start", "2007-01-01", "--end", "2010-12-31",
+            "--window", "250", "--refit", "50", "-k", "2")
+    runs = {}
+    for vol in ("default", "none", "garch"):
+        out = tmp_path / f"{vol}.csv"
+        res = cli(*args, "--json", "--out", out, *(() if vol == "default" else ("--vol", vol)))
+        assert res.exit_code == 0, res.output
+        runs[vol] = json.loads(res.output)
+        frame = pd.read_csv(out, index_col=0)
+        changes = (frame["var_normal"].diff().abs() > 1e-12).sum()
+        # filtered forecasts move every day with the volatility forecast; the plain window's
+        # only at the refits
+        assert changes == (runs[vol]["n_refits"] - 1 if vol == "none" else len(frame) - 1)
+    default, garch = runs["default"]["garch"], runs["garch"]["garch"]
+    assert runs["default"]["vol"] == "gjr" and default["median_gamma"] > 0.05
+    assert garch["median_gamma"] == 0.0 and garch["not_converged"] == default["not_converged"] == 0
+    assert 0.8 < garch["median_persistence"] < 1.0
+    assert runs["none"]["rows"][0]["n"] == runs["garch"]["rows"][0]["n"] == runs["default"]["rows"][0]["n"]
+    text = cli(*args, "--vol", "ewma")
+    assert text.exit_code == 0 and "vol ewma" in text.output and "refits: median alpha" not in text.output
+
+
+def test_cli_bad_vol_is_a_one_line_error(cli):
+    for cmd in ("backtest", "risk"):
+        res = cli(cmd, INDICES, "-t", "SPX", "--start", "2017-01-01", "--vol", "garch11")
+        assert res.exit_code == 2 and "--vol must be one of none, ewma, garch, gjr" in res.output
+        assert len(res.output.strip().splitlines()) == 1
+    res = cli("risk", INDICES, "-t", "SPX", "--vol", "garch", "--horizon", "10")
+    assert res.exit_code == 2 and "--horizon 1" in res.output
+
+
+def test_cli_risk_garch_scales_to_the_next_forecast(cli):
+    res = cli("risk", INDICES, "-t", "SPX", "--start", "2015-01-01", "-k", "2", "--vol", "garch",
+              "-l", "0.99", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    r = load_returns(INDICES, ["SPX"], start="2015-01-01")[0]["SPX"].to_numpy()
+    g = vl.fit_garch(r)
+    assert out["garch"]["beta"] == pytest.approx(g.beta, rel=1e-9)
+    s2 = g.variance(r)
+    assert out["sigma_next"] == pytest.approx(math.sqrt(s2[-1]))
+    z = (r - g.mu) / np.sqrt(s2[:-1])
+    hs = next(row for row in out["rows"] if row["model"] == "historical")
+    assert hs["var"] == pytest.approx(math.sqrt(s2[-1]) * historical_var_es(z, 0.99)[0] - g.mu)
+
+
 def test_cli_regimes_export(cli, tmp_path):
     out = tmp_path / "reg.csv"
     res = cli("regimes", INDICES, "-t", "SPX", "--start", "2007-01-01", "--end", "2009-12-31", "-k", "2",
@@ -387,8 +495,8 @@ def test_cli_risk_ewma_scales_to_the_next_volatility_forecast(cli):
     s2 = r[:500].var()
     for x in r:                       # the recursion written out, one step past the last return
         s2 = 0.94 * s2 + 0.06 * x * x
-    assert out["ewma_next"] == pytest.approx(math.sqrt(s2))
-    z = r / bt.ewma_volatility(r, lam=0.94, init_periods=500)
+    assert out["sigma_next"] == pytest.approx(math.sqrt(s2))
+    z = r / vl.ewma_volatility(r, lam=0.94, init_periods=500)
     norm = next(row for row in out["rows"] if row["model"] == "normal" and row["level"] == 0.99)
     assert norm["var"] == pytest.approx(math.sqrt(s2) * normal_var_es(z.mean(), z.std(), 0.99)[0])
 
