@@ -174,6 +174,9 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     if unknown:
         raise ParameterError(f"unknown method(s) {sorted(unknown)}; choose from {list(METHODS)}")
     check_filter(vol)
+    if vol in ("garch", "gjr") and window < 100:
+        raise ParameterError(f"--vol {vol} fits a GARCH on each window: window must be at least 100, "
+                             f"got {window}")
     r = np.asarray(returns, dtype=np.float64)
     if r.size < window + refit:
         raise DataError(f"series too short for the backtest: {r.size} returns, need at least "

@@ -4,7 +4,8 @@ Input is a CSV (optionally compressed) or Parquet file with a date column and
 either one column per ticker (*wide*) or ``date, ticker, value`` rows (*long*).
 Bad input never becomes a silent wrong number:
 
-- unsorted dates are sorted (documented handling); duplicated dates are an error;
+- unsorted dates are sorted (documented handling); duplicated dates, and two rows
+  on one calendar day (intraday data), are errors;
 - missing prices are an error unless ``dropna=True`` (the row is dropped, and the
   next return then spans the missing day, which the gap check sees);
 - non-positive prices are an error (a log or simple return would be meaningless);
@@ -173,14 +174,26 @@ def detect_frequency(index):
     return "annual"
 
 
+def check_dates(table, *, source="input"):
+    """Sort by date; duplicated dates, or two rows on one calendar day (intraday data), are errors."""
+    if not table.index.is_monotonic_increasing:
+        table = table.sort_index(kind="stable")
+    dup = table.index.duplicated()
+    if dup.any():
+        raise DataError(f"{source}: duplicated date {table.index[dup][0].date()} "
+                        f"({int(dup.sum())} duplicate row(s))")
+    # the frequencies here are daily or longer: two times on one day would make a part-day
+    # return count as a whole period
+    same_day = table.index.normalize().duplicated()
+    if same_day.any():
+        raise DataError(f"{source}: two rows on {table.index[same_day][0].date()} (intraday data is not "
+                        f"supported; keep one row per day, e.g. the close)")
+    return table
+
+
 def clean_prices(prices, *, dropna=False, source="input"):
     """Sort, then check for duplicated dates, missing and non-positive prices."""
-    if not prices.index.is_monotonic_increasing:
-        prices = prices.sort_index(kind="stable")
-    dup = prices.index.duplicated()
-    if dup.any():
-        raise DataError(f"{source}: duplicated date {prices.index[dup][0].date()} "
-                        f"({int(dup.sum())} duplicate row(s))")
+    prices = check_dates(prices, source=source)
     na = prices.isna().any(axis=1)
     if na.any():
         if not dropna:
@@ -291,11 +304,7 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
         keep = check_gaps(table.index, freq, gaps, source=source)
         returns = to_returns(table, log=log)[keep]
     else:
-        if not table.index.is_monotonic_increasing:
-            table = table.sort_index(kind="stable")
-        dup = table.index.duplicated()
-        if dup.any():
-            raise DataError(f"{source}: duplicated date {table.index[dup][0].date()}")
+        table = check_dates(table, source=source)
         na = table.isna().any(axis=1)
         if na.any():
             if not dropna:

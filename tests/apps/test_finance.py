@@ -257,6 +257,11 @@ def test_rolling_var_garch_refits_on_the_window_and_uses_no_future_data():
 def test_rolling_var_rejects_a_short_series():
     with pytest.raises(DataError, match="too short"):
         bt.rolling_var(pd.Series(np.random.default_rng(0).normal(size=300)), window=500)
+    with pytest.raises(ParameterError, match="window must be at least 100"):
+        bt.rolling_var(pd.Series(np.random.default_rng(0).normal(size=300)), window=60, vol="garch")
+    flat = pd.Series(np.r_[np.zeros(300), np.random.default_rng(0).normal(size=100)])
+    with pytest.raises(DataError, match="constant"):
+        bt.rolling_var(flat, window=250, refit=50, vol="gjr")
 
 
 # ---------------------------------------------------------------- portfolio and regimes
@@ -315,6 +320,8 @@ def test_unsorted_dates_are_sorted(tmp_path):
     (lambda d, v: (d, v[:7] + [float("nan")] + v[8:]), "missing value"),
     (lambda d, v: (d, v[:7] + [0.0] + v[8:]), "non-positive price"),
     (lambda d, v: (d, v[:7] + [-3.0] + v[8:]), "non-positive price"),
+    (lambda d, v: (d[:5] + [d[4] + pd.Timedelta(hours=16)] + d[5:], v[:5] + [v[4]] + v[5:]),
+     "two rows on 2020-01-07"),
 ])
 def test_bad_prices_are_errors(tmp_path, mutate, message):
     dates = list(pd.bdate_range("2020-01-01", periods=30))
