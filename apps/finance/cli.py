@@ -349,10 +349,10 @@ def backtest(
     if "mean_em_iterations" in info:
         _echo(f"GMM refits: warm start, {info['mean_em_iterations']:.1f} EM iterations on average, "
               f"{info['n_restarts']} restarted from k-means after a collapse", quiet)
-    _echo(_table(rows, ["model", "exceedances", "rate", "kupiec_p", "ind_p", "cc_p", "basel_zone",
-                        "mean_var"],
-                 {"rate": "{:.2%}", "kupiec_p": "{:.4f}", "ind_p": "{:.4f}", "cc_p": "{:.4f}",
-                  "mean_var": "{:.3%}"}), quiet)
+    _echo(_table(rows, ["model", "exceedances", "rate", "kupiec_lr", "kupiec_p", "ind_p", "cc_p",
+                        "basel_zone", "mean_var"],
+                 {"rate": "{:.2%}", "kupiec_lr": "{:.2f}", "kupiec_p": "{:.4f}", "ind_p": "{:.4f}",
+                  "cc_p": "{:.4f}", "mean_var": "{:.3%}"}), quiet)
     _echo(f"expected rate {1 - level:.2%}; a p-value below 0.05 rejects the model at the 5% level", quiet)
     if out is not None:
         _echo(f"wrote {out}", quiet)
