@@ -78,11 +78,6 @@ def ewma_volatility(r, *, lam=0.94, init_periods=500):
     return np.sqrt(ewma_variance(r, lam=lam, init_periods=init_periods)[:-1])
 
 
-def ewma_next(r, sigma, *, lam=0.94):
-    """The EWMA volatility forecast for the period after the last return."""
-    return float(np.sqrt(lam * sigma[-1] ** 2 + (1.0 - lam) * float(r[-1]) ** 2))
-
-
 @dataclass(frozen=True)
 class Garch:
     """A fitted GARCH(1,1) (``gamma = 0``) or GJR-GARCH(1,1,1) in return units."""
