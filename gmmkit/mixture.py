@@ -217,7 +217,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise DataError(f"sample_weight: {exc}") from None
         total = float(sw.sum())
         if not total > 0:
-            raise DataError("sample_weight: the weights sum to zero; at least one row needs weight > 0")
+            raise DataError("sample_weight: the weights sum to zero; at least one row needs a non-zero weight")
         if np.count_nonzero(sw) < self.n_components:
             raise DataError(
                 f"sample_weight: only {np.count_nonzero(sw)} rows have weight > 0, "

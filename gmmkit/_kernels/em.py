@@ -9,11 +9,12 @@ factors: full/tied pass ``prec`` as (K, D, D) upper-triangular ``U_k``
 1/sigma. The same shapes select the statistics: ``sxx`` is (K, D, D) upper
 triangle of sum r x x^T, or (K, 1, D) sum r x^2.
 
-Precision: densities, log-sum-exp, responsibilities and each block's sums are
-computed in the data's dtype (float32 data get twice the vector lanes); the
-block sums are added into float64 accumulators. Within a block the sums are
-centred on each component's current mean, so float32 sums do not suffer the
-cancellation of raw second moments minus squared means.
+Precision: densities, log-sum-exp and responsibilities are computed in the
+data's dtype (float32 data get twice the vector lanes), and so are each block's
+diagonal statistics; every block's sums are added into float64 accumulators,
+and full-covariance sums are float64 throughout (see _statistics_dense). Within
+a block the sums are centred on each component's current mean, so they do not
+suffer the cancellation of raw second moments minus squared means.
 
 Kernels release the GIL and take a row range, so the engine runs them on row
 chunks from a thread pool, each chunk with its own accumulators.
@@ -122,15 +123,19 @@ def _normalise(lp, n_comp, nb, log_noise, bits, m, lse):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, ca, rb64, x64, x2):
+def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2):
     """sx[k] += sum_i r x; sxx[k] += sum_i r x x^T (upper) or r x^2 (diag).
 
-    Each block's sums are taken in the data's dtype about the component's current
-    mean (no cancellation in float32), then moved to the origin in float64.
-    With many components, diagonal statistics are instead two small float64
-    matrix products, (K, block) @ (block, D), which BLAS (held at one thread per
-    worker) does better than loops: measured 2x per iteration at K=256, D=60,
-    but slower at K=64, D=39."""
+    Sums are taken about each component's current mean, then moved to the
+    origin in float64 with r_sum = the float64 sum of r (the same as nk's, so
+    the M-step's sxx/nk - mean^2 cancels exactly). Diagonal sums run in the
+    data's dtype: a sum of squares loses only its own relative precision.
+    Full sums run in float64: float32 cross-products would put ~1e-7 noise on
+    every covariance eigenvalue, as large as reg_covar on a collapsing component
+    (measured: EM oscillating instead of converging). With many components,
+    diagonal statistics are two float64 matrix products, (K, block) @ (block, D),
+    which BLAS (one thread per worker) does better than loops: measured 2x per
+    iteration at K=256, D=60, but slower at K=64, D=39."""
     K, D = sx.shape
     diag = sxx.shape[1] == 1 and D > 1
     if diag and K >= GEMM_MIN_K:
@@ -153,43 +158,44 @@ def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, ca, rb64, x64, x2):
         return
     zero = _const(rb.dtype, 0.0)
     for k in range(K):
-        rs = zero
+        r_sum = 0.0
         for i in range(nb):
-            rs += rb[k, i]
-        if rs == 0:
+            r64[i] = rb[k, i]
+            r_sum += r64[i]
+        if r_sum == 0.0:
             continue
-        r_sum = np.float64(rs)
         for l in range(D):
             mu = means[k, l]
-            a = zero
+            m64 = np.float64(mu)
             if diag:
+                a = zero
                 b = zero
                 for i in range(nb):
                     t = xt[l, i] - mu
                     v = rb[k, i] * t
                     a += v
                     b += v * t
-                m64 = np.float64(mu)
                 a64 = np.float64(a)
                 sx[k, l] += a64 + r_sum * m64
                 sxx[k, 0, l] += np.float64(b) + m64 * (2.0 * a64 + r_sum * m64)
             else:
+                a64 = 0.0
                 for i in range(nb):
-                    t = xt[l, i] - mu
+                    t = np.float64(xt[l, i]) - m64  # exact for float32 data
                     yc[l, i] = t
-                    a += rb[k, i] * t
-                ca[l] = np.float64(a)
+                    a64 += r64[i] * t
+                ca[l] = a64
         if diag:
             continue
         for l in range(D):
             ml = np.float64(means[k, l])
             sx[k, l] += ca[l] + r_sum * ml
             for j in range(l, D):
-                b = zero
+                b64 = 0.0
                 for i in range(nb):
-                    b += rb[k, i] * yc[l, i] * yc[j, i]
+                    b64 += r64[i] * yc[l, i] * yc[j, i]
                 mj = np.float64(means[k, j])
-                sxx[k, l, j] += np.float64(b) + ml * ca[j] + mj * ca[l] + r_sum * ml * mj
+                sxx[k, l, j] += b64 + ml * ca[j] + mj * ca[l] + r_sum * ml * mj
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -239,11 +245,13 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     zero = _const(dt, 0.0)
     skip = _const(dt, R_SKIP)
     ca = np.empty(D)
-    gemm = sxx.shape[1] == 1 and D > 1 and K >= GEMM_MIN_K
-    nbuf = block if gemm else 0
-    rb64 = np.empty((K, nbuf))
-    x64 = np.empty((D, nbuf))
-    x2 = np.empty((D, nbuf))
+    r64 = np.empty(block)
+    diag = sxx.shape[1] == 1 and D > 1
+    gemm = diag and K >= GEMM_MIN_K
+    yc = np.empty((D, 0 if diag else block))
+    rb64 = np.empty((K, block if gemm else 0))
+    x64 = np.empty((D, block if gemm else 0))
+    x2 = np.empty((D, block if gemm else 0))
     ll = 0.0
     for b0 in range(lo, hi, block):
         nb = min(block, hi - b0)
@@ -258,23 +266,25 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
                 ll += np.float64(w[i]) * np.float64(lse[i])
         # Responsibilities below R_SKIP add less than float64 round-off to the sums;
         # dropping them lets well-separated components skip most rows.
+        # nk is summed in float64, as the statistics' own weights are: the M-step's
+        # variance sxx/nk - (sx/nk)^2 would amplify a float32-level mismatch by mean^2.
         nnz = 0
         for k in range(K):
-            acc = zero
+            acc = 0.0
             for i in range(nb):
                 r = lp[k, i] * w[i]
-                acc += r
+                acc += np.float64(r)
                 rb[k, i] = r if lp[k, i] > skip else zero
                 nnz += rb[k, i] != zero
-            nk[k] += np.float64(acc)
-        acc = zero
+            nk[k] += acc
+        acc = 0.0
         for i in range(nb):
-            acc += lp[K, i] * w[i]
-        nk[K] += np.float64(acc)
+            acc += np.float64(lp[K, i] * w[i])
+        nk[K] += acc
         if nnz * 4 < K * nb:
             _statistics_sparse(xt, rb, nb, sx, sxx, ca)
         else:
-            _statistics_dense(xt, rb, nb, means, sx, sxx, y, ca, rb64, x64, x2)
+            _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2)
     return ll
 
 
