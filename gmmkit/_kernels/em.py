@@ -199,10 +199,11 @@ def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def _statistics_sparse(xt, rb, nb, sx, sxx, xr):
+def _statistics_sparse(X, b0, shift, rb, nb, sx, sxx, xr):
     """As _statistics_dense for blocks where most responsibilities are zero
-    (underflow, separated components): component by component, only the rows
-    with a non-zero responsibility, in float64 (exact, and far cheaper)."""
+    (underflow, separated components), in float64: component by component, only
+    the rows with a non-zero responsibility, each read from X's contiguous row
+    (a column of the transposed block would cost a cache line per coordinate)."""
     K, D = sx.shape
     diag = sxx.shape[1] == 1 and D > 1
     for k in range(K):
@@ -211,13 +212,16 @@ def _statistics_sparse(xt, rb, nb, sx, sxx, xr):
                 continue
             r = np.float64(rb[k, i])
             for l in range(D):
-                xr[l] = xt[l, i]  # one row, contiguous for the triangle below
-            for l in range(D):
-                v = r * xr[l]
-                sx[k, l] += v
-                if diag:
+                xr[l] = np.float64(X[b0 + i, l]) - np.float64(shift[l])
+            if diag:
+                for l in range(D):
+                    v = r * xr[l]
+                    sx[k, l] += v
                     sxx[k, 0, l] += v * xr[l]
-                else:
+            else:
+                for l in range(D):
+                    v = r * xr[l]
+                    sx[k, l] += v
                     for j in range(l, D):
                         sxx[k, l, j] += v * xr[j]
 
@@ -282,7 +286,7 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
             acc += np.float64(lp[K, i] * w[i])
         nk[K] += acc
         if nnz * 4 < K * nb:
-            _statistics_sparse(xt, rb, nb, sx, sxx, ca)
+            _statistics_sparse(X, b0, shift, rb, nb, sx, sxx, ca)
         else:
             _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2)
     return ll
