@@ -20,8 +20,9 @@ import numpy as np
 
 logger = logging.getLogger("gmmkit")
 
-# Below this many multiply-adds per pass, threads cost more than they save.
-PARALLEL_MIN_WORK = 2_000_000
+# Below this many multiply-adds per pass, threads cost more than they save
+# (benchmarks/tune_parallel.py, 2 cores: 0.3-0.9x at 3e5, 1.05-1.37x at 1e6, 1.5-2x at 2e6).
+PARALLEL_MIN_WORK = 1_000_000
 
 _families = {}
 _pool = None
