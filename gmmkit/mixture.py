@@ -264,7 +264,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             from .dask import fit_dask
 
             return fit_dask(self, X, sample_weight=sample_weight)
-        self.fit_predict(X, y, sample_weight=sample_weight)
+        self._fit(X, sample_weight)
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -276,6 +276,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of every row of X."""
+        X = self._fit(X, sample_weight)
+        # final pass so that fit_predict(X) == fit(X).predict(X)
+        return self._score(X, labels=True)[2]
+
+    def _fit(self, X, sample_weight):
+        """Validate and run EM; returns the validated X. (``fit`` needs no final
+        E-step: skipping it saves a pass, and loading the scoring kernel at start-up.)"""
         self._validate_all_params()
         X = self._check_X(X, reset=True, min_samples=2)
         N, D = X.shape
@@ -299,8 +306,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ctx = _FitContext(self, X, sw, total, shift, entry, rng)
 
         ctx.fit(rng, do_init)
-        # final pass so that fit_predict(X) == fit(X).predict(X)
-        return self._score(X, labels=True)[2]
+        return X
 
     def _report(self, init, n_iter, lower_bound, change):
         if self.verbose and n_iter % self.verbose_interval == 0:
