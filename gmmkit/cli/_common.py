@@ -69,6 +69,17 @@ def stdout_console():
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
+def report_console(summary, as_json, quiet_flag):
+    """Print ``summary`` as JSON (--json) and return None; None with --quiet; else the
+    stdout console for the human-readable report."""
+    if as_json:
+        print_json(summary)
+        return None
+    if quiet(quiet_flag):
+        return None
+    return stdout_console()
+
+
 def stderr_console():
     from rich.console import Console
 

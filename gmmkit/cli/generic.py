@@ -14,7 +14,7 @@ from typing import List, Annotated, Optional
 import typer
 
 from ._common import (check_output, fmt, parse_covariance, parse_k, print_json, quiet,
-                      stdout_console)
+                      report_console, stdout_console)
 
 COMMANDS = ("fit", "predict", "select", "info", "sample")
 
@@ -290,12 +290,9 @@ def fit(
         "seed": seed,
         "selection": selection,
     }
-    if as_json:
-        print_json(summary)
+    con = report_console(summary, as_json, quiet_flag)
+    if con is None:
         return
-    if quiet(quiet_flag):
-        return
-    con = stdout_console()
     how = f"selected by {selection['criterion'].upper()}" if selection else "fitted"
     _print_components(
         con, est, names, f"{est.n_components} components, {est.covariance_type} covariance, {how} "
@@ -364,12 +361,9 @@ def _fit_scaled(data, ks, types, out, columns, n_init, max_iter, tol, reg_covar,
                          "seconds": round(seconds, 3)}
     if out is not None:
         est.save(out, overwrite=force)
-    if as_json:
-        print_json(summary)
+    con = report_console(summary, as_json, quiet_flag)
+    if con is None:
         return
-    if quiet(quiet_flag):
-        return
-    con = stdout_console()
     names = [f"x{j}" for j in range(est.means_.shape[1])] if cols is None else cols
     _print_components(con, est, names, f"{est.n_components} components, {est.covariance_type} "
                       f"covariance, {summary['mode']} over {n} rows")
