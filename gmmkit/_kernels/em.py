@@ -46,11 +46,10 @@ def _load_block(X, b0, nb, shift, xt):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def _density(xt, nb, means, prec, logc, lp, y, s):
+def _density(xt, nb, means, prec, logc, lp, y, s, half):
     """lp[k, :nb] = log w_k + log N(x | mu_k, Sigma_k) for the block in xt."""
     K, D = means.shape
     diag = prec.shape[1] == 1 and D > 1
-    half = _const(xt.dtype, 0.5)
     D4 = D - D % 4
     for k in range(K):
         for i in range(nb):
@@ -123,7 +122,7 @@ def _normalise(lp, n_comp, nb, log_noise, bits, m, lse):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2):
+def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2, zero):
     """sx[k] += sum_i r x; sxx[k] += sum_i r x x^T (upper) or r x^2 (diag).
 
     Sums are taken about each component's current mean, then moved to the
@@ -156,7 +155,6 @@ def _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2):
         sx += np.dot(rb64, x64.T)
         sxx[:, 0, :] += np.dot(rb64, x2.T)
         return
-    zero = _const(rb.dtype, 0.0)
     for k in range(K):
         r_sum = 0.0
         for i in range(nb):
@@ -248,6 +246,7 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     rb = np.zeros((K, block), dtype=dt)
     zero = _const(dt, 0.0)
     skip = _const(dt, R_SKIP)
+    half = _const(dt, 0.5)
     ca = np.empty(D)
     r64 = np.empty(block)
     diag = sxx.shape[1] == 1 and D > 1
@@ -268,7 +267,7 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     for b0 in range(lo, hi, block):
         nb = min(block, hi - b0)
         _load_block(X, b0, nb, shift, xt)
-        _density(xt, nb, means, prec, logc, lp, y, s)
+        _density(xt, nb, means, prec, logc, lp, y, s, half)
         _normalise(lp, K, nb, log_noise, bits, m, lse)
         if has_w:
             for i in range(nb):
@@ -296,7 +295,7 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
         if nnz * sparse_div < K * nb:
             _statistics_sparse(X, b0, shift, rb, nb, sx, sxx, ca)
         else:
-            _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2)
+            _statistics_dense(xt, rb, nb, means, sx, sxx, yc, r64, ca, rb64, x64, x2, zero)
     return ll
 
 
@@ -307,13 +306,14 @@ def score_range(X, lo, hi, shift, means, prec, logc, log_noise, out_lse, out_res
     K or K+1 columns, the last = noise) and labels (-1 = noise) into out_label (if it has rows)."""
     K, D = means.shape
     xt, y, s, lp, bits, m, lse = _buffers(K, D, block, X.dtype)
+    half = _const(X.dtype, 0.5)
     want_resp = out_resp.shape[0] > 0
     n_resp = out_resp.shape[1]
     want_label = out_label.shape[0] > 0
     for b0 in range(lo, hi, block):
         nb = min(block, hi - b0)
         _load_block(X, b0, nb, shift, xt)
-        _density(xt, nb, means, prec, logc, lp, y, s)
+        _density(xt, nb, means, prec, logc, lp, y, s, half)
         _normalise(lp, K, nb, log_noise, bits, m, lse)
         for i in range(nb):
             out_lse[b0 + i] = lse[i]
