@@ -1,9 +1,9 @@
 """Missing values (NaN) inside EM, exactly (Ghahramani and Jordan 1994).
 
 Rows are grouped by missingness pattern. For each pattern with observed
-coordinates ``o`` and missing ``m``, the E-step is the ordinary fused kernel run
+coordinates ``o`` and missing ``m``, the E-step is the ordinary fused pass run
 on the observed columns with each component's *marginal* (mu_o, Sigma_oo), whose
-Cholesky factor is computed once per pattern and iteration. The kernel's
+Cholesky factor is computed once per pattern and iteration. The pass's
 statistics of the observed block (nk, sum r x_o, sum r x_o x_o^T) then give the
 missing block in closed form, because E[x_m | x_o, k] = c_k + B_k x_o is linear
 in x_o (B_k = Sigma_mo Sigma_oo^-1, c_k = mu_m - B_k mu_o)::
@@ -15,179 +15,176 @@ in x_o (B_k = Sigma_mo Sigma_oo^-1, c_k = mu_m - B_k mu_o)::
 
 so the M-step is the dense one. Diagonal and spherical covariances make the
 missing coordinates independent of the observed ones: E[x_m] = mu_m and the
-conditional variance is sigma_m^2. Rows without NaN take the dense path
-unchanged. A row with every value missing carries no information about the
-mixture and is rejected with an error.
+conditional variance is sigma_m^2. All of this runs in one kernel call over
+every pattern (:mod:`gmmkit._kernels.missing`): with hundreds of patterns a
+per-pattern loop in Python cost ~20x the dense iteration. A row with every
+value missing carries no information about the mixture and is rejected with an
+error.
 """
 from __future__ import annotations
 
-import math
+import importlib
 
 import numpy as np
 
 from . import _engine
-from ._covariance import COVARIANCE_TYPES, _chol_prec_full
-
-_LOG_2PI = math.log(2 * math.pi)
-
-
-def patterns(X):
-    """[(observed mask, row indices)] for each distinct missingness pattern of X."""
-    mask = np.isnan(X)
-    uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-    return [(~uniq[p], order[bounds[p]:bounds[p + 1]]) for p in range(len(uniq))]
+from ._covariance import COVARIANCE_TYPES
+from .exceptions import DataError
 
 
-class Marginal:
-    """A mixture's parameters marginalised to the observed coordinates ``o``."""
+def _kernels():
+    # imported on first use: a process without NaN never loads (or compiles) it
+    return importlib.import_module("gmmkit._kernels.missing")
 
-    def __init__(self, cov_type, weights, means, cov, o, log_widths=None, pi0=0.0):
-        entry = COVARIANCE_TYPES[cov_type]
-        K, D = means.shape
-        self.o, self.m = o, ~o
-        self.family = entry.family
-        d_o = int(o.sum())
-        self.means_o = means[:, o]
-        with np.errstate(divide="ignore"):
-            logw = np.log(weights)
-        if entry.family == "full":
-            S = entry.as_full(cov, K, D)
-            self.S = S
-            S_oo = S[:, o][:, :, o]
-            self.prec = _chol_prec_full(np.ascontiguousarray(S_oo))
-            logdet = np.log(np.diagonal(self.prec, axis1=1, axis2=2)).sum(axis=1)
-        else:
-            var = entry.as_variances(cov, K, D)
-            self.var = var
-            self.prec = 1.0 / np.sqrt(var[:, o])
-            logdet = np.log(self.prec).sum(axis=1)
-        self.logc = np.ascontiguousarray(logw + logdet - 0.5 * d_o * _LOG_2PI)
-        self.log_noise = -np.inf
-        if pi0 > 0:
-            self.log_noise = math.log(pi0) - float(log_widths[o].sum())
 
-    def kernel_args(self, dtype):
-        return (np.ascontiguousarray(self.means_o, dtype=dtype),
-                np.ascontiguousarray(self.prec, dtype=dtype), self.logc, self.log_noise)
+class Patterns:
+    """Rows of X grouped by missingness pattern, as the pattern kernels take them.
 
-    def regression(self, means):
-        """(B, c) with E[x_m | x_o, k] = c_k + B_k x_o (full family only)."""
-        o, m = self.o, self.m
-        S_oo = self.S[:, o][:, :, o]
-        S_mo = self.S[:, m][:, :, o]
-        B = np.linalg.solve(S_oo, S_mo.transpose(0, 2, 1)).transpose(0, 2, 1)
-        c = means[:, m] - np.einsum("kmo,ko->km", B, means[:, o])
-        return B, c
+    Rows are sorted by pattern (``order``; stable, patterns in ``np.unique``
+    order); pattern p holds sorted rows ``starts[p]:starts[p + 1]``, whose
+    observed values are packed row by row in ``values[offsets[p]:offsets[p + 1]]``.
+    ``idx[p]`` lists its observed columns then its missing ones (each ascending),
+    ``n_obs[p]`` how many are observed.
+    """
 
-    def complete_statistics(self, means, nk, sx_o, sxx_o, D):
-        """Observed-block statistics -> statistics over all D coordinates."""
-        o, m = self.o, self.m
-        if o.all():
-            return sx_o, sxx_o
-        K = means.shape[0]
-        sx = np.zeros((K, D))
-        sx[:, o] = sx_o
-        if self.family == "diag":
-            sxx = np.zeros((K, D))
-            sxx[:, o] = sxx_o
-            sx[:, m] = nk[:, None] * means[:, m]
-            sxx[:, m] = nk[:, None] * (means[:, m] ** 2 + self.var[:, m])
-            return sx, sxx
-        S_oo = np.triu(sxx_o) + np.triu(sxx_o, 1).transpose(0, 2, 1)
-        B, c = self.regression(means)
-        Bsx = np.einsum("kmo,ko->km", B, sx_o)
-        sx[:, m] = c * nk[:, None] + Bsx
-        S_mo = c[:, :, None] * sx_o[:, None, :] + np.einsum("kmo,kop->kmp", B, S_oo)
-        cond = self.S[:, m][:, :, m] - np.einsum("kmo,kpo->kmp", B, self.S[:, m][:, :, o])
-        S_mm = (nk[:, None, None] * (c[:, :, None] * c[:, None, :] + cond)
-                + c[:, :, None] * Bsx[:, None, :] + Bsx[:, :, None] * c[:, None, :]
-                + np.einsum("kmo,kop,kqp->kmq", B, S_oo, B))
-        sxx = np.zeros((K, D, D))
-        sxx[np.ix_(np.arange(K), o, o)] = S_oo
-        sxx[np.ix_(np.arange(K), m, o)] = S_mo
-        sxx[np.ix_(np.arange(K), o, m)] = S_mo.transpose(0, 2, 1)
-        sxx[np.ix_(np.arange(K), m, m)] = S_mm
-        return sx, sxx
+    def __init__(self, X, sw):
+        N, D = X.shape
+        mask = np.isnan(X)
+        uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        self.order = np.argsort(inverse, kind="stable")
+        counts = np.bincount(inverse, minlength=len(uniq))
+        self.starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.n_obs = (D - uniq.sum(axis=1)).astype(np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts * self.n_obs)]).astype(np.int64)
+        self.idx = np.ascontiguousarray(np.argsort(uniq, axis=1, kind="stable"), dtype=np.int64)
+        self.values = np.ascontiguousarray(X[self.order][~mask[self.order]])
+        self.sw = np.ascontiguousarray(sw[self.order]) if sw.size else sw
+        self.N, self.D = N, D
+        self._blocks = {}
 
-    def conditional(self, means, x_o):
-        """Per-component conditional means (n, K, |m|) of the missing coordinates, and
-        conditional covariances (K, |m|, |m|) (diagonal ones as (K, |m|))."""
-        m = self.m
-        if self.family == "diag":
-            cm = np.broadcast_to(means[:, m], (x_o.shape[0],) + means[:, m].shape)
-            return cm, self.var[:, m]
-        B, c = self.regression(means)
-        cm = c[None] + np.einsum("kmo,no->nkm", B, x_o)
-        cond = self.S[:, m][:, :, m] - np.einsum("kmo,kpo->kmp", B, self.S[:, m][:, :, self.o])
-        return cm, cond
+    def __len__(self):
+        return len(self.n_obs)
+
+    def blocks(self, K):
+        """Rows per kernel block of each pattern (the dense path's choice for its width)."""
+        b = self._blocks.get(K)
+        if b is None:
+            size = self.values.dtype.itemsize
+            b = np.array([_engine._block_size(K, int(d), size) for d in self.n_obs], dtype=np.int64)
+            self._blocks[K] = b
+        return b
+
+    def rows(self, p):
+        """Original row indices of pattern p."""
+        return self.order[self.starts[p]:self.starts[p + 1]]
+
+    def observed(self, p):
+        """Observed columns of pattern p (ascending)."""
+        return self.idx[p, :self.n_obs[p]]
+
+    def kernel_args(self, K):
+        return self.values, self.offsets, self.starts, self.idx, self.n_obs, self.blocks(K)
 
 
 def patterns_with_rows(X, sw):
-    """Per pattern: (observed mask, row indices, contiguous observed block, its weights)."""
-    out = []
-    for o, rows in patterns(X):
-        Xp = np.ascontiguousarray(X[np.ix_(rows, np.flatnonzero(o))])
-        out.append((o, rows, Xp, sw[rows] if sw.size else sw))
-    return out
+    """X's rows grouped by missingness pattern (the fit context keeps this once per fit)."""
+    return Patterns(X, sw)
+
+
+def _kernel_cov(cov_type, cov, K, D):
+    """Covariances as the pattern kernels take them: (K, D, D), (1, D, D) tied, (K, 1, D) variances."""
+    entry = COVARIANCE_TYPES[cov_type]
+    if entry.family == "diag":
+        return np.ascontiguousarray(entry.as_variances(cov, K, D), dtype=np.float64)[:, None, :]
+    return np.ascontiguousarray(np.reshape(cov, (-1, D, D)), dtype=np.float64)
+
+
+def _log(v):
+    with np.errstate(divide="ignore"):
+        return np.log(v)
+
+
+_NOT_PD = ("a marginal covariance is not positive definite: the data are too extreme or "
+           "degenerate; rescale X or increase reg_covar")
 
 
 def e_pass_missing(ctx, params):
-    """The EM statistics of data with NaN: one kernel pass per missingness pattern."""
-    weights, means, prec_chol, cov, pi0 = params
-    est, K, D = ctx.est, ctx.K, ctx.D
-    cov_type = est.covariance_type
-    family = COVARIANCE_TYPES[cov_type].family
-    ll = 0.0
-    nk = np.zeros(K + 1)
-    sx = np.zeros((K, D))
-    sxx = np.zeros((K, D, D) if family == "full" else (K, D))
-    pi = pi0 if ctx.noise else 0.0
-    for o, rows, Xp, swp in ctx.pattern_blocks:
-        marg = Marginal(cov_type, weights, means, cov, o, ctx.log_widths, pi)
-        work = K * Xp.shape[1] * (Xp.shape[1] if family == "full" else 1)
-        ll_p, nk_p, sx_o, sxx_o = _engine.em_pass(
-            family, Xp, swp, np.ascontiguousarray(ctx.shift[o]), *marg.kernel_args(Xp.dtype),
-            _engine.use_parallel(len(rows), work))
-        ll += ll_p
-        nk += nk_p
-        sx_p, sxx_p = marg.complete_statistics(means, nk_p[:K], sx_o, sxx_o, D)
-        sx += sx_p
-        sxx += sxx_p
-    return ll, (nk, sx, sxx)
+    """The EM statistics of data with NaN: one kernel call over every missingness pattern
+    (row chunks on the thread pool when the data are large enough)."""
+    weights, means, _, cov, pi0 = params
+    pat = ctx.pattern_blocks
+    K, D = ctx.K, ctx.D
+    family = COVARIANCE_TYPES[ctx.est.covariance_type].family
+    full = family == "full"
+    log_widths = ctx.log_widths if ctx.log_widths is not None else np.zeros(D)
+    log_pi0 = float(_log(pi0)) if ctx.noise and pi0 > 0 else -np.inf
+    args = (*pat.kernel_args(K), pat.sw)
+    model = (np.ascontiguousarray(means, dtype=np.float64),
+             _kernel_cov(ctx.est.covariance_type, cov, K, D), _log(np.asarray(weights, dtype=np.float64)),
+             np.ascontiguousarray(log_widths, dtype=np.float64), log_pi0)
+    parallel = _engine.use_parallel(pat.N, K * D * (D if full else 1))
+    n_chunks = _engine.n_threads() if parallel else 1
+    nk = np.zeros((n_chunks, K + 1))
+    sx = np.zeros((n_chunks, K, D))
+    sxx = np.zeros((n_chunks, K) + ((D, D) if full else (1, D)))
+    kern = _kernels().em_patterns
+    shift = ctx.shift
+    if n_chunks == 1:
+        results = [kern(*args, 0, pat.N, shift, *model, nk[0], sx[0], sxx[0])]
+    else:
+        futs = [_engine.thread_pool().submit(kern, *args, lo, hi, shift, *model, nk[c], sx[c], sxx[c])
+                for c, (lo, hi) in enumerate(_engine._chunks(pat.N, n_chunks))]
+        results = [f.result() for f in futs]
+    if not all(ok for _, ok in results):
+        raise DataError(_NOT_PD)
+    sxx = sxx.sum(axis=0)
+    return sum(ll for ll, _ in results), (nk.sum(axis=0), sx.sum(axis=0), sxx if full else sxx[:, 0, :])
+
+
+def _fitted_model(est, log_pi0):
+    K, D = est.means_.shape
+    bounds = getattr(est, "noise_bounds_", None)
+    if bounds is None:
+        log_widths = np.zeros(D)
+    else:
+        width = bounds[1] - bounds[0]
+        log_widths = np.log(np.where(width > 0, width, 1.0))
+    return (np.ascontiguousarray(est.means_, dtype=np.float64),
+            _kernel_cov(est.covariance_type, est.covariances_, K, D),
+            _log(np.asarray(est.weights_, dtype=np.float64)), log_widths, log_pi0)
+
+
+def _score_sorted(est, pat, resp_cols, labels, log_pi0):
+    """log p(x_o), responsibilities and labels of the rows in pattern order."""
+    N = pat.N
+    out_lse = np.empty(N)
+    out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
+    out_label = np.empty(N if labels else 0, dtype=np.int64)
+    K = est.means_.shape[0]
+    if not _kernels().score_patterns(*pat.kernel_args(K), *_fitted_model(est, log_pi0),
+                                     out_lse, out_resp, out_label):
+        raise DataError(_NOT_PD)
+    return out_lse, out_resp, out_label
 
 
 def score_missing(est, X, *, resp=False, labels=False):
     """score_samples / predict_proba / predict for rows with NaN (marginal densities)."""
-    N = X.shape[0]
-    K, D = est.means_.shape
+    K = est.means_.shape[0]
     pi0 = getattr(est, "noise_weight_", 0.0)
-    log_widths = _log_widths_from_bounds(est)
-    out_lse = np.empty(N)
-    out_resp = np.empty((N, K + (pi0 > 0))) if resp else None
-    out_label = np.empty(N, dtype=np.int64) if labels else None
-    for o, rows, Xp, _ in patterns_with_rows(X, np.empty(0)):
-        marg = Marginal(est.covariance_type, est.weights_, est.means_, est.covariances_, o,
-                        log_widths, pi0)
-        lse, r, lab = _engine.score_pass(
-            marg.family, Xp, np.zeros(Xp.shape[1], dtype=Xp.dtype), *marg.kernel_args(Xp.dtype),
-            resp_cols=out_resp.shape[1] if resp else 0, labels=labels)
-        out_lse[rows] = lse
-        if resp:
-            out_resp[rows] = r
-        if labels:
-            out_label[rows] = lab
+    pat = Patterns(X, np.empty(0))
+    lse, r, lab = _score_sorted(est, pat, (K + (pi0 > 0)) if resp else 0, labels,
+                                float(_log(pi0)) if pi0 > 0 else -np.inf)
+    out_lse = np.empty_like(lse)
+    out_lse[pat.order] = lse
+    out_resp = out_label = None
+    if resp:
+        out_resp = np.empty_like(r)
+        out_resp[pat.order] = r
+    if labels:
+        out_label = np.empty_like(lab)
+        out_label[pat.order] = lab
     return out_lse, out_resp, out_label
-
-
-def _log_widths_from_bounds(est):
-    bounds = getattr(est, "noise_bounds_", None)
-    if bounds is None:
-        return None
-    width = bounds[1] - bounds[0]
-    return np.log(np.where(width > 0, width, 1.0))
 
 
 def impute(est, X, n_draws=None, random_state=None):
@@ -198,15 +195,27 @@ def impute(est, X, n_draws=None, random_state=None):
     rng = check_random_state(random_state)
     draws = 1 if n_draws is None else int(n_draws)
     out = np.repeat(X[None].astype(np.float64), draws, axis=0)
-    for o, rows, Xp, _ in patterns_with_rows(X, np.empty(0)):
-        if o.all():
+    pat = Patterns(X, np.empty(0))
+    # P(k | x_o) among the Gaussian components (a noise component imputes nothing)
+    _, resp, _ = _score_sorted(est, pat, K, False, -np.inf)
+    means, cov, logw = _fitted_model(est, -np.inf)[:3]
+    marginal = _kernels().marginal
+    for p in range(len(pat)):
+        d_o = int(pat.n_obs[p])
+        if d_o == D:
             continue
-        marg = Marginal(est.covariance_type, est.weights_, est.means_, est.covariances_, o)
-        _, r, _ = _engine.score_pass(
-            marg.family, Xp, np.zeros(Xp.shape[1], dtype=Xp.dtype), *marg.kernel_args(Xp.dtype),
-            resp_cols=K)
-        cm, cond = marg.conditional(est.means_, Xp.astype(np.float64))
-        mcols = np.flatnonzero(~o)
+        rows, ocols, mcols = pat.rows(p), pat.observed(p), pat.idx[p, d_o:]
+        r = resp[pat.starts[p]:pat.starts[p + 1]]
+        _, _, _, B, c, cond, ok = marginal(means, cov, logw, pat.idx[p], d_o, np.dtype(np.float64))
+        if not ok:
+            raise DataError(_NOT_PD)
+        if B.shape[2] == 0:  # diagonal family: x_m independent of x_o given k
+            cm = np.broadcast_to(c, (len(rows),) + c.shape)
+            cond = cond[:, 0, :]
+        else:
+            cm = c[None] + np.einsum("kmo,no->nkm", np.broadcast_to(B, (K,) + B.shape[1:]),
+                                     X[np.ix_(rows, ocols)].astype(np.float64))
+            cond = np.broadcast_to(cond, (K,) + cond.shape[1:])
         if n_draws is None:
             out[0][np.ix_(rows, mcols)] = np.einsum("nk,nkm->nm", r, cm)
             continue
@@ -215,7 +224,7 @@ def impute(est, X, n_draws=None, random_state=None):
             u = rng.uniform(size=len(rows))[:, None]
             ks = np.minimum((np.cumsum(r, axis=1) < u).sum(axis=1), K - 1)
             z = rng.standard_normal(size=(len(rows), len(mcols)))
-            if marg.family == "diag":
+            if B.shape[2] == 0:
                 vals = cm[np.arange(len(rows)), ks] + z * np.sqrt(cond[ks])
             else:
                 L = np.linalg.cholesky(cond + 1e-12 * np.eye(len(mcols)))
