@@ -22,6 +22,7 @@ True
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,9 +168,13 @@ def fit_garch(r, *, asymmetric=False, start=None):
     g = 0.5 if asymmetric else 0.0
     cons = {"type": "ineq",
             "fun": lambda t: _MAX_PERSISTENCE - t[2] - t[3] - (g * t[4] if asymmetric else 0.0)}
-    res = optimize.minimize(_negloglik, np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds]),
-                            args=(x, asymmetric), method="SLSQP", bounds=bounds, constraints=[cons],
-                            options={"maxiter": 200, "ftol": 1e-9})
+    with warnings.catch_warnings():
+        # older SciPy (seen with 1.15) warns when an SLSQP step leaves the bounds and it
+        # clips the step back: that clipping is what the bounds ask for
+        warnings.filterwarnings("ignore", "Values in x were outside bounds", RuntimeWarning)
+        res = optimize.minimize(_negloglik, np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds]),
+                                args=(x, asymmetric), method="SLSQP", bounds=bounds, constraints=[cons],
+                                options={"maxiter": 200, "ftol": 1e-9})
     t = res.x
     n = r.size
     loglik = -float(res.fun) - 0.5 * n * float(np.log(2 * np.pi)) - n * float(np.log(scale))
