@@ -44,7 +44,8 @@ class Patterns:
     order); pattern p holds sorted rows ``starts[p]:starts[p + 1]``, whose
     observed values are packed row by row in ``values[offsets[p]:offsets[p + 1]]``.
     ``idx[p]`` lists its observed columns then its missing ones (each ascending),
-    ``n_obs[p]`` how many are observed.
+    ``n_obs[p]`` how many are observed, ``prefix[p]`` how many of them lead pattern
+    p - 1's list too.
     """
 
     def __init__(self, X, sw):
@@ -58,6 +59,12 @@ class Patterns:
         self.n_obs = (D - uniq.sum(axis=1)).astype(np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts * self.n_obs)]).astype(np.int64)
         self.idx = np.ascontiguousarray(np.argsort(uniq, axis=1, kind="stable"), dtype=np.int64)
+        # observed columns pattern p shares, as a leading run, with pattern p - 1
+        # (the kernels keep that part of the marginal factorisation)
+        cols = np.arange(D)
+        same = (self.idx[1:] == self.idx[:-1]) & (cols < np.minimum(self.n_obs[1:], self.n_obs[:-1])[:, None])
+        self.prefix = np.zeros(len(uniq), dtype=np.int64)
+        self.prefix[1:] = np.cumprod(same, axis=1).sum(axis=1)
         self.values = np.ascontiguousarray(X[self.order][~mask[self.order]])
         self.sw = np.ascontiguousarray(sw[self.order]) if sw.size else sw
         self.N, self.D = N, D
@@ -67,11 +74,14 @@ class Patterns:
         return len(self.n_obs)
 
     def blocks(self, K):
-        """Rows per kernel block of each pattern (the dense path's choice for its width)."""
+        """Rows per kernel block of each pattern: the dense path's choice for its width,
+        or fewer when the whole pattern fits (same blocks; smaller scratch to set up)."""
         b = self._blocks.get(K)
         if b is None:
             size = self.values.dtype.itemsize
-            b = np.array([_engine._block_size(K, int(d), size) for d in self.n_obs], dtype=np.int64)
+            dense = np.array([_engine._block_size(K, int(d), size) for d in self.n_obs])
+            n_rows = np.diff(self.starts)
+            b = np.minimum(dense, np.maximum(8, -(-n_rows // 8) * 8)).astype(np.int64)
             self._blocks[K] = b
         return b
 
@@ -84,7 +94,7 @@ class Patterns:
         return self.idx[p, :self.n_obs[p]]
 
     def kernel_args(self, K):
-        return self.values, self.offsets, self.starts, self.idx, self.n_obs, self.blocks(K)
+        return self.values, self.offsets, self.starts, self.idx, self.n_obs, self.prefix, self.blocks(K)
 
 
 def patterns_with_rows(X, sw):
@@ -199,23 +209,29 @@ def impute(est, X, n_draws=None, random_state=None):
     # P(k | x_o) among the Gaussian components (a noise component imputes nothing)
     _, resp, _ = _score_sorted(est, pat, K, False, -np.inf)
     means, cov, logw = _fitted_model(est, -np.inf)[:3]
-    marginal = _kernels().marginal
+    diag = COVARIANCE_TYPES[est.covariance_type].family == "diag"
+    kern = _kernels()
+    work = kern.workspace(cov.shape[0], D)
     for p in range(len(pat)):
         d_o = int(pat.n_obs[p])
         if d_o == D:
             continue
         rows, ocols, mcols = pat.rows(p), pat.observed(p), pat.idx[p, d_o:]
         r = resp[pat.starts[p]:pat.starts[p + 1]]
-        _, _, _, B, c, cond, ok = marginal(means, cov, logw, pat.idx[p], d_o, np.dtype(np.float64))
-        if not ok:
-            raise DataError(_NOT_PD)
-        if B.shape[2] == 0:  # diagonal family: x_m independent of x_o given k
-            cm = np.broadcast_to(c, (len(rows),) + c.shape)
-            cond = cond[:, 0, :]
+        if diag:  # x_m independent of x_o given k
+            cm = np.broadcast_to(means[:, mcols], (len(rows), K, len(mcols)))
+            cond = cov[:, 0, mcols]
         else:
-            cm = c[None] + np.einsum("kmo,no->nkm", np.broadcast_to(B, (K,) + B.shape[1:]),
-                                     X[np.ix_(rows, ocols)].astype(np.float64))
-            cond = np.broadcast_to(cond, (K,) + cond.shape[1:])
+            if not kern.marginal(means, cov, logw, pat.idx[p], d_o, np.dtype(np.float64), 0,
+                                 *work[:3])[3]:
+                raise DataError(_NOT_PD)
+            c = np.empty((K, D - d_o))
+            B = np.empty((K, D - d_o, d_o))
+            cond = np.empty((K, D - d_o, D - d_o))
+            for k in range(K):
+                kern.conditional(means, cov, pat.idx[p], d_o, k, work[1], *work[3:], True)
+                c[k], B[k], cond[k] = work[5][:D - d_o], work[4][:D - d_o, :d_o], work[6][:D - d_o, :D - d_o]
+            cm = c[None] + np.einsum("kmo,no->nkm", B, X[np.ix_(rows, ocols)].astype(np.float64))
         if n_draws is None:
             out[0][np.ix_(rows, mcols)] = np.einsum("nk,nkm->nm", r, cm)
             continue
@@ -224,7 +240,7 @@ def impute(est, X, n_draws=None, random_state=None):
             u = rng.uniform(size=len(rows))[:, None]
             ks = np.minimum((np.cumsum(r, axis=1) < u).sum(axis=1), K - 1)
             z = rng.standard_normal(size=(len(rows), len(mcols)))
-            if B.shape[2] == 0:
+            if diag:
                 vals = cm[np.arange(len(rows)), ks] + z * np.sqrt(cond[ks])
             else:
                 L = np.linalg.cholesky(cond + 1e-12 * np.eye(len(mcols)))
