@@ -29,9 +29,10 @@ DataArg = typer.Argument(..., help="CSV or Parquet file of prices (or returns wi
 class _Opts:
     """The input options every command shares."""
 
-    def __init__(self, ticker, freq, returns, simple, start, end, dropna, gaps):
+    def __init__(self, ticker, freq, returns, simple, start, end, dropna, gaps, percent=False):
         self.ticker, self.freq, self.returns, self.simple = ticker, freq, returns, simple
         self.start, self.end, self.dropna, self.gaps = start, end, dropna, gaps
+        self.percent = percent
 
 
 def _load(data, o: _Opts, *, simple=None):
@@ -39,7 +40,8 @@ def _load(data, o: _Opts, *, simple=None):
 
     log = not (o.simple if simple is None else simple)
     r, freq = load_returns(data, o.ticker or None, kind="returns" if o.returns else "prices", log=log,
-                           freq=o.freq, start=o.start, end=o.end, dropna=o.dropna, gaps=o.gaps)
+                           freq=o.freq, start=o.start, end=o.end, dropna=o.dropna, gaps=o.gaps,
+                           percent=o.percent)
     return r, freq, log
 
 
@@ -107,8 +109,10 @@ def _plot_dir(plot):
 
 # Shared option declarations (typer reads the defaults).
 TickerOpt = typer.Option(None, "--ticker", "-t", help="Series (column or ticker) to use; repeat for several.")
-FreqOpt = typer.Option(None, "--freq", help="daily, weekly, monthly, quarterly or annual (default: detected).")
+FreqOpt = typer.Option(None, "--freq", help="daily, weekly, monthly, quarterly or annual: what you expect, "
+                       "checked against the dates (default: detected).")
 ReturnsOpt = typer.Option(False, "--returns", help="The file holds returns, not prices.")
+PercentOpt = typer.Option(False, "--percent", help="With --returns: the returns are in percent (1.5 = 1.5%).")
 SimpleOpt = typer.Option(False, "--simple", help="Simple returns instead of log returns.")
 StartOpt = typer.Option(None, "--start", help="First date to keep (YYYY-MM-DD).")
 EndOpt = typer.Option(None, "--end", help="Last date to keep (YYYY-MM-DD).")
@@ -129,6 +133,7 @@ def fit(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
     end: Optional[str] = EndOpt,
@@ -153,7 +158,7 @@ def fit(
     from .data import FREQUENCIES
     from .dist import compare_fits, components_table, fit_mixture, student_t_fit
 
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
+    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
     res = fit_mixture(s.to_numpy(), n_components=components, max_components=max_components,
@@ -200,6 +205,7 @@ def risk(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
     end: Optional[str] = EndOpt,
@@ -240,7 +246,7 @@ def risk(
     if vol in ("garch", "gjr") and horizon > 1:
         raise ParameterError(f"--vol {vol} gives one-period figures only; use --horizon 1 "
                              "(or --vol ewma, whose flat forecast scales by sqrt(horizon))")
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
+    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
     x = s.to_numpy()
@@ -277,6 +283,7 @@ def backtest(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
     end: Optional[str] = EndOpt,
@@ -315,7 +322,7 @@ def backtest(
     """
     from .backtest import evaluate, rolling_var
 
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
+    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
     with _progress_bar(enabled=not (quiet or as_json), label="refits") as progress:
@@ -366,6 +373,7 @@ def regimes(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
     end: Optional[str] = EndOpt,
@@ -393,7 +401,7 @@ def regimes(
     from .regimes import regime_summary
     from .regimes import regimes as day_regimes
 
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps)
+    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
     res = fit_mixture(s.to_numpy(), n_components=components, max_components=max_components,
@@ -445,6 +453,7 @@ def portfolio(
                                                "(default: equal)."),
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    percent: bool = PercentOpt,
     start: Optional[str] = StartOpt,
     end: Optional[str] = EndOpt,
     dropna: bool = DropnaOpt,
@@ -471,7 +480,7 @@ def portfolio(
     from .regimes import fit_joint, joint_parameters, portfolio_mixture, stress_scenarios
     from .risk import risk_table
 
-    o = _Opts(ticker, freq, returns, True, start, end, dropna, gaps)
+    o = _Opts(ticker, freq, returns, True, start, end, dropna, gaps, percent)
     r, freq, _ = _load(data, o, simple=True)
     alloc = _parse_weights(weights, r.shape[1])
     model, loc, scale, table = fit_joint(r.to_numpy(), n_components=components,

@@ -41,6 +41,8 @@ FREQUENCIES = {
     "annual": (1, 400),
 }
 
+_PERIOD = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
+           "annual": "year"}
 _DATE_NAMES = ("date", "datetime", "timestamp", "time", "day")
 _TICKER_NAMES = ("ticker", "symbol", "asset", "name", "series", "code")
 _VALUE_NAMES = ("adj close", "adj_close", "adjclose", "close", "price", "value", "return", "returns")
@@ -174,6 +176,28 @@ def detect_frequency(index):
     return "annual"
 
 
+def _frequency(index, freq, source):
+    """The detected frequency, or the given one if the dates agree with it: a wrong
+    ``--freq`` would silently mis-scale every annualised figure."""
+    detected = detect_frequency(index)
+    if freq is not None and freq != detected:
+        raise DataError(f"{source}: --freq {freq} does not match the dates, which are {detected} "
+                        f"(drop --freq to use the detected frequency)")
+    return detected
+
+
+def _check_not_percent(table, freq, source):
+    # a median absolute return above 0.1 per day (scaled by sqrt of the period length)
+    # is implausible for decimal returns and typical of percent units (1.5 for 1.5%)
+    limit = 0.1 * np.sqrt(FREQUENCIES["daily"][0] / FREQUENCIES[freq][0])
+    med = table.abs().median()
+    if (med > limit).any():
+        col = med.idxmax()
+        raise DataError(f"{source}: {col!r} returns look like percentages (median |return| "
+                        f"{med[col]:.3g} per {_PERIOD[freq]}); pass --percent if they are, "
+                        f"or check the file")
+
+
 def check_dates(table, *, source="input"):
     """Sort by date; duplicated dates, or two rows on one calendar day (intraday data), are errors."""
     if not table.index.is_monotonic_increasing:
@@ -249,7 +273,7 @@ def _timestamp(text, name):
 
 
 def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, start=None, end=None,
-                 dropna=False, gaps="error"):
+                 dropna=False, gaps="error", percent=False):
     """Read ``path`` and return ``(returns DataFrame, frequency name)``.
 
     Parameters
@@ -271,6 +295,9 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
         Drop rows with missing values instead of failing.
     gaps : {"error", "keep", "drop"}
         What to do with a return that spans a gap.
+    percent : bool
+        The returns in the file are in percent (``1.5`` for 1.5%); they are divided
+        by 100. Returns that look like percentages without it are an error.
 
     Examples
     --------
@@ -286,6 +313,8 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
         raise ParameterError(f"kind must be 'prices' or 'returns', not {kind!r}")
     if freq is not None and freq not in FREQUENCIES:
         raise ParameterError(f"unknown frequency {freq!r}; choose from {list(FREQUENCIES)}")
+    if percent and kind != "returns":
+        raise ParameterError("--percent applies to a file of returns (--returns), not prices")
     table = select_tickers(wide_table(read_table(path), source=source), tickers, source=source)
     lo, hi = _timestamp(start, "start"), _timestamp(end, "end")
     if not table.index.is_monotonic_increasing:
@@ -300,7 +329,7 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
         raise DataError(f"{source}: fewer than 3 rows in the selected span")
     if kind == "prices":
         table = clean_prices(table, dropna=dropna, source=source)
-        freq = freq or detect_frequency(table.index)
+        freq = _frequency(table.index, freq, source)
         keep = check_gaps(table.index, freq, gaps, source=source)
         returns = to_returns(table, log=log)[keep]
     else:
@@ -311,11 +340,15 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
                 raise DataError(f"{source}: {int(na.sum())} missing return(s), first on "
                                 f"{table.index[na][0].date()} (pass --dropna to drop those rows)")
             table = table[~na]
+        if percent:
+            table = table / 100.0
         if not log and (table <= -1).any().any():
             raise DataError(f"{source}: a simple return at or below -100%")
         if not np.all(np.isfinite(table.to_numpy())):
             raise DataError(f"{source}: infinite return value")
-        freq = freq or detect_frequency(table.index)
+        freq = _frequency(table.index, freq, source)
+        if not percent:
+            _check_not_percent(table, freq, source)
         if len(table) > 1:
             keep = np.concatenate([[True], check_gaps(table.index, freq, gaps, source=source)])
             table = table[keep]

@@ -494,6 +494,31 @@ def test_cli_bad_inputs_are_one_line_errors(cli, tmp_path):
     assert res.exit_code == 2 and "not found" in res.output
 
 
+def test_percent_returns_are_detected_and_converted(cli, tmp_path):
+    dec, _ = load_returns(INDICES, ["SPX"], start="2015-01-01")
+    (dec * 100).to_csv(tmp_path / "pct.csv")
+    res = cli("risk", tmp_path / "pct.csv", "--returns", "-k", "2")
+    assert res.exit_code == 2 and "look like percentages" in res.output and "--percent" in res.output
+    conv, freq = load_returns(tmp_path / "pct.csv", kind="returns", percent=True)
+    assert freq == "daily"
+    np.testing.assert_allclose(conv.to_numpy(), dec.to_numpy(), rtol=1e-12)
+    # monthly decimal returns are larger than daily ones and must not be mistaken for percents
+    monthly = dec.resample("ME").sum()
+    monthly.to_csv(tmp_path / "monthly.csv")
+    assert load_returns(tmp_path / "monthly.csv", kind="returns")[1] == "monthly"
+    (monthly * 100).to_csv(tmp_path / "monthly_pct.csv")
+    with pytest.raises(DataError, match="per month"):
+        load_returns(tmp_path / "monthly_pct.csv", kind="returns")
+    with pytest.raises(ParameterError, match="--returns"):
+        load_returns(INDICES, ["SPX"], percent=True)
+
+
+def test_given_frequency_must_match_the_dates(cli):
+    res = cli("fit", INDICES, "-t", "SPX", "--freq", "monthly")
+    assert res.exit_code == 2 and "--freq monthly does not match the dates, which are daily" in res.output
+    assert load_returns(INDICES, ["SPX"], freq="daily", start="2018-01-01")[1] == "daily"
+
+
 def test_cli_risk_ewma_scales_to_the_next_volatility_forecast(cli):
     res = cli("risk", INDICES, "-t", "SPX", "--start", "2016-01-01", "-k", "2", "--vol", "ewma", "--json")
     assert res.exit_code == 0, res.output
