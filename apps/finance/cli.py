@@ -231,21 +231,17 @@ def risk(
     (--horizon): simulated, and the method column says so. --vol ewma/garch/gjr
     fits the standardised residuals of that volatility filter and scales every
     figure to the next period's forecast (the normal is then RiskMetrics-like,
-    historical simulation filtered); with garch/gjr only --horizon 1 (the
-    variance path over several days is not simulated).
+    historical simulation filtered). With garch/gjr and --horizon above 1 every
+    model's paths are simulated through the GARCH variance recursion; EWMA's
+    flat forecast scales i.i.d. draws.
 
     Example: gmmkit finance risk datasets/finance/indices.csv.gz -t SPX --level 0.99 --horizon 10
     """
-    from gmmkit.exceptions import ParameterError
-
     from .dist import fit_mixture
-    from .risk import risk_table
+    from .risk import garch_risk_table, risk_table
     from .volatility import check_filter, standardise
 
     check_filter(vol)
-    if vol in ("garch", "gjr") and horizon > 1:
-        raise ParameterError(f"--vol {vol} gives one-period figures only; use --horizon 1 "
-                             "(or --vol ewma, whose flat forecast scales by sqrt(horizon))")
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
@@ -255,10 +251,14 @@ def risk(
         x, mu, sigma_next, garch = standardise(x, vol, lam=ewma_lambda)
     res = fit_mixture(x, n_components=components, max_components=max_components, random_state=seed)
     mixture = res.mixture
-    if sigma_next is not None:
-        mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
-    rows = risk_table(x, mixture, levels=level or (0.95, 0.99), horizon=horizon, log=log,
-                      n_sims=sims, random_state=seed)
+    if garch is not None and horizon > 1:
+        rows = garch_risk_table(x, mixture, garch, sigma_next, levels=level or (0.95, 0.99),
+                                horizon=horizon, log=log, n_sims=sims, random_state=seed)
+    else:
+        if sigma_next is not None:
+            mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
+        rows = risk_table(x, mixture, levels=level or (0.95, 0.99), horizon=horizon, log=log,
+                          n_sims=sims, random_state=seed)
     if as_json:
         _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
                    "returns": "log" if log else "simple", "n_components": res.mixture.n_components,
@@ -268,7 +268,8 @@ def risk(
     _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
           f"GMM K={res.mixture.n_components}; losses as positive {'log' if log else 'simple'} returns", quiet)
     if garch is not None:
-        _echo(f"scaled to the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
+        how = "scaled to" if horizon == 1 else "variance paths start from"
+        _echo(f"{how} the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
               f"{mu:+.5f}; alpha {garch.alpha:.3f}, gamma {garch.gamma:.3f}, beta {garch.beta:.3f})", quiet)
     elif sigma_next is not None:
         _echo(f"scaled to the next period's EWMA volatility forecast {sigma_next:.4%} "

@@ -108,6 +108,23 @@ class Garch:
         return garch_variance(np.asarray(r, dtype=np.float64) - self.mu, self.omega, self.alpha,
                               self.beta, self.gamma, v0)
 
+    def paths(self, z, s2_first):
+        """Returns along simulated paths: ``z`` (n_paths, h) standardised shocks, the first
+        period's variance ``s2_first``; each path's variance follows the recursion.
+
+        >>> g = Garch(mu=0.0, omega=1e-6, alpha=0.1, beta=0.8)
+        >>> np.round(g.paths(np.array([[1.0, -1.0]]), 1e-4) * 1e4, 2).tolist()
+        [[100.0, -95.39]]
+        """
+        z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+        out = np.empty_like(z)
+        s2 = np.full(z.shape[0], float(s2_first))
+        for t in range(z.shape[1]):  # the recursion is nonlinear in the shock: step by step
+            e = np.sqrt(s2) * z[:, t]
+            out[:, t] = self.mu + e
+            s2 = self.omega + (self.alpha + self.gamma * (e < 0)) * e * e + self.beta * s2
+        return out
+
     def params(self):
         return {"mu": self.mu, "omega": self.omega, "alpha": self.alpha, "beta": self.beta,
                 "gamma": self.gamma, "persistence": self.persistence, "converged": self.converged}
@@ -211,11 +228,5 @@ def standardise(r, vol, *, lam=0.94, init_periods=500):
 def simulate_garch(n, *, mu=0.0, omega, alpha, beta, gamma=0.0, rng=None, burn=500):
     """``n`` returns of a Gaussian GJR-GARCH(1,1) (for tests and examples)."""
     rng = np.random.default_rng(rng)
-    z = rng.standard_normal(n + burn)
-    s2 = omega / (1.0 - alpha - 0.5 * gamma - beta)
-    out = np.empty(n + burn)
-    for t in range(n + burn):    # a nonlinear loop of scalars; only for simulation
-        e = np.sqrt(s2) * z[t]
-        out[t] = mu + e
-        s2 = omega + (alpha + gamma * (e < 0)) * e * e + beta * s2
-    return out[burn:]
+    g = Garch(mu=mu, omega=omega, alpha=alpha, beta=beta, gamma=gamma)
+    return g.paths(rng.standard_normal((1, n + burn)), g.long_run_variance)[0, burn:]

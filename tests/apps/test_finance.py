@@ -436,8 +436,46 @@ def test_cli_bad_vol_is_a_one_line_error(cli):
         res = cli(cmd, INDICES, "-t", "SPX", "--start", "2017-01-01", "--vol", "garch11")
         assert res.exit_code == 2 and "--vol must be one of none, ewma, garch, gjr" in res.output
         assert len(res.output.strip().splitlines()) == 1
-    res = cli("risk", INDICES, "-t", "SPX", "--vol", "garch", "--horizon", "10")
-    assert res.exit_code == 2 and "--horizon 1" in res.output
+
+
+def test_garch_paths_one_period_and_constant_variance_match_closed_forms():
+    from gmmkit_apps.finance.risk import garch_risk_table
+
+    z = np.random.default_rng(1).standard_normal(5000)
+    mix = NormalMixture([0.8, 0.2], [0.1, -0.4], [0.8, 1.6])
+    g = vl.Garch(mu=2e-4, omega=1e-6, alpha=0.08, gamma=0.1, beta=0.85)
+    rows = garch_risk_table(z, mix, g, 0.012, levels=(0.99,), horizon=1, n_sims=400_000)
+    exact = mix.scaled(g.mu, 0.012)
+    assert rows[0]["var"] == pytest.approx(exact.value_at_risk(0.99), rel=0.01)
+    assert rows[0]["es"] == pytest.approx(exact.expected_shortfall(0.99), rel=0.01)
+    # no ARCH terms and the forecast at the fixed point: the variance stays put, so the
+    # 10-period normal figures are the sqrt(10) closed form
+    flat = vl.Garch(mu=0.0, omega=1e-5, alpha=0.0, beta=0.9)
+    sd = float(np.sqrt(flat.long_run_variance))
+    rows = garch_risk_table(z, mix, flat, sd, levels=(0.99,), horizon=10, n_sims=200_000)
+    normal = next(r for r in rows if r["model"] == "normal")
+    m, s = z.mean(), z.std()
+    v, e = normal_var_es(10 * m * sd, s * sd * np.sqrt(10), 0.99)
+    assert normal["var"] == pytest.approx(v, rel=0.02) and normal["es"] == pytest.approx(e, rel=0.02)
+    # with ARCH terms a bad first period raises the later volatility: fatter multi-period tails
+    clustered = vl.Garch(mu=0.0, omega=1e-5 * 0.05 / 0.1, alpha=0.05, gamma=0.1, beta=0.85)
+    assert clustered.long_run_variance == pytest.approx(flat.long_run_variance)
+    rows_c = garch_risk_table(z, mix, clustered, sd, levels=(0.99,), horizon=10, n_sims=200_000)
+    assert rows_c[0]["es"] > rows[0]["es"] * 1.02
+
+
+def test_cli_risk_gjr_several_periods_simulates_variance_paths(cli):
+    base = ("risk", INDICES, "-t", "SPX", "--start", "2012-01-01", "-k", "2", "-l", "0.99", "--json",
+            "--sims", "20000")
+    one = json.loads(cli(*base, "--vol", "gjr").output)
+    ten = cli(*base, "--vol", "gjr", "--horizon", "10")
+    assert ten.exit_code == 0, ten.output
+    rows = {r["model"]: r for r in json.loads(ten.output)["rows"]}
+    assert rows["gmm"]["method"].startswith("GARCH simulation")
+    assert rows["historical"]["method"].startswith("filtered bootstrap")
+    gmm1 = next(r for r in one["rows"] if r["model"] == "gmm")
+    # ten periods: between sqrt(10)/2 and 2 sqrt(10) times the one-period VaR
+    assert 0.5 * np.sqrt(10) < rows["gmm"]["var"] / gmm1["var"] < 2 * np.sqrt(10)
 
 
 def test_cli_risk_garch_scales_to_the_next_forecast(cli):
