@@ -156,3 +156,142 @@ def test_missing_with_weights_and_noise(rng):
     gm = GaussianMixture(3, noise=True, random_state=0).fit(X, sample_weight=w)
     assert 0 < gm.noise_weight_ < 0.2
     assert np.all(np.isfinite(gm.score_samples(X)))
+
+
+# -- the pattern kernel against a row-by-row textbook computation ----------------------
+def _full_covs(cov_type, cov, K, D):
+    if cov_type == "full":
+        return cov
+    if cov_type == "tied":
+        return np.repeat(cov[None], K, axis=0)
+    if cov_type == "diag":
+        return np.stack([np.diag(v) for v in cov])
+    return np.stack([np.eye(D) * v for v in cov])
+
+
+def textbook_rows(X, weights, means, covs):
+    """Per row: log p(x_o), P(k | x_o), and per component E[x | x_o, k] and Cov[x | x_o, k]."""
+    N, D = X.shape
+    K = len(weights)
+    lse, resp = np.empty(N), np.empty((N, K))
+    xhat, C = np.empty((N, K, D)), np.zeros((N, K, D, D))
+    for n, x in enumerate(X):
+        o = ~np.isnan(x)
+        m = ~o
+        logp = np.empty(K)
+        for k in range(K):
+            S = covs[k]
+            S_oo = S[np.ix_(o, o)]
+            d = x[o] - means[k, o]
+            logp[k] = np.log(weights[k]) - 0.5 * (d @ np.linalg.solve(S_oo, d)
+                                                  + np.linalg.slogdet(S_oo)[1] + o.sum() * np.log(2 * np.pi))
+            B = S[np.ix_(m, o)] @ np.linalg.inv(S_oo)
+            xhat[n, k] = x
+            xhat[n, k, m] = means[k, m] + B @ d
+            C[n, k][np.ix_(m, m)] = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
+        top = logp.max()
+        lse[n] = top + np.log(np.exp(logp - top).sum())
+        resp[n] = np.exp(logp - lse[n])
+    return lse, resp, xhat, C
+
+
+def textbook_em_step(X, cov_type, weights, means, covs):
+    """One exact EM step with missing values (reg_covar = 0): (mean log-likelihood, weights,
+    means, covariances in cov_type's shape), and P(k | x_o) per row."""
+    N, D = X.shape
+    lse, resp, xhat, C = textbook_rows(X, weights, means, covs)
+    nk = resp.sum(axis=0)
+    mu = np.einsum("nk,nkd->kd", resp, xhat) / nk[:, None]
+    sxx = np.einsum("nk,nkd,nke->kde", resp, xhat, xhat) + np.einsum("nk,nkde->kde", resp, C)
+    cov = sxx / nk[:, None, None] - mu[:, :, None] * mu[:, None, :]
+    if cov_type == "tied":
+        cov = (nk[:, None, None] * cov).sum(axis=0) / N
+    elif cov_type == "diag":
+        cov = np.diagonal(cov, axis1=1, axis2=2)
+    elif cov_type == "spherical":
+        cov = np.diagonal(cov, axis1=1, axis2=2).mean(axis=1)
+    return lse.mean(), nk / N, mu, cov, resp
+
+
+def many_patterns_data(dtype):
+    """Three far-apart 6-D components (responsibilities underflow to exactly 0 across
+    components), ~25% MCAR (dozens of patterns), and rows with one observed coordinate."""
+    rng = np.random.default_rng(7)
+    D = 6
+    centres = np.array([np.zeros(D), np.full(D, 60.0), np.r_[np.full(3, -60.0), np.full(3, 60.0)]])
+    A = np.eye(D) + 0.4 * rng.normal(size=(D, D))
+    X = np.vstack([c + rng.normal(size=(300, D)) @ A for c in centres])
+    X[rng.uniform(size=X.shape) < 0.25] = np.nan
+    single = X[:12].copy()
+    single[:] = np.nan
+    single[np.arange(12), np.arange(12) % D] = X[np.arange(12, 24), np.arange(12) % D]
+    X = np.vstack([X, single])
+    X = X[~np.isnan(X).all(axis=1)]
+    start = dict(weights_init=np.array([0.3, 0.3, 0.4]), means_init=centres + 1.5)
+    return X.astype(dtype), start
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+def test_pattern_kernel_matches_textbook_em_step(cov_type, dtype):
+    X, start = many_patterns_data(dtype)
+    K, D = 3, X.shape[1]
+    rng = np.random.default_rng(3)
+    A = np.eye(D) + 0.2 * rng.normal(size=(D, D))
+    full = np.stack([A @ A.T * (1 + 0.5 * k) for k in range(K)])
+    cov0 = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2),
+            "spherical": np.array([1.0, 1.5, 2.0])}[cov_type]
+    prec0 = np.linalg.inv(cov0) if cov_type in ("full", "tied") else 1.0 / cov0
+    Xr = X.astype(np.float64)
+    ll, w, mu, cov, resp = textbook_em_step(Xr, cov_type, start["weights_init"], start["means_init"],
+                                            _full_covs(cov_type, cov0, K, D))
+    mask = np.isnan(Xr)
+    pats, inverse = np.unique(mask, axis=0, return_inverse=True)
+    assert len(pats) >= 40 and (~pats).sum(axis=1).min() == 1
+    # the case this guards: a component with exactly zero responsibility in some pattern
+    per_pattern = np.stack([resp[inverse.ravel() == p].sum(axis=0) for p in range(len(pats))])
+    zero = per_pattern == 0
+    assert zero.any() and (per_pattern.sum(axis=0)[zero.any(axis=0)] > 1).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(K, covariance_type=cov_type, max_iter=1, tol=0, reg_covar=0.0,
+                             precisions_init=prec0, **start).fit(X)
+    rtol = 1e-9 if dtype == np.float64 else 2e-5
+    assert gm.lower_bounds_[0] == pytest.approx(ll, rel=rtol)
+    np.testing.assert_allclose(gm.weights_, w, rtol=rtol)
+    np.testing.assert_allclose(gm.means_, mu, rtol=rtol, atol=rtol * 60)
+    np.testing.assert_allclose(gm.covariances_, cov, rtol=rtol * 10, atol=rtol * 10)
+    # scoring and imputation of the fitted model take the same marginals
+    covs = _full_covs(cov_type, gm.covariances_, K, D)
+    lse, r, xhat, _ = textbook_rows(Xr, gm.weights_, gm.means_, covs)
+    np.testing.assert_allclose(gm.score_samples(X), lse, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gm.predict_proba(X), r, atol=10 * rtol)
+    filled = np.einsum("nk,nkd->nd", r, xhat)
+    np.testing.assert_allclose(gm.impute(X), filled, rtol=rtol, atol=60 * rtol)
+
+
+def test_pattern_kernel_row_chunks_equal_serial(monkeypatch):
+    # rows split across threads mid-pattern: the statistics are linear in each part
+    from gmmkit import _engine
+
+    X, start = many_patterns_data(np.float64)
+    fits = []
+    for min_work in (10**12, 1):
+        monkeypatch.setattr(_engine, "PARALLEL_MIN_WORK", min_work)
+        monkeypatch.setenv("GMMKIT_NUM_THREADS", "3")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(GaussianMixture(3, max_iter=5, tol=0, random_state=0, **start).fit(X))
+    np.testing.assert_allclose(fits[0].lower_bounds_, fits[1].lower_bounds_, rtol=1e-12)
+    np.testing.assert_allclose(fits[0].covariances_, fits[1].covariances_, rtol=1e-10)
+
+
+def test_marginal_not_positive_definite_is_a_data_error(rng):
+    from gmmkit._missing import score_missing
+
+    X = mcar(make_blobs(rng, n=300, d=3, k=2), 0.2, rng)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    gm.covariances_ = gm.covariances_.copy()
+    gm.covariances_[0] = -np.eye(3)
+    with pytest.raises(DataError, match="not positive definite"):
+        score_missing(gm, X)
