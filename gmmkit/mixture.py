@@ -711,6 +711,24 @@ class _FitContext:
             )
         return ll, (nk, sx, sxx)
 
+    def e_pass_patterns(self, params):
+        """The E-pass over ``self.pattern_blocks``: rows with NaN grouped by missingness
+        pattern (:mod:`gmmkit._missing`); in-memory and out-of-core fits share it."""
+        from ._missing import e_pass_missing
+
+        ll, stats = e_pass_missing(self, params)
+        if not np.isfinite(ll):
+            raise DataError("the log-likelihood is not finite: rescale X or increase reg_covar")
+        return ll, stats
+
+    def noise_log_widths(self):
+        """Per-column log widths of the noise box (a row with NaN has the uniform density
+        of its observed columns), or None without a noise component."""
+        if not self.noise:
+            return None
+        width = self.noise_bounds[1] - self.noise_bounds[0]
+        return np.log(np.where(width > 0, width, 1.0))
+
     def m_step(self, stats, rng, initial=False):
         nk, sx, sxx = stats
         K, entry = self.K, self.entry
@@ -814,16 +832,7 @@ class _MissingFitContext(_FitContext):
 
     def _setup_noise(self):
         super()._setup_noise()
-        if self.noise:
-            width = self.noise_bounds[1] - self.noise_bounds[0]
-            self.log_widths = np.log(np.where(width > 0, width, 1.0))
-        else:
-            self.log_widths = None
+        self.log_widths = self.noise_log_widths()
 
     def e_pass(self, params):
-        from ._missing import e_pass_missing
-
-        ll, stats = e_pass_missing(self, params)
-        if not np.isfinite(ll):
-            raise DataError("the log-likelihood is not finite: rescale X or increase reg_covar")
-        return ll, stats
+        return self.e_pass_patterns(params)

@@ -414,37 +414,39 @@ class _Reservoir:
 class _Scan:
     """What the first pass learns: size, weight total, mean, dtype and a sample."""
 
-    def __init__(self, source, n_components, rng, sample_size):
+    def __init__(self, source, n_components, rng, sample_size, allow_nan=False):
         if int(sample_size) < max(2, n_components):
             raise ParameterError(f"sample_size must be >= n_components and >= 2, got {sample_size}")
         res = _Reservoir(sample_size, rng)
         n = nnz = 0
-        total, sums, D, dtype, max_rows = 0.0, None, None, source.dtype, 0
+        total, sums, counts, D, dtype, max_rows = 0.0, None, None, None, source.dtype, 0
+        self.has_nan = False
         for X, w in source:
             if D is None:
                 D = X.shape[1]
                 dtype = _float_dtype(X.dtype) if dtype is None else dtype
-                sums = np.zeros(D)
+                sums, counts = np.zeros(D), np.zeros(D)
                 lo, hi = np.full(D, np.inf), np.full(D, -np.inf)
+            span = f"rows {n}..{n + X.shape[0] - 1}"
             if X.shape[1] != D:
                 raise DataError(f"{source.name}: a chunk has {X.shape[1]} features, earlier ones {D}")
-            if not np.isfinite(X).all():
-                raise DataError(f"{source.name}: NaN or infinity in rows {n}..{n + X.shape[0] - 1}")
+            nan = _check_chunk(X, allow_nan, source.name, span)
             if w is not None and (not np.isfinite(w).all() or (w < 0).any()):
-                raise DataError(f"{source.name}: sample weights must be finite and >= 0 "
-                                f"(rows {n}..{n + X.shape[0] - 1})")
-            if w is None:
-                sums += X.sum(axis=0, dtype=np.float64)
-                total += X.shape[0]
-                nnz += X.shape[0]
-            else:
-                sums += w @ X.astype(np.float64)
-                total += float(w.sum())
-                nnz += int(np.count_nonzero(w))
+                raise DataError(f"{source.name}: sample weights must be finite and >= 0 ({span})")
+            wx = np.ones(X.shape[0]) if w is None else w
+            if nan is None:
+                sums += wx @ X.astype(np.float64)
+                counts += wx.sum()
+            else:  # per-column means over the observed entries, as the in-memory fit
+                self.has_nan = True
+                sums += wx @ np.where(nan, 0.0, X.astype(np.float64))
+                counts += wx @ ~nan
+            total += float(wx.sum())
+            nnz += X.shape[0] if w is None else int(np.count_nonzero(w))
             rows = X if w is None else X[w > 0]
-            if rows.shape[0]:
-                lo = np.minimum(lo, rows.min(axis=0))
-                hi = np.maximum(hi, rows.max(axis=0))
+            if rows.shape[0]:  # fmin/fmax skip NaN
+                lo = np.fmin(lo, np.fmin.reduce(rows, axis=0))
+                hi = np.fmax(hi, np.fmax.reduce(rows, axis=0))
             n += X.shape[0]
             max_rows = max(max_rows, X.shape[0])
             res.add(X, w)
@@ -456,9 +458,28 @@ class _Scan:
         if not total > 0:
             raise DataError(f"{source.name}: the sample weights sum to zero")
         self.n, self.total, self.D, self.dtype, self.max_rows = n, total, D, dtype, max_rows
-        self.shift = sums / total
-        self.bounds = np.vstack([lo, hi]).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shift = sums / counts
+        self.shift = np.where(np.isfinite(shift), shift, 0.0)
+        self.bounds = np.vstack([np.where(np.isfinite(lo), lo, 0.0),
+                                 np.where(np.isfinite(hi), hi, 0.0)]).astype(np.float64)
         self.sample, self.sample_w = res.sample(dtype)
+        if self.has_nan:  # initialisation and re-seeding run on the sample, mean-imputed
+            self.sample = np.where(np.isnan(self.sample), self.shift.astype(dtype), self.sample)
+
+
+def _check_chunk(X, allow_nan, name, span):
+    """None if every value is finite, else the NaN mask (if NaN is allowed and no row is
+    all NaN); raises DataError otherwise."""
+    if np.isfinite(X).all():
+        return None
+    nan = np.isnan(X)
+    if np.isinf(X).any() or not allow_nan:
+        what = "infinity" if np.isinf(X).any() else "NaN (missing values need missing='em')"
+        raise DataError(f"{name}: {what} in {span}")
+    if nan.all(axis=1).any():
+        raise DataError(f"{name}: a row with every value missing in {span}; drop it")
+    return nan
 
 
 # ====================================================================== EM driver
@@ -496,6 +517,8 @@ def _chunked_context_class():
                     self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
             self.source, self.dtype = source, scan.dtype
             self._sample = (self.X, self.sw)
+            self.allow_nan = scan.has_nan
+            self.log_widths = self.noise_log_widths()
             from . import _engine
 
             work = self.K * self.D * (self.D if entry.family == "full" else 1)
@@ -508,13 +531,22 @@ def _chunked_context_class():
                 for X, w in self.source:
                     self.X = np.ascontiguousarray(X, dtype=self.dtype)
                     self.sw = _EMPTY if w is None else np.ascontiguousarray(w, dtype=np.float64)
-                    part, stats = super().e_pass(params)
+                    if self.allow_nan and np.isnan(self.X).any():
+                        part, stats = self._e_pass_missing(params)
+                    else:
+                        part, stats = super().e_pass(params)
                     ll += part
                     acc = [s.copy() for s in stats] if acc is None else [a + s for a, s in zip(acc, stats)]
             finally:
                 self.X, self.sw = self._sample
             self.n_passes += 1
             return ll, tuple(acc)
+
+        def _e_pass_missing(self, params):
+            from ._missing import patterns_with_rows
+
+            self.pattern_blocks = patterns_with_rows(self.X, self.sw)
+            return self.e_pass_patterns(params)
 
     return _ChunkedContext
 
@@ -566,7 +598,7 @@ def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_row
     estimator._validate_all_params()
     src = open_source(source, columns=columns, chunk_rows=chunk_rows, sample_weight=sample_weight)
     rng = check_random_state(estimator.random_state)
-    scan = _Scan(src, estimator.n_components, rng, sample_size)
+    scan = _Scan(src, estimator.n_components, rng, sample_size, allow_nan=estimator.missing == "em")
     estimator._check_initial_parameters(scan.D)
     ctx = _chunked_context_class()(estimator, src, scan, COVARIANCE_TYPES[estimator.covariance_type], rng)
     do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))

@@ -37,6 +37,22 @@ def test_out_of_core_equals_in_memory(cli, parts, tmp_path):
     np.testing.assert_allclose(summary["bic"], ref.bic(X), rtol=1e-9)
 
 
+def test_out_of_core_csv_with_empty_cells_equals_in_memory(cli, parts, tmp_path):
+    import pandas as pd
+
+    _, X = parts
+    X = X.copy()
+    X[np.random.default_rng(1).uniform(size=X.shape) < 0.1] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "holes.csv", index=False)
+    res = run_ok(CliRunner(), cli, ["fit", "--out-of-core", str(tmp_path / "holes.csv"), "-k", "2",
+                                    "--seed", "0", "-o", str(tmp_path / "m.gmm"), "--json"])
+    summary = json.loads(res.stdout)
+    ref = _in_memory(X)
+    np.testing.assert_allclose(gmmkit.load(tmp_path / "m.gmm").means_, ref.means_, rtol=1e-8)
+    np.testing.assert_allclose(summary["bic"], ref.bic(X), rtol=1e-9)
+
+
 def test_scheduler_address(cli, parts, tmp_path):
     distributed = pytest.importorskip("distributed")
     folder, X = parts

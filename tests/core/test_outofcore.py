@@ -139,13 +139,37 @@ def test_warm_start_continues(blobs):
     assert_same_fit(a, b)
 
 
+@pytest.mark.parametrize("cov,noise", [("full", False), ("tied", False), ("diag", True),
+                                       ("spherical", False), ("full", True)])
+def test_missing_values_equal_in_memory(tmp_path, rng, blobs, cov, noise):
+    X = blobs.copy()
+    X[rng.uniform(size=X.shape) < 0.15] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    X[:300] = blobs[:300]  # whole chunks without NaN take the dense path
+    np.save(tmp_path / "X.npy", X)
+    kw = dict(covariance_type=cov, noise=noise, random_state=0, max_iter=15, tol=0.0)
+    a = GaussianMixture(3, **kw).fit(X)
+    b = fit_chunks(GaussianMixture(3, **kw), tmp_path / "X.npy", chunk_rows=300)
+    assert_same_fit(a, b)
+    if noise:
+        assert b.noise_weight_ == pytest.approx(a.noise_weight_, rel=1e-10)
+    ll, n = score_chunks(b, tmp_path / "X.npy", chunk_rows=300)
+    assert n == X.shape[0] and ll == pytest.approx(a.score_samples(X).sum(), rel=1e-10)
+
+
 def test_bad_inputs(tmp_path, blobs):
     gm = GaussianMixture(2)
     with pytest.raises(ParameterError, match="one-shot"):
         fit_chunks(gm, (blobs[i:i + 100] for i in range(0, 1000, 100)))
     bad = blobs.copy()
+    bad[700, 1] = np.inf
+    with pytest.raises(DataError, match="infinity in rows 600..899"):
+        fit_chunks(gm, bad, chunk_rows=300)
     bad[700, 1] = np.nan
-    with pytest.raises(DataError, match="NaN or infinity in rows 600..899"):
+    with pytest.raises(DataError, match="NaN .missing values need missing='em'. in rows 600..899"):
+        fit_chunks(GaussianMixture(2, missing="error"), bad, chunk_rows=300)
+    bad[700] = np.nan
+    with pytest.raises(DataError, match="every value missing in rows 600..899"):
         fit_chunks(gm, bad, chunk_rows=300)
     with pytest.raises(DataError, match="3 features, earlier ones 2"):
         fit_chunks(gm, [blobs[:10, :2], blobs[10:20]])
