@@ -138,24 +138,32 @@ def read_dask(source, *, columns=None, chunk_rows=None):
 
 
 # ====================================================================== block tasks
-def _block_scan(X, w, sample_size, seed, take=None):
+def _block_scan(X, w, sample_size, seed, take=None, allow_nan=False):
     """First pass over one block: counts, sums, bounds, finiteness and a sample
     (every row if ``seed`` is None, rows ``take`` if given, else weighted reservoir keys)."""
     X = np.asarray(X)
     n, D = X.shape
-    out = {"n": n, "finite": bool(np.isfinite(X).all())}
+    nan = np.isnan(X)
+    out = {"n": n, "has_nan": bool(nan.any())}
+    out["problem"] = ("infinity" if np.isinf(X).any() else
+                      "NaN (missing values need missing='em')" if out["has_nan"] and not allow_nan else
+                      "a row with every value missing" if nan.all(axis=1).any() else None)
     if w is not None:
         w = np.asarray(w, dtype=np.float64)
-        out["finite"] &= bool(np.isfinite(w).all() and (w >= 0).all())
-    if not out["finite"]:
+        if not (np.isfinite(w).all() and (w >= 0).all()):
+            out["problem"] = "a negative or non-finite sample weight"
+    if out["problem"]:
         return out
     pos = slice(None) if w is None else w > 0
     rows = X[pos]
-    out["total"] = float(n if w is None else w.sum())
+    wx = np.ones(n) if w is None else w
+    out["total"] = float(wx.sum())
     out["nnz"] = int(rows.shape[0])
-    out["sums"] = X.sum(axis=0, dtype=np.float64) if w is None else w @ X.astype(np.float64)
-    out["lo"] = rows.min(axis=0).astype(np.float64) if rows.shape[0] else np.full(D, np.inf)
-    out["hi"] = rows.max(axis=0).astype(np.float64) if rows.shape[0] else np.full(D, -np.inf)
+    # per-column sums and weights over the observed entries (all of them without NaN)
+    out["sums"] = wx @ np.where(nan, 0.0, X.astype(np.float64))
+    out["counts"] = wx @ ~nan
+    out["lo"] = np.fmin.reduce(rows, axis=0).astype(np.float64) if rows.shape[0] else np.full(D, np.inf)
+    out["hi"] = np.fmax.reduce(rows, axis=0).astype(np.float64) if rows.shape[0] else np.full(D, -np.inf)
     if seed is None:  # the whole data set is the sample: keep every row, in order
         out["rows"], out["w"] = np.array(X), w
         return out
@@ -178,14 +186,31 @@ def _identity(x):
     return x
 
 
-def _block_stats(X, w, payload, family):
+def _block_stats(X, w, payload, family, has_nan=False):
     """Sufficient statistics of one block under the broadcast parameters (on a worker)."""
     from . import _engine
 
-    shift, means, prec, logc, log_noise = payload
+    (shift, means, prec, logc, log_noise), missing = payload
     X = np.ascontiguousarray(X, dtype=means.dtype)
     sw = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    if has_nan:
+        return _block_stats_missing(X, sw, shift, missing)
     return _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, False)
+
+
+def _block_stats_missing(X, sw, shift, missing):
+    """The missingness-pattern E-pass of one block: the worker stands in for the fit
+    context with the few attributes :func:`gmmkit._missing.e_pass_missing` reads."""
+    from types import SimpleNamespace
+
+    from ._missing import e_pass_missing, patterns_with_rows
+
+    cov_type, noise, log_widths, params = missing
+    ctx = SimpleNamespace(pattern_blocks=patterns_with_rows(X, sw), K=params[1].shape[0],
+                          D=X.shape[1], est=SimpleNamespace(covariance_type=cov_type), noise=noise,
+                          log_widths=log_widths, shift=shift)
+    ll, (nk, sx, sxx) = e_pass_missing(ctx, params)
+    return ll, nk, sx, sxx
 
 
 def _add_stats(*parts):
@@ -230,16 +255,20 @@ def _dask_context_class():
             self.blocks, self.wblocks = blocks, wblocks
             self.client, self.split_every = client, split_every
             self.dtype = scan["dtype"]
-
+            self.block_nan = scan["block_nan"]
+            self.log_widths = self.noise_log_widths()
 
         def e_pass(self, params):
             import dask
 
             # the parameters are one literal task: the scheduler ships its result to every
             # worker once per iteration (a broadcast that survives losing workers)
-            payload = dask.delayed(_identity, pure=True)((self.shift,) + tuple(self.kernel_args(params, self.dtype)))
+            dense = (self.shift,) + tuple(self.kernel_args(params, self.dtype))
+            missing = (self.est.covariance_type, self.noise, self.log_widths, params) if any(self.block_nan) else None
+            payload = dask.delayed(_identity, pure=True)((dense, missing))
             task = dask.delayed(_block_stats, pure=True)
-            parts = [task(b, w, payload, self.entry.family) for b, w in zip(self.blocks, self.wblocks)]
+            parts = [task(b, w, payload, self.entry.family, nan)
+                     for b, w, nan in zip(self.blocks, self.wblocks, self.block_nan)]
             root = _tree_reduce(parts, self.split_every)
             if self.client is not None:
                 ll, nk, sx, sxx = self.client.compute(root).result()
@@ -256,7 +285,7 @@ def _dask_context_class():
 
 
 # ====================================================================== driver
-def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client, dtype):
+def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client, dtype, allow_nan=False):
     import dask
 
     keyed = N > sample_size
@@ -268,14 +297,13 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
         edges = np.cumsum([0] + list(block_rows))
         takes = [rows[(rows >= lo) & (rows < hi)] - lo for lo, hi in zip(edges[:-1], edges[1:])]
     task = dask.delayed(_block_scan, pure=True)
-    tasks = [task(b, w, sample_size, None if s is None else int(s), t)
+    tasks = [task(b, w, sample_size, None if s is None else int(s), t, allow_nan)
              for b, w, s, t in zip(blocks, wblocks, seeds, takes)]
     parts = (client.compute(tasks, sync=True) if client is not None
              else dask.compute(*tasks, scheduler="threads"))
     for i, p in enumerate(parts):
-        if not p["finite"]:
-            raise DataError(f"NaN or infinity (or a negative/non-finite sample weight) in block {i} "
-                            f"of the dask array")
+        if p["problem"]:
+            raise DataError(f"{p['problem']} in block {i} of the dask array")
     total = sum(p["total"] for p in parts)
     nnz = sum(p["nnz"] for p in parts)
     if N < max(2, n_components) or nnz < n_components:
@@ -283,10 +311,12 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
                         f"n_samples = {min(N, nnz)} (weight > 0)")
     if not total > 0:
         raise DataError("sample_weight: the weights sum to zero")
-    scan = {"total": total, "dtype": dtype,
-            "shift": sum(p["sums"] for p in parts) / total,
-            "bounds": np.vstack([np.min([p["lo"] for p in parts], axis=0),
-                                 np.max([p["hi"] for p in parts], axis=0)])}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = sum(p["sums"] for p in parts) / sum(p["counts"] for p in parts)
+    lo, hi = np.min([p["lo"] for p in parts], axis=0), np.max([p["hi"] for p in parts], axis=0)
+    scan = {"total": total, "dtype": dtype, "shift": np.where(np.isfinite(shift), shift, 0.0),
+            "bounds": np.vstack([np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)]),
+            "block_nan": [p["has_nan"] for p in parts]}
     rows = np.concatenate([p["rows"] for p in parts])
     if not keyed:
         ws = [p["w"] for p in parts]
@@ -296,6 +326,8 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
         top = np.argpartition(keys, -sample_size)[-sample_size:]
         top = top[np.isfinite(keys[top])]
         rows, scan["sample_w"] = rows[np.sort(top)], np.empty(0)
+    if any(scan["block_nan"]):  # initialisation and re-seeding run on the sample, mean-imputed
+        rows = np.where(np.isnan(rows), scan["shift"], rows)
     scan["sample"] = np.ascontiguousarray(rows, dtype=dtype)
     return scan
 
@@ -389,7 +421,8 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     wblocks = w.to_delayed().ravel().tolist() if w is not None else [None] * len(blocks)
 
     rng = check_random_state(est.random_state)
-    scan = _scan(blocks, wblocks, X.chunks[0], N, est.n_components, rng, int(sample_size), client, dtype)
+    scan = _scan(blocks, wblocks, X.chunks[0], N, est.n_components, rng, int(sample_size), client, dtype,
+                 allow_nan=est.missing == "em")
     entry = COVARIANCE_TYPES[est.covariance_type]
     ctx = _dask_context_class()(est, blocks, wblocks, scan, entry, rng, client, int(split_every))
     do_init = not (est.warm_start and hasattr(est, "converged_"))

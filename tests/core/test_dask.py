@@ -118,10 +118,30 @@ def test_read_dask_files(tmp_path, client, blobs):
         read_dask(str(tmp_path / "*.csv"))
 
 
+@pytest.mark.parametrize("cov,noise", [("full", True), ("diag", False), ("tied", False), ("spherical", True)])
+def test_missing_values_on_cluster_equal_in_memory(client, blobs, rng, cov, noise):
+    X = blobs.copy()
+    X[rng.uniform(size=X.shape) < 0.15] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    X[:500] = blobs[:500]  # a block without NaN takes the dense kernel
+    kw = dict(n_components=3, covariance_type=cov, noise=noise, random_state=0, tol=0.0, max_iter=15)
+    ref = GaussianMixture(**kw).fit(X)
+    got = fit_dask(GaussianMixture(**kw), da.from_array(X, chunks=(500, 3)), client=client)
+    assert_same_fit(got, ref, rtol=1e-10)
+    ll, n = score_dask(got, da.from_array(X, chunks=(500, 3)), client=client)
+    assert n == len(X) and ll == pytest.approx(ref.score_samples(X).sum(), rel=1e-10)
+
+
 def test_bad_data(blobs):
     bad = blobs.copy()
     bad[1234, 0] = np.inf
-    with pytest.raises(DataError, match="block 2"):
+    with pytest.raises(DataError, match="infinity in block 2"):
+        fit_dask(GaussianMixture(2), da.from_array(bad, chunks=500), client=False)
+    bad[1234, 0] = np.nan
+    with pytest.raises(DataError, match="NaN .missing values need missing='em'. in block 2"):
+        fit_dask(GaussianMixture(2, missing="error"), da.from_array(bad, chunks=500), client=False)
+    bad[1234] = np.nan
+    with pytest.raises(DataError, match="every value missing in block 2"):
         fit_dask(GaussianMixture(2), da.from_array(bad, chunks=500), client=False)
     with pytest.raises(DataError, match="2-D"):
         fit_dask(GaussianMixture(2), da.from_array(blobs[:, 0], chunks=500))
