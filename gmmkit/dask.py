@@ -33,7 +33,7 @@ import os
 import numpy as np
 
 from .exceptions import DataError, ParameterError
-from .outofcore import DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features
+from .outofcore import DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features, chunk_problem, column_summary
 
 __all__ = ["fit_dask", "score_dask", "read_dask", "get_client"]
 
@@ -142,28 +142,16 @@ def _block_scan(X, w, sample_size, seed, take=None, allow_nan=False):
     """First pass over one block: counts, sums, bounds, finiteness and a sample
     (every row if ``seed`` is None, rows ``take`` if given, else weighted reservoir keys)."""
     X = np.asarray(X)
-    n, D = X.shape
-    nan = np.isnan(X)
-    out = {"n": n, "has_nan": bool(nan.any())}
-    out["problem"] = ("infinity" if np.isinf(X).any() else
-                      "NaN (missing values need missing='em')" if out["has_nan"] and not allow_nan else
-                      "a row with every value missing" if nan.all(axis=1).any() else None)
+    n = X.shape[0]
+    nan, problem = chunk_problem(X, allow_nan)
+    out = {"n": n, "has_nan": nan is not None, "problem": problem}
     if w is not None:
         w = np.asarray(w, dtype=np.float64)
         if not (np.isfinite(w).all() and (w >= 0).all()):
             out["problem"] = "a negative or non-finite sample weight"
     if out["problem"]:
         return out
-    pos = slice(None) if w is None else w > 0
-    rows = X[pos]
-    wx = np.ones(n) if w is None else w
-    out["total"] = float(wx.sum())
-    out["nnz"] = int(rows.shape[0])
-    # per-column sums and weights over the observed entries (all of them without NaN)
-    out["sums"] = wx @ np.where(nan, 0.0, X.astype(np.float64))
-    out["counts"] = wx @ ~nan
-    out["lo"] = np.fmin.reduce(rows, axis=0).astype(np.float64) if rows.shape[0] else np.full(D, np.inf)
-    out["hi"] = np.fmax.reduce(rows, axis=0).astype(np.float64) if rows.shape[0] else np.full(D, -np.inf)
+    out.update(column_summary(X, w, nan))
     if seed is None:  # the whole data set is the sample: keep every row, in order
         out["rows"], out["w"] = np.array(X), w
         return out

@@ -430,23 +430,18 @@ class _Scan:
             span = f"rows {n}..{n + X.shape[0] - 1}"
             if X.shape[1] != D:
                 raise DataError(f"{source.name}: a chunk has {X.shape[1]} features, earlier ones {D}")
-            nan = _check_chunk(X, allow_nan, source.name, span)
+            nan, problem = chunk_problem(X, allow_nan)
+            if problem:
+                raise DataError(f"{source.name}: {problem} in {span}")
             if w is not None and (not np.isfinite(w).all() or (w < 0).any()):
                 raise DataError(f"{source.name}: sample weights must be finite and >= 0 ({span})")
-            wx = np.ones(X.shape[0]) if w is None else w
-            if nan is None:
-                sums += wx @ X.astype(np.float64)
-                counts += wx.sum()
-            else:  # per-column means over the observed entries, as the in-memory fit
-                self.has_nan = True
-                sums += wx @ np.where(nan, 0.0, X.astype(np.float64))
-                counts += wx @ ~nan
-            total += float(wx.sum())
-            nnz += X.shape[0] if w is None else int(np.count_nonzero(w))
-            rows = X if w is None else X[w > 0]
-            if rows.shape[0]:  # fmin/fmax skip NaN
-                lo = np.fmin(lo, np.fmin.reduce(rows, axis=0))
-                hi = np.fmax(hi, np.fmax.reduce(rows, axis=0))
+            self.has_nan |= nan is not None
+            part = column_summary(X, w, nan)
+            sums += part["sums"]
+            counts += part["counts"]
+            total += part["total"]
+            nnz += part["nnz"]
+            lo, hi = np.fmin(lo, part["lo"]), np.fmax(hi, part["hi"])
             n += X.shape[0]
             max_rows = max(max_rows, X.shape[0])
             res.add(X, w)
@@ -468,18 +463,36 @@ class _Scan:
             self.sample = np.where(np.isnan(self.sample), self.shift.astype(dtype), self.sample)
 
 
-def _check_chunk(X, allow_nan, name, span):
-    """None if every value is finite, else the NaN mask (if NaN is allowed and no row is
-    all NaN); raises DataError otherwise."""
+def column_summary(X, w, nan=None):
+    """One chunk's part of the first pass: weight total, rows with weight, per-column
+    sums and weights of the observed (non-NaN) entries, and bounds of the weighted rows
+    (NaN skipped). The out-of-core and Dask scans add these up the same way."""
+    wx = np.ones(X.shape[0]) if w is None else w
+    rows = X if w is None else X[w > 0]
+    D = X.shape[1]
+    out = {"total": float(wx.sum()), "nnz": int(rows.shape[0])}
+    if nan is None:
+        out["sums"], out["counts"] = wx @ X.astype(np.float64), np.full(D, wx.sum())
+    else:  # per-column means over the observed entries, as the in-memory fit
+        out["sums"], out["counts"] = wx @ np.where(nan, 0.0, X.astype(np.float64)), wx @ ~nan
+    empty = rows.shape[0] == 0
+    out["lo"] = np.full(D, np.inf) if empty else np.fmin.reduce(rows, axis=0).astype(np.float64)
+    out["hi"] = np.full(D, -np.inf) if empty else np.fmax.reduce(rows, axis=0).astype(np.float64)
+    return out
+
+
+def chunk_problem(X, allow_nan):
+    """(NaN mask or None if there is no NaN, what is wrong with the chunk or None)."""
     if np.isfinite(X).all():
-        return None
+        return None, None
     nan = np.isnan(X)
-    if np.isinf(X).any() or not allow_nan:
-        what = "infinity" if np.isinf(X).any() else "NaN (missing values need missing='em')"
-        raise DataError(f"{name}: {what} in {span}")
+    if np.isinf(X).any():
+        return nan, "infinity"
+    if not allow_nan:
+        return nan, "NaN (missing values need missing='em')"
     if nan.all(axis=1).any():
-        raise DataError(f"{name}: a row with every value missing in {span}; drop it")
-    return nan
+        return nan, "a row with every value missing"
+    return nan, None
 
 
 # ====================================================================== EM driver
