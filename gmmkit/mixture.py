@@ -814,20 +814,28 @@ class _FitContext:
         est.precisions_ = entry.precisions(prec_chol)
 
 
+def observed_mean(X, sw, mask):
+    """Per-column (weighted) means over the non-NaN entries; 0 for a column with none."""
+    w = sw[:, None] if sw.size else 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(mask, 0.0, X * w).sum(axis=0) / np.where(mask, 0.0, w + 0 * X).sum(axis=0)
+    return np.where(np.isfinite(mean), mean, 0.0)
+
+
 class _MissingFitContext(_FitContext):
     """EM on data with NaN: initialisation on a mean-imputed copy, exact E-passes
     per missingness pattern (see :mod:`gmmkit._missing`)."""
 
     def __init__(self, est, X, sw, total, shift, entry, rng):
+        """``shift`` None: the columns' observed means (a stream passes its own)."""
         from ._missing import patterns_with_rows
 
         mask = np.isnan(X)
-        w = sw[:, None] if sw.size else 1.0
-        shift = (np.where(mask, 0.0, X * w).sum(axis=0) / np.where(mask, 0.0, w + 0 * X).sum(axis=0))
-        shift = np.where(np.isfinite(shift), shift, 0.0)
+        mean = observed_mean(X, sw, mask)
         self.X_nan = X
-        imputed = np.where(mask, shift.astype(X.dtype), X)  # for initialisation and scales only
-        super().__init__(est, np.ascontiguousarray(imputed), sw, total, shift, entry, rng)
+        imputed = np.where(mask, mean.astype(X.dtype), X)  # for initialisation and scales only
+        super().__init__(est, np.ascontiguousarray(imputed), sw, total,
+                         mean if shift is None else shift, entry, rng)
         self.pattern_blocks = patterns_with_rows(X, sw)
 
     def _setup_noise(self):

@@ -699,7 +699,7 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
 
     from . import _engine
     from ._covariance import COVARIANCE_TYPES
-    from .mixture import _FitContext
+    from .mixture import _FitContext, _MissingFitContext, observed_mean
 
     if not 0.5 < step_exponent <= 1:
         raise ParameterError(f"step_exponent must be in (0.5, 1], got {step_exponent}")
@@ -720,17 +720,22 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
     sw, total = est._check_sample_weight(sample_weight, X) if (first and not fitted) else (
         _stream_weights(sample_weight, X))
     entry = COVARIANCE_TYPES[est.covariance_type]
+    nan = np.isnan(X) if est.missing == "em" else None
+    nan = nan if nan is not None and nan.any() else None
     if first:
         rng = check_random_state(est.random_state)
         shift = (est.weights_ @ est.means_ / est.weights_.sum() if fitted
-                 else np.average(X, axis=0, weights=sw if sw.size else None))
+                 else observed_mean(X, sw, np.isnan(X)))
         state = _StreamState(np.asarray(shift, dtype=np.float64), rng)
-    ctx = _FitContext(est, X, sw, total, state.shift, entry, state.rng)
+    # a batch with NaN: the exact pattern E-pass, in the stream's coordinates
+    ctx = (_FitContext if nan is None else _MissingFitContext)(est, X, sw, total, state.shift, entry,
+                                                               state.rng)
     if ctx.noise:  # one noise region for the whole stream: the fitted one, else the first batch's
         if state.noise is None:
             state.noise = ((est.noise_bounds_, est.noise_log_volume_) if fitted and est.noise_weight_ > 0
                            else (ctx.noise_bounds, ctx.log_volume))
         ctx.noise_bounds, ctx.log_volume = state.noise
+        ctx.log_widths = ctx.noise_log_widths()  # rows with NaN: the stream's box, observed columns
     with _engine.blas_single_thread():
         params = ctx.params_from_attributes() if fitted else ctx.initial_params(state.rng)
         if first and fitted:  # the fitted model counts as the stream's first batch

@@ -275,6 +275,34 @@ def test_partial_fit_approaches_batch_em(rng, cov):
     np.testing.assert_allclose(gm.weights_.sum(), 1.0)
 
 
+@pytest.mark.parametrize("noise", [False, True])
+def test_partial_fit_with_missing_values(rng, noise):
+    X = make_blobs(rng, n=6000, d=3, k=3, spread=6.0)
+    X = X[rng.permutation(len(X))]
+    X[rng.uniform(size=X.shape) < 0.15] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    # the first batch is one exact EM step from the same start as the in-memory fit
+    first = GaussianMixture(3, random_state=0, noise=noise)
+    partial_fit(first, X[:1000])
+    one = GaussianMixture(3, random_state=0, noise=noise, max_iter=1)
+    with pytest.warns(Warning):
+        one.fit(X[:1000])
+    for name in FITTED:
+        np.testing.assert_allclose(getattr(first, name), getattr(one, name), rtol=1e-9, err_msg=name)
+    # the stream improves on its start and stays finite
+    start = first.score(X)
+    for batch in np.array_split(X, 30):
+        partial_fit(first, batch)
+    assert np.isfinite(first.means_).all() and first.score(X) > start
+    # a converged fit is a fixed point: a step on all the data leaves it in place, which
+    # holds only if the batch's expected statistics of the missing entries are exact
+    ref = GaussianMixture(3, random_state=0, noise=noise, tol=1e-14, max_iter=5000).fit(X)
+    before = {name: getattr(ref, name).copy() for name in FITTED}
+    partial_fit(ref, X)
+    for name in FITTED:
+        np.testing.assert_allclose(getattr(ref, name), before[name], rtol=1e-7, atol=1e-9, err_msg=name)
+
+
 @pytest.mark.parametrize("cov", COV_TYPES)
 def test_model_statistics_round_trip(blobs, cov):
     """A fitted model as stream statistics: the M-step gives the model back."""
