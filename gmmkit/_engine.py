@@ -119,22 +119,36 @@ def kernels():
     return mod
 
 
-def _announce_compile(mod, dtype):
-    """Tell the user once when the kernels are about to be compiled rather than loaded."""
-    key = np.dtype(dtype).name
+def announce_compile(disp, dtype, what="EM kernels", seconds="10-20"):
+    """Tell the user once when the kernels behind dispatcher ``disp`` are about to be
+    compiled rather than loaded from Numba's cache."""
+    key = (what, np.dtype(dtype).name)
     if key in _announced:
         return
     _announced.add(key)
-    disp = mod.em_range
-    if getattr(disp, "signatures", True):  # already compiled, or NUMBA_DISABLE_JIT
+    sigs = getattr(disp, "signatures", None)
+    if sigs is None or any(key[1] in str(sig[0]) for sig in sigs):  # NUMBA_DISABLE_JIT, or compiled
         return
+    if not _in_cache(disp, key[1]):
+        logger.warning("gmmkit: compiling the %s for %s (first run only, ~%s s; cached afterwards)",
+                       what, key[1], seconds)
+
+
+def _in_cache(disp, dtype_name):
+    """Whether Numba's cache index holds a version of ``disp`` whose first argument
+    has this dtype (the index lists every cached signature). Uses Numba's private
+    cache layout: if that changes, assume cached and say nothing."""
     try:
-        cached = os.path.exists(disp._cache._cache_file._index_path)
-    except AttributeError:  # private Numba layout changed: say nothing
-        return
-    if not cached:
-        logger.warning("gmmkit: compiling the EM kernels for %s (first run only, ~10-20 s; "
-                       "cached afterwards)", key)
+        cache_file = disp._cache._cache_file
+        if not os.path.exists(cache_file._index_path):
+            return False
+        return any(dtype_name in str(key[0][0]) for key in cache_file._load_index())
+    except Exception:  # noqa: BLE001 - any change in Numba's internals: stay quiet
+        return True
+
+
+def _announce_compile(mod, dtype):
+    announce_compile(mod.em_range, dtype)
 
 
 def _chunks(n, n_chunks):

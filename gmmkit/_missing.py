@@ -32,9 +32,11 @@ from ._covariance import COVARIANCE_TYPES
 from .exceptions import DataError
 
 
-def _kernels():
+def _kernels(dtype):
     # imported on first use: a process without NaN never loads (or compiles) it
-    return importlib.import_module("gmmkit._kernels.missing")
+    mod = importlib.import_module("gmmkit._kernels.missing")
+    _engine.announce_compile(mod.em_patterns, dtype, "missing-value kernels")
+    return mod
 
 
 class Patterns:
@@ -138,7 +140,7 @@ def e_pass_missing(ctx, params):
     nk = np.zeros((n_chunks, K + 1))
     sx = np.zeros((n_chunks, K, D))
     sxx = np.zeros((n_chunks, K) + ((D, D) if full else (1, D)))
-    kern = _kernels().em_patterns
+    kern = _kernels(pat.values.dtype).em_patterns
     shift = ctx.shift
     if n_chunks == 1:
         results = [kern(*args, 0, pat.N, shift, *model, nk[0], sx[0], sxx[0])]
@@ -172,7 +174,7 @@ def _score_sorted(est, pat, resp_cols, labels, log_pi0):
     out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
     out_label = np.empty(N if labels else 0, dtype=np.int64)
     K = est.means_.shape[0]
-    if not _kernels().score_patterns(*pat.kernel_args(K), *_fitted_model(est, log_pi0),
+    if not _kernels(pat.values.dtype).score_patterns(*pat.kernel_args(K), *_fitted_model(est, log_pi0),
                                      out_lse, out_resp, out_label):
         raise DataError(_NOT_PD)
     return out_lse, out_resp, out_label
@@ -210,7 +212,7 @@ def impute(est, X, n_draws=None, random_state=None):
     _, resp, _ = _score_sorted(est, pat, K, False, -np.inf)
     means, cov, logw = _fitted_model(est, -np.inf)[:3]
     diag = COVARIANCE_TYPES[est.covariance_type].family == "diag"
-    kern = _kernels()
+    kern = _kernels(pat.values.dtype)
     work = kern.workspace(cov.shape[0], D)
     for p in range(len(pat)):
         d_o = int(pat.n_obs[p])

@@ -306,3 +306,32 @@ def test_predict_wrong_width_and_unfitted(rng):
     gm = GaussianMixture(2, random_state=0).fit(X)
     with pytest.raises(DataError, match="features"):
         gm.predict(np.zeros((3, 5)))
+
+
+def test_first_compile_is_announced_per_dtype(tmp_path, caplog):
+    """A dispatcher with nothing compiled or cached for a dtype announces its compile
+    once; one already compiled (or cached) for that dtype stays quiet."""
+    import logging
+    import pickle
+    from types import SimpleNamespace
+
+    from gmmkit import _engine
+
+    index = tmp_path / "kernel.nbi"
+    cache = SimpleNamespace(_cache_file=SimpleNamespace(
+        _index_path=str(index),
+        _load_index=lambda: pickle.loads(index.read_bytes())))
+    fresh = SimpleNamespace(signatures=[], _cache=cache)
+    with caplog.at_level(logging.WARNING, logger="gmmkit"):
+        _engine.announce_compile(fresh, np.float64, "test kernels")
+        _engine.announce_compile(fresh, np.float64, "test kernels")  # once per process
+    assert caplog.text.count("compiling the test kernels for float64") == 1
+    index.write_bytes(pickle.dumps({(("array(float32, 2d, C)",), "magic"): 0}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gmmkit"):
+        _engine.announce_compile(fresh, np.float32, "cached kernels")  # in the index
+        _engine.announce_compile(SimpleNamespace(signatures=[("array(float32, 1d, C)",)], _cache=cache),
+                                 np.float32, "compiled kernels")  # compiled in this process
+        _engine.announce_compile(fresh, np.float64, "other kernels")  # float64 not in the index
+    assert "cached kernels" not in caplog.text and "compiled kernels" not in caplog.text
+    assert "compiling the other kernels for float64" in caplog.text
