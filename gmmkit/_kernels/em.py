@@ -209,19 +209,21 @@ def _statistics_sparse(X, b0, shift, rb, nb, sx, sxx, xr):
             if rb[k, i] == 0:
                 continue
             r = np.float64(rb[k, i])
+            if diag:  # one fused sweep: no centred copy of the row
+                sxk, sxxk, xi = sx[k], sxx[k, 0], X[b0 + i]
+                for l in range(D):
+                    x = np.float64(xi[l]) - np.float64(shift[l])
+                    v = r * x
+                    sxk[l] += v
+                    sxxk[l] += v * x
+                continue
             for l in range(D):
                 xr[l] = np.float64(X[b0 + i, l]) - np.float64(shift[l])
-            if diag:
-                for l in range(D):
-                    v = r * xr[l]
-                    sx[k, l] += v
-                    sxx[k, 0, l] += v * xr[l]
-            else:
-                for l in range(D):
-                    v = r * xr[l]
-                    sx[k, l] += v
-                    for j in range(l, D):
-                        sxx[k, l, j] += v * xr[j]
+            for l in range(D):
+                v = r * xr[l]
+                sx[k, l] += v
+                for j in range(l, D):
+                    sxx[k, l, j] += v * xr[j]
 
 
 @njit(cache=True, nogil=True)
