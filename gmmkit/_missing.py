@@ -17,7 +17,8 @@ so the M-step is the dense one. Diagonal and spherical covariances make the
 missing coordinates independent of the observed ones: E[x_m] = mu_m and the
 conditional variance is sigma_m^2. All of this runs in one kernel call over
 every pattern (:mod:`gmmkit._kernels.missing`): with hundreds of patterns a
-per-pattern loop in Python cost ~20x the dense iteration. A row with every
+per-pattern loop in Python was ~50x slower (page-blocks, 508 patterns: ~300 ms
+against 4-6 ms per iteration). A row with every
 value missing carries no information about the mixture and is rejected with an
 error.
 """
