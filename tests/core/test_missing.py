@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import DataError, ParameterError
 from tests.conftest import make_blobs
+from tests.reference import full_covariances
 
 
 def classical_missing_em(X, mu, S, n_iter):
@@ -159,16 +160,6 @@ def test_missing_with_weights_and_noise(rng):
 
 
 # -- the pattern kernel against a row-by-row textbook computation ----------------------
-def _full_covs(cov_type, cov, K, D):
-    if cov_type == "full":
-        return cov
-    if cov_type == "tied":
-        return np.repeat(cov[None], K, axis=0)
-    if cov_type == "diag":
-        return np.stack([np.diag(v) for v in cov])
-    return np.stack([np.eye(D) * v for v in cov])
-
-
 def textbook_rows(X, weights, means, covs):
     """Per row: log p(x_o), P(k | x_o), and per component E[x | x_o, k] and Cov[x | x_o, k]."""
     N, D = X.shape
@@ -244,7 +235,7 @@ def test_pattern_kernel_matches_textbook_em_step(cov_type, dtype):
     prec0 = np.linalg.inv(cov0) if cov_type in ("full", "tied") else 1.0 / cov0
     Xr = X.astype(np.float64)
     ll, w, mu, cov, resp = textbook_em_step(Xr, cov_type, start["weights_init"], start["means_init"],
-                                            _full_covs(cov_type, cov0, K, D))
+                                            full_covariances(cov_type, cov0, K, D))
     mask = np.isnan(Xr)
     pats, inverse = np.unique(mask, axis=0, return_inverse=True)
     assert len(pats) >= 40 and (~pats).sum(axis=1).min() == 1
@@ -262,7 +253,7 @@ def test_pattern_kernel_matches_textbook_em_step(cov_type, dtype):
     np.testing.assert_allclose(gm.means_, mu, rtol=rtol, atol=rtol * 60)
     np.testing.assert_allclose(gm.covariances_, cov, rtol=rtol * 10, atol=rtol * 10)
     # scoring and imputation of the fitted model take the same marginals
-    covs = _full_covs(cov_type, gm.covariances_, K, D)
+    covs = full_covariances(cov_type, gm.covariances_, K, D)
     lse, r, xhat, _ = textbook_rows(Xr, gm.weights_, gm.means_, covs)
     np.testing.assert_allclose(gm.score_samples(X), lse, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gm.predict_proba(X), r, atol=10 * rtol)
