@@ -147,10 +147,6 @@ def _in_cache(disp, dtype_name):
         return True
 
 
-def _announce_compile(mod, dtype):
-    announce_compile(mod.em_range, dtype)
-
-
 def _chunks(n, n_chunks):
     return [(c * n // n_chunks, (c + 1) * n // n_chunks) for c in range(n_chunks)]
 
@@ -179,7 +175,7 @@ def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
     """One fused E+M-statistics pass. Returns (sum w log p, nk (K+1), sx (K,D), sxx)
     with sxx (K,D,D) upper-triangular for family 'full' or (K,D) for 'diag'."""
     mod = kernels()
-    _announce_compile(mod, X.dtype)
+    announce_compile(mod.em_range, X.dtype)
     K, D = means.shape
     sxx_shape = (K, D, D) if family == "full" else (K, 1, D)
     n_chunks = n_threads() if parallel else 1
@@ -204,7 +200,7 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, l
                parallel=False):
     """Per-row log-density, and optionally responsibilities (N, resp_cols) and labels."""
     mod = kernels()
-    _announce_compile(mod, X.dtype)
+    announce_compile(mod.em_range, X.dtype)
     N = X.shape[0]
     K, D = means.shape
     out_lse = np.empty(N)

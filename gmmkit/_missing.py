@@ -100,9 +100,25 @@ class Patterns:
         return self.values, self.offsets, self.starts, self.idx, self.n_obs, self.prefix, self.blocks(K)
 
 
-def patterns_with_rows(X, sw):
-    """X's rows grouped by missingness pattern (the fit context keeps this once per fit)."""
-    return Patterns(X, sw)
+def observed_sums(X, w, nan):
+    """Per-column weighted sums and weights of X's observed entries: ``w`` None for unit
+    weights, ``nan`` the NaN mask (None: X has no NaN)."""
+    wx = np.ones(X.shape[0]) if w is None else w
+    if nan is None:
+        return wx @ X.astype(np.float64), np.full(X.shape[1], wx.sum())
+    return wx @ np.where(nan, 0.0, X.astype(np.float64)), wx @ ~nan
+
+
+def column_means(sums, counts):
+    """``sums / counts`` per column, 0 for a column without an observed entry."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / counts
+    return np.where(np.isfinite(mean), mean, 0.0)
+
+
+def observed_mean(X, sw, nan):
+    """Per-column (weighted) means of X's observed entries (``sw`` empty: unit weights)."""
+    return column_means(*observed_sums(X, sw if sw.size else None, nan))
 
 
 def _kernel_cov(cov_type, cov, K, D):
@@ -122,19 +138,19 @@ _NOT_PD = ("a marginal covariance is not positive definite: the data are too ext
            "degenerate; rescale X or increase reg_covar")
 
 
-def e_pass_missing(ctx, params):
-    """The EM statistics of data with NaN: one kernel call over every missingness pattern
-    (row chunks on the thread pool when the data are large enough)."""
+def pattern_statistics(pat, cov_type, params, shift, log_widths=None, noise=False):
+    """The EM statistics of the rows in ``pat`` (:class:`Patterns`) under ``params``
+    (weights, means, precision factors, covariances, noise weight): one kernel call over
+    every missingness pattern (row chunks on the thread pool when the data are large
+    enough). ``log_widths``: the noise box's per-column log widths, if ``noise``."""
     weights, means, _, cov, pi0 = params
-    pat = ctx.pattern_blocks
-    K, D = ctx.K, ctx.D
-    family = COVARIANCE_TYPES[ctx.est.covariance_type].family
-    full = family == "full"
-    log_widths = ctx.log_widths if ctx.log_widths is not None else np.zeros(D)
-    log_pi0 = float(_log(pi0)) if ctx.noise and pi0 > 0 else -np.inf
+    K, D = means.shape
+    full = COVARIANCE_TYPES[cov_type].family == "full"
+    log_widths = log_widths if log_widths is not None else np.zeros(D)
+    log_pi0 = float(_log(pi0)) if noise and pi0 > 0 else -np.inf
     args = (*pat.kernel_args(K), pat.sw)
     model = (np.ascontiguousarray(means, dtype=np.float64),
-             _kernel_cov(ctx.est.covariance_type, cov, K, D), _log(np.asarray(weights, dtype=np.float64)),
+             _kernel_cov(cov_type, cov, K, D), _log(np.asarray(weights, dtype=np.float64)),
              np.ascontiguousarray(log_widths, dtype=np.float64), log_pi0)
     parallel = _engine.use_parallel(pat.N, K * D * (D if full else 1))
     n_chunks = _engine.n_threads() if parallel else 1
@@ -142,7 +158,6 @@ def e_pass_missing(ctx, params):
     sx = np.zeros((n_chunks, K, D))
     sxx = np.zeros((n_chunks, K) + ((D, D) if full else (1, D)))
     kern = _kernels(pat.values.dtype).em_patterns
-    shift = ctx.shift
     if n_chunks == 1:
         results = [kern(*args, 0, pat.N, shift, *model, nk[0], sx[0], sxx[0])]
     else:

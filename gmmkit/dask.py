@@ -33,7 +33,9 @@ import os
 import numpy as np
 
 from .exceptions import DataError, ParameterError
-from .outofcore import DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features, chunk_problem, column_summary
+from ._missing import column_means
+from .outofcore import (DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features, chunk_problem,
+                        column_summary, scan_bounds)
 
 __all__ = ["fit_dask", "score_dask", "read_dask", "get_client"]
 
@@ -187,17 +189,12 @@ def _block_stats(X, w, payload, family, has_nan=False):
 
 
 def _block_stats_missing(X, sw, shift, missing):
-    """The missingness-pattern E-pass of one block: the worker stands in for the fit
-    context with the few attributes :func:`gmmkit._missing.e_pass_missing` reads."""
-    from types import SimpleNamespace
-
-    from ._missing import e_pass_missing, patterns_with_rows
+    """The missingness-pattern E-pass of one block (on a worker)."""
+    from ._missing import Patterns, pattern_statistics
 
     cov_type, noise, log_widths, params = missing
-    ctx = SimpleNamespace(pattern_blocks=patterns_with_rows(X, sw), K=params[1].shape[0],
-                          D=X.shape[1], est=SimpleNamespace(covariance_type=cov_type), noise=noise,
-                          log_widths=log_widths, shift=shift)
-    ll, (nk, sx, sxx) = e_pass_missing(ctx, params)
+    ll, (nk, sx, sxx) = pattern_statistics(Patterns(X, sw), cov_type, params, shift,
+                                           log_widths, noise)
     return ll, nk, sx, sxx
 
 
@@ -299,11 +296,9 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
                         f"n_samples = {min(N, nnz)} (weight > 0)")
     if not total > 0:
         raise DataError("sample_weight: the weights sum to zero")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shift = sum(p["sums"] for p in parts) / sum(p["counts"] for p in parts)
-    lo, hi = np.min([p["lo"] for p in parts], axis=0), np.max([p["hi"] for p in parts], axis=0)
-    scan = {"total": total, "dtype": dtype, "shift": np.where(np.isfinite(shift), shift, 0.0),
-            "bounds": np.vstack([np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)]),
+    shift = column_means(sum(p["sums"] for p in parts), sum(p["counts"] for p in parts))
+    bounds = scan_bounds(np.min([p["lo"] for p in parts], axis=0), np.max([p["hi"] for p in parts], axis=0))
+    scan = {"total": total, "dtype": dtype, "shift": shift, "bounds": bounds,
             "block_nan": [p["has_nan"] for p in parts]}
     rows = np.concatenate([p["rows"] for p in parts])
     if not keyed:

@@ -714,9 +714,10 @@ class _FitContext:
     def e_pass_patterns(self, params):
         """The E-pass over ``self.pattern_blocks``: rows with NaN grouped by missingness
         pattern (:mod:`gmmkit._missing`); in-memory and out-of-core fits share it."""
-        from ._missing import e_pass_missing
+        from ._missing import pattern_statistics
 
-        ll, stats = e_pass_missing(self, params)
+        ll, stats = pattern_statistics(self.pattern_blocks, self.est.covariance_type, params,
+                                       self.shift, self.log_widths, self.noise)
         if not np.isfinite(ll):
             raise DataError("the log-likelihood is not finite: rescale X or increase reg_covar")
         return ll, stats
@@ -814,21 +815,13 @@ class _FitContext:
         est.precisions_ = entry.precisions(prec_chol)
 
 
-def observed_mean(X, sw, mask):
-    """Per-column (weighted) means over the non-NaN entries; 0 for a column with none."""
-    w = sw[:, None] if sw.size else 1.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(mask, 0.0, X * w).sum(axis=0) / np.where(mask, 0.0, w + 0 * X).sum(axis=0)
-    return np.where(np.isfinite(mean), mean, 0.0)
-
-
 class _MissingFitContext(_FitContext):
     """EM on data with NaN: initialisation on a mean-imputed copy, exact E-passes
     per missingness pattern (see :mod:`gmmkit._missing`)."""
 
     def __init__(self, est, X, sw, total, shift, entry, rng):
         """``shift`` None: the columns' observed means (a stream passes its own)."""
-        from ._missing import patterns_with_rows
+        from ._missing import Patterns, observed_mean
 
         mask = np.isnan(X)
         mean = observed_mean(X, sw, mask)
@@ -836,7 +829,7 @@ class _MissingFitContext(_FitContext):
         imputed = np.where(mask, mean.astype(X.dtype), X)  # for initialisation and scales only
         super().__init__(est, np.ascontiguousarray(imputed), sw, total,
                          mean if shift is None else shift, entry, rng)
-        self.pattern_blocks = patterns_with_rows(X, sw)
+        self.pattern_blocks = Patterns(X, sw)
 
     def _setup_noise(self):
         super()._setup_noise()

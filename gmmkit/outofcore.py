@@ -43,6 +43,7 @@ import os
 
 import numpy as np
 
+from ._missing import column_means, observed_sums
 from .exceptions import DataError, ParameterError
 
 __all__ = [
@@ -420,7 +421,7 @@ class _Scan:
         res = _Reservoir(sample_size, rng)
         n = nnz = 0
         total, sums, counts, D, dtype, max_rows = 0.0, None, None, None, source.dtype, 0
-        self.has_nan = False
+        self.chunk_nan = []  # per chunk, in source order: passes take the NaN path only there
         for X, w in source:
             if D is None:
                 D = X.shape[1]
@@ -435,7 +436,7 @@ class _Scan:
                 raise DataError(f"{source.name}: {problem} in {span}")
             if w is not None and (not np.isfinite(w).all() or (w < 0).any()):
                 raise DataError(f"{source.name}: sample weights must be finite and >= 0 ({span})")
-            self.has_nan |= nan is not None
+            self.chunk_nan.append(nan is not None)
             part = column_summary(X, w, nan)
             sums += part["sums"]
             counts += part["counts"]
@@ -453,13 +454,10 @@ class _Scan:
         if not total > 0:
             raise DataError(f"{source.name}: the sample weights sum to zero")
         self.n, self.total, self.D, self.dtype, self.max_rows = n, total, D, dtype, max_rows
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shift = sums / counts
-        self.shift = np.where(np.isfinite(shift), shift, 0.0)
-        self.bounds = np.vstack([np.where(np.isfinite(lo), lo, 0.0),
-                                 np.where(np.isfinite(hi), hi, 0.0)]).astype(np.float64)
+        self.shift = column_means(sums, counts)
+        self.bounds = scan_bounds(lo, hi)
         self.sample, self.sample_w = res.sample(dtype)
-        if self.has_nan:  # initialisation and re-seeding run on the sample, mean-imputed
+        if any(self.chunk_nan):  # initialisation and re-seeding run on the sample, mean-imputed
             self.sample = np.where(np.isnan(self.sample), self.shift.astype(dtype), self.sample)
 
 
@@ -467,18 +465,20 @@ def column_summary(X, w, nan=None):
     """One chunk's part of the first pass: weight total, rows with weight, per-column
     sums and weights of the observed (non-NaN) entries, and bounds of the weighted rows
     (NaN skipped). The out-of-core and Dask scans add these up the same way."""
-    wx = np.ones(X.shape[0]) if w is None else w
     rows = X if w is None else X[w > 0]
     D = X.shape[1]
-    out = {"total": float(wx.sum()), "nnz": int(rows.shape[0])}
-    if nan is None:
-        out["sums"], out["counts"] = wx @ X.astype(np.float64), np.full(D, wx.sum())
-    else:  # per-column means over the observed entries, as the in-memory fit
-        out["sums"], out["counts"] = wx @ np.where(nan, 0.0, X.astype(np.float64)), wx @ ~nan
+    out = {"total": float(X.shape[0] if w is None else w.sum()), "nnz": int(rows.shape[0])}
+    # per-column means over the observed entries, as the in-memory fit
+    out["sums"], out["counts"] = observed_sums(X, w, nan)
     empty = rows.shape[0] == 0
     out["lo"] = np.full(D, np.inf) if empty else np.fmin.reduce(rows, axis=0).astype(np.float64)
     out["hi"] = np.full(D, -np.inf) if empty else np.fmax.reduce(rows, axis=0).astype(np.float64)
     return out
+
+
+def scan_bounds(lo, hi):
+    """The (2, D) bounds of the scanned rows; 0 for a column that was never observed."""
+    return np.vstack([np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)])
 
 
 def chunk_problem(X, allow_nan):
@@ -530,7 +530,7 @@ def _chunked_context_class():
                     self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
             self.source, self.dtype = source, scan.dtype
             self._sample = (self.X, self.sw)
-            self.allow_nan = scan.has_nan
+            self.chunk_nan = scan.chunk_nan
             self.log_widths = self.noise_log_widths()
             from . import _engine
 
@@ -541,10 +541,11 @@ def _chunked_context_class():
         def e_pass(self, params):
             ll, acc = 0.0, None
             try:
-                for X, w in self.source:
+                for i, (X, w) in enumerate(self.source):
                     self.X = np.ascontiguousarray(X, dtype=self.dtype)
                     self.sw = _EMPTY if w is None else np.ascontiguousarray(w, dtype=np.float64)
-                    if self.allow_nan and np.isnan(self.X).any():
+                    # the scan's flag; a chunk it did not see takes the (always exact) NaN path
+                    if i >= len(self.chunk_nan) or self.chunk_nan[i]:
                         part, stats = self._e_pass_missing(params)
                     else:
                         part, stats = super().e_pass(params)
@@ -556,9 +557,9 @@ def _chunked_context_class():
             return ll, tuple(acc)
 
         def _e_pass_missing(self, params):
-            from ._missing import patterns_with_rows
+            from ._missing import Patterns
 
-            self.pattern_blocks = patterns_with_rows(self.X, self.sw)
+            self.pattern_blocks = Patterns(self.X, self.sw)
             return self.e_pass_patterns(params)
 
     return _ChunkedContext
@@ -699,7 +700,8 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
 
     from . import _engine
     from ._covariance import COVARIANCE_TYPES
-    from .mixture import _FitContext, _MissingFitContext, observed_mean
+    from ._missing import observed_mean
+    from .mixture import _FitContext, _MissingFitContext
 
     if not 0.5 < step_exponent <= 1:
         raise ParameterError(f"step_exponent must be in (0.5, 1], got {step_exponent}")
@@ -720,16 +722,15 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
     sw, total = est._check_sample_weight(sample_weight, X) if (first and not fitted) else (
         _stream_weights(sample_weight, X))
     entry = COVARIANCE_TYPES[est.covariance_type]
-    nan = np.isnan(X) if est.missing == "em" else None
-    nan = nan if nan is not None and nan.any() else None
+    nan = np.isnan(X)  # only with missing="em": _check_X refuses NaN otherwise
     if first:
         rng = check_random_state(est.random_state)
         shift = (est.weights_ @ est.means_ / est.weights_.sum() if fitted
-                 else observed_mean(X, sw, np.isnan(X)))
+                 else observed_mean(X, sw, nan))
         state = _StreamState(np.asarray(shift, dtype=np.float64), rng)
     # a batch with NaN: the exact pattern E-pass, in the stream's coordinates
-    ctx = (_FitContext if nan is None else _MissingFitContext)(est, X, sw, total, state.shift, entry,
-                                                               state.rng)
+    ctx = (_MissingFitContext if nan.any() else _FitContext)(est, X, sw, total, state.shift, entry,
+                                                             state.rng)
     if ctx.noise:  # one noise region for the whole stream: the fitted one, else the first batch's
         if state.noise is None:
             state.noise = ((est.noise_bounds_, est.noise_log_volume_) if fitted and est.noise_weight_ > 0
