@@ -24,6 +24,11 @@ Signatures: float32 maps, int32 labels, uint8 pixels and mask (1 = pixel takes p
 import numpy as np
 from numba import njit
 
+from gmmkit._kernels import register_kernel_module
+
+# cached in the user-wide Numba cache, never inside site-packages (see gmmkit._kernels)
+register_kernel_module(__file__)
+
 # Never 'nnan'/'ninf': masked or impossible components carry -inf.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 

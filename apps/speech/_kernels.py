@@ -7,6 +7,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from gmmkit._kernels import register_kernel_module
+
+# cached in the user-wide Numba cache, never inside site-packages (see gmmkit._kernels)
+register_kernel_module(__file__)
+
 _SIG = ("float64[::1](float64[:, ::1], int64[:, ::1], float64[::1], "
         "float64[:, ::1], float64[:, :, ::1], float64[:, :, ::1], float64[:, ::1])")
 

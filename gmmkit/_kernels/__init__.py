@@ -1,54 +1,76 @@
 """Numba kernels of the EM engine (only ``@njit`` code lives in this package).
 
-Importing this package installs a salted cache locator: Numba's on-disk cache
-keys each kernel on its own source file only, so an edit to a helper in another
-module (``_common.py``) would silently reuse stale machine code. Here every
-kernel's cache stamp is the hash of *all* kernel modules together.
+Importing this package installs gmmkit's cache locator for Numba's on-disk cache:
+
+- **Salted stamps.** Numba keys each kernel on its own source file only, so an
+  edit to a helper in another module (``_common.py``) would silently reuse stale
+  machine code. Here every kernel's cache stamp is the hash of *all* kernel
+  modules together.
+- **Never next to an installed package.** Numba's default writes ``__pycache__``
+  files beside the source, i.e. into ``site-packages``; ``pip uninstall`` does not
+  remove them, and the left-over ``gmmkit_apps/`` directory then shadows an
+  editable install of the same project as an empty namespace package. The cache
+  goes to ``$NUMBA_CACHE_DIR`` if set, else Numba's user-wide cache directory.
+
+Apps with kernels of their own register their kernel module with
+:func:`register_kernel_module` (stamped with that file's hash).
 """
 import hashlib
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_SALTS = {}  # kernel source file -> cache stamp
 
 
-def _kernel_sources_hash():
+def _hash_files(paths):
     h = hashlib.sha256(b"gmmkit-kernels-v1")
-    for name in sorted(os.listdir(_HERE)):
-        if name.endswith(".py"):
-            with open(os.path.join(_HERE, name), "rb") as fh:
-                h.update(name.encode() + b"\0" + fh.read())
+    for path in sorted(paths):
+        with open(path, "rb") as fh:
+            h.update(os.path.basename(path).encode() + b"\0" + fh.read())
     return h.hexdigest()
 
 
-def _install_salted_locator():
-    try:
-        from numba.core import caching
-    except ImportError:  # pragma: no cover - numba always has it today
-        return
+def register_kernel_module(path, salt=None):
+    """Cache the ``@njit(cache=True)`` functions of the module at ``path`` with gmmkit's
+    locator (user-wide cache, stamped with ``salt``, default the file's content hash).
+    Call it at the top of the kernel module, before its decorators run."""
+    path = os.path.abspath(path)
+    _SALTS[path] = salt or _hash_files([path])
+    _install_locator()
+
+
+def _install_locator():
+    from numba.core import caching
+
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
     if any(getattr(c, "_gmmkit_salted", False) for c in impl._locator_classes):
         return
-    salt = _kernel_sources_hash()
 
     class _Salted:
-        """Applies to gmmkit's kernel modules only; stamps them with ``salt``."""
+        """Applies to registered kernel modules only; stamps them with their salt."""
 
         _gmmkit_salted = True
 
         def get_source_stamp(self):
-            return salt
+            return _SALTS[os.path.abspath(self._py_file)]
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if os.path.dirname(os.path.abspath(py_file)) != _HERE:
+            if os.path.abspath(py_file) not in _SALTS:
                 return None
             return super().from_function(py_func, py_file)
 
-    # NUMBA_CACHE_DIR if set, else the package's __pycache__, else the user cache.
-    bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
-             caching.UserWideCacheLocator)
+    # NUMBA_CACHE_DIR if set, else the user cache; not InTreeCacheLocator (see above)
+    bases = (caching.UserProvidedCacheLocator, caching.UserWideCacheLocator)
     salted = [type("Salted" + b.__name__, (_Salted, b), {}) for b in bases]
     impl._locator_classes = salted + list(impl._locator_classes)
 
 
-_install_salted_locator()
+def _register_core():
+    files = [os.path.join(_HERE, n) for n in os.listdir(_HERE) if n.endswith(".py")]
+    salt = _hash_files(files)
+    for path in files:
+        register_kernel_module(path, salt)
+
+
+_register_core()

@@ -335,3 +335,20 @@ def test_first_compile_is_announced_per_dtype(tmp_path, caplog):
         _engine.announce_compile(fresh, np.float64, "other kernels")  # float64 not in the index
     assert "cached kernels" not in caplog.text and "compiled kernels" not in caplog.text
     assert "compiling the other kernels for float64" in caplog.text
+
+
+def test_kernel_caches_live_outside_the_installed_package():
+    """Numba's cache files next to an installed package survive ``pip uninstall`` and
+    the left-over directory shadows a later editable install: gmmkit's and the apps'
+    kernels are cached in the user-wide (or NUMBA_CACHE_DIR) cache instead."""
+    import os
+
+    import gmmkit
+    import gmmkit_apps.segment._kernels as seg
+    from gmmkit._kernels import em
+
+    roots = [os.path.dirname(os.path.abspath(gmmkit.__file__)),
+             os.path.dirname(os.path.dirname(os.path.abspath(seg.__file__)))]
+    for disp in (em.em_range, seg.icm_range):
+        path = os.path.abspath(disp._cache._cache_path)
+        assert not any(path.startswith(root + os.sep) for root in roots), path
