@@ -34,8 +34,10 @@ import numpy as np
 
 from .exceptions import DataError, ParameterError
 from ._missing import column_means
-from .outofcore import (DEFAULT_SAMPLE_SIZE, _float_dtype, _run_em, _set_n_features, chunk_problem,
-                        column_summary, scan_bounds)
+from ._scan import DEFAULT_SAMPLE_SIZE, chunk_problem, column_summary, scan_bounds
+from .outofcore import _run_em
+from .streaming import _set_n_features
+from .tables.chunks import float_dtype
 
 __all__ = ["fit_dask", "score_dask", "read_dask", "get_client"]
 
@@ -102,7 +104,7 @@ def read_dask(source, *, columns=None, chunk_rows=None):
     import dask
     import dask.array as da
 
-    from .outofcore import NpySource
+    from .tables.chunks import NpySource
 
     paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     files = []
@@ -378,7 +380,7 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     X = _as_dask_2d(X)
     if X.dtype.kind not in "fiu":
         raise DataError(f"X must be numeric, got dtype {X.dtype}")
-    dtype = _float_dtype(X.dtype)
+    dtype = float_dtype(X.dtype)
     if X.dtype != dtype:
         X = X.astype(dtype)
     if any(np.isnan(c) for c in X.chunks[0]):

@@ -8,8 +8,9 @@ import pytest
 
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import DataError, ParameterError
-from gmmkit.outofcore import NpySource, _Reservoir, fit_chunks, open_source, partial_fit, \
-    score_chunks, step_size
+from gmmkit._scan import Reservoir as _Reservoir
+from gmmkit.outofcore import fit_chunks, open_source, partial_fit, score_chunks, step_size
+from gmmkit.tables.chunks import NpySource
 from tests.conftest import make_blobs
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -308,7 +309,7 @@ def test_model_statistics_round_trip(blobs, cov):
     """A fitted model as stream statistics: the M-step gives the model back."""
     from gmmkit._covariance import COVARIANCE_TYPES
     from gmmkit.mixture import _FitContext
-    from gmmkit.outofcore import _model_statistics
+    from gmmkit.streaming import _model_statistics
 
     gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(blobs)
     ctx = _FitContext(gm, blobs, np.empty(0), 1.0, blobs.mean(0), COVARIANCE_TYPES[cov],

@@ -1,0 +1,1 @@
+"""Reading tables: one format layer for in-memory and chunked readers."""

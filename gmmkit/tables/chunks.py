@@ -1,0 +1,314 @@
+"""Chunk sources: re-iterable readers of row chunks (``.npy``, Parquet, CSV, arrays,
+iterables), for out-of-core EM and the first-pass scan.
+
+>>> import numpy as np
+>>> src = open_source(np.zeros((10, 2)), chunk_rows=4)
+>>> [X.shape[0] for X, _ in src]
+[4, 4, 2]
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+
+from ..exceptions import DataError, ParameterError
+
+__all__ = ["ChunkSource", "NpySource", "ArraySource", "ParquetSource", "CsvSource", "ConcatSource",
+           "IterableSource", "open_source", "float_dtype", "DEFAULT_CHUNK_BYTES"]
+
+#: Target size of one chunk when ``chunk_rows`` is not given.
+DEFAULT_CHUNK_BYTES = 32 * 2**20
+
+class ChunkSource:
+    """A re-iterable source of row chunks.
+
+    Iterating yields ``(X, w)`` pairs: ``X`` a 2-D numeric array (possibly a
+    buffer reused by the next chunk, so copy what you keep) and ``w`` a 1-D
+    float64 array of sample weights or None. ``name`` appears in error messages.
+    """
+
+    name = "<chunks>"
+    dtype = None  # float dtype to compute in, if known before reading
+
+    def __iter__(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _chunk_rows(n_features, itemsize, chunk_rows):
+    if chunk_rows is None:
+        return max(1024, DEFAULT_CHUNK_BYTES // max(1, n_features * itemsize))
+    if int(chunk_rows) < 1:
+        raise ParameterError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    return int(chunk_rows)
+
+
+def float_dtype(dtype):
+    """float32 stays float32 (computed in float32, as in memory); all else float64."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+
+
+class NpySource(ChunkSource):
+    """A 2-D ``.npy`` file read chunk by chunk into one reused buffer.
+
+    The header is read through ``np.load(mmap_mode="r")``; rows are then read with
+    plain file reads, so resident memory is one chunk, not the pages touched.
+    """
+
+    def __init__(self, path, *, chunk_rows=None):
+        self.path = self.name = os.fspath(path)
+        try:
+            mm = np.load(self.path, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{self.path}: not a readable .npy file: {exc}") from None
+        if mm.ndim != 2:
+            raise DataError(f"{self.path}: expected a 2-D array (rows x features), got shape {mm.shape}")
+        if mm.dtype.kind not in "fiu":
+            raise DataError(f"{self.path}: expected numeric data, got dtype {mm.dtype}")
+        self.shape, self.file_dtype = mm.shape, mm.dtype
+        self.fortran = mm.shape[0] > 1 and mm.shape[1] > 1 and not mm.flags.c_contiguous
+        self.offset = int(mm.offset)
+        del mm
+        self.dtype = float_dtype(self.file_dtype)
+        self.rows = _chunk_rows(self.shape[1], self.file_dtype.itemsize, chunk_rows)
+
+    def __iter__(self):
+        N, D = self.shape
+        if self.fortran:  # column-major file: strided reads through a memory map
+            mm = np.load(self.path, mmap_mode="r")
+            for lo in range(0, N, self.rows):
+                yield np.ascontiguousarray(mm[lo:lo + self.rows], dtype=self.dtype), None
+            return
+        buf = np.empty((min(self.rows, N), D), dtype=self.file_dtype)
+        row_bytes = D * self.file_dtype.itemsize
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            for lo in range(0, N, self.rows):
+                n = min(self.rows, N - lo)
+                view = buf[:n]
+                got = fh.readinto(memoryview(view.reshape(-1).view(np.uint8)))
+                if got != n * row_bytes:
+                    raise DataError(f"{self.path}: file is truncated (row {lo + got // row_bytes} of {N})")
+                if view.dtype != self.dtype or not view.dtype.isnative:
+                    view = view.astype(self.dtype)
+                yield view, None
+
+
+class ArraySource(ChunkSource):
+    """Row slices of an in-memory array or ``np.memmap`` (optionally with weights)."""
+
+    def __init__(self, X, sample_weight=None, *, chunk_rows=None, name="<array>"):
+        if X.ndim != 2:
+            raise DataError(f"{name}: expected a 2-D array (rows x features), got shape {X.shape}")
+        if X.dtype.kind not in "fiu":
+            raise DataError(f"{name}: expected numeric data, got dtype {X.dtype}")
+        self.X, self.name = X, name
+        self.dtype = float_dtype(X.dtype)
+        self.w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.shape != (X.shape[0],):
+                raise DataError(f"sample_weight: expected shape ({X.shape[0]},), got {w.shape}")
+            self.w = w
+        self.rows = _chunk_rows(X.shape[1], X.dtype.itemsize, chunk_rows)
+
+    def __iter__(self):
+        for lo in range(0, self.X.shape[0], self.rows):
+            w = None if self.w is None else self.w[lo:lo + self.rows]
+            yield np.ascontiguousarray(self.X[lo:lo + self.rows], dtype=self.dtype), w
+
+
+def _numeric_columns(names, types, is_numeric, path, columns):
+    if columns is not None:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise DataError(f"{path}: no column(s) {missing}; columns are {list(names)}")
+        return list(columns)
+    bad = [n for n, t in zip(names, types) if not is_numeric(t)]
+    if bad:
+        raise DataError(
+            f"{path}: non-numeric column(s) {bad}; choose the feature columns with columns=[...]"
+        )
+    return list(names)
+
+
+class ParquetSource(ChunkSource):
+    """Record batches of a Parquet file (pyarrow), selected numeric columns."""
+
+    def __init__(self, path, *, columns=None, chunk_rows=None):
+        try:
+            import pyarrow.parquet as pq
+            import pyarrow.types as pt
+        except ImportError:  # pragma: no cover - optional dependency
+            raise ParameterError("reading Parquet needs pyarrow: pip install 'gmmkit[parquet]'") from None
+        self.path = self.name = os.fspath(path)
+        try:
+            schema = pq.read_schema(self.path)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{self.path}: not a readable Parquet file: {exc}") from None
+        num = lambda t: pt.is_floating(t) or pt.is_integer(t)  # noqa: E731
+        self.columns = _numeric_columns(schema.names, schema.types, num, self.path, columns)
+        types = [schema.field(c).type for c in self.columns]
+        self.dtype = np.dtype(np.float32) if all(pt.is_float32(t) for t in types) else np.dtype(np.float64)
+        self.rows = _chunk_rows(len(self.columns), 8, chunk_rows)
+
+    def __iter__(self):
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(self.path) as pf:
+            for batch in pf.iter_batches(batch_size=self.rows, columns=self.columns):
+                X = np.empty((batch.num_rows, len(self.columns)), dtype=self.dtype)
+                for j, col in enumerate(batch.columns):
+                    X[:, j] = col.to_numpy(zero_copy_only=False)
+                yield X, None
+
+
+class CsvSource(ChunkSource):
+    """Chunks of a CSV file with a header row (pandas), selected numeric columns."""
+
+    def __init__(self, path, *, columns=None, chunk_rows=None):
+        import pandas as pd
+
+        self.path = self.name = os.fspath(path)
+        try:
+            head = pd.read_csv(self.path, nrows=100)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{self.path}: not a readable CSV file: {exc}") from None
+        num = lambda t: t.kind in "fiu"  # noqa: E731
+        self.columns = _numeric_columns(list(head.columns), list(head.dtypes), num, self.path, columns)
+        self.dtype = np.dtype(np.float64)
+        self.rows = _chunk_rows(len(self.columns), 8, chunk_rows)
+
+    def __iter__(self):
+        import pandas as pd
+
+        try:
+            with pd.read_csv(self.path, usecols=self.columns, chunksize=self.rows) as reader:
+                for frame in reader:
+                    yield frame[self.columns].to_numpy(dtype=np.float64), None
+        except ValueError as exc:
+            raise DataError(f"{self.path}: non-numeric value in columns {self.columns}: {exc}") from None
+
+
+class ConcatSource(ChunkSource):
+    """Several sources one after the other (e.g. the files of a glob)."""
+
+    def __init__(self, sources):
+        self.sources = list(sources)
+        self.name = self.sources[0].name if len(self.sources) == 1 else (
+            f"{self.sources[0].name} (+{len(self.sources) - 1} more)")
+        dts = {s.dtype for s in self.sources}
+        self.dtype = dts.pop() if len(dts) == 1 else np.dtype(np.float64)
+
+    def __iter__(self):
+        for s in self.sources:
+            for X, w in s:
+                yield X, w
+
+
+class IterableSource(ChunkSource):
+    """A re-iterable of chunks, or a function returning a fresh iterator of chunks."""
+
+    def __init__(self, obj, name="<chunks>"):
+        self.obj, self.name = obj, name
+        if not callable(obj):
+            try:
+                it = iter(obj)
+            except TypeError:
+                raise ParameterError(
+                    f"cannot read data from a {type(obj).__name__}: pass a path (.npy, .parquet, "
+                    ".csv or a glob), an array, or a re-iterable of chunks"
+                ) from None
+            if it is obj:
+                raise ParameterError(
+                    "EM reads the data once per iteration, but a one-shot iterator/generator was "
+                    "given: pass a list of chunks or a function returning a fresh iterator"
+                )
+
+    def __iter__(self):
+        for item in (self.obj() if callable(self.obj) else self.obj):
+            w = None
+            if isinstance(item, tuple):
+                if len(item) != 2:
+                    raise DataError(f"{self.name}: a chunk must be X or (X, sample_weight)")
+                item, w = item
+                w = None if w is None else np.asarray(w, dtype=np.float64)
+            X = np.asarray(item)
+            if X.ndim != 2 or X.dtype.kind not in "fiu":
+                raise DataError(f"{self.name}: each chunk must be a 2-D numeric array, got "
+                                f"shape {X.shape} dtype {X.dtype}")
+            if w is not None and w.shape != (X.shape[0],):
+                raise DataError(f"{self.name}: chunk weights have shape {w.shape}, expected ({X.shape[0]},)")
+            yield X, w
+
+
+_READERS = {".npy": NpySource, ".parquet": ParquetSource, ".pq": ParquetSource,
+            ".csv": CsvSource, ".gz": CsvSource, ".bz2": CsvSource, ".zip": CsvSource}
+
+
+def _file_source(path, columns, chunk_rows):
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        files = sorted(glob.glob(os.path.join(path, "*.parquet")))
+        if not files:
+            raise DataError(f"{path}: folder holds no .parquet files")
+        return ConcatSource([ParquetSource(f, columns=columns, chunk_rows=chunk_rows) for f in files])
+    if not os.path.exists(path):
+        raise DataError(f"data file not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    reader = _READERS.get(ext)
+    if reader is None:
+        raise DataError(f"{path}: unknown data file type {ext!r}; use .npy, .parquet or .csv")
+    if reader is NpySource:
+        if columns is not None:
+            raise ParameterError("columns=... applies to Parquet/CSV files, not .npy")
+        return NpySource(path, chunk_rows=chunk_rows)
+    return reader(path, columns=columns, chunk_rows=chunk_rows)
+
+
+def open_source(source, *, columns=None, chunk_rows=None, sample_weight=None):
+    """Turn ``source`` into a :class:`ChunkSource`.
+
+    Parameters
+    ----------
+    source : str, path, list of paths, ndarray, np.memmap, ChunkSource or iterable
+        A path to a ``.npy``, ``.parquet`` or ``.csv`` file, a glob pattern
+        (``"data/*.parquet"``) or folder of Parquet files, a list of paths, an
+        array, or a re-iterable of chunks (list, or function returning an iterator).
+    columns : list of str, optional
+        Feature columns of Parquet/CSV files (default: all, which must be numeric).
+    chunk_rows : int, optional
+        Rows per chunk (default: about 32 MB per chunk).
+    sample_weight : array, optional
+        Weights of the rows (array sources only; chunks may carry their own).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> src = open_source(np.zeros((10, 2)), chunk_rows=4)
+    >>> [X.shape[0] for X, _ in src]
+    [4, 4, 2]
+    """
+    if isinstance(source, ChunkSource):
+        return source
+    if sample_weight is not None and not isinstance(source, np.ndarray):
+        raise ParameterError("sample_weight applies to array sources; chunks can carry (X, w) pairs")
+    if isinstance(source, (str, os.PathLike)):
+        s = os.fspath(source)
+        if any(c in s for c in "*?["):
+            files = sorted(glob.glob(s))
+            if not files:
+                raise DataError(f"no file matches {s}")
+            return ConcatSource([_file_source(f, columns, chunk_rows) for f in files])
+        return _file_source(s, columns, chunk_rows)
+    if isinstance(source, (list, tuple)) and source and all(
+            isinstance(s, (str, os.PathLike)) for s in source):
+        return ConcatSource([_file_source(f, columns, chunk_rows) for f in source])
+    if isinstance(source, np.ndarray):
+        return ArraySource(source, sample_weight, chunk_rows=chunk_rows)
+    if type(source).__module__.split(".")[0] == "dask":
+        raise ParameterError("a dask collection was given: use gmmkit.dask.fit_dask")
+    if hasattr(source, "to_numpy") and hasattr(source, "columns"):  # a DataFrame in memory
+        return ArraySource(source.to_numpy(), chunk_rows=chunk_rows, name="<DataFrame>")
+    return IterableSource(source)
