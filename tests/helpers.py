@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import numpy as np
 
 LOG_2PI = np.log(2 * np.pi)
+ROOT = Path(__file__).resolve().parents[1]
+IRIS = ROOT / "datasets" / "tables" / "iris.csv"
 
 
 # ---------------------------------------------------------------- data
@@ -23,6 +26,12 @@ def make_blobs(rng, n=600, d=2, k=3, spread=4.0, dtype=np.float64):
         A = rng.normal(size=(d, d)) * 0.6 + np.eye(d)
         parts.append(c + rng.normal(size=(n // k, d)) @ A)
     return np.vstack(parts).astype(dtype)
+
+
+def well_conditioned(rng, n=3000):
+    """Three float32 clusters whose float32 sums are well conditioned."""
+    centers = np.array([[-5.0, 0, 0], [5, 0, 0], [0, 6, 2]])
+    return (centers[np.arange(n) % 3] + rng.normal(size=(n, 3)) * [1, 1.5, 0.7]).astype(np.float32)
 
 
 def random_covariances(rng, cov_type, K, D, scale=1.0):
@@ -76,14 +85,29 @@ def kernel_arguments(cov_type, weights, means, covariances, dtype):
 
 
 # ---------------------------------------------------------------- gmmkit internals
+def _engine_takes_family(fn):
+    import inspect
+
+    return next(iter(inspect.signature(fn).parameters)) == "family"
+
+
+def _engine_prec(family, prec):
+    # the engine takes diag/spherical factors as (K, 1, D), full/tied as (K, D, D)
+    return prec[:, None, :] if family == "diag" and prec.ndim == 2 else prec
+
+
 def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel=False):
     """One fused E + statistics pass of the kernels: (sum w log p, nk (K+1), sx, sxx),
     sums about ``shift``; sxx upper triangular (K, D, D) for 'full', (K, D) for 'diag'."""
     from gmmkit import _engine
 
     sw = np.empty(0) if sw is None else np.ascontiguousarray(sw, dtype=np.float64)
-    return _engine.em_pass(family, X, sw, np.ascontiguousarray(shift, dtype=X.dtype), means, prec, logc,
-                           log_noise, parallel)
+    shift = np.ascontiguousarray(shift, dtype=X.dtype)
+    if _engine_takes_family(_engine.em_pass):  # older engine: em_pass(family, X, ...)
+        return _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel)
+    ll, nk, sx, sxx = _engine.em_pass(X, sw, shift, means, _engine_prec(family, prec), logc, log_noise,
+                                      parallel)
+    return ll, nk, sx, (sxx[:, 0, :] if family == "diag" else sxx)
 
 
 def score_pass(family, X, shift, means, prec, logc, log_noise, parallel=False):
@@ -91,8 +115,12 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, parallel=False):
     from gmmkit import _engine
 
     K = means.shape[0]
-    return _engine.score_pass(family, X, np.ascontiguousarray(shift, dtype=X.dtype), means, prec, logc,
-                              log_noise, resp_cols=K + 1, labels=True, parallel=parallel)
+    shift = np.ascontiguousarray(shift, dtype=X.dtype)
+    if _engine_takes_family(_engine.score_pass):
+        return _engine.score_pass(family, X, shift, means, prec, logc, log_noise, resp_cols=K + 1,
+                                  labels=True, parallel=parallel)
+    return _engine.score_pass(X, shift, means, _engine_prec(family, prec), logc, log_noise,
+                              resp_cols=K + 1, labels=True, parallel=parallel)
 
 
 def set_parallel_threshold(monkeypatch, value):

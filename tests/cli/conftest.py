@@ -1,12 +1,9 @@
-import os
 import textwrap
-from importlib.metadata import EntryPoint
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-IRIS = Path(__file__).resolve().parents[2] / "datasets" / "tables" / "iris.csv"
+from tests.helpers import IRIS
 
 
 @pytest.fixture
@@ -38,13 +35,3 @@ def plugin_module(tmp_path, monkeypatch):
         return name
 
     return make
-
-
-def ep(name, value):
-    return EntryPoint(name=name, value=value, group="gmmkit.apps")
-
-
-def run_ok(runner, app, args):
-    result = runner.invoke(app, [os.fspath(a) for a in args])
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result

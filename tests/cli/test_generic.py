@@ -9,7 +9,7 @@ import gmmkit
 from gmmkit.cli._common import parse_covariance, parse_k
 from gmmkit.exceptions import ParameterError
 
-from .conftest import run_ok
+from tests.helpers import run_ok
 
 SPECIES = {"setosa", "versicolor", "virginica"}
 
@@ -20,7 +20,7 @@ def fitted(tmp_path_factory):
     from typer.testing import CliRunner
 
     from gmmkit.cli import make_app
-    from tests.cli.conftest import IRIS
+    from tests.helpers import IRIS
 
     path = tmp_path_factory.mktemp("model") / "iris.gmm"
     result = CliRunner().invoke(make_app(entry_points=[]), [

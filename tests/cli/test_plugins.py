@@ -5,7 +5,7 @@ from gmmkit import plugins
 from gmmkit.cli import make_app
 from gmmkit.exceptions import DataError
 
-from .conftest import ep
+from tests.helpers import ep
 
 SINGLE = '''
 import typer

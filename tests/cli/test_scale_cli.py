@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 import gmmkit
 
-from .conftest import run_ok
+from tests.helpers import run_ok
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ distributed = pytest.importorskip("distributed")
 from gmmkit import GaussianMixture  # noqa: E402
 from gmmkit.dask import fit_dask, read_dask, score_dask  # noqa: E402
 from gmmkit.exceptions import DataError  # noqa: E402
-from tests.conftest import make_blobs  # noqa: E402
+from tests.helpers import make_blobs, well_conditioned  # noqa: E402
 
 FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_"]
 
@@ -52,8 +52,6 @@ def test_threaded_scheduler_weights_float32(blobs, rng):
     ref = GaussianMixture(**kw).fit(blobs, sample_weight=w)
     got = fit_dask(GaussianMixture(**kw), da.from_array(blobs, chunks=700), sample_weight=w, client=False)
     assert_same_fit(got, ref)
-    from tests.core.test_outofcore import well_conditioned
-
     X32 = well_conditioned(rng)
     ref32 = GaussianMixture(3, random_state=0).fit(X32)
     got32 = fit_dask(GaussianMixture(3, random_state=0), da.from_array(X32, chunks=(700, 1)), client=False)
@@ -76,14 +74,30 @@ def _exit_soon():
     return os.getpid()
 
 
+def _workers(client):
+    return set(client.scheduler_info()["workers"])
+
+
+def _wait_until(condition, timeout):
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_worker_killed_mid_fit(client, blobs):
     """A worker dies after iteration 3; Dask recomputes its blocks and the fit is unchanged."""
     X = da.from_array(blobs, chunks=(300, 3))
     kw = dict(n_components=3, random_state=0, tol=1e-10, max_iter=40)
     ref = fit_dask(GaussianMixture(**kw), X, client=client)
     assert ref.n_iter_ > 5
-    before = set(client.scheduler_info()["workers"])
-    victim = sorted(before)[0]
+    client.wait_for_workers(2, timeout=60)  # an earlier test may have left a worker restarting
+    victim = sorted(_workers(client))[0]
     killed = []
 
     def kill(info):
@@ -92,8 +106,8 @@ def test_worker_killed_mid_fit(client, blobs):
 
     got = fit_dask(GaussianMixture(callback=kill, **kw), X, client=client)
     assert killed
-    client.wait_for_workers(2, timeout=60)
-    assert victim not in set(client.scheduler_info()["workers"])  # that worker really died
+    # that worker really died: the scheduler drops it, and the nanny's replacement joins
+    assert _wait_until(lambda: victim not in _workers(client) and len(_workers(client)) >= 2, 60)
     assert_same_fit(got, ref, rtol=1e-12)
     assert_same_fit(got, GaussianMixture(**kw).fit(blobs))
 

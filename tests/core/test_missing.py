@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import DataError, ParameterError
-from tests.conftest import make_blobs
+from tests.helpers import make_blobs
 from tests.reference import full_covariances
 
 

@@ -9,7 +9,7 @@ from sklearn.mixture import GaussianMixture as SkGM
 from gmmkit import GaussianMixture, _engine
 from gmmkit._covariance import COVARIANCE_TYPES
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, GMMKitError, ParameterError
-from tests.conftest import make_blobs
+from tests.helpers import make_blobs
 from tests.reference import em_statistics, full_covariances
 
 COV_TYPES = list(COVARIANCE_TYPES)

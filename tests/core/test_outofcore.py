@@ -11,7 +11,7 @@ from gmmkit.exceptions import DataError, ParameterError
 from gmmkit._scan import Reservoir as _Reservoir
 from gmmkit.outofcore import fit_chunks, open_source, partial_fit, score_chunks, step_size
 from gmmkit.tables.chunks import NpySource
-from tests.conftest import make_blobs
+from tests.helpers import make_blobs, well_conditioned
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_"]
@@ -47,11 +47,6 @@ def test_npy_equals_in_memory(tmp_path, blobs, cov):
     assert got.n_features_in_ == 3
     assert got.n_data_passes_ == got.n_iter_ + 1
     np.testing.assert_array_equal(got.predict(blobs), ref.predict(blobs))
-
-
-def well_conditioned(rng, n=3000):
-    centers = np.array([[-5.0, 0, 0], [5, 0, 0], [0, 6, 2]])
-    return (centers[np.arange(n) % 3] + rng.normal(size=(n, 3)) * [1, 1.5, 0.7]).astype(np.float32)
 
 
 def test_float32_computed_in_float32(tmp_path, rng):
@@ -225,7 +220,7 @@ def test_reservoir_is_uniform_without_replacement():
         assert rows.shape == (m, 1) and len(np.unique(rows)) == m and w.size == 0
         counts[rows[:, 0].astype(int)] += 1
     # each row kept with probability m/N = 0.1: 20 expected per row out of 200 draws
-    assert abs(counts.mean() - 20) < 1e-9
+    # (counts.mean() is 20 by construction: m rows per draw; the spread is what can fail)
     first, last = counts[:500].sum(), counts[500:].sum()
     assert abs(first - last) < 0.05 * (first + last)  # the end of the stream is not favoured
     assert counts.std() < 2 * np.sqrt(20)

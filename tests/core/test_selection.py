@@ -5,7 +5,7 @@ import pytest
 
 import gmmkit
 from gmmkit.exceptions import ParameterError
-from tests.conftest import make_blobs
+from tests.helpers import make_blobs
 
 
 @pytest.fixture
