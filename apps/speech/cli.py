@@ -4,7 +4,6 @@ A thin Typer layer over :mod:`gmmkit_apps.speech`; heavy modules load inside the
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -38,12 +37,17 @@ NMfcc = Annotated[int, typer.Option("--n-mfcc", help="MFCCs per frame (deltas tr
 
 
 def _note(quiet, msg):
-    if not quiet:
+    """A progress line on stderr (the speech commands' notes carry no prefix)."""
+    from gmmkit.cli.kit import is_quiet
+
+    if not is_quiet(quiet):
         typer.echo(msg, err=True)
 
 
 def _emit_json(obj):
-    typer.echo(json.dumps(obj, indent=1))
+    from gmmkit.cli.kit import print_json
+
+    print_json(obj)
 
 
 def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True):
@@ -135,10 +139,11 @@ def phonemes_train(
     """
     import collections
 
-    from .classifier import GMMClassifier
-    from .corpus import check_new_output
+    from gmmkit.cli.kit import check_output
 
-    check_new_output(out, force)
+    from .classifier import GMMClassifier
+
+    check_output(out, force)
     fe = _front_end(sr, n_mfcc, vad=False)
     seqs, labels, _ = _sequences_from([data], fe, split)
     if labels is None:
@@ -174,19 +179,17 @@ def phonemes_classify(
 
     Example: gmmkit speech phonemes classify datasets/speech/phonemes/segments.csv --split test -m phones.gmmc
     """
-    import numpy as np
     import pandas as pd
+    from gmmkit.cli.kit import check_outputs, require_matplotlib
     from gmmkit.io import atomic_path
 
     from .classifier import GMMClassifier
-    from .corpus import check_new_output
     from .features import FrontEnd
+    from .metrics import classification_scores
 
-    for p in (out, confusion):
-        if p is not None:
-            check_new_output(p, force)
+    check_outputs(out, confusion, force=force)
     if confusion is not None:
-        _matplotlib("--confusion")
+        require_matplotlib("--confusion")
     clf, extra = GMMClassifier.load(model)
     fe = FrontEnd.from_dict(extra.get("speech_front_end") or {"vad": False})
     seqs, labels, names = _sequences_from(inputs, fe, split)
@@ -196,15 +199,10 @@ def phonemes_classify(
     result = {"n": len(pred)}
     if labels is not None:
         table.insert(1, "true", labels)
-        truth = np.asarray(labels)
-        result["accuracy"] = float(np.mean(truth == pred))
-        known = np.isin(truth, clf.classes_)
-        result["unknown_classes"] = int((~known).sum())
+        acc, unknown, cm = classification_scores(labels, pred, clf.classes_)
         classes = list(clf.classes_)
-        cm = pd.crosstab(pd.Categorical(truth[known], categories=classes),
-                         pd.Categorical(pred[known], categories=classes), dropna=False)
-        cm.index.name, cm.columns.name = "true", "predicted"
-        result["confusion"] = {"classes": classes, "matrix": cm.values.tolist()}
+        result.update(accuracy=acc, unknown_classes=unknown,
+                      confusion={"classes": classes, "matrix": cm.values.tolist()})
         if confusion is not None:
             _plot_confusion(cm, confusion, result["accuracy"], force)
     if out is not None:
@@ -220,23 +218,9 @@ def phonemes_classify(
             typer.echo(f"accuracy {100 * result['accuracy']:.1f}% on {len(pred)} inputs")
 
 
-def _matplotlib(option):
-    try:
-        import matplotlib
-    except ImportError:
-        from gmmkit.exceptions import ParameterError
-
-        raise ParameterError(f"{option} needs matplotlib: pip install 'gmmkit[plot]'") from None
-    matplotlib.use("Agg")
-    return matplotlib
-
-
 def _plot_confusion(cm, path, accuracy, force):
-    _matplotlib("--confusion")
-
     import matplotlib.pyplot as plt
     import numpy as np
-    from gmmkit.io import atomic_path
 
     rows = cm.values.sum(axis=1, keepdims=True)
     frac = cm.values / np.maximum(rows, 1)
@@ -248,6 +232,13 @@ def _plot_confusion(cm, path, accuracy, force):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"confusion (row-normalised), accuracy {100 * accuracy:.1f}%", fontsize=9)
+    _save_png(fig, path, force)
+
+
+def _save_png(fig, path, force):
+    import matplotlib.pyplot as plt
+    from gmmkit.io import atomic_path
+
     fig.tight_layout()
     with atomic_path(path, overwrite=force) as tmp:
         fig.savefig(tmp, format="png")
@@ -275,10 +266,12 @@ def ubm_cmd(
     """
     import time
 
-    from .corpus import audio_files, check_new_output, features_of
+    from gmmkit.cli.kit import check_output
+
+    from .corpus import audio_files, features_of
     from .ubm import train_ubm
 
-    check_new_output(out, force)
+    check_output(out, force)
     fe = _front_end(sr, n_mfcc)
     files = audio_files(data)
     t0 = time.perf_counter()
@@ -317,46 +310,15 @@ def enroll_cmd(
 
     Example: gmmkit speech enroll --ubm ubm.gmm --speaker alice alice/*.wav -o models/
     """
-    import shutil
+    from .models import enroll
 
-    from gmmkit.exceptions import ModelFileError
-    from gmmkit.io import atomic_path
-
-    from .corpus import SPEAKER_EXT, UBM_FILE, audio_files, check_new_output, features_of, load_ubm
-    from .ubm import _check_name, map_adapt, save_speaker, ubm_fingerprint
-
-    _check_name(speaker)
-    target = os.path.join(out, speaker + SPEAKER_EXT)
-    check_new_output(target, force)
-    model_ubm, fe = load_ubm(ubm)
-    local = os.path.join(out, UBM_FILE)
-    if os.path.exists(local) and not os.path.samefile(local, ubm):
-        other, _ = load_ubm(local)
-        if ubm_fingerprint(other) != ubm_fingerprint(model_ubm):
-            raise ModelFileError(f"{out} already holds models adapted from a different UBM ({local}); "
-                                 "use another models folder")
-    paths = audio_files(files)
-    model = map_adapt(model_ubm, features_of(paths, fe), name=speaker, relevance=relevance, adapt=adapt)
-    if not os.path.exists(local):
-        with atomic_path(local) as tmp:
-            shutil.copyfile(ubm, tmp)
-    save_speaker(model, target, overwrite=force, front_end=fe.to_dict())
+    model, target, paths = enroll(out, ubm, speaker, files, relevance=relevance, adapt=adapt,
+                                  overwrite=force)
     summary = {"speaker": speaker, "output": target, "files": len(paths), "frames": model.n_frames}
     if json_out:
         _emit_json(summary)
     else:
         _note(quiet, f"{target}: {speaker} enrolled from {len(paths)} files ({model.n_frames} speech frames)")
-
-
-def _score_files(ms, files, top_c, speakers=None):
-    import numpy as np
-
-    from .corpus import features_of
-    from .ubm import score_frames
-
-    speakers = ms.speakers if speakers is None else speakers
-    return np.stack([score_frames(ms.ubm, speakers, F, top_c=top_c)
-                     for F in features_of(files, ms.front_end)])
 
 
 TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per frame.")]
@@ -377,19 +339,16 @@ def identify_cmd(
     Example: gmmkit speech identify --models models/ unknown1.wav unknown2.wav
     """
     import pandas as pd
+    from gmmkit.cli.kit import check_output
     from gmmkit.io import atomic_path
 
-    from .corpus import audio_files, check_new_output, load_model_set
+    from .corpus import audio_files, load_model_set
+    from .trials import identify
 
-    if out is not None:
-        check_new_output(out, force)
+    check_output(out, force)
     paths = audio_files(files)  # cheap checks first
     ms = load_model_set(models)
-    S = _score_files(ms, paths, top_c)
-    best = S.argmax(axis=1)
-    rows = [{"file": p, "speaker": ms.names[b], "score": float(S[i, b]),
-             "margin": float(S[i, b] - (sorted(S[i])[-2] if S.shape[1] > 1 else 0.0))}
-            for i, (p, b) in enumerate(zip(paths, best))]
+    rows, S = identify(ms, paths, top_c=top_c)
     if out is not None:
         df = pd.DataFrame(S, columns=ms.names)
         df.insert(0, "file", paths)
@@ -419,37 +378,21 @@ def verify_cmd(
     Example: gmmkit speech verify --models models/ --speaker alice call.wav
     """
     from .corpus import audio_files, load_model_set
+    from .models import stored_threshold
+    from .trials import verify
 
-    paths = audio_files([file])
+    path = audio_files([file])[0]
     ms = load_model_set(models)
-    spk = ms.speaker(speaker)
-    if threshold is None:
-        threshold = _stored_threshold(models)
-    score = float(_score_files(ms, paths, top_c, [spk])[0, 0])
-    decision = "accept" if score >= threshold else "reject"
+    ms.speaker(speaker)  # an unknown speaker fails before the scoring
+    r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
+               top_c=top_c)
+    r["file"] = str(file)
     if json_out:
-        _emit_json({"file": str(file), "speaker": speaker, "score": score, "threshold": threshold,
-                    "decision": decision})
+        _emit_json(r)
     elif not quiet:
-        typer.echo(f"{decision}\t{speaker}\tscore {score:.3f}\tthreshold {threshold:.3f}")
+        typer.echo(f"{r['decision']}\t{speaker}\tscore {r['score']:.3f}\tthreshold {r['threshold']:.3f}")
     else:
-        typer.echo(decision)
-
-
-THRESHOLD_FILE = "threshold.json"
-
-
-def _stored_threshold(models):
-    from gmmkit.exceptions import ModelFileError
-
-    p = os.path.join(models, THRESHOLD_FILE)
-    if not os.path.exists(p):
-        return 0.0
-    try:
-        with open(p) as fh:
-            return float(json.load(fh)["threshold"])
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        raise ModelFileError(f"{p}: unreadable threshold file ({exc})") from None
+        typer.echo(r["decision"])
 
 
 @app.command("evaluate")
@@ -461,7 +404,7 @@ def evaluate_cmd(
     det: Annotated[Optional[Path], typer.Option(help="Save the DET curve (PNG).")] = None,
     scores_out: Annotated[Optional[Path], typer.Option("--scores", help="Write trial scores as CSV.")] = None,
     save_threshold: Annotated[bool, typer.Option(
-        help=f"Store the EER threshold in the models folder ({THRESHOLD_FILE}) for 'verify'.")] = False,
+        help="Store the EER threshold in the models folder (threshold.json) for 'verify'.")] = False,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -470,70 +413,38 @@ def evaluate_cmd(
 
     Example: gmmkit speech evaluate --models models/ trials.csv --det det.png
     """
-    import numpy as np
+    from gmmkit.cli.kit import check_outputs, require_matplotlib
     from gmmkit.io import atomic_path
 
-    from .corpus import check_new_output, load_model_set, read_trials
-    from .metrics import eer, min_dcf
+    from .corpus import load_model_set, read_trials
+    from .models import store_threshold
+    from .trials import evaluate_trials
 
-    for p in (det, scores_out):
-        if p is not None:
-            check_new_output(p, force)
+    check_outputs(det, scores_out, force=force)
     if det is not None:
-        _matplotlib("--det")  # fail before the scoring, not after
+        require_matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
-    missing = [p for p in dict.fromkeys(df["path"]) if not os.path.isfile(p)]
-    if missing:
-        from gmmkit.exceptions import DataError
-
-        raise DataError(f"{trials}: {len(missing)} audio file(s) not found, first {missing[0]}")
-    ms = load_model_set(models)
-    unknown = sorted(set(df["speaker"]) - set(ms.names))
-    if unknown:
-        from gmmkit.exceptions import DataError
-
-        raise DataError(f"{trials}: speaker(s) {', '.join(unknown[:5])} have no model in {models}")
-    files = list(dict.fromkeys(df["path"]))
-    S = _score_files(ms, files, top_c)
-    row = {f: i for i, f in enumerate(files)}
-    col = {n: j for j, n in enumerate(ms.names)}
-    scores = np.array([S[row[f], col[s]] for f, s in zip(df["path"], df["speaker"])])
-    labels = df["target"].to_numpy(bool)
-    e, thr = eer(scores, labels)
-    dcf, _ = min_dcf(scores, labels, p_target=p_target)
-    result = {"trials": int(len(df)), "targets": int(labels.sum()), "eer": e, "eer_threshold": thr,
-              "min_dcf": dcf, "p_target": p_target}
-    # closed-set identification on files whose true speaker is enrolled
-    truth = {f: s for f, s, t in zip(df["path"], df["speaker"], labels) if t}
-    if truth:
-        hits = [ms.names[int(np.argmax(S[row[f]]))] == s for f, s in truth.items()]
-        result["identification_accuracy"] = float(np.mean(hits))
-        result["identification_files"] = len(hits)
+    ev = evaluate_trials(load_model_set(models), df, top_c=top_c, p_target=p_target)
+    result = ev.summary
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:
-            df.drop(columns=["path"]).assign(target=labels.astype(int), score=scores).to_csv(tmp, index=False)
+            ev.score_table().to_csv(tmp, index=False)
     if det is not None:
-        _matplotlib("--det")
         import matplotlib.pyplot as plt
 
         from .metrics import plot_det
 
         fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=90)
-        plot_det(scores, labels, ax=ax)
-        fig.tight_layout()
-        with atomic_path(det, overwrite=force) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
+        plot_det(ev.scores, ev.labels, ax=ax)
+        _save_png(fig, det, force)
     if save_threshold:
-        with atomic_path(os.path.join(models, THRESHOLD_FILE)) as tmp:
-            with open(tmp, "w") as fh:
-                json.dump({"threshold": thr, "from": str(trials), "eer": e}, fh)
+        store_threshold(models, ev.threshold, source=trials, eer=result["eer"])
     if json_out:
         _emit_json(result)
     elif not quiet:
-        typer.echo(f"trials {result['trials']} ({result['targets']} target)  EER {100 * e:.2f}% "
-                   f"(threshold {thr:.3f})  minDCF(p={p_target:g}) {dcf:.3f}")
-        if truth:
+        typer.echo(f"trials {result['trials']} ({result['targets']} target)  EER {100 * result['eer']:.2f}% "
+                   f"(threshold {ev.threshold:.3f})  minDCF(p={p_target:g}) {result['min_dcf']:.3f}")
+        if "identification_accuracy" in result:
             typer.echo(f"closed-set identification {100 * result['identification_accuracy']:.1f}% "
                        f"of {result['identification_files']} files")
 

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from gmmkit.exceptions import DataError, ModelFileError, OutputExistsError, ParameterError
+from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 from .features import FrontEnd, extract, load_audio, mfcc_frames
 
@@ -152,8 +152,10 @@ def read_trials(path):
         raise DataError(f"{path}: row {int(np.flatnonzero(bad.values)[0]) + 2}: target must be 1/0, "
                         f"true/false or target/nontarget, got {df['target'].iloc[int(np.flatnonzero(bad.values)[0])]!r}")
     base = os.path.dirname(os.path.abspath(path))
-    return df.assign(path=[_resolve(base, f) for f in df["file"]], target=t.isin(yes).values,
-                     speaker=df["speaker"].astype(str))
+    df = df.assign(path=[_resolve(base, f) for f in df["file"]], target=t.isin(yes).values,
+                   speaker=df["speaker"].astype(str))
+    df.attrs["source"] = os.fspath(path)
+    return df
 
 
 class ModelSet:
@@ -219,8 +221,3 @@ def load_model_set(folder, *, need_speakers=True):
     if need_speakers and not speakers:
         raise ModelFileError(f"{folder}: no speaker models (*{SPEAKER_EXT})")
     return ModelSet(folder, ubm, fe, speakers)
-
-
-def check_new_output(path, force):
-    if os.path.exists(path) and not force:
-        raise OutputExistsError(f"{path} exists; pass --force to replace it")

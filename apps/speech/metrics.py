@@ -17,7 +17,7 @@ import numpy as np
 
 from gmmkit.exceptions import DataError
 
-__all__ = ["error_rates", "eer", "min_dcf", "det_curve", "plot_det"]
+__all__ = ["error_rates", "eer", "min_dcf", "det_curve", "plot_det", "classification_scores"]
 
 
 def _check(scores, labels):
@@ -115,3 +115,23 @@ def plot_det(scores, labels, ax=None, *, label=None):
     ax.legend(loc="upper right")
     ax.grid(True, color="0.9")
     return ax
+
+
+def classification_scores(truth, predicted, classes):
+    """Accuracy, the number of inputs whose true class the classifier does not know, and the
+    confusion matrix (a DataFrame, rows true, columns predicted, over ``classes``; inputs of an
+    unknown class are left out of it).
+
+    >>> acc, unknown, cm = classification_scores(["a", "b", "c"], ["a", "a", "a"], ["a", "b"])
+    >>> round(acc, 3), unknown, cm.values.tolist()
+    (0.333, 1, [[1, 0], [1, 0]])
+    """
+    import pandas as pd
+
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    classes = list(classes)
+    known = np.isin(truth, classes)
+    cm = pd.crosstab(pd.Categorical(truth[known], categories=classes),
+                     pd.Categorical(predicted[known], categories=classes), dropna=False)
+    cm.index.name, cm.columns.name = "true", "predicted"
+    return float(np.mean(truth == predicted)), int((~known).sum()), cm
