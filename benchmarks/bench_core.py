@@ -177,7 +177,8 @@ def cold_start(rounds=7):
         "X=np.random.default_rng(0).normal(size=(500,3)); t=time.perf_counter()\n"
         "for dt in (np.float64, np.float32):\n"
         "    for ct in ('full', 'diag'):\n"
-        "        gmmkit.GaussianMixture(2, covariance_type=ct, random_state=0).fit(X.astype(dt)).predict(X.astype(dt))\n"
+        "        gm = gmmkit.GaussianMixture(2, covariance_type=ct, random_state=0)\n"
+        "        gm.fit(X.astype(dt)).predict(X.astype(dt))\n"
         "print(time.perf_counter()-t)")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)

@@ -28,7 +28,6 @@ import numpy as np
 
 from gmmkit import GaussianMixture
 
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

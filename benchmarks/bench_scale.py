@@ -172,12 +172,11 @@ def _compare_in_memory(X, init, args, t_ref, label):
 
 # ---------------------------------------------------------------- dask
 def bench_dask(args):
+    import dask
     import dask.array as da
     from distributed import Client, LocalCluster
 
     from gmmkit.dask import fit_dask
-
-    import dask
 
     init = start_params()
     print(f"dask: N={args.n:,} x {D} float32, K={K} full, {args.iters} EM iterations, "

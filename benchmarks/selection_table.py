@@ -60,9 +60,10 @@ def standardise(X):
 
 
 def ari_row(name, X, y, ks, extra=None, plot=None):
-    import gmmkit
     from sklearn.metrics import adjusted_rand_score
     from sklearn.mixture import GaussianMixture as SkGM
+
+    import gmmkit
 
     extra = extra or {}
     n_classes = len(np.unique(y))
@@ -245,8 +246,9 @@ def grid_sample(seed, side=5, per=100, spacing=6.0):
 
 
 def part2b(seeds):
-    import gmmkit
     from sklearn.metrics import adjusted_rand_score
+
+    import gmmkit
 
     rand = dict(init_params="random_from_data")
     configs = {
@@ -294,8 +296,9 @@ def main():
     ap.add_argument("--no-plots", action="store_true")
     args = ap.parse_args()
     plots = not args.no_plots
-    import gmmkit
     import sklearn
+
+    import gmmkit
 
     print(f"gmmkit {getattr(gmmkit, '__version__', '?')}, scikit-learn {sklearn.__version__}, "
           f"{os.cpu_count()} CPUs; load before: {os.getloadavg()[0]:.2f} (shared machine)")

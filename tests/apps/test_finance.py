@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from gmmkit.exceptions import DataError, ParameterError
 from gmmkit_apps.finance import backtest as bt
+from gmmkit_apps.finance import volatility as vl
 from gmmkit_apps.finance.data import detect_frequency, load_returns, to_returns
 from gmmkit_apps.finance.dist import NormalMixture, fit_mixture
 from gmmkit_apps.finance.regimes import portfolio_mixture, regime_names, stress_scenarios
 from gmmkit_apps.finance.risk import historical_var_es, normal_var_es, risk_table
-from gmmkit_apps.finance import volatility as vl
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "finance"
 INDICES = DATA / "indices.csv.gz"

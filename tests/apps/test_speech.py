@@ -13,12 +13,10 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
-
 from gmmkit_apps.speech import metrics
 from gmmkit_apps.speech.classifier import GMMClassifier
 from gmmkit_apps.speech.features import FrontEnd, cmvn, extract, load_audio, mfcc_frames
-from gmmkit_apps.speech.ubm import (SpeakerModel, load_speaker, map_adapt, save_speaker, score_frames,
-                                    train_ubm)
+from gmmkit_apps.speech.ubm import SpeakerModel, load_speaker, map_adapt, save_speaker, score_frames, train_ubm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPEAKERS = os.path.join(ROOT, "datasets", "speech", "speakers")

@@ -8,7 +8,6 @@ import pytest
 import gmmkit
 from gmmkit.cli._common import parse_covariance, parse_k
 from gmmkit.exceptions import ParameterError
-
 from tests.helpers import run_ok
 
 SPECIES = {"setosa", "versicolor", "virginica"}

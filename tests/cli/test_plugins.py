@@ -4,7 +4,6 @@ import pytest
 from gmmkit import plugins
 from gmmkit.cli import make_app
 from gmmkit.exceptions import DataError
-
 from tests.helpers import ep
 
 SINGLE = '''

@@ -6,7 +6,6 @@ import pytest
 from typer.testing import CliRunner
 
 import gmmkit
-
 from tests.helpers import run_ok
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gmmkit import GaussianMixture
-from gmmkit.exceptions import DataError, ParameterError
 from gmmkit._scan import Reservoir as _Reservoir
+from gmmkit.exceptions import DataError, ParameterError
 from gmmkit.outofcore import fit_chunks, open_source, partial_fit, score_chunks, step_size
 from gmmkit.tables.chunks import NpySource
 from tests.helpers import make_blobs, well_conditioned
@@ -261,7 +261,7 @@ def test_partial_fit_approaches_batch_em(rng, cov):
     X = X[rng.permutation(len(X))]
     ref = GaussianMixture(3, covariance_type=cov, random_state=0).fit(X)
     gm = GaussianMixture(3, covariance_type=cov, random_state=0)
-    for epoch in range(2):
+    for _epoch in range(2):
         for batch in np.array_split(X, 60):
             partial_fit(gm, batch, step_exponent=0.7)
     assert gm.n_iter_ == 120 and not gm.converged_ and len(gm.lower_bounds_) == 120
