@@ -27,9 +27,6 @@ True
 """
 from __future__ import annotations
 
-import glob
-import os
-
 import numpy as np
 
 from .exceptions import DataError, ParameterError
@@ -38,6 +35,7 @@ from ._scan import DEFAULT_SAMPLE_SIZE, chunk_problem, column_summary, scan_boun
 from .outofcore import _run_em
 from .streaming import _set_n_features
 from .tables.chunks import float_dtype
+from .tables.distributed import read_dask  # noqa: F401  (public here too)
 
 __all__ = ["fit_dask", "score_dask", "read_dask", "get_client"]
 
@@ -68,77 +66,6 @@ def get_client(scheduler=None):
         return Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
-
-
-# ====================================================================== reading
-def _read_npy_rows(path, lo, hi):
-    """Rows lo:hi of a 2-D .npy file (runs on a worker; the file must be visible there)."""
-    mm = np.load(path, mmap_mode="r")
-    return np.array(mm[lo:hi])
-
-
-def read_dask(source, *, columns=None, chunk_rows=None):
-    """A 2-D dask array read lazily from files, so workers load their own blocks.
-
-    Parameters
-    ----------
-    source : str or list of str
-        ``.npy``, ``.parquet`` or ``.csv`` files, or a glob pattern of them. On a
-        real cluster the paths must be readable from every worker (shared file
-        system or object store URL understood by pandas/pyarrow for Parquet/CSV).
-    columns : list of str, optional
-        Feature columns of Parquet/CSV files (default: all, which must be numeric).
-    chunk_rows : int, optional
-        Rows per block for ``.npy`` files (default about 32 MB; Parquet row groups
-        and CSV blocks decide for those formats).
-
-    Examples
-    --------
-    >>> import numpy as np, os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
-    >>> np.save(path, np.arange(20.0).reshape(10, 2))
-    >>> read_dask(path, chunk_rows=4).chunks
-    ((4, 4, 2), (2,))
-    """
-    _require_dask()
-    import dask
-    import dask.array as da
-
-    from .tables.chunks import NpySource
-
-    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    files = []
-    for p in map(os.fspath, paths):
-        hits = sorted(glob.glob(p)) if any(c in p for c in "*?[") else [p]
-        if not hits:
-            raise DataError(f"no file matches {p}")
-        files += hits
-    missing = [f for f in files if "://" not in f and not os.path.exists(f)]
-    if missing:
-        raise DataError(f"data file not found: {missing[0]}")
-    exts = {os.path.splitext(f)[1].lower() for f in files}
-    if exts == {".npy"}:
-        parts = []
-        for f in files:
-            src = NpySource(f, chunk_rows=chunk_rows)
-            N, D = src.shape
-            for lo in range(0, N, src.rows):
-                hi = min(N, lo + src.rows)
-                block = dask.delayed(_read_npy_rows, pure=True)(os.path.abspath(f), lo, hi)
-                parts.append(da.from_delayed(block, shape=(hi - lo, D), dtype=src.file_dtype))
-        return da.concatenate(parts, axis=0)
-    import dask.dataframe as dd
-
-    if exts <= {".parquet", ".pq"}:
-        frame = dd.read_parquet(files, columns=columns)
-    elif exts <= {".csv", ".gz", ".bz2"}:
-        frame = dd.read_csv(files, usecols=columns)
-    else:
-        raise DataError(f"cannot read {sorted(exts)} files with Dask; use .npy, .parquet or .csv")
-    bad = [c for c, t in frame.dtypes.items() if t.kind not in "fiu"]
-    if bad:
-        raise DataError(f"{files[0]}: non-numeric column(s) {bad}; choose the feature columns with columns=[...]")
-    return frame.to_dask_array(lengths=True)
 
 
 # ====================================================================== block tasks

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.tables import read_frame
 
 #: periods per year, and the largest spacing (calendar days) that is not a gap
 FREQUENCIES = {
@@ -49,24 +50,15 @@ _VALUE_NAMES = ("adj close", "adj_close", "adjclose", "close", "price", "value",
 
 
 def read_table(path):
-    """Read a CSV (``.csv``, ``.csv.gz``, ...) or Parquet file into a DataFrame."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataError(f"input file not found: {path}")
-    lower = path.lower()
-    try:
-        if lower.endswith((".parquet", ".pq")):
-            try:
-                df = pd.read_parquet(path)
-                # a DataFrame saved with its dates as index gets them back as index
-                return df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
-            except ImportError:
-                raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-        return pd.read_csv(path)
-    except DataError:
-        raise
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read the table ({' '.join(str(exc).split())})") from None
+    """Read a table file into a DataFrame, with gmmkit's table-format rules.
+
+    CSV-like files (``.csv``, ``.tsv``, ``.txt``, also compressed: ``.csv.gz``)
+    have their separator, decimal comma and header row detected as
+    :func:`gmmkit.tables.read_frame` does for every gmmkit command; dates saved
+    as a Parquet file's index come back as a column.
+    """
+    df = read_frame(path)
+    return df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
 
 
 def _find_date_column(df, source):

@@ -24,102 +24,49 @@ empty in the output). The summary counts both kinds of rows.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 
 import numpy as np
 
 from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.tables.columns import float_matrix, is_numeric
+from gmmkit.tables.format import detect_format, output_separator, table_kind
+from gmmkit.tables.frames import iter_frames, read_head
 
 OUTPUT_COLUMNS = ("outlier_score", "is_outlier", "component", "explanation")
-_CSV = (".csv", ".tsv", ".txt")
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
-def _kind(path):
-    name = os.path.basename(os.fspath(path)).lower()
-    for comp in _COMPRESSED:
-        if name.endswith(comp):
-            name = name[: -len(comp)]
-    ext = os.path.splitext(name)[1]
-    if ext in _CSV:
-        return "csv"
-    if ext in (".parquet", ".pq"):
-        return "parquet"
-    raise DataError(f"{path}: unsupported table format {ext or '(none)'!r}; use .csv, .tsv or .parquet")
+def _row_count(fmt):
+    """Rows of a Parquet or ``.npy`` table from its metadata (None for CSV)."""
+    if fmt.kind == "parquet":
+        import pyarrow.parquet as pq
 
-
-def _sep(path):
-    return "\t" if ".tsv" in os.path.basename(os.fspath(path)).lower() else ","
-
-
-def _check_file(path):
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataError(f"file not found: {path}")
-    if os.path.isdir(path):
-        raise DataError(f"{path} is a folder, expected a table file")
-    if os.path.getsize(path) == 0:
-        raise DataError(f"{path} is empty")
-    return path
+        return pq.ParquetFile(fmt.path).metadata.num_rows
+    if fmt.kind == "npy":
+        return int(np.load(fmt.path, mmap_mode="r").shape[0])
+    return None
 
 
 def iter_chunks(path, chunksize=100_000, on_progress=None):
     """Yield the table at ``path`` as DataFrames of at most ``chunksize`` rows.
 
-    CSV/TSV files (also compressed) need a header row. ``on_progress(done, total)``
-    is called after each chunk (bytes for plain CSV, rows for Parquet, total may be None).
+    The file is read with gmmkit's table-format rules (:mod:`gmmkit.tables.format`:
+    separator, decimal comma, header row detected, as ``gmmkit fit`` reads it).
+    ``on_progress(done, total)`` is called after each chunk (bytes for plain
+    CSV, rows for Parquet and ``.npy``, ``None`` for compressed CSV).
     """
-    import pandas as pd
-
-    path = _check_file(path)
-    kind = _kind(path)
-    if kind == "parquet":
-        try:
-            import pyarrow.parquet as pq
-
-            pf = pq.ParquetFile(path)
-        except ImportError:
-            raise DataError(f"{path}: reading Parquet needs pyarrow (pip install 'gmmkit[parquet]')") from None
-        except Exception as exc:  # pyarrow's own error families
-            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
-        total, done = pf.metadata.num_rows, 0
-        if total == 0:
-            raise DataError(f"{path} has no data rows")
-        for batch in pf.iter_batches(batch_size=chunksize):
-            frame = batch.to_pandas()
+    fmt = detect_format(path)
+    plain = fmt.kind == "csv" and fmt.compression is None
+    total = os.path.getsize(fmt.path) if plain else _row_count(fmt)
+    done = 0
+    with open(fmt.path, "rb") if plain else contextlib.nullcontext() as fh:
+        for frame in iter_frames(fmt, chunksize, handle=fh):
             done += len(frame)
             if on_progress:
-                on_progress(done, total)
+                on_progress(fh.tell() if plain else (done if total else None), total)
             yield frame
-        return
-    plain = not path.lower().endswith(_COMPRESSED)
-    total = os.path.getsize(path) if plain else None
-    any_rows = False
-    with open(path, "rb") as fh:
-        try:
-            reader = pd.read_csv(fh if plain else path, sep=_sep(path), chunksize=chunksize,
-                                 skipinitialspace=True)
-            for frame in reader:
-                if len(frame) == 0:
-                    continue
-                any_rows = True
-                frame.columns = [str(c) for c in frame.columns]
-                if on_progress:
-                    on_progress(fh.tell() if plain else None, total)
-                yield frame
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path} is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable table ({' '.join(str(exc).split())})") from None
-    if not any_rows:
-        raise DataError(f"{path} has a header row but no data rows")
-
-
-def _is_numeric(series):
-    import pandas as pd
-
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
@@ -130,14 +77,14 @@ def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
     columns (a list or one comma-separated string), which must exist and be
     numeric (a :class:`DataError` lists the offenders).
     """
-    first = next(iter_chunks(path, chunksize))
+    first = read_head(path, chunksize)
     present = list(first.columns)
     for col in OUTPUT_COLUMNS:
         if col in present:
             raise DataError(f"{path} already has a column {col!r} (an output of gmmkit outliers); "
                             "rename it first")
     if columns is None:
-        names = [c for c in present if c not in exclude and _is_numeric(first[c])]
+        names = [c for c in present if c not in exclude and is_numeric(first[c])]
         skipped = [c for c in present if c not in exclude and c not in names]
         if not names:
             raise DataError(f"{path}: no numeric columns (columns: {', '.join(present)})")
@@ -149,7 +96,7 @@ def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
     if missing:
         raise DataError(f"{path}: no column(s) {', '.join(map(repr, missing))} "
                         f"(columns: {', '.join(present[:20])}{' ...' if len(present) > 20 else ''})")
-    text = [c for c in columns if not _is_numeric(first[c]) and not first[c].isna().all()]
+    text = [c for c in columns if not is_numeric(first[c]) and not first[c].isna().all()]
     if text:
         raise DataError(f"{path}: column(s) {', '.join(map(repr, text))} are not numeric")
     if len(set(columns)) != len(columns):
@@ -161,28 +108,10 @@ def chunk_matrix(frame, names, path, row0=0):
     """The feature columns of a chunk as float64 (empty cells become NaN).
 
     Text in a feature column raises :class:`DataError` naming column and row
-    (1-based data row ``row0 + i + 1``); infinity is refused too.
+    (1-based data row ``row0 + i + 1``); infinity is refused too
+    (:func:`gmmkit.tables.columns.float_matrix`).
     """
-    import pandas as pd
-
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: no column(s) {', '.join(map(repr, missing))}")
-    out = np.empty((len(frame), len(names)))
-    for j, name in enumerate(names):
-        col = frame[name]
-        values = pd.to_numeric(col, errors="coerce") if not _is_numeric(col) else col
-        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.isnan(values) & col.notna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{path}: column {name!r} is not numeric "
-                            f"(data row {row0 + i + 1} holds {str(col.iloc[i])!r})")
-        if np.isinf(values).any():
-            i = int(np.flatnonzero(np.isinf(values))[0])
-            raise DataError(f"{path}: column {name!r} holds infinity (data row {row0 + i + 1})")
-        out[:, j] = values
-    return out
+    return float_matrix(frame, names, path, row0)
 
 
 def sample_rows(path, names, max_rows=200_000, seed=0, chunksize=100_000, on_progress=None,
@@ -260,7 +189,7 @@ def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000
     """
     from gmmkit.io import atomic_path
 
-    if out is not None and _kind(out) != "csv":
+    if out is not None and table_kind(out)[0] != "csv":
         raise ParameterError(f"{out}: the output must be a .csv or .tsv file")
     n_rows = n_scored = n_flagged = n_partial = n_partial_flagged = 0
     top_heap = []
@@ -275,7 +204,7 @@ def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000
             table, s, partial = score_frame(det, frame, names, path, n_rows, top)
             if write is not None:
                 table.to_csv(write, mode="w" if first else "a", header=first, index=False,
-                             sep=_sep(out))
+                             sep=output_separator(out))
             first = False
             ok = ~np.isnan(s)
             n_scored += int(ok.sum())

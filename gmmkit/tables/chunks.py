@@ -8,12 +8,14 @@ iterables), for out-of-core EM and the first-pass scan.
 """
 from __future__ import annotations
 
-import glob
 import os
 
 import numpy as np
 
 from ..exceptions import DataError, ParameterError
+from .columns import default_columns, float_matrix, select_columns, shown
+from .files import table_files, table_formats
+from .frames import as_format, iter_frames, read_head
 
 __all__ = ["ChunkSource", "NpySource", "ArraySource", "ParquetSource", "CsvSource", "ConcatSource",
            "IterableSource", "open_source", "float_dtype", "DEFAULT_CHUNK_BYTES"]
@@ -119,18 +121,17 @@ class ArraySource(ChunkSource):
             yield np.ascontiguousarray(self.X[lo:lo + self.rows], dtype=self.dtype), w
 
 
-def _numeric_columns(names, types, is_numeric, path, columns):
+def _feature_columns(fmt, columns, numeric):
+    """The chosen columns of a file: ``columns`` resolved by name (or position), else every
+    column, which must then all be numeric (``numeric(name)`` tells from a sample)."""
     if columns is not None:
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise DataError(f"{path}: no column(s) {missing}; columns are {list(names)}")
-        return list(columns)
-    bad = [n for n, t in zip(names, types) if not is_numeric(t)]
+        return select_columns(fmt.path, fmt.names, columns)
+    bad = [n for n in fmt.names if not numeric(n)]
     if bad:
-        raise DataError(
-            f"{path}: non-numeric column(s) {bad}; choose the feature columns with columns=[...]"
-        )
-    return list(names)
+        good = [n for n in fmt.names if n not in bad]
+        raise DataError(f"{fmt.path}: non-numeric column(s) {bad}; choose the feature columns with "
+                        f"columns=[...] (numeric: {shown(good) or 'none'})")
+    return list(fmt.names)
 
 
 class ParquetSource(ChunkSource):
@@ -142,13 +143,11 @@ class ParquetSource(ChunkSource):
             import pyarrow.types as pt
         except ImportError:  # pragma: no cover - optional dependency
             raise ParameterError("reading Parquet needs pyarrow: pip install 'gmmkit[parquet]'") from None
-        self.path = self.name = os.fspath(path)
-        try:
-            schema = pq.read_schema(self.path)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{self.path}: not a readable Parquet file: {exc}") from None
-        num = lambda t: pt.is_floating(t) or pt.is_integer(t)  # noqa: E731
-        self.columns = _numeric_columns(schema.names, schema.types, num, self.path, columns)
+        self.fmt = as_format(path)
+        self.path = self.name = self.fmt.path
+        schema = pq.read_schema(self.path)
+        num = lambda c: pt.is_floating(schema.field(c).type) or pt.is_integer(schema.field(c).type)  # noqa: E731
+        self.columns = _feature_columns(self.fmt, columns, num)
         types = [schema.field(c).type for c in self.columns]
         self.dtype = np.dtype(np.float32) if all(pt.is_float32(t) for t in types) else np.dtype(np.float64)
         self.rows = _chunk_rows(len(self.columns), 8, chunk_rows)
@@ -165,30 +164,27 @@ class ParquetSource(ChunkSource):
 
 
 class CsvSource(ChunkSource):
-    """Chunks of a CSV file with a header row (pandas), selected numeric columns."""
+    """Chunks of a CSV-like file (also compressed), read with the rules of
+    :func:`gmmkit.tables.format.detect_format`: the same separator, decimal mark,
+    header and column names as :func:`gmmkit.tables.read_table`. Empty cells are
+    NaN; text in a chosen column or an infinity is a DataError naming the row."""
 
-    def __init__(self, path, *, columns=None, chunk_rows=None):
-        import pandas as pd
-
-        self.path = self.name = os.fspath(path)
-        try:
-            head = pd.read_csv(self.path, nrows=100)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{self.path}: not a readable CSV file: {exc}") from None
-        num = lambda t: t.kind in "fiu"  # noqa: E731
-        self.columns = _numeric_columns(list(head.columns), list(head.dtypes), num, self.path, columns)
+    def __init__(self, path, *, columns=None, chunk_rows=None, header=None):
+        self.fmt = as_format(path, header)
+        self.path = self.name = self.fmt.path
+        if columns is None:
+            numeric = default_columns(self.path, read_head(self.fmt, 100))  # refuses numbers-then-text
+            self.columns = _feature_columns(self.fmt, None, numeric.__contains__)
+        else:
+            self.columns = _feature_columns(self.fmt, columns, None)
         self.dtype = np.dtype(np.float64)
         self.rows = _chunk_rows(len(self.columns), 8, chunk_rows)
 
     def __iter__(self):
-        import pandas as pd
-
-        try:
-            with pd.read_csv(self.path, usecols=self.columns, chunksize=self.rows) as reader:
-                for frame in reader:
-                    yield frame[self.columns].to_numpy(dtype=np.float64), None
-        except ValueError as exc:
-            raise DataError(f"{self.path}: non-numeric value in columns {self.columns}: {exc}") from None
+        row0 = 0
+        for frame in iter_frames(self.fmt, self.rows, columns=self.columns):
+            yield float_matrix(frame, self.columns, self.path, row0), None
+            row0 += len(frame)
 
 
 class ConcatSource(ChunkSource):
@@ -198,6 +194,7 @@ class ConcatSource(ChunkSource):
         self.sources = list(sources)
         self.name = self.sources[0].name if len(self.sources) == 1 else (
             f"{self.sources[0].name} (+{len(self.sources) - 1} more)")
+        self.columns = getattr(self.sources[0], "columns", None)  # file sources: the same names
         dts = {s.dtype for s in self.sources}
         self.dtype = dts.pop() if len(dts) == 1 else np.dtype(np.float64)
 
@@ -243,45 +240,47 @@ class IterableSource(ChunkSource):
             yield X, w
 
 
-_READERS = {".npy": NpySource, ".parquet": ParquetSource, ".pq": ParquetSource,
-            ".csv": CsvSource, ".gz": CsvSource, ".bz2": CsvSource, ".zip": CsvSource}
+_SOURCES = {"csv": CsvSource, "parquet": ParquetSource}
 
 
-def _file_source(path, columns, chunk_rows):
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "*.parquet")))
-        if not files:
-            raise DataError(f"{path}: folder holds no .parquet files")
-        return ConcatSource([ParquetSource(f, columns=columns, chunk_rows=chunk_rows) for f in files])
-    if not os.path.exists(path):
-        raise DataError(f"data file not found: {path}")
-    ext = os.path.splitext(path)[1].lower()
-    reader = _READERS.get(ext)
-    if reader is None:
-        raise DataError(f"{path}: unknown data file type {ext!r}; use .npy, .parquet or .csv")
-    if reader is NpySource:
+def _open_file(fmt, columns, chunk_rows):
+    if fmt.kind == "npy":
         if columns is not None:
             raise ParameterError("columns=... applies to Parquet/CSV files, not .npy")
-        return NpySource(path, chunk_rows=chunk_rows)
-    return reader(path, columns=columns, chunk_rows=chunk_rows)
+        return NpySource(fmt.path, chunk_rows=chunk_rows)
+    return _SOURCES[fmt.kind](fmt, columns=columns, chunk_rows=chunk_rows)
 
 
-def open_source(source, *, columns=None, chunk_rows=None, sample_weight=None):
+def _file_source(paths, columns, chunk_rows, header):
+    formats = table_formats(table_files(paths), header=header)
+    first = _open_file(formats[0], columns, chunk_rows)
+    columns = getattr(first, "columns", None)  # the first file decides; the others read the same names
+    sources = [first] + [_open_file(fmt, columns, chunk_rows) for fmt in formats[1:]]
+    return first if len(sources) == 1 else ConcatSource(sources)
+
+
+def open_source(source, *, columns=None, chunk_rows=None, sample_weight=None, header=None):
     """Turn ``source`` into a :class:`ChunkSource`.
 
     Parameters
     ----------
     source : str, path, list of paths, ndarray, np.memmap, ChunkSource or iterable
-        A path to a ``.npy``, ``.parquet`` or ``.csv`` file, a glob pattern
-        (``"data/*.parquet"``) or folder of Parquet files, a list of paths, an
-        array, or a re-iterable of chunks (list, or function returning an iterator).
-    columns : list of str, optional
-        Feature columns of Parquet/CSV files (default: all, which must be numeric).
+        A ``.npy``, ``.parquet`` or CSV-like file (``.csv``, ``.tsv``, ``.txt``,
+        also compressed: ``.csv.gz`` ...), a glob pattern (``"data/*.csv"``) or
+        folder of Parquet files, a list of paths, an array, or a re-iterable of
+        chunks (list, or function returning an iterator). Files are read with
+        the rules of :func:`gmmkit.tables.format.detect_format`, so a file gives
+        the same columns and values as :func:`gmmkit.tables.read_table`; the
+        files of a glob must have the same columns (matched by name).
+    columns : list of str or int, or str, optional
+        Feature columns of Parquet/CSV files: names or 0-based positions, or
+        ``"a,b"`` (default: all, which must be numeric).
     chunk_rows : int, optional
         Rows per chunk (default: about 32 MB per chunk).
     sample_weight : array, optional
         Weights of the rows (array sources only; chunks may carry their own).
+    header : None or bool, optional
+        CSV-like files: whether the first row is a header (None: detect).
 
     Examples
     --------
@@ -294,17 +293,9 @@ def open_source(source, *, columns=None, chunk_rows=None, sample_weight=None):
         return source
     if sample_weight is not None and not isinstance(source, np.ndarray):
         raise ParameterError("sample_weight applies to array sources; chunks can carry (X, w) pairs")
-    if isinstance(source, (str, os.PathLike)):
-        s = os.fspath(source)
-        if any(c in s for c in "*?["):
-            files = sorted(glob.glob(s))
-            if not files:
-                raise DataError(f"no file matches {s}")
-            return ConcatSource([_file_source(f, columns, chunk_rows) for f in files])
-        return _file_source(s, columns, chunk_rows)
-    if isinstance(source, (list, tuple)) and source and all(
-            isinstance(s, (str, os.PathLike)) for s in source):
-        return ConcatSource([_file_source(f, columns, chunk_rows) for f in source])
+    if isinstance(source, (str, os.PathLike)) or (isinstance(source, (list, tuple)) and source and all(
+            isinstance(s, (str, os.PathLike)) for s in source)):
+        return _file_source(source, columns, chunk_rows, header)
     if isinstance(source, np.ndarray):
         return ArraySource(source, sample_weight, chunk_rows=chunk_rows)
     if type(source).__module__.split(".")[0] == "dask":
