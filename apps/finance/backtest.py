@@ -36,7 +36,7 @@ from scipy.special import xlogy
 
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
 
-from .dist import _check_level, fit_mixture, _mixture_from_model
+from .dist import _check_level, _mixture_from_model, fit_mixture
 from .risk import historical_var_es, normal_var_es
 from .volatility import check_filter, ewma_volatility, fit_garch
 

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 from scipy.special import log_ndtr, logsumexp, ndtr
-
 from sklearn.exceptions import ConvergenceWarning
 
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError

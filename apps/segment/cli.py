@@ -6,12 +6,10 @@ Pillow and gmmkit load inside the command, so ``gmmkit --help`` stays fast.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-
 
 _FEATURES = ("lab", "rgb", "hsv", "gray")
 
@@ -90,8 +88,7 @@ def segment(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ):
     # help text: _HELP below (typer shows line breaks as written, so paragraphs are joined)
-    import json
-
+    from gmmkit.cli.kit import Progress, error_line, is_quiet, print_json
     from gmmkit.exceptions import GMMKitError
 
     from .core import segment_file
@@ -118,60 +115,45 @@ def segment(
 
     paths, problems = _expand(images, IMAGE_EXTENSIONS)
     for msg in problems:
-        typer.echo(f"error: {msg}", err=True)
+        error_line(msg)
     stems = _stems(paths)
-    show_bar = not (quiet or json_out) and len(paths) > 1 and sys.stderr.isatty()
+    talk = not (is_quiet(quiet) or json_out)
     summaries, n_failed = [], len(problems)
-
-    def run_one(path, stem):
-        nonlocal n_failed
-        try:
-            s = segment_file(path, out, stem=stem, max_pixels=max_pixels, k=kk,
-                             k_range=range(2, k_max + 1), features=features, spatial=spatial,
-                             smooth=smooth, smooth_method=smooth_method, fit_pixels=fit_pixels, probabilities=probs,
-                             random_state=seed)
-        except GMMKitError as exc:
-            n_failed += 1
-            typer.echo(f"error: {exc}", err=True)
-            return
-        except MemoryError:
-            n_failed += 1
-            typer.echo(f"error: {path}: out of memory (try --max-pixels or a smaller image)", err=True)
-            return
-        summaries.append(s)
-        if not (quiet or json_out):
-            t = s["timings"]
-            msg = (f"{path}: {s['width']}x{s['height']}, K={s['k']}"
-                   + (f", {s['smooth_sweeps']} {smooth_method} sweeps" if s["smooth"] > 0 else "")
-                   + f", {t['total']:.2f} s -> {os.path.join(str(out), stem)}_*")
-            if show_bar:
-                progress.console.print(msg, markup=False, highlight=False)
-            else:
-                typer.echo(msg)
-
-    if show_bar:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        with Progress(TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      TextColumn("{task.description}"), transient=True,
-                      console=Console(stderr=True)) as progress:
-            task = progress.add_task("", total=len(paths))
-            for path, stem in zip(paths, stems):
-                progress.update(task, description=path.name)
-                run_one(path, stem)
-                progress.advance(task)
-    else:
-        progress = None
+    with Progress(enabled=talk and len(paths) > 1) as progress:
+        bar = progress.task("segment", total=len(paths))
         for path, stem in zip(paths, stems):
-            run_one(path, stem)
-
+            if bar:
+                bar(info=path.name)
+            try:
+                s = segment_file(path, out, stem=stem, max_pixels=max_pixels, k=kk,
+                                 k_range=range(2, k_max + 1), features=features, spatial=spatial,
+                                 smooth=smooth, smooth_method=smooth_method, fit_pixels=fit_pixels,
+                                 probabilities=probs, random_state=seed)
+            except GMMKitError as exc:
+                n_failed += 1
+                error_line(str(exc))
+            except MemoryError:
+                n_failed += 1
+                error_line(f"{path}: out of memory (try --max-pixels or a smaller image)")
+            else:
+                summaries.append(s)
+                if talk:
+                    progress.print(_line(path, s, smooth_method, out, stem))
+            if bar:
+                bar.advance()
     if json_out:
-        typer.echo(json.dumps(summaries, indent=2))
+        print_json(summaries)
     if n_failed:
-        if not quiet:
+        if not is_quiet(quiet):
             typer.echo(f"{n_failed} of {len(paths) + len(problems)} input(s) failed", err=True)
         raise typer.Exit(1)
+
+
+def _line(path, s, smooth_method, out, stem):
+    """The one line printed per segmented image."""
+    sweeps = f", {s['smooth_sweeps']} {smooth_method} sweeps" if s["smooth"] > 0 else ""
+    return (f"{path}: {s['width']}x{s['height']}, K={s['k']}{sweeps}, {s['timings']['total']:.2f} s "
+            f"-> {os.path.join(str(out), stem)}_*")
 
 
 segment.__doc__ = "\n\n".join(" ".join(p.split()) for p in _HELP)
