@@ -1,11 +1,10 @@
 """Numba kernels of the segment app (only ``@njit`` code lives here).
 
-Two kernels, each on a range of rows so that callers run them on row chunks
-from a thread pool (they release the GIL):
+Kernels on a range of rows, so that callers run them on row chunks from a
+thread pool (they release the GIL). The per-pixel log-likelihood maps they work
+on come from gmmkit's own density kernel (:func:`gmmkit.kernels.log_densities`).
 
-* :func:`logp_range` - per-pixel, per-component log p(x, k) = log w_k + log N(x | mu_k, Sigma_k)
-  from upper-triangular precision factors ``U_k`` (precision = U_k U_k^T, the
-  scikit-learn convention), written as float32 maps.
+* :func:`argmax_range` - per-pixel arg-max label of a log-likelihood map.
 * :func:`icm_range` - one half sweep of iterated conditional modes for a Potts
   prior on a 4-connected grid: every pixel of one checkerboard colour takes the
   label minimising ``-logp[k] + beta * (number of neighbours with a label != k)``.
@@ -24,38 +23,10 @@ Signatures: float32 maps, int32 labels, uint8 pixels and mask (1 = pixel takes p
 import numpy as np
 from numba import njit
 
-from gmmkit._kernels import register_kernel_module
+from gmmkit.kernels import FASTMATH, register_kernel_module
 
-# cached in the user-wide Numba cache, never inside site-packages (see gmmkit._kernels)
+# cached in the user-wide Numba cache, never inside site-packages (see gmmkit.kernels)
 register_kernel_module(__file__)
-
-# Never 'nnan'/'ninf': masked or impossible components carry -inf.
-FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
-
-
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
-def logp_range(X, lo, hi, means, prec_chol, logc, out):
-    """out[i, k] = logc[k] - 0.5 * ||(X[i] - means[k]) @ prec_chol[k]||^2 for rows lo:hi.
-
-    Returns nothing; ``prec_chol[k]`` is upper triangular, ``logc[k]`` holds
-    log w_k + log det U_k - D/2 log(2 pi).
-    """
-    K, D = means.shape
-    diff = np.empty(D)
-    y = np.empty(D)
-    for i in range(lo, hi):
-        for k in range(K):
-            for d in range(D):
-                diff[d] = np.float64(X[i, d]) - means[k, d]
-                y[d] = 0.0
-            for l in range(D):
-                dl = diff[l]
-                for j in range(l, D):
-                    y[j] += dl * prec_chol[k, l, j]
-            s = 0.0
-            for j in range(D):
-                s += y[j] * y[j]
-            out[i, k] = logc[k] - 0.5 * s
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -147,8 +118,7 @@ def meanfield_range(logp, q, mask, beta, parity, r0, r1):
                     s[k] += beta * q[r, c + 1, k]
             m = s[0]
             for k in range(1, K):
-                if s[k] > m:
-                    m = s[k]
+                m = max(m, s[k])
             tot = 0.0
             for k in range(K):
                 s[k] = np.exp(s[k] - m)

@@ -107,7 +107,7 @@ class Segmentation:
             "covariance_type": m.covariance_type,
             "weights": [float(w) for w in m.weights_],
             "pixel_fractions": [float(f) for f in self.fractions],
-            "mean_colors": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in self.mean_colors],
+            "mean_colors": ["#{:02x}{:02x}{:02x}".format(*(int(v) for v in c)) for c in self.mean_colors],
             "means": np.asarray(m.means_, dtype=float).round(4).tolist(),
             "log_likelihood": float(self.log_likelihood),
             "bic": float(self.bic),

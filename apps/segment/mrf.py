@@ -1,7 +1,8 @@
 """Per-component log-likelihood maps and Potts smoothing (ICM) of label maps.
 
 The wrappers validate and prepare contiguous arrays, then run the jitted
-kernels of :mod:`gmmkit_apps.segment._kernels` on row chunks in a thread pool.
+kernels of :mod:`gmmkit_apps.segment._kernels` on row chunks in a thread pool;
+log-likelihood maps come from gmmkit's own density kernel (:mod:`gmmkit.kernels`).
 
 >>> import numpy as np
 >>> from gmmkit import GaussianMixture
@@ -20,7 +21,6 @@ True
 """
 from __future__ import annotations
 
-import math
 import numpy as np
 
 from gmmkit import n_threads, thread_pool
@@ -42,38 +42,6 @@ def _run_chunks(fn, n_rows, args_for, *, min_rows=_PARALLEL_MIN_ROWS, per_thread
     return [f.result() for f in futs]
 
 
-def full_precision_factors(model):
-    """The fitted model's precision factors as (K, D, D) upper-triangular float64 arrays.
-
-    Works for every ``covariance_type`` of :class:`gmmkit.GaussianMixture`
-    (and of scikit-learn's estimator, which stores the same attributes).
-    """
-    K, D = model.means_.shape
-    pc = np.asarray(model.precisions_cholesky_, dtype=np.float64)
-    cov_type = model.covariance_type
-    if cov_type == "full":
-        return pc.copy()
-    if cov_type == "tied":
-        return np.broadcast_to(pc, (K, D, D)).copy()
-    if cov_type == "diag":
-        out = np.zeros((K, D, D))
-        idx = np.arange(D)
-        out[:, idx, idx] = pc
-        return out
-    if cov_type == "spherical":
-        return pc[:, None, None] * np.eye(D)[None]
-    raise ParameterError(f"unknown covariance_type {cov_type!r}")
-
-
-def _kernel_params(model):
-    K, D = model.means_.shape
-    U = np.ascontiguousarray(full_precision_factors(model))
-    logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
-    with np.errstate(divide="ignore"):
-        logc = np.log(np.asarray(model.weights_, dtype=np.float64)) + logdet - 0.5 * D * math.log(2 * math.pi)
-    return np.ascontiguousarray(model.means_, dtype=np.float64), U, logc
-
-
 def _check_features(model, X):
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[1] != model.means_.shape[1]:
@@ -90,7 +58,8 @@ def component_logp(model, X, *, out=None):
     model : fitted GaussianMixture
         gmmkit's (or scikit-learn's) estimator.
     X : (N, D) array
-        Features; computed in float64 per row, stored as float32.
+        Features; converted to float32 and scored in float32 by
+        :func:`gmmkit.kernels.log_densities` (in threads).
     out : (N, K) float32 array, optional
         Written in place when given.
 
@@ -99,16 +68,9 @@ def component_logp(model, X, *, out=None):
     (N, K) float32 array. Its row-wise log-sum-exp is ``model.score_samples(X)``
     and its row-wise soft-max is ``model.predict_proba(X)``.
     """
-    from . import _kernels
+    from gmmkit.kernels import log_densities
 
-    X = _check_features(model, X)
-    K = model.means_.shape[0]
-    means, U, logc = _kernel_params(model)
-    N = X.shape[0]
-    if out is None:
-        out = np.empty((N, K), dtype=np.float32)
-    _run_chunks(_kernels.logp_range, N, lambda lo, hi: (X, lo, hi, means, U, logc, out))
-    return out
+    return log_densities(model, _check_features(model, X), out=out)
 
 
 def argmax_labels(logp, mask=None):

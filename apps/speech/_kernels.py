@@ -7,35 +7,27 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from gmmkit._kernels import register_kernel_module
+from gmmkit.kernels import FASTMATH, diag_logp, register_kernel_module
 
-# cached in the user-wide Numba cache, never inside site-packages (see gmmkit._kernels)
+# cached in the user-wide Numba cache, never inside site-packages (see gmmkit.kernels)
 register_kernel_module(__file__)
 
 _SIG = ("float64[::1](float64[:, ::1], int64[:, ::1], float64[::1], "
         "float64[:, ::1], float64[:, :, ::1], float64[:, :, ::1], float64[:, ::1])")
 
 
-_FASTMATH = {"contract", "arcp", "reassoc"}  # never nnan/ninf: log-sum-exp needs -inf
-
-
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _speaker_sum(X, top, ubm_ll, logw, means, prec, logdet, s, buf):
-    T, D = X.shape
+    T = X.shape[0]
     C = top.shape[1]
     acc = 0.0
     for t in range(T):
         mx = -np.inf
         for j in range(C):
             k = top[t, j]
-            q = 0.0
-            for d in range(D):
-                diff = X[t, d] - means[s, k, d]
-                q += diff * diff * prec[s, k, d]
-            v = logw[s, k] + logdet[s, k] - 0.5 * q
+            v = diag_logp(X[t], means[s, k], prec[s, k], logw[s, k] + logdet[s, k])
             buf[j] = v
-            if v > mx:
-                mx = v
+            mx = max(mx, v)
         tot = 0.0
         for j in range(C):
             tot += math.exp(buf[j] - mx)
@@ -43,13 +35,14 @@ def _speaker_sum(X, top, ubm_ll, logw, means, prec, logdet, s, buf):
     return acc
 
 
-@njit(_SIG, cache=True, fastmath=_FASTMATH)
+@njit(_SIG, cache=True, fastmath=FASTMATH)
 def topc_llr_sums(X, top, ubm_ll, logw, means, prec, logdet):
     """Sum over frames of log p_s(x) - log p_ubm(x), both restricted to the top-C UBM components.
 
     X (T, D); top (T, C) component indices; ubm_ll (T,) UBM log-density over the same
-    components; logw (S, K); means, prec (S, K, D); logdet (S, K) holds
-    0.5 * sum(log prec) - 0.5 * D * log(2 pi). Returns (S,) sums.
+    components; logw (S, K); means (S, K, D); prec (S, K, D) inverse standard deviations
+    (gmmkit's diagonal precision factors); logdet (S, K) holds
+    sum(log prec) - 0.5 * D * log(2 pi). Returns (S,) sums.
     """
     S = means.shape[0]
     out = np.zeros(S)
@@ -59,7 +52,7 @@ def topc_llr_sums(X, top, ubm_ll, logw, means, prec, logdet):
     return out
 
 
-@njit(_SIG, cache=True, fastmath=_FASTMATH, parallel=True)
+@njit(_SIG, cache=True, fastmath=FASTMATH, parallel=True)
 def topc_llr_sums_parallel(X, top, ubm_ll, logw, means, prec, logdet):
     """:func:`topc_llr_sums` with speakers spread over threads (for many speakers or long inputs)."""
     S = means.shape[0]

@@ -175,14 +175,6 @@ def map_adapt(ubm, frames, *, name="speaker", relevance=16.0, adapt="m", var_flo
                         relevance=float(relevance), adapt="".join(sorted(set(adapt))))
 
 
-def _component_loglik(X, weights, means, variances):
-    """Weighted log-densities log w_k + log N(x | mu_k, diag var_k), shape (T, K), via matmuls."""
-    prec = 1.0 / variances
-    const = np.log(weights) + 0.5 * np.log(prec).sum(axis=1) - 0.5 * X.shape[1] * _LOG_2PI
-    q = (X * X) @ prec.T - 2.0 * X @ (means * prec).T + (means * means * prec).sum(axis=1)
-    return const - 0.5 * q
-
-
 def score_frames(ubm, speakers, frames, *, top_c=5):
     """Average per-frame log-likelihood ratio of each speaker model against the UBM.
 
@@ -200,6 +192,8 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     -------
     ndarray of shape (len(speakers),)
     """
+    from gmmkit.kernels import log_densities
+
     from ._kernels import topc_llr_sums, topc_llr_sums_parallel
 
     X = _stack(frames, "test utterance")
@@ -215,7 +209,7 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     if not isinstance(top_c, (int, np.integer)) or top_c < 1:
         raise ParameterError(f"top_c={top_c!r} must be a positive integer")
     C = int(min(top_c, K))
-    ll = _component_loglik(X, ubm.weights_, ubm.means_, ubm.covariances_)
+    ll = log_densities(ubm, X)  # (T, K) log w_k + log N(x | k), float64
     if C < K:
         top = np.argpartition(ll, K - C, axis=1)[:, K - C:]
     else:
@@ -226,8 +220,9 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     ubm_ll = mx + np.log(np.exp(sel - mx[:, None]).sum(axis=1))
     logw = np.stack([np.log(s.weights) for s in speakers])
     means = np.ascontiguousarray(np.stack([s.means for s in speakers]), dtype=np.float64)
-    prec = np.ascontiguousarray(1.0 / np.stack([s.variances for s in speakers]), dtype=np.float64)
-    logdet = 0.5 * np.log(prec).sum(axis=2) - 0.5 * D * _LOG_2PI
+    # gmmkit's diagonal precision factors 1 / sigma, and log|U_k| - D/2 log(2 pi)
+    prec = np.ascontiguousarray(1.0 / np.sqrt(np.stack([s.variances for s in speakers])), dtype=np.float64)
+    logdet = np.log(prec).sum(axis=2) - 0.5 * D * _LOG_2PI
     # threads pay off only with enough work (and at least two speakers to share out)
     kernel = topc_llr_sums_parallel if len(speakers) > 1 and X.shape[0] * len(speakers) * C * D > 5e7 \
         else topc_llr_sums
