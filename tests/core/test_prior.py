@@ -139,3 +139,21 @@ def test_prior_fit_converges_to_a_fixed_point_of_the_map_step(rng, cov_type):
     np.testing.assert_allclose(gm.means_, m_ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(gm.covariances_, c_ref, rtol=1e-5)
     np.testing.assert_allclose(gm.weights_, w_ref, rtol=1e-5)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the default prior scale is the unweighted covariance of the rows (the fit context's data "
+    "scale ignores sample_weight) while the prior mean is the weighted mean, so integer weights "
+    "and repeated rows get different priors"))
+@pytest.mark.parametrize("cov_type", ["full", "diag"])
+def test_prior_integer_weights_equal_duplicated_rows(rng, cov_type):
+    X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 4])
+    w = rng.integers(1, 4, size=len(X))
+    kw = dict(covariance_type=cov_type, prior="conjugate", max_iter=5, tol=0, random_state=0,
+              means_init=[[0.0, 0.0], [4.0, 4.0]])
+    with pytest.warns(ConvergenceWarning):
+        weighted = GaussianMixture(2, **kw).fit(X, sample_weight=w)
+    with pytest.warns(ConvergenceWarning):
+        repeated = GaussianMixture(2, **kw).fit(np.repeat(X, w, axis=0))
+    np.testing.assert_allclose(weighted.means_, repeated.means_, rtol=1e-9)
+    np.testing.assert_allclose(weighted.covariances_, repeated.covariances_, rtol=1e-9)
