@@ -18,7 +18,7 @@ from .files import table_files, table_formats
 from .frames import as_format, iter_frames, read_head
 
 __all__ = ["ChunkSource", "NpySource", "ArraySource", "ParquetSource", "CsvSource", "ConcatSource",
-           "IterableSource", "open_source", "float_dtype", "DEFAULT_CHUNK_BYTES"]
+           "IterableSource", "ColumnsSource", "open_source", "float_dtype", "DEFAULT_CHUNK_BYTES"]
 
 #: Target size of one chunk when ``chunk_rows`` is not given.
 DEFAULT_CHUNK_BYTES = 32 * 2**20
@@ -243,12 +243,25 @@ class IterableSource(ChunkSource):
 _SOURCES = {"csv": CsvSource, "parquet": ParquetSource}
 
 
+class ColumnsSource(ChunkSource):
+    """Some columns of another source's chunks, chosen by name among ``names``
+    (e.g. ``x1`` of a ``.npy`` file, whose columns are ``x0, x1, ...``)."""
+
+    def __init__(self, source, names, columns):
+        self.source, self.name, self.dtype = source, source.name, source.dtype
+        self.columns = select_columns(source.name, names, columns)
+        self.take = [list(names).index(c) for c in self.columns]
+
+    def __iter__(self):
+        for X, w in self.source:
+            yield np.ascontiguousarray(X[:, self.take]), w
+
+
 def _open_file(fmt, columns, chunk_rows):
-    if fmt.kind == "npy":
-        if columns is not None:
-            raise ParameterError("columns=... applies to Parquet/CSV files, not .npy")
-        return NpySource(fmt.path, chunk_rows=chunk_rows)
-    return _SOURCES[fmt.kind](fmt, columns=columns, chunk_rows=chunk_rows)
+    if fmt.kind != "npy":
+        return _SOURCES[fmt.kind](fmt, columns=columns, chunk_rows=chunk_rows)
+    source = NpySource(fmt.path, chunk_rows=chunk_rows)
+    return source if columns is None else ColumnsSource(source, fmt.names, columns)
 
 
 def _file_source(paths, columns, chunk_rows, header):
@@ -273,8 +286,10 @@ def open_source(source, *, columns=None, chunk_rows=None, sample_weight=None, he
         the same columns and values as :func:`gmmkit.tables.read_table`; the
         files of a glob must have the same columns (matched by name).
     columns : list of str or int, or str, optional
-        Feature columns of Parquet/CSV files: names or 0-based positions, or
-        ``"a,b"`` (default: all, which must be numeric).
+        Feature columns: names or 0-based positions, or ``"a,b"`` (the columns
+        of a ``.npy`` file are ``x0, x1, ...``). Default: all, which must be
+        numeric (see :func:`gmmkit.tables.files.feature_columns` for the
+        columns :func:`~gmmkit.tables.read_table` would pick).
     chunk_rows : int, optional
         Rows per chunk (default: about 32 MB per chunk).
     sample_weight : array, optional

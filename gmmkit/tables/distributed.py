@@ -16,6 +16,7 @@ import numpy as np
 
 from ..exceptions import DataError, ParameterError
 from .chunks import CsvSource, NpySource, ParquetSource
+from .columns import select_columns
 from .files import table_files, table_formats
 from .format import one_line
 
@@ -90,8 +91,8 @@ def read_dask(source, *, columns=None, chunk_rows=None, header=None):
         have the same columns (matched by name, in any order). On a real
         cluster the paths must be readable from every worker.
     columns : list of str or int, or str, optional
-        Feature columns of Parquet/CSV files, by name or position (default:
-        all, which must be numeric).
+        Feature columns, by name or position (``x0, x1, ...`` for ``.npy``
+        files). Default: all, which must be numeric.
     chunk_rows : int, optional
         Rows per block for ``.npy`` files (default about 32 MB; Parquet row groups
         and CSV blocks decide for those formats).
@@ -112,9 +113,11 @@ def read_dask(source, *, columns=None, chunk_rows=None, header=None):
     _require_dask()
     formats = table_formats(table_files(source), header=header)
     if formats[0].kind == "npy":
-        if columns is not None:
-            raise ParameterError("columns=... applies to Parquet/CSV files, not .npy")
-        return _npy_array(formats, chunk_rows)
+        X = _npy_array(formats, chunk_rows)
+        if columns is None:
+            return X
+        names = formats[0].names
+        return X[:, [list(names).index(c) for c in select_columns(formats[0].path, names, columns)]]
     frame = _frame(formats, _columns(formats[0], columns))
     try:
         return frame.to_dask_array(lengths=True)

@@ -15,9 +15,11 @@ import glob
 import os
 
 from ..exceptions import DataError
+from .columns import default_columns, select_columns
 from .format import detect_format, same_columns
+from .frames import read_head
 
-__all__ = ["table_files", "table_formats"]
+__all__ = ["table_files", "table_formats", "feature_columns"]
 
 
 def table_files(paths):
@@ -54,3 +56,38 @@ def table_formats(files, *, header=None):
                         f"({', '.join(sorted(kinds))}); use files of one format")
     same_columns(formats)
     return formats
+
+
+def feature_columns(source, columns=None, *, header=None):
+    """The feature columns :func:`gmmkit.tables.read_table` picks, for files read in chunks.
+
+    Parameters
+    ----------
+    source : str, path-like or list of them
+        A file, a glob pattern, a folder of Parquet files or a list of paths
+        (the files must have the same columns).
+    columns : None, str or list of str/int, optional
+        Names or positions to resolve; by default the numeric columns, decided
+        from the first rows of the first file with read_table's rule (a column
+        whose first value is text is a label and is left out).
+    header : None or bool, optional
+        CSV-like files: whether the first row is a header (None: detect).
+
+    Returns
+    -------
+    list of str
+        Column names, to pass as ``columns=`` to the chunked or Dask readers.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("kind,a,b\\nx,1,2\\ny,3,4\\n")
+    >>> feature_columns(path), feature_columns(path, "2,a")
+    (['a', 'b'], ['b', 'a'])
+    """
+    fmt = table_formats(table_files(source), header=header)[0]
+    if columns is not None:
+        return select_columns(fmt.path, fmt.names, columns)
+    return default_columns(fmt.path, read_head(fmt, 100))

@@ -189,6 +189,28 @@ def test_label_column_skipped_in_memory_refused_in_chunks(tmp_path, data):
     np.testing.assert_array_equal(X, data.to_numpy())
 
 
+def test_feature_columns_pick_what_read_table_picks(tmp_path, data):
+    from gmmkit.tables.files import feature_columns
+
+    path = _write(tmp_path / "lab.tsv", _text(data.assign(kind="x").iloc[:, [3, 0, 1, 2]], "\t"))
+    names = feature_columns(path)
+    assert names == read_table(path)[2] == ["a", "b", "c"]
+    np.testing.assert_array_equal(_chunks(path, columns=names)[1], read_table(path)[1])
+
+
+def test_npy_columns_by_name_or_position_in_chunks_and_dask(tmp_path, data):
+    X = data.fillna(0.0).to_numpy()
+    np.save(tmp_path / "X.npy", X)
+    _, want, names = read_table(tmp_path / "X.npy", columns="x2,0")
+    src, got = _chunks(tmp_path / "X.npy", columns="x2,0", chunk_rows=64)
+    assert names == src.columns == ["x2", "x0"]
+    np.testing.assert_array_equal(got, want)
+    pytest.importorskip("dask.array")
+    from gmmkit.tables.distributed import read_dask
+
+    np.testing.assert_array_equal(read_dask(tmp_path / "X.npy", columns=[2, "x0"]).compute(), want)
+
+
 @pytest.mark.parametrize("name, text, message", [
     ("t.json", "{}", r"t.json: unsupported table format '.json'"),
     ("t.parquet.gz", "x", r"t.parquet.gz: compressed .parquet files are not supported"),
