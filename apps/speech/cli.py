@@ -23,7 +23,8 @@ Example (speaker recognition):
 
   gmmkit speech identify --models models/ unknown.wav
 """)
-phonemes = typer.Typer(no_args_is_help=True, add_completion=False, help="""Phoneme or word classifier: one GMM per class.
+phonemes = typer.Typer(no_args_is_help=True, add_completion=False,
+                       help="""Phoneme or word classifier: one GMM per class.
 
 Example: gmmkit speech phonemes train segments.csv -o phones.gmmc --split train
 """)
@@ -73,6 +74,7 @@ def features_cmd(
     Example: gmmkit speech features clips/*.wav -o feats/
     """
     import numpy as np
+
     from gmmkit.exceptions import ParameterError
     from gmmkit.io import atomic_path
 
@@ -180,6 +182,7 @@ def phonemes_classify(
     Example: gmmkit speech phonemes classify datasets/speech/phonemes/segments.csv --split test -m phones.gmmc
     """
     import pandas as pd
+
     from gmmkit.cli.kit import check_outputs, require_matplotlib
     from gmmkit.io import atomic_path
 
@@ -237,6 +240,7 @@ def _plot_confusion(cm, path, accuracy, force):
 
 def _save_png(fig, path, force):
     import matplotlib.pyplot as plt
+
     from gmmkit.io import atomic_path
 
     fig.tight_layout()
@@ -339,6 +343,7 @@ def identify_cmd(
     Example: gmmkit speech identify --models models/ unknown1.wav unknown2.wav
     """
     import pandas as pd
+
     from gmmkit.cli.kit import check_output
     from gmmkit.io import atomic_path
 

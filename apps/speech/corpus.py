@@ -149,8 +149,9 @@ def read_trials(path):
     yes, no = {"1", "true", "target", "yes"}, {"0", "false", "nontarget", "non-target", "no"}
     bad = ~t.isin(yes | no)
     if bad.any():
-        raise DataError(f"{path}: row {int(np.flatnonzero(bad.values)[0]) + 2}: target must be 1/0, "
-                        f"true/false or target/nontarget, got {df['target'].iloc[int(np.flatnonzero(bad.values)[0])]!r}")
+        i = int(np.flatnonzero(bad.values)[0])
+        raise DataError(f"{path}: row {i + 2}: target must be 1/0, "
+                        f"true/false or target/nontarget, got {df['target'].iloc[i]!r}")
     base = os.path.dirname(os.path.abspath(path))
     df = df.assign(path=[_resolve(base, f) for f in df["file"]], target=t.isin(yes).values,
                    speaker=df["speaker"].astype(str))

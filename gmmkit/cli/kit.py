@@ -319,8 +319,8 @@ class Progress:
         if self._bar is None:
             if time.monotonic() - self._t0 < self.delay:
                 return None
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                       SpinnerColumn, TextColumn, TimeElapsedColumn)
+            from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
                 SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

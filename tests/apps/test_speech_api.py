@@ -11,8 +11,7 @@ from gmmkit.exceptions import DataError, ModelFileError, OutputExistsError, Para
 from gmmkit_apps.speech import metrics
 from gmmkit_apps.speech.corpus import features_of, load_model_set, read_trials
 from gmmkit_apps.speech.features import FrontEnd
-from gmmkit_apps.speech.models import (THRESHOLD_FILE, enroll, speaker_path, store_threshold,
-                                       stored_threshold)
+from gmmkit_apps.speech.models import THRESHOLD_FILE, enroll, speaker_path, store_threshold, stored_threshold
 from gmmkit_apps.speech.trials import evaluate_trials, identify, score_files, verify
 from gmmkit_apps.speech.ubm import train_ubm
 
