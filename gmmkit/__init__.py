@@ -18,7 +18,7 @@ __all__ = [
 
 _LAZY = {
     "GaussianMixture": ("gmmkit.mixture", "GaussianMixture"),
-    "load": ("gmmkit.io", "load"),
+    "load": ("gmmkit.mixture", "load"),
     "select": ("gmmkit.selection", "select"),
     "SelectionResult": ("gmmkit.selection", "SelectionResult"),
     "n_threads": ("gmmkit._engine", "n_threads"),

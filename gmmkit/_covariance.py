@@ -1,27 +1,33 @@
-"""The one table of covariance types.
+"""The one table of covariance types (public view: :mod:`gmmkit.covariance`).
 
-Every question the estimator asks about a covariance type (how many free
-parameters, which kernel family, how to estimate it from sufficient statistics,
-how to factor it into precision Cholesky factors) is answered by its entry in
-:data:`COVARIANCE_TYPES`; adding a type is adding an entry.
+Every question gmmkit asks about a covariance type (how many free parameters,
+which kernel runs it, the shape of its statistics, how to estimate it from
+sufficient statistics, with or without the conjugate prior, how to factor it,
+how to expand it to full matrices, how to draw from it) is answered by its
+entry in :data:`COVARIANCE_TYPES`; adding a type is adding an entry (and, for a
+new kernel family, one kernel case).
 
 Shapes, with K components and D features (as in scikit-learn):
 
-=========  ===============  ==========================
-type       covariances_     precisions_cholesky_
-=========  ===============  ==========================
-full       (K, D, D)        (K, D, D) upper triangular
-tied       (D, D)           (D, D) upper triangular
-diag       (K, D)           (K, D)
-spherical  (K,)             (K,)
-=========  ===============  ==========================
+=========  ===============  ==========================  =================
+type       covariances_     precisions_cholesky_        statistics sxx
+=========  ===============  ==========================  =================
+full       (K, D, D)        (K, D, D) upper triangular  (K, D, D) upper
+tied       (D, D)           (D, D) upper triangular     (K, D, D) upper
+diag       (K, D)           (K, D)                      (K, D)
+spherical  (K,)             (K,)                        (K, D)
+=========  ===============  ==========================  =================
+
+The *kernel family* says which fused kernel runs the E-pass: ``"full"`` takes
+(K, D, D) precision factors and accumulates upper-triangular second moments,
+``"diag"`` takes (K, 1, D) inverse standard deviations and accumulates
+per-coordinate second moments.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
+
+from .exceptions import ParameterError
 
 
 class FactorError(Exception):
@@ -32,7 +38,13 @@ class FactorError(Exception):
         self.bad = list(bad)
 
 
-# ---------------------------------------------------------------- full / tied
+# ---------------------------------------------------------------- helpers
+def _solve_lower(L, B):
+    from scipy.linalg import solve_triangular
+
+    return solve_triangular(L, B, lower=True)
+
+
 def _chol_prec_full(cov):
     """(K, D, D) covariances -> upper-triangular precision factors; FactorError lists failures."""
     K, D, _ = cov.shape
@@ -48,61 +60,26 @@ def _chol_prec_full(cov):
         if not np.all(np.diag(L) > 0):
             bad.append(k)
             continue
-        # inv(L).T is upper triangular: precision = inv(L).T @ inv(L)
-        out[k] = _solve_lower(L, eye).T
+        out[k] = _solve_lower(L, eye).T  # inv(L).T is upper triangular: precision = inv(L).T inv(L)
     if bad:
         raise FactorError(bad)
     return out
 
 
-def _solve_lower(L, B):
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(L, B, lower=True)
-
-
-def _full_from_stats(nk, means, sxx, n_total, reg):
-    D = means.shape[1]
-    S = np.triu(sxx) + np.triu(sxx, 1).transpose(0, 2, 1)
-    cov = S / nk[:, None, None] - means[:, :, None] * means[:, None, :]
-    cov[:, np.arange(D), np.arange(D)] += reg
-    return cov
-
-
-def _tied_from_stats(nk, means, sxx, n_total, reg):
-    D = means.shape[1]
-    S = np.triu(sxx) + np.triu(sxx, 1).transpose(0, 2, 1)
-    cov = (S.sum(axis=0) - (nk[:, None] * means).T @ means) / n_total
-    cov.flat[:: D + 1] += reg
-    return cov
-
-
-def _diag_from_stats(nk, means, sxx, n_total, reg):
-    return sxx / nk[:, None] - means**2 + reg
-
-
-def _spherical_from_stats(nk, means, sxx, n_total, reg):
-    return _diag_from_stats(nk, means, sxx, n_total, reg).mean(axis=1)
-
-
 def _chol_prec_diag(cov):
+    cov = np.asarray(cov, dtype=np.float64)
     bad = np.flatnonzero(~(cov > 0).reshape(cov.shape[0], -1).all(axis=1))
     if bad.size:
         raise FactorError(bad)
     return 1.0 / np.sqrt(cov)
 
 
-def _chol_prec_tied(cov):
-    return _chol_prec_full(cov[None])[0]
+def _symmetric(sxx):
+    """Full symmetric matrices from upper-triangular second moments."""
+    return np.triu(sxx) + np.triu(sxx, 1).transpose(0, 2, 1)
 
 
-def _tri_inv_gram(U):
-    """Covariance from an upper precision factor: inv(U U^T) = inv(U)^T inv(U)."""
-    Ui = _solve_lower(U.T, np.eye(U.shape[0]))  # inv(U^T) = inv(U)^T
-    return Ui @ Ui.T
-
-
-def _add_diag(cov, reg):
+def add_diag(cov, reg):
     """Add ``reg`` to the diagonal of every (D, D) block (or to every variance)."""
     cov = np.array(cov, dtype=np.float64)
     if cov.ndim >= 2 and cov.shape[-1] == cov.shape[-2]:
@@ -119,129 +96,313 @@ def _set(cov, k, value):
     return cov
 
 
-# MAP covariances under mclust's conjugate prior (Fraley and Raftery 2007), from the ML
-# estimate ``cov`` (no reg_covar), counts nk, prior scale L, dof nu and the shrinkage
-# term outer_k = kappa n_k / (kappa + n_k) (xbar_k - mu_p)(xbar_k - mu_p)^T.
-def _map_full(cov, nk, L, nu, outer, D):
-    return (L[None] + cov * nk[:, None, None] + outer) / (nu + nk + D + 2)[:, None, None]
+# ---------------------------------------------------------------- the entries
+class CovarianceType:
+    """Everything gmmkit needs to know about one covariance type.
+
+    Subclasses fill the type-specific methods; the kernel-family methods come
+    from :class:`_FullFamily` or :class:`_DiagFamily`.
+    """
+
+    name = ""
+    family = ""  # kernel family: 'full' or 'diag'
+
+    def __repr__(self):
+        return f"<covariance type {self.name!r}>"
+
+    # -- counts and shapes -------------------------------------------------
+    def n_parameters(self, K, D):
+        """Free parameters of the covariances (float: halves cancel in the total)."""
+        raise NotImplementedError
+
+    def shape(self, K, D):
+        """Shape of ``covariances_`` and ``precisions_cholesky_``."""
+        raise NotImplementedError
+
+    def work_per_row(self, K, D):
+        """Multiply-adds per row of one kernel pass (decides serial or threaded)."""
+        return K * D * (D if self.family == "full" else 1)
+
+    # -- estimation ----------------------------------------------------------
+    def from_stats(self, nk, means, sxx, n_total, reg):
+        """ML covariances from statistics (nk (K,), means (K, D), second moments sxx) + ``reg``."""
+        raise NotImplementedError
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        """MAP covariances under mclust's conjugate prior (Fraley and Raftery 2007), from the
+        ML estimate ``cov`` (no reg_covar), counts ``nk``, prior scale ``L``, dof ``nu`` and
+        the shrinkage term ``outer_k = kappa n_k / (kappa + n_k) (xbar_k - mu_p)(xbar_k - mu_p)^T``."""
+        raise NotImplementedError
+
+    def reseed(self, cov, k, C):
+        """Covariances with component ``k`` reset from the data covariance ``C``."""
+        raise NotImplementedError
+
+    # -- factors -------------------------------------------------------------
+    def precision_cholesky(self, cov):
+        """Precision factors (upper triangular for matrices); raises FactorError."""
+        raise NotImplementedError
+
+    def precisions(self, prec_chol):
+        """``precisions_`` from precision factors."""
+        raise NotImplementedError
+
+    def from_precisions(self, precisions):
+        """Covariances from precisions (``precisions_init``)."""
+        raise NotImplementedError
+
+    def log_det(self, prec_chol, K, D):
+        """(K,) log-determinants of the precision factors, log|U_k|."""
+        raise NotImplementedError
+
+    # -- views ----------------------------------------------------------------
+    def full(self, cov, K, D):
+        """(K, D, D) covariance matrices."""
+        raise NotImplementedError
+
+    def variances(self, cov, K, D):
+        """(K, D) variances (the diagonals of the covariance matrices)."""
+        return np.diagonal(self.full(cov, K, D), axis1=1, axis2=2).copy()
+
+    def full_factors(self, prec_chol, K, D):
+        """(K, D, D) upper-triangular precision factors."""
+        raise NotImplementedError
+
+    def select(self, array, idx):
+        """The covariances (or precision arrays) of components ``idx``."""
+        return np.asarray(array)[idx].copy()
+
+    def sample(self, rng, mean, cov, k, n):
+        """``n`` draws from component ``k`` (mean ``mean``) with ``rng`` (RandomState),
+        the same draws as scikit-learn's ``sample``."""
+        return rng.multivariate_normal(mean, self.full(cov, k + 1, mean.shape[0])[k], int(n))
 
 
-def _map_tied(cov, nk, L, nu, outer, D):
-    n = nk.sum()
-    return (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
+class _FullFamily(CovarianceType):
+    """Types whose kernel takes (K, D, D) precision factors."""
+
+    family = "full"
+    independent_coordinates = False  # coordinates independent given the component
+
+    def stats_shape(self, K, D):
+        return (K, D, D)
+
+    def from_kernel_stats(self, sxx):
+        """Second moments in the table's layout from the kernel's."""
+        return sxx
+
+    def kernel_prec(self, prec_chol, K, D):
+        return np.broadcast_to(prec_chol, (K, D, D))
+
+    def kernel_cov(self, cov, K, D):
+        """Covariances for the missing-value kernels: (K, D, D), or (1, D, D) if shared."""
+        return np.ascontiguousarray(np.reshape(cov, (-1, D, D)), dtype=np.float64)
+
+    def second_moments(self, X, r):
+        """sum_n r_n x_n x_n^T of (shifted) rows X with weights r."""
+        return (X * r[:, None]).T @ X
+
+    def model_moments(self, nk, means, cov, reg):
+        """Second moments that data following the parameters exactly would give."""
+        K, D = means.shape
+        C = np.broadcast_to(cov, (K, D, D)) - reg * np.eye(D)
+        return np.triu(nk[:, None, None] * (C + means[:, :, None] * means[:, None, :]))
+
+    def full_factors(self, prec_chol, K, D):
+        return np.broadcast_to(prec_chol, (K, D, D)).copy()
+
+    def from_precisions(self, precisions):
+        return np.linalg.inv(precisions)
 
 
-def _map_diag(cov, nk, L, nu, outer, D):
-    # mclust's diagonal models use a scalar prior scale: trace(Lambda) / D
-    return (np.trace(L) / D + cov * nk[:, None] + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
+class _DiagFamily(CovarianceType):
+    """Types whose kernel takes (K, 1, D) inverse standard deviations."""
+
+    family = "diag"
+    independent_coordinates = True
+
+    def stats_shape(self, K, D):
+        return (K, D)
+
+    def from_kernel_stats(self, sxx):
+        return sxx[:, 0, :]
+
+    def kernel_prec(self, prec_chol, K, D):
+        return np.broadcast_to(np.reshape(prec_chol, (K, -1)), (K, D))[:, None, :]
+
+    def kernel_cov(self, cov, K, D):
+        return np.ascontiguousarray(self.variances(cov, K, D), dtype=np.float64)[:, None, :]
+
+    def second_moments(self, X, r):
+        return ((X * r[:, None]) * X).sum(axis=0)
+
+    def model_moments(self, nk, means, cov, reg):
+        K, D = means.shape
+        return nk[:, None] * (self.variances(cov, K, D) - reg + means ** 2)
+
+    def precision_cholesky(self, cov):
+        return _chol_prec_diag(cov)
+
+    def precisions(self, prec_chol):
+        return prec_chol ** 2
+
+    def from_precisions(self, precisions):
+        return 1.0 / np.asarray(precisions, dtype=np.float64)
+
+    def full(self, cov, K, D):
+        return np.eye(D)[None] * self.variances(cov, K, D)[:, None, :]
+
+    def full_factors(self, prec_chol, K, D):
+        return np.eye(D)[None] * np.broadcast_to(np.reshape(prec_chol, (K, -1)), (K, D))[:, None, :]
+
+    def sample(self, rng, mean, cov, k, n):
+        sd = np.sqrt(self.variances(cov, k + 1, mean.shape[0])[k])
+        return mean + rng.standard_normal(size=(n, mean.shape[0])) * sd
 
 
-def _map_spherical(cov, nk, L, nu, outer, D):
-    # scalar scale; denominator nu + (n_k + 1) D + 2
-    tr = np.trace(L) / D + np.trace(outer, axis1=1, axis2=2)
-    return (tr + cov * nk * D) / (nu + (nk + 1) * D + 2)
+class Full(_FullFamily):
+    """Each component its own covariance matrix (mclust's VVV)."""
+
+    name = "full"
+
+    def n_parameters(self, K, D):
+        return K * D * (D + 1) / 2.0
+
+    def shape(self, K, D):
+        return (K, D, D)
+
+    def from_stats(self, nk, means, sxx, n_total, reg):
+        cov = _symmetric(sxx) / nk[:, None, None] - means[:, :, None] * means[:, None, :]
+        return add_diag(cov, reg)
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        return (L[None] + cov * nk[:, None, None] + outer) / (nu + nk + D + 2)[:, None, None]
+
+    def reseed(self, cov, k, C):
+        return _set(cov, k, C)
+
+    def precision_cholesky(self, cov):
+        return _chol_prec_full(np.asarray(cov, dtype=np.float64))
+
+    def precisions(self, prec_chol):
+        return prec_chol @ prec_chol.transpose(0, 2, 1)
+
+    def log_det(self, prec_chol, K, D):
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+
+    def full(self, cov, K, D):
+        return np.asarray(cov, dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class CovType:
-    """Everything the engine needs to know about one covariance type."""
+class Tied(_FullFamily):
+    """One covariance matrix shared by all components (mclust's EEE)."""
 
-    name: str
-    family: str  # kernel family: 'full' or 'diag'
-    n_cov_params: Callable[[int, int], float]
-    from_stats: Callable  # (nk, means, sxx, n_total, reg) -> covariances
-    prec_chol: Callable  # covariances -> precision factors (raises FactorError)
-    kernel_prec: Callable  # (precision factors, K, D) -> kernel array (K,D,D) or (K,D)
-    log_det: Callable  # (precision factors, K, D) -> (K,) log|U_k|
-    precisions: Callable  # precision factors -> precisions_
-    cov_from_prec_chol: Callable  # precision factors -> covariances_
-    cov_shape: Callable[[int, int], tuple]
-    sample_scale: Callable  # (covariances, k) -> matrix A with cov = A A^T, or vector for diag
-    from_precisions: Callable  # precisions_init -> covariances
-    reseed: Callable  # (covariances, k, data covariance C) -> covariances with k re-seeded
-    map_estimate: Callable  # (ML cov, nk, L, nu, outer, D) -> MAP covariances
-    as_full: Callable  # (covariances, K, D) -> (K, D, D)
-    as_variances: Callable  # (covariances, K, D) -> (K, D) variances (diag family)
+    name = "tied"
 
+    def n_parameters(self, K, D):
+        return D * (D + 1) / 2.0
 
-COVARIANCE_TYPES: dict[str, CovType] = {
-    "full": CovType(
-        name="full",
-        family="full",
-        n_cov_params=lambda K, D: K * D * (D + 1) / 2.0,
-        from_stats=_full_from_stats,
-        prec_chol=_chol_prec_full,
-        kernel_prec=lambda P, K, D: P,
-        log_det=lambda P, K, D: np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1),
-        precisions=lambda P: P @ P.transpose(0, 2, 1),
-        cov_from_prec_chol=lambda P: np.stack([_tri_inv_gram(u) for u in P]),
-        cov_shape=lambda K, D: (K, D, D),
-        sample_scale=lambda C, k: np.linalg.cholesky(C[k]),
-        from_precisions=np.linalg.inv,
-        reseed=lambda cov, k, C: _set(cov, k, C),
-        map_estimate=_map_full,
-        as_full=lambda cov, K, D: cov,
-        as_variances=None,
-    ),
-    "tied": CovType(
-        name="tied",
-        family="full",
-        n_cov_params=lambda K, D: D * (D + 1) / 2.0,
-        from_stats=_tied_from_stats,
-        prec_chol=_chol_prec_tied,
-        kernel_prec=lambda P, K, D: np.repeat(P[None], K, axis=0),
-        log_det=lambda P, K, D: np.full(K, np.log(np.diag(P)).sum()),
-        precisions=lambda P: P @ P.T,
-        cov_from_prec_chol=_tri_inv_gram,
-        cov_shape=lambda K, D: (D, D),
-        sample_scale=lambda C, k: np.linalg.cholesky(C),
-        from_precisions=np.linalg.inv,
+    def shape(self, K, D):
+        return (D, D)
+
+    def from_stats(self, nk, means, sxx, n_total, reg):
+        cov = (_symmetric(sxx).sum(axis=0) - (nk[:, None] * means).T @ means) / n_total
+        return add_diag(cov, reg)
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        n = nk.sum()
+        return (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
+
+    def reseed(self, cov, k, C):
         # the shared covariance cannot follow one component: steady it a little instead
-        reseed=lambda cov, k, C: cov + np.diag(np.diag(C)) * 1e-3,
-        map_estimate=_map_tied,
-        as_full=lambda cov, K, D: np.broadcast_to(cov, (K, D, D)),
-        as_variances=None,
-    ),
-    "diag": CovType(
-        name="diag",
-        family="diag",
-        n_cov_params=lambda K, D: K * D,
-        from_stats=_diag_from_stats,
-        prec_chol=_chol_prec_diag,
-        kernel_prec=lambda P, K, D: P,
-        log_det=lambda P, K, D: np.log(P).sum(axis=1),
-        precisions=lambda P: P**2,
-        cov_from_prec_chol=lambda P: 1.0 / P**2,
-        cov_shape=lambda K, D: (K, D),
-        sample_scale=lambda C, k: np.sqrt(C[k]),
-        from_precisions=lambda p: 1.0 / p,
-        reseed=lambda cov, k, C: _set(cov, k, np.diag(C)),
-        map_estimate=_map_diag,
-        as_full=lambda cov, K, D: np.stack([np.diag(v) for v in cov]),
-        as_variances=lambda cov, K, D: cov,
-    ),
-    "spherical": CovType(
-        name="spherical",
-        family="diag",
-        n_cov_params=lambda K, D: K,
-        from_stats=_spherical_from_stats,
-        prec_chol=_chol_prec_diag,
-        kernel_prec=lambda P, K, D: np.repeat(P[:, None], D, axis=1),
-        log_det=lambda P, K, D: D * np.log(P),
-        precisions=lambda P: P**2,
-        cov_from_prec_chol=lambda P: 1.0 / P**2,
-        cov_shape=lambda K, D: (K,),
-        sample_scale=lambda C, k: np.sqrt(C[k]),
-        from_precisions=lambda p: 1.0 / p,
-        reseed=lambda cov, k, C: _set(cov, k, np.diag(C).mean()),
-        map_estimate=_map_spherical,
-        as_full=lambda cov, K, D: np.eye(D)[None] * np.asarray(cov)[:, None, None],
-        as_variances=lambda cov, K, D: np.repeat(np.asarray(cov)[:, None], D, axis=1),
-    ),
-}
+        return cov + np.diag(np.diag(C)) * 1e-3
+
+    def precision_cholesky(self, cov):
+        return _chol_prec_full(np.asarray(cov, dtype=np.float64)[None])[0]
+
+    def precisions(self, prec_chol):
+        return prec_chol @ prec_chol.T
+
+    def log_det(self, prec_chol, K, D):
+        return np.full(K, np.log(np.diag(prec_chol)).sum())
+
+    def full(self, cov, K, D):
+        return np.broadcast_to(np.asarray(cov, dtype=np.float64), (K, D, D))
+
+    def select(self, array, idx):
+        return np.array(array, copy=True)  # shared by every component
 
 
-def n_parameters(cov_type: str, K: int, D: int) -> int:
+class Diag(_DiagFamily):
+    """Each component its own diagonal covariance (mclust's VVI)."""
+
+    name = "diag"
+
+    def n_parameters(self, K, D):
+        return K * D
+
+    def shape(self, K, D):
+        return (K, D)
+
+    def from_stats(self, nk, means, sxx, n_total, reg):
+        return sxx / nk[:, None] - means ** 2 + reg
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        # mclust's diagonal models use a scalar prior scale: trace(Lambda) / D
+        return (np.trace(L) / D + cov * nk[:, None] + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
+
+    def reseed(self, cov, k, C):
+        return _set(cov, k, np.diag(C))
+
+    def log_det(self, prec_chol, K, D):
+        return np.log(prec_chol).sum(axis=1)
+
+    def variances(self, cov, K, D):
+        return np.asarray(cov, dtype=np.float64)
+
+
+class Spherical(_DiagFamily):
+    """Each component its own single variance (mclust's VII)."""
+
+    name = "spherical"
+
+    def n_parameters(self, K, D):
+        return K
+
+    def shape(self, K, D):
+        return (K,)
+
+    def from_stats(self, nk, means, sxx, n_total, reg):
+        return (sxx / nk[:, None] - means ** 2 + reg).mean(axis=1)
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        # scalar scale; denominator nu + (n_k + 1) D + 2
+        tr = np.trace(L) / D + np.trace(outer, axis1=1, axis2=2)
+        return (tr + cov * nk * D) / (nu + (nk + 1) * D + 2)
+
+    def reseed(self, cov, k, C):
+        return _set(cov, k, np.diag(C).mean())
+
+    def log_det(self, prec_chol, K, D):
+        return D * np.log(prec_chol)
+
+    def variances(self, cov, K, D):
+        return np.repeat(np.asarray(cov, dtype=np.float64)[:, None], D, axis=1)
+
+
+COVARIANCE_TYPES: dict[str, CovarianceType] = {t.name: t for t in (Full(), Tied(), Diag(), Spherical())}
+
+
+def covariance_type(name):
+    """The table entry of covariance type ``name``; ParameterError names the choices."""
+    try:
+        return COVARIANCE_TYPES[name]
+    except (KeyError, TypeError):
+        raise ParameterError(
+            f"unknown covariance_type {name!r}; choose one of {', '.join(COVARIANCE_TYPES)}"
+        ) from None
+
+
+def n_parameters(cov_type, K, D):
     """Free parameters of a K-component mixture: covariances + means + weights."""
-    entry = COVARIANCE_TYPES[cov_type]
-    return int(entry.n_cov_params(K, D) + K * D + K - 1)
+    return int(covariance_type(cov_type).n_parameters(K, D) + K * D + K - 1)

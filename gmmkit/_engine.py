@@ -13,7 +13,6 @@ import importlib
 import logging
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -161,28 +160,26 @@ def _block_size(K, D, itemsize=8):
     return int(min(256, max(16, (131072 // itemsize // (K + D + 2)) // 8 * 8)))
 
 
-def _kernel_prec(family, prec):
-    # diag/spherical factors travel as (K, 1, D); full/tied as (K, D, D)
-    return prec[:, None, :] if family == "diag" else prec
-
-
 def _as(a, X):
     # kernels compute in the data's dtype: a float64 constant would promote float32 loops
     return np.ascontiguousarray(a, dtype=X.dtype)
 
 
-def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
-    """One fused E+M-statistics pass. Returns (sum w log p, nk (K+1), sx (K,D), sxx)
-    with sxx (K,D,D) upper-triangular for family 'full' or (K,D) for 'diag'."""
+def em_pass(X, sw, shift, means, prec, logc, log_noise, parallel):
+    """One fused E+M-statistics pass. Returns (sum w log p, nk (K+1), sx (K,D), sxx).
+
+    ``prec`` is in the kernel layout of the covariance type's family: (K, D, D)
+    upper-triangular factors (sxx then (K, D, D) upper-triangular) or (K, 1, D)
+    inverse standard deviations (sxx (K, 1, D)); see :mod:`gmmkit._covariance`."""
     mod = kernels()
     announce_compile(mod.em_range, X.dtype)
     K, D = means.shape
-    sxx_shape = (K, D, D) if family == "full" else (K, 1, D)
+    sxx_shape = (K,) + prec.shape[1:]
     n_chunks = n_threads() if parallel else 1
     nk = np.zeros((n_chunks, K + 1))
     sx = np.zeros((n_chunks, K, D))
     sxx = np.zeros((n_chunks,) + sxx_shape)
-    args = (shift, means, _kernel_prec(family, prec), _as(logc, X), float(log_noise))
+    args = (shift, means, prec, _as(logc, X), float(log_noise))
     block = _block_size(K, D, X.dtype.itemsize)
     if n_chunks == 1:
         ll = mod.em_range(X, sw, 0, X.shape[0], *args, nk[0], sx[0], sxx[0], block)
@@ -192,11 +189,10 @@ def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel):
             for c, (lo, hi) in enumerate(_chunks(X.shape[0], n_chunks))
         ]
         ll = sum(f.result() for f in futs)
-    sxx = sxx.sum(axis=0)
-    return ll, nk.sum(axis=0), sx.sum(axis=0), (sxx if family == "full" else sxx[:, 0, :])
+    return ll, nk.sum(axis=0), sx.sum(axis=0), sxx.sum(axis=0)
 
 
-def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, labels=False,
+def score_pass(X, shift, means, prec, logc, log_noise, *, resp_cols=0, labels=False,
                parallel=False):
     """Per-row log-density, and optionally responsibilities (N, resp_cols) and labels."""
     mod = kernels()
@@ -206,7 +202,7 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, l
     out_lse = np.empty(N)
     out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
     out_label = np.empty(N if labels else 0, dtype=np.int64)
-    args = (shift, means, _kernel_prec(family, prec), _as(logc, X), float(log_noise), out_lse, out_resp,
+    args = (shift, means, prec, _as(logc, X), float(log_noise), out_lse, out_resp,
             out_label, _block_size(K, D, X.dtype.itemsize))
     if not parallel:
         mod.score_range(X, 0, N, *args)
@@ -216,14 +212,3 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, *, resp_cols=0, l
         for f in futs:
             f.result()
     return out_lse, (out_resp if resp_cols else None), (out_label if labels else None)
-
-
-class Timer:
-    """Wall-clock timer used for fit metadata."""
-
-    def __enter__(self):
-        self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.t0

@@ -29,7 +29,9 @@ import importlib
 import numpy as np
 
 from . import _engine
-from ._covariance import COVARIANCE_TYPES
+from ._covariance import covariance_type
+from ._em.noise import NoiseRegion
+from ._params import Statistics
 from .exceptions import DataError
 
 
@@ -121,14 +123,6 @@ def observed_mean(X, sw, nan):
     return column_means(*observed_sums(X, sw if sw.size else None, nan))
 
 
-def _kernel_cov(cov_type, cov, K, D):
-    """Covariances as the pattern kernels take them: (K, D, D), (1, D, D) tied, (K, 1, D) variances."""
-    entry = COVARIANCE_TYPES[cov_type]
-    if entry.family == "diag":
-        return np.ascontiguousarray(entry.as_variances(cov, K, D), dtype=np.float64)[:, None, :]
-    return np.ascontiguousarray(np.reshape(cov, (-1, D, D)), dtype=np.float64)
-
-
 def _log(v):
     with np.errstate(divide="ignore"):
         return np.log(v)
@@ -138,25 +132,24 @@ _NOT_PD = ("a marginal covariance is not positive definite: the data are too ext
            "degenerate; rescale X or increase reg_covar")
 
 
-def pattern_statistics(pat, cov_type, params, shift, log_widths=None, noise=False):
-    """The EM statistics of the rows in ``pat`` (:class:`Patterns`) under ``params``
-    (weights, means, precision factors, covariances, noise weight): one kernel call over
-    every missingness pattern (row chunks on the thread pool when the data are large
-    enough). ``log_widths``: the noise box's per-column log widths, if ``noise``."""
-    weights, means, _, cov, pi0 = params
-    K, D = means.shape
-    full = COVARIANCE_TYPES[cov_type].family == "full"
-    log_widths = log_widths if log_widths is not None else np.zeros(D)
-    log_pi0 = float(_log(pi0)) if noise and pi0 > 0 else -np.inf
+def pattern_statistics(pat, entry, params, shift, noise=None):
+    """(log-likelihood, Statistics) of the rows in ``pat`` (:class:`Patterns`) under
+    ``params`` (:class:`gmmkit._params.MixtureParams`): one kernel call over every
+    missingness pattern (row chunks on the thread pool when the data are large
+    enough). ``noise``: the noise component's :class:`NoiseRegion`, if any."""
+    K, D = params.means.shape
+    log_widths = noise.log_widths if noise is not None else np.zeros(D)
+    pi0 = params.noise_weight
+    log_pi0 = float(_log(pi0)) if noise is not None and pi0 > 0 else -np.inf
     args = (*pat.kernel_args(K), pat.sw)
-    model = (np.ascontiguousarray(means, dtype=np.float64),
-             _kernel_cov(cov_type, cov, K, D), _log(np.asarray(weights, dtype=np.float64)),
+    model = (np.ascontiguousarray(params.means, dtype=np.float64),
+             entry.kernel_cov(params.covariances, K, D), _log(np.asarray(params.weights, dtype=np.float64)),
              np.ascontiguousarray(log_widths, dtype=np.float64), log_pi0)
-    parallel = _engine.use_parallel(pat.N, K * D * (D if full else 1))
+    parallel = _engine.use_parallel(pat.N, entry.work_per_row(K, D))
     n_chunks = _engine.n_threads() if parallel else 1
     nk = np.zeros((n_chunks, K + 1))
     sx = np.zeros((n_chunks, K, D))
-    sxx = np.zeros((n_chunks, K) + ((D, D) if full else (1, D)))
+    sxx = np.zeros((n_chunks, K) + model[1].shape[1:])
     kern = _kernels(pat.values.dtype).em_patterns
     if n_chunks == 1:
         results = [kern(*args, 0, pat.N, shift, *model, nk[0], sx[0], sxx[0])]
@@ -166,20 +159,16 @@ def pattern_statistics(pat, cov_type, params, shift, log_widths=None, noise=Fals
         results = [f.result() for f in futs]
     if not all(ok for _, ok in results):
         raise DataError(_NOT_PD)
-    sxx = sxx.sum(axis=0)
-    return sum(ll for ll, _ in results), (nk.sum(axis=0), sx.sum(axis=0), sxx if full else sxx[:, 0, :])
+    stats = Statistics(nk.sum(axis=0), sx.sum(axis=0), entry.from_kernel_stats(sxx.sum(axis=0)))
+    return sum(ll for ll, _ in results), stats
 
 
 def _fitted_model(est, log_pi0):
     K, D = est.means_.shape
     bounds = getattr(est, "noise_bounds_", None)
-    if bounds is None:
-        log_widths = np.zeros(D)
-    else:
-        width = bounds[1] - bounds[0]
-        log_widths = np.log(np.where(width > 0, width, 1.0))
+    log_widths = np.zeros(D) if bounds is None else NoiseRegion.from_bounds(bounds).log_widths
     return (np.ascontiguousarray(est.means_, dtype=np.float64),
-            _kernel_cov(est.covariance_type, est.covariances_, K, D),
+            covariance_type(est.covariance_type).kernel_cov(est.covariances_, K, D),
             _log(np.asarray(est.weights_, dtype=np.float64)), log_widths, log_pi0)
 
 
@@ -227,7 +216,7 @@ def impute(est, X, n_draws=None, random_state=None):
     # P(k | x_o) among the Gaussian components (a noise component imputes nothing)
     _, resp, _ = _score_sorted(est, pat, K, False, -np.inf)
     means, cov, logw = _fitted_model(est, -np.inf)[:3]
-    diag = COVARIANCE_TYPES[est.covariance_type].family == "diag"
+    diag = covariance_type(est.covariance_type).independent_coordinates
     kern = _kernels(pat.values.dtype)
     work = kern.workspace(cov.shape[0], D)
     for p in range(len(pat)):

@@ -32,8 +32,8 @@ import numpy as np
 from .exceptions import DataError, ParameterError
 from ._missing import column_means
 from ._scan import DEFAULT_SAMPLE_SIZE, chunk_problem, column_summary, scan_bounds
-from .outofcore import _run_em
-from .streaming import _set_n_features
+from ._em.noise import NoiseRegion
+from ._em.sources import KernelModel, check_finite
 from .tables.chunks import float_dtype
 from .tables.distributed import read_dask  # noqa: F401  (public here too)
 
@@ -105,37 +105,25 @@ def _identity(x):
     return x
 
 
-def _block_stats(X, w, payload, family, has_nan=False):
-    """Sufficient statistics of one block under the broadcast parameters (on a worker)."""
-    from . import _engine
-
-    (shift, means, prec, logc, log_noise), missing = payload
-    X = np.ascontiguousarray(X, dtype=means.dtype)
-    sw = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    if has_nan:
-        return _block_stats_missing(X, sw, shift, missing)
-    return _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, False)
-
-
-def _block_stats_missing(X, sw, shift, missing):
-    """The missingness-pattern E-pass of one block (on a worker)."""
+def _block_stats(X, w, payload, has_nan=False):
+    """(log-likelihood, Statistics) of one block under the broadcast parameters (on a worker)."""
+    from ._em.sources import dense_statistics
     from ._missing import Patterns, pattern_statistics
 
-    cov_type, noise, log_widths, params = missing
-    ll, (nk, sx, sxx) = pattern_statistics(Patterns(X, sw), cov_type, params, shift,
-                                           log_widths, noise)
-    return ll, nk, sx, sxx
+    entry, shift, model, params, noise = payload
+    X = np.ascontiguousarray(X, dtype=model.means.dtype)
+    sw = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    if has_nan:
+        return pattern_statistics(Patterns(X, sw), entry, params, shift, noise)
+    return dense_statistics(entry, X, sw, shift, model, False)
 
 
 def _add_stats(*parts):
-    ll, nk, sx, sxx = parts[0]
-    nk, sx, sxx = nk.copy(), sx.copy(), sxx.copy()
-    for p in parts[1:]:
-        ll += p[0]
-        nk += p[1]
-        sx += p[2]
-        sxx += p[3]
-    return ll, nk, sx, sxx
+    ll, stats = parts[0]
+    for part_ll, part in parts[1:]:
+        ll += part_ll
+        stats = stats + part
+    return ll, stats
 
 
 def _tree_reduce(parts, split_every):
@@ -148,54 +136,35 @@ def _tree_reduce(parts, split_every):
     return level[0]
 
 
-# ====================================================================== context
-def _dask_context_class():
-    from .mixture import _FitContext
+# ====================================================================== E-source
+class DaskBlocks:
+    """E-source over persisted dask blocks: every E-pass broadcasts the parameters (a few
+    kB, one task of the graph), runs the kernel where each block lives and adds the
+    per-block statistics up a tree; only statistics travel back."""
 
-    class _DaskContext(_FitContext):
-        """A fit context whose E-pass maps the kernel over persisted dask blocks.
+    def __init__(self, problem, blocks, wblocks, scan, client, split_every):
+        self.problem, self.blocks, self.wblocks = problem, blocks, wblocks
+        self.client, self.split_every = client, split_every
+        self.dtype, self.block_nan = scan["dtype"], scan["block_nan"]
+        self.shift = np.ascontiguousarray(problem.shift, dtype=self.dtype)
 
-        ``X``/``sw`` hold a sample of the data (initialisation and re-seeding);
-        the blocks stay on the workers.
-        """
+    def e_pass(self, params):
+        import dask
 
-        def __init__(self, est, blocks, wblocks, scan, entry, rng, client, split_every):
-            super().__init__(est, scan["sample"], scan["sample_w"], scan["total"], scan["shift"], entry, rng)
-            if self.noise:  # the noise region is the whole data's bounding box
-                self.noise_bounds = scan["bounds"]
-                if est.noise_volume is None:
-                    width = scan["bounds"][1] - scan["bounds"][0]
-                    self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
-            self.blocks, self.wblocks = blocks, wblocks
-            self.client, self.split_every = client, split_every
-            self.dtype = scan["dtype"]
-            self.block_nan = scan["block_nan"]
-            self.log_widths = self.noise_log_widths()
-
-        def e_pass(self, params):
-            import dask
-
-            # the parameters are one literal task: the scheduler ships its result to every
-            # worker once per iteration (a broadcast that survives losing workers)
-            dense = (self.shift,) + tuple(self.kernel_args(params, self.dtype))
-            missing = (self.est.covariance_type, self.noise, self.log_widths, params) if any(self.block_nan) else None
-            payload = dask.delayed(_identity, pure=True)((dense, missing))
-            task = dask.delayed(_block_stats, pure=True)
-            parts = [task(b, w, payload, self.entry.family, nan)
-                     for b, w, nan in zip(self.blocks, self.wblocks, self.block_nan)]
-            root = _tree_reduce(parts, self.split_every)
-            if self.client is not None:
-                ll, nk, sx, sxx = self.client.compute(root).result()
-            else:
-                ll, nk, sx, sxx = root.compute(scheduler="threads")
-            if not np.isfinite(ll):
-                raise DataError(
-                    "the log-likelihood is not finite: the data are too extreme for "
-                    f"{np.dtype(self.dtype).name} or degenerate; rescale X or increase reg_covar"
-                )
-            return ll, (nk, sx, sxx)
-
-    return _DaskContext
+        problem = self.problem
+        # the parameters are one literal task: the scheduler ships its result to every
+        # worker once per iteration (a broadcast that survives losing workers)
+        payload = (problem.entry, self.shift, KernelModel.of(problem, params, self.dtype), params,
+                   problem.noise)
+        shared = dask.delayed(_identity, pure=True)(payload)
+        task = dask.delayed(_block_stats, pure=True)
+        parts = [task(b, w, shared, nan) for b, w, nan in zip(self.blocks, self.wblocks, self.block_nan)]
+        root = _tree_reduce(parts, self.split_every)
+        if self.client is not None:
+            ll, stats = self.client.compute(root).result()
+        else:
+            ll, stats = root.compute(scheduler="threads")
+        return check_finite(ll, self.dtype), stats
 
 
 # ====================================================================== driver
@@ -297,8 +266,6 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     import dask.array as da
     from sklearn.utils import check_random_state
 
-    from ._covariance import COVARIANCE_TYPES
-
     est = estimator
     est._validate_all_params()
     if int(split_every) < 2:
@@ -335,11 +302,11 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     rng = check_random_state(est.random_state)
     scan = _scan(blocks, wblocks, X.chunks[0], N, est.n_components, rng, int(sample_size), client, dtype,
                  allow_nan=est.missing == "em")
-    entry = COVARIANCE_TYPES[est.covariance_type]
-    ctx = _dask_context_class()(est, blocks, wblocks, scan, entry, rng, client, int(split_every))
-    do_init = not (est.warm_start and hasattr(est, "converged_"))
-    _run_em(est, ctx, rng, do_init)
-    _set_n_features(est, D)
+    # the noise region is the whole data's bounding box
+    noise = NoiseRegion.from_bounds(scan["bounds"], est.noise_volume) if est.noise else None
+    problem = est._problem(D, scan["shift"], scan["total"], scan["sample"], scan["sample_w"], noise, rng)
+    est._run_driver(problem, DaskBlocks(problem, blocks, wblocks, scan, client, int(split_every)), rng)
+    est._set_n_features(D)
     return est
 
 

@@ -18,22 +18,29 @@ write safe model files.
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _engine
-from ._covariance import COVARIANCE_TYPES, FactorError, _add_diag, n_parameters
-from ._version import __version__
-from .exceptions import DataError, DataTypeError, DegenerateComponentWarning, GMMKitError, ParameterError
+from . import _engine, _model_file
+from ._covariance import COVARIANCE_TYPES, FactorError, covariance_type, n_parameters
+from ._em import driver
+from ._em.driver import Settings
+from ._em.init import Initialiser, from_estimator
+from ._em.monitor import reporter
+from ._em.noise import NoiseRegion
+from ._em.prior import ConjugatePrior
+from ._em.problem import Problem
+from ._em.sources import DenseRows, KernelModel, PatternRows
+from ._missing import observed_mean
+from ._params import FitResult
+from .exceptions import DataError, DataTypeError, GMMKitError, ParameterError
 
-_LOG_2PI = math.log(2 * math.pi)
+_entry = covariance_type  # the function, where a parameter takes its name
 
 
 class InvalidParameter(ParameterError, InvalidParameterError):
@@ -227,7 +234,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_initial_parameters(self, D):
         K = self.n_components
-        entry = COVARIANCE_TYPES[self.covariance_type]
+        entry = covariance_type(self.covariance_type)
         if self.weights_init is not None:
             w = np.asarray(self.weights_init, dtype=np.float64)
             if w.shape != (K,):
@@ -242,14 +249,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ParameterError("means_init contains NaN or infinity")
         if self.precisions_init is not None:
             p = np.asarray(self.precisions_init, dtype=np.float64)
-            shape = entry.cov_shape(K, D)
+            shape = entry.shape(K, D)
             if p.shape != shape:
                 raise ParameterError(
                     f"precisions_init must have shape {shape} for covariance_type="
                     f"'{self.covariance_type}', got {p.shape}"
                 )
             try:
-                entry.prec_chol(entry.from_precisions(p))
+                entry.precision_cholesky(entry.from_precisions(p))
             except (FactorError, np.linalg.LinAlgError):
                 raise ParameterError("precisions_init must be symmetric positive definite") from None
 
@@ -293,54 +300,155 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         self._check_initial_parameters(D)
         sw, total = self._check_sample_weight(sample_weight, X)
-        entry = COVARIANCE_TYPES[self.covariance_type]
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
         rng = check_random_state(self.random_state)
         # EM runs on data shifted by its (weighted) mean: the second moments then
         # have no large-mean cancellation; the shift is applied inside the kernel.
-        if np.isnan(X).any():
-            ctx = _MissingFitContext(self, X, sw, total, None, entry, rng)
+        nan = np.isnan(X)
+        if nan.any():  # initialisation and re-seeding run on a mean-imputed copy
+            shift = observed_mean(X, sw, nan)
+            sample = np.ascontiguousarray(np.where(nan, shift.astype(X.dtype), X))
         else:
-            shift = np.average(X, axis=0, weights=sw if sw.size else None)
-            ctx = _FitContext(self, X, sw, total, shift, entry, rng)
-
-        ctx.fit(rng, do_init)
+            shift, sample = np.average(X, axis=0, weights=sw if sw.size else None), X
+        noise = NoiseRegion.from_rows(sample, sw, self.noise_volume) if self.noise else None
+        problem = self._problem(D, shift, total, sample, sw, noise, rng)
+        source = PatternRows(problem, X, sw) if sample is not X else DenseRows(problem, X, sw)
+        self._run_driver(problem, source, rng)
         return X
 
-    def _report(self, init, n_iter, lower_bound, change):
-        if self.verbose and n_iter % self.verbose_interval == 0:
-            print(f"  Iteration {n_iter}\t change {change:.6g}\t lower bound {lower_bound:.6f}")
-        if self.callback is not None:
-            self.callback({"init": init, "n_iter": n_iter, "lower_bound": lower_bound,
-                           "change": change})
+    # ------------------------------------------------------------ the driver
+    def _problem(self, D, shift, total, sample, sample_w, noise, rng):
+        """The fixed part of a fit (:class:`gmmkit._em.problem.Problem`)."""
+        problem = Problem(covariance_type(self.covariance_type), self.n_components, D,
+                          np.asarray(shift, dtype=np.float64), float(total), self.reg_covar,
+                          sample, sample_w, noise)
+        reg = self.reg_covar * np.eye(D)
+        problem.prior = ConjugatePrior.from_option(self.prior, D, self.n_components,
+                                                   lambda: problem.data_scale(rng) - reg)
+        return problem
+
+    def _settings(self):
+        return Settings(self.n_init, self.max_iter, self.tol, self.short_runs, self.short_run_iter,
+                        self.verbose, reporter(self.verbose, self.verbose_interval, self.callback))
+
+    def _run_driver(self, problem, source, rng):
+        """EM through the one driver on ``source`` (any E-source); sets the fitted attributes."""
+        warm = None
+        if self.warm_start and hasattr(self, "converged_"):
+            warm = FitResult(self.lower_bound_, from_estimator(problem, self))
+        best = driver.fit(problem, source, Initialiser(problem, self), rng, self._settings(), warm=warm)
+        self._set_result(problem, best)
+
+    def _set_n_features(self, D):
+        """Out-of-core and Dask fits see no feature names: columns are x0, x1, ..."""
+        self.n_features_in_ = int(D)
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _set_result(self, problem, result):
+        p = result.params
+        self._set_parameters(p.weights, p.means + problem.shift, p.covariances, p.prec_chol,
+                             p.noise_weight, problem.noise)
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.lower_bound) if self.max_iter > 0 else -np.inf
+        self.lower_bounds_ = [float(v) for v in result.history]
+        self.n_reseeded_ = int(result.n_reseeded)
+
+    def _set_parameters(self, weights, means, covariances, prec_chol, noise_weight=0.0, noise=None):
+        """Write the fitted parameters: the one place the estimator's model attributes are set."""
+        entry = covariance_type(self.covariance_type)
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.means_ = np.asarray(means, dtype=np.float64)
+        self.covariances_ = np.asarray(covariances, dtype=np.float64)
+        self.precisions_cholesky_ = np.asarray(prec_chol, dtype=np.float64)
+        self.precisions_ = entry.precisions(self.precisions_cholesky_)
+        self.noise_weight_ = float(noise_weight) if noise is not None else 0.0
+        self.noise_volume_ = noise.volume if noise is not None else 0.0
+        self.noise_log_volume_ = noise.log_volume if noise is not None else 0.0
+        self.noise_bounds_ = noise.bounds if noise is not None else None
+
+    @classmethod
+    def from_parameters(cls, weights, means, covariances, *, covariance_type="full", noise_weight=0.0,
+                        noise_bounds=None, noise_volume=None, precisions_cholesky=None,
+                        feature_names=None, **params):
+        """A fitted estimator from its parameters, validated like a model file.
+
+        ``weights`` (K,) sum to ``1 - noise_weight``; ``covariances`` have the
+        layout of ``covariance_type`` (see :mod:`gmmkit.covariance`); a noise
+        component needs ``noise_bounds`` (2, D) and optionally ``noise_volume``
+        (default: the box's). ``precisions_cholesky``, if given, must be the
+        covariances' factors (checked); by default they are computed. Other
+        keyword arguments are estimator parameters.
+
+        >>> import numpy as np
+        >>> gm = GaussianMixture.from_parameters([0.5, 0.5], [[0.0], [4.0]], [1.0, 1.0],
+        ...                                      covariance_type="spherical")
+        >>> gm.predict(np.array([[0.2], [3.9]])).tolist()
+        [0, 1]
+        """
+        from ._em.noise import NoiseRegion
+
+        entry = _entry(covariance_type)
+        means = np.asarray(means, dtype=np.float64)
+        if means.ndim != 2:
+            raise ParameterError(f"means must be a (K, D) array, got shape {means.shape}")
+        K, D = means.shape
+        weights = np.asarray(weights, dtype=np.float64)
+        covariances = np.asarray(covariances, dtype=np.float64)
+        if weights.shape != (K,):
+            raise ParameterError(f"weights must have shape ({K},), got {weights.shape}")
+        if covariances.shape != entry.shape(K, D):
+            raise ParameterError(f"covariances must have shape {entry.shape(K, D)} for "
+                                 f"covariance_type={covariance_type!r}, got {covariances.shape}")
+        for name, a in (("weights", weights), ("means", means), ("covariances", covariances)):
+            if not np.all(np.isfinite(a)):
+                raise ParameterError(f"{name} contain NaN or infinity")
+        pi0 = float(noise_weight)
+        if np.any(weights < 0) or not 0 <= pi0 < 1 or not np.isclose(weights.sum() + pi0, 1.0, atol=1e-6):
+            raise ParameterError("weights (with noise_weight) are not a probability vector: non-negative, summing to 1")
+        noise = None
+        if pi0 > 0:
+            if noise_bounds is None or np.shape(noise_bounds) != (2, D):
+                raise ParameterError(f"a noise component needs noise_bounds of shape (2, {D})")
+            noise = NoiseRegion.from_bounds(noise_bounds, noise_volume)
+        try:
+            prec_chol = entry.precision_cholesky(covariances)
+        except FactorError as exc:
+            raise ParameterError(f"covariances of component(s) {exc.bad} are not positive definite") from None
+        if precisions_cholesky is not None:
+            given = np.asarray(precisions_cholesky, dtype=np.float64)
+            if given.shape != prec_chol.shape or not np.allclose(given, prec_chol, rtol=1e-6, atol=1e-12):
+                raise ParameterError("precisions_cholesky are not the precision factors of the covariances")
+            prec_chol = given
+        est = cls(n_components=K, covariance_type=entry.name, noise=noise is not None,
+                  noise_volume=noise_volume, **params)
+        est._set_parameters(weights, means, covariances, prec_chol, pi0, noise)
+        est.converged_, est.n_iter_, est.lower_bound_, est.lower_bounds_ = True, 0, -np.inf, []
+        est.n_reseeded_ = 0
+        est.n_features_in_ = D
+        if feature_names is not None:
+            est.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        return est
 
     # ------------------------------------------------------------ inference
-    def _kernel_params(self, dtype):
-        entry = COVARIANCE_TYPES[self.covariance_type]
-        K, D = self.means_.shape
-        pi0 = getattr(self, "noise_weight_", 0.0)
-        log_noise = math.log(pi0) - self.noise_log_volume_ if pi0 > 0 else -np.inf
-        return (
-            np.zeros(D, dtype=dtype),
-            np.ascontiguousarray(self.means_, dtype=dtype),
-            np.ascontiguousarray(entry.kernel_prec(self.precisions_cholesky_, K, D), dtype=dtype),
-            _log_coef(entry, self.weights_, self.precisions_cholesky_, D),
-            log_noise,
-        )
+    def _kernel_model(self, dtype):
+        """The fitted parameters as the kernels take them (no shift)."""
+        noise = self.noise_weight_ > 0
+        log_noise = math.log(self.noise_weight_) - self.noise_log_volume_ if noise else -np.inf
+        return KernelModel.make(covariance_type(self.covariance_type), self.weights_, self.means_,
+                                self.precisions_cholesky_, log_noise, dtype)
 
     def _score(self, X, *, resp=False, labels=False):
         K, D = self.means_.shape
-        entry = COVARIANCE_TYPES[self.covariance_type]
-        noise = getattr(self, "noise_weight_", 0.0) > 0
         if np.isnan(X).any():
             from ._missing import score_missing
 
             return score_missing(self, X, resp=resp, labels=labels)
+        model = self._kernel_model(X.dtype)
         return _engine.score_pass(
-            entry.family, X, *self._kernel_params(X.dtype),
-            resp_cols=(K + noise) if resp else 0, labels=labels,
-            parallel=_engine.use_parallel(X.shape[0], _work_per_row(entry, K, D)),
+            X, np.zeros(D, dtype=X.dtype), model.means, model.prec, model.logc, model.log_noise,
+            resp_cols=(K + (self.noise_weight_ > 0)) if resp else 0, labels=labels,
+            parallel=_engine.use_parallel(X.shape[0], covariance_type(self.covariance_type).work_per_row(K, D)),
         )
 
     def _checked(self, X):
@@ -393,23 +501,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ParameterError(
                 f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least one sample."
             )
-        entry = COVARIANCE_TYPES[self.covariance_type]
-        _, D = self.means_.shape
+        entry = covariance_type(self.covariance_type)
         rng = check_random_state(self.random_state)
-        pi0 = getattr(self, "noise_weight_", 0.0)
+        pi0 = self.noise_weight_
         probs = np.r_[self.weights_, pi0] if pi0 > 0 else self.weights_
         counts = rng.multinomial(n_samples, probs / probs.sum())
-        parts = []
-        for k, (mean, n) in enumerate(zip(self.means_, counts)):
-            if entry.family == "full":
-                parts.append(rng.multivariate_normal(
-                    mean, entry.as_full(self.covariances_, len(self.weights_), D)[k], int(n)))
-            else:
-                parts.append(mean + rng.standard_normal(size=(n, D)) * entry.sample_scale(self.covariances_, k))
+        parts = [entry.sample(rng, mean, self.covariances_, k, int(n))
+                 for k, (mean, n) in enumerate(zip(self.means_, counts))]
         labels = list(range(len(self.weights_)))
         if pi0 > 0:  # noise points: uniform over the noise region, label -1
             lo, hi = self.noise_bounds_
-            parts.append(rng.uniform(lo, hi, size=(counts[-1], D)))
+            parts.append(rng.uniform(lo, hi, size=(counts[-1], self.means_.shape[1])))
             labels.append(-1)
         X = np.vstack(parts)
         y = np.concatenate([np.full(n, k, dtype=int) for k, n in zip(labels, counts)])
@@ -417,24 +519,35 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _n_parameters(self):
         K, D = self.means_.shape
-        return n_parameters(self.covariance_type, K, D) + int(getattr(self, "noise_weight_", 0.0) > 0)
+        return n_parameters(self.covariance_type, K, D) + int(self.noise_weight_ > 0)
 
-    def bic(self, X):
-        """Bayesian information criterion on X (lower is better)."""
+    def _criterion_terms(self, X, sample_weight):
+        """(total log-likelihood, number of rows) of X, with frequency weights if given."""
         X = self._checked(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
+        logp = self.score_samples(X)
+        if sample_weight is None:
+            return float(logp.sum()), X.shape[0]
+        w = self._check_sample_weight(sample_weight, X)[0]
+        return float(w @ logp), float(w.sum())
 
-    def aic(self, X):
-        """Akaike information criterion on X (lower is better)."""
-        X = self._checked(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion on X (lower is better).
+
+        With ``sample_weight`` (frequency weights) the log-likelihood is the weighted
+        sum and the sample size the weights' total, as if rows were repeated.
+        """
+        ll, n = self._criterion_terms(X, sample_weight)
+        return -2 * ll + self._n_parameters() * math.log(n)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion on X (lower is better); ``sample_weight`` as in :meth:`bic`."""
+        ll, _ = self._criterion_terms(X, sample_weight)
+        return -2 * ll + 2 * self._n_parameters()
 
     # ------------------------------------------------------------ files
     def save(self, path, *, overwrite=True):
         """Write the fitted model to ``path`` (versioned ``.npz`` + JSON, atomic, no pickle)."""
-        from .io import save_model
-
-        save_model(self, path, overwrite=overwrite)
+        _model_file.save(self, path, overwrite=overwrite)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -442,398 +555,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return tags
 
 
+
+
 def _is_dask_collection(X):
     return hasattr(X, "__dask_graph__") and type(X).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
-def _log_coef(entry, weights, prec_chol, D):
-    """log w_k + log|U_k| - D/2 log(2 pi): the per-component constant of the kernels."""
-    with np.errstate(divide="ignore"):
-        logw = np.log(weights)
-    return np.ascontiguousarray(logw + entry.log_det(prec_chol, len(weights), D) - 0.5 * D * _LOG_2PI)
+def load(path):
+    """Load a model written by :meth:`GaussianMixture.save`; validates everything, runs no code.
 
+    Raises :class:`gmmkit.exceptions.ModelFileError` on a missing, truncated,
+    corrupted, foreign or newer-version file.
 
-def _work_per_row(entry, K, D):
-    """Multiply-adds per row of one kernel pass (decides serial or threaded)."""
-    return K * D * (D if entry.family == "full" else 1)
-
-
-class _FitContext:
-    """Per-fit state shared by initialisation, E-passes and M-steps."""
-
-    def __init__(self, est, X, sw, total, shift, entry, rng):
-        self.est, self.X, self.sw, self.total, self.entry = est, X, sw, total, entry
-        self.rng = rng
-        self.K = est.n_components
-        self.N, self.D = X.shape
-        self.shift64 = shift
-        self.shift = np.ascontiguousarray(shift, dtype=X.dtype)
-        self.parallel = _engine.use_parallel(self.N, _work_per_row(entry, self.K, self.D))
-        self.n_reseeded = 0
-        self._scale = None
-        self._noise_start = None
-        self._setup_noise()
-        self._setup_prior()
-
-    def _setup_noise(self):
-        est, X = self.est, self.X
-        self.noise = bool(est.noise)
-        if not self.noise:
-            self.noise_bounds = None
-            self.log_volume = 0.0
-            return
-        rows = X if not self.sw.size else X[self.sw > 0]
-        lo, hi = rows.min(axis=0).astype(np.float64), rows.max(axis=0).astype(np.float64)
-        self.noise_bounds = np.vstack([lo, hi])
-        if est.noise_volume is not None:
-            self.log_volume = math.log(est.noise_volume)
-        else:
-            width = hi - lo
-            # a constant column has no extent: give it unit width rather than zero volume
-            self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
-
-    def _setup_prior(self):
-        """mclust's conjugate prior hyper-parameters, in shifted coordinates."""
-        est, D, K = self.est, self.D, self.K
-        self.prior = None
-        if est.prior is None:
-            return
-        opts = {} if est.prior == "conjugate" else dict(est.prior)
-        unknown = set(opts) - {"shrinkage", "dof", "scale"}
-        if unknown:
-            raise ParameterError(f"prior: unknown option(s) {sorted(unknown)}; use shrinkage, dof, scale")
-        scale = opts.get("scale")
-        if scale is None:
-            C = self._data_scale(self.rng) - est.reg_covar * np.eye(D)
-            scale = C / K ** (2.0 / D)
-        scale = np.asarray(scale, dtype=np.float64)
-        if scale.shape != (D, D):
-            raise ParameterError(f"prior: scale must have shape ({D}, {D}), got {scale.shape}")
-        self.prior = {"shrinkage": float(opts.get("shrinkage", 0.01)),
-                      "dof": float(opts.get("dof", D + 2)), "scale": scale}
-
-    def _map_estimate(self, nk, means, cov):
-        """MAP means and covariances under the conjugate prior (mean prior = data mean,
-        which is 0 in shifted coordinates). ``cov`` is the ML estimate without reg_covar."""
-        pr, D = self.prior, self.D
-        kappa, nu, L = pr["shrinkage"], pr["dof"], pr["scale"]
-        shrink = kappa * nk / (kappa + nk)
-        new_means = means * (nk / (nk + kappa))[:, None]
-        outer = means[:, :, None] * means[:, None, :] * shrink[:, None, None]
-        cov = self.entry.map_estimate(cov, nk, L, nu, outer, D)
-        return new_means, cov
-
-    # -- statistics ------------------------------------------------------
-    def _stats_from_resp(self, resp, labels, w):
-        """Sufficient statistics (nk, sx, sxx) of the shifted data from responsibilities
-        (dense) or hard labels (one-hot, -1 = unassigned); used only at initialisation."""
-        K, D = self.K, self.D
-        nk = np.zeros(K + 1)
-        sx = np.zeros((K, D))
-        full = self.entry.family == "full"
-        sxx = np.zeros((K, D, D) if full else (K, D))
-        for k in range(K):
-            if labels is not None:
-                idx = np.flatnonzero(labels == k)
-                Xk = self.X[idx].astype(np.float64) - self.shift64
-                r = np.ones(idx.size) if w is None else w[idx]
-            else:
-                Xk = self.X.astype(np.float64, copy=False) - self.shift64
-                r = resp[:, k] if w is None else resp[:, k] * w
-            nk[k] = r.sum()
-            rX = Xk * r[:, None]
-            sx[k] = rX.sum(axis=0)
-            sxx[k] = rX.T @ Xk if full else (rX * Xk).sum(axis=0)
-        return nk, sx, sxx
-
-    def _initial_noise(self):
-        """(row mask of likely noise, its weight share): NNclean-like kNN-distance rule."""
-        from sklearn.neighbors import NearestNeighbors
-
-        X, N = self.X, self.N
-        k = min(10, N - 1)
-        if k < 2:
-            return np.zeros(N, bool), 0.05
-        d = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, -1]
-        med = np.median(d)
-        mad = np.median(np.abs(d - med)) * 1.4826 + 1e-12
-        mask = d > med + 4 * mad
-        if self.sw.size:
-            share = self.sw[mask].sum() / self.total
-        else:
-            share = mask.mean()
-        if share > 0.5 or N - mask.sum() < 2 * self.K:  # not a noise pattern: keep every row
-            return np.zeros(N, bool), 0.05
-        return mask, float(np.clip(share, 0.01, 0.5))
-
-    def initial_params(self, rng):
-        est, X, K, N = self.est, self.X, self.K, self.N
-        sw = self.sw if self.sw.size else None
-        resp = labels = None
-        pi0 = est.noise_init
-        if self.noise and pi0 is None:
-            if self._noise_start is None:
-                self._noise_start = self._initial_noise()
-            mask, pi0 = self._noise_start
-            if mask.any():  # initialise the Gaussians on the rows that are not noise
-                sw = (np.ones(N) if sw is None else sw) * ~mask
-        if est.init_params == "kmeans":
-            from sklearn.cluster import KMeans
-
-            labels = KMeans(n_clusters=K, n_init=1, random_state=rng).fit(X, sample_weight=sw).labels_
-        elif est.init_params == "random":
-            resp = rng.uniform(size=(N, K)).astype(X.dtype)
-            resp /= resp.sum(axis=1)[:, None]
-        elif est.init_params == "random_from_data":
-            p = None if sw is None else sw / sw.sum()
-            idx = rng.choice(N, size=K, replace=False, p=p)
-            labels = np.full(N, -1)
-            labels[idx] = np.arange(K)
-        else:  # k-means++
-            from sklearn.cluster import kmeans_plusplus
-
-            _, idx = kmeans_plusplus(X, K, random_state=rng, sample_weight=sw)
-            labels = np.full(N, -1)
-            labels[idx] = np.arange(K)
-        params = self.m_step(self._stats_from_resp(resp, labels, sw), rng, initial=True)
-        weights, means, prec_chol, cov, _ = params
-        if est.weights_init is not None:
-            weights = np.asarray(est.weights_init, dtype=np.float64).copy()
-        if est.means_init is not None:
-            means = np.asarray(est.means_init, dtype=np.float64) - self.shift64
-        if est.precisions_init is not None:
-            p = np.asarray(est.precisions_init, dtype=np.float64)
-            cov = self.entry.from_precisions(p)
-            prec_chol = self.entry.prec_chol(cov)
-        if self.noise:
-            weights = weights * (1.0 - pi0) / weights.sum()
-        return weights, means, prec_chol, cov, pi0
-
-    def params_from_attributes(self):
-        est = self.est
-        pi0 = getattr(est, "noise_weight_", 0.0) if self.noise else 0.0
-        if self.noise and pi0 <= 0:
-            pi0 = est.noise_init or 0.05
-        weights = est.weights_ / est.weights_.sum() * (1.0 - pi0)
-        return (weights, est.means_ - self.shift64, est.precisions_cholesky_.copy(),
-                est.covariances_.copy(), pi0)
-
-    # -- the EM loop -----------------------------------------------------
-    def fit(self, rng, do_init):
-        """The EM driver: restarts, keep the best, warn if it did not converge, set the
-        estimator's fitted attributes. Shared by in-memory, out-of-core and Dask fits,
-        which differ only in ``e_pass``."""
-        est = self.est
-        best = None
-        with _engine.blas_single_thread():
-            for init in range(est.n_init if do_init else 1):
-                self.n_reseeded = 0
-                if not do_init:
-                    run = self.run_em(self.params_from_attributes(), est.lower_bound_, est.max_iter, init)
-                elif est.short_runs:
-                    run = self.short_run_start(rng, init)
-                else:
-                    run = self.run_em(self.initial_params(rng), -np.inf, est.max_iter, init)
-                if est.verbose:
-                    print(f"Initialization {init} {'converged' if run[4] else 'did not converge'}."
-                          f" lower bound {run[0]:.5f}")
-                if best is None or run[0] > best[0]:
-                    best = run + (self.n_reseeded,)
-        lower_bound, params, n_iter, history, converged, n_reseeded = best
-        if not converged and est.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-            )
-        self.set_attributes(params)
-        est.converged_ = bool(converged)
-        est.n_iter_ = int(n_iter)
-        est.lower_bound_ = float(lower_bound) if est.max_iter > 0 else -np.inf
-        est.lower_bounds_ = [float(v) for v in history]
-        est.n_reseeded_ = int(n_reseeded)
-
-    def run_em(self, params, lower_bound, max_iter, init, history=None):
-        """EM from ``params`` for at most ``max_iter`` iterations.
-
-        Returns (lower_bound, params, n_iter, history, converged)."""
-        est = self.est
-        history = [] if history is None else list(history)
-        converged, n_iter = False, 0
-        for n_iter in range(1, max_iter + 1):
-            prev = lower_bound
-            ll, stats = self.e_pass(params)
-            lower_bound = ll / self.total
-            params = self.m_step(stats, self.rng)
-            history.append(lower_bound)
-            change = lower_bound - prev
-            est._report(init, len(history), lower_bound, change)
-            if abs(change) < est.tol:
-                converged = True
-                break
-        return lower_bound, params, len(history), history, converged
-
-    def short_run_start(self, rng, init):
-        """Many short EM runs from different starts; continue the best one to convergence
-        (the 'short-run' or 'em-EM' strategy against poor local optima)."""
-        est = self.est
-        best = None
-        for _ in range(est.short_runs):
-            run = self.run_em(self.initial_params(rng), -np.inf, min(est.short_run_iter, est.max_iter), init)
-            if best is None or run[0] > best[0]:
-                best = run
-        lower_bound, params, _, history, converged = best
-        if converged or len(history) >= est.max_iter:
-            return best
-        return self.run_em(params, lower_bound, est.max_iter - len(history), init, history)
-
-    # -- E and M ---------------------------------------------------------
-    def log_noise(self, pi0):
-        return math.log(pi0) - self.log_volume if self.noise and pi0 > 0 else -np.inf
-
-    def kernel_args(self, params, dtype):
-        """(means, precision factors, log coefficients, log noise) as the kernel takes them."""
-        weights, means, prec_chol, _, pi0 = params
-        K, D, entry = self.K, self.D, self.entry
-        return (np.ascontiguousarray(means, dtype=dtype),
-                np.ascontiguousarray(entry.kernel_prec(prec_chol, K, D), dtype=dtype),
-                _log_coef(entry, weights, prec_chol, D), self.log_noise(pi0))
-
-    def e_pass(self, params):
-        ll, nk, sx, sxx = _engine.em_pass(
-            self.entry.family, self.X, self.sw, self.shift,
-            *self.kernel_args(params, self.X.dtype), self.parallel,
-        )
-        if not np.isfinite(ll):
-            raise DataError(
-                "the log-likelihood is not finite: the data are too extreme for "
-                f"{self.X.dtype.name} or degenerate; rescale X or increase reg_covar"
-            )
-        return ll, (nk, sx, sxx)
-
-    def e_pass_patterns(self, params):
-        """The E-pass over ``self.pattern_blocks``: rows with NaN grouped by missingness
-        pattern (:mod:`gmmkit._missing`); in-memory and out-of-core fits share it."""
-        from ._missing import pattern_statistics
-
-        ll, stats = pattern_statistics(self.pattern_blocks, self.est.covariance_type, params,
-                                       self.shift, self.log_widths, self.noise)
-        if not np.isfinite(ll):
-            raise DataError("the log-likelihood is not finite: rescale X or increase reg_covar")
-        return ll, stats
-
-    def noise_log_widths(self):
-        """Per-column log widths of the noise box (a row with NaN has the uniform density
-        of its observed columns), or None without a noise component."""
-        if not self.noise:
-            return None
-        width = self.noise_bounds[1] - self.noise_bounds[0]
-        return np.log(np.where(width > 0, width, 1.0))
-
-    def m_step(self, stats, rng, initial=False):
-        nk, sx, sxx = stats
-        K, entry = self.K, self.entry
-        eps = 10 * np.finfo(np.float64).eps
-        nk_g = nk[:K] + eps
-        means = sx / nk_g[:, None]
-        if self.prior is None:
-            cov = entry.from_stats(nk_g, means, sxx, nk_g.sum(), self.est.reg_covar)
-        else:
-            cov = entry.from_stats(nk_g, means, sxx, nk_g.sum(), 0.0)
-            means, cov = self._map_estimate(nk_g, means, cov)
-            cov = _add_diag(cov, self.est.reg_covar)
-        total = nk_g.sum() + (nk[K] if self.noise else 0.0)
-        weights = nk_g / total
-        pi0 = nk[K] / total if self.noise else 0.0
-        if self.noise and initial:
-            pi0 = 0.0  # set by initial_params
-        empty = [k for k in range(K) if nk[k] <= 1e-8 * self.total]
-        if initial:
-            empty = []  # one-point initial components (k-means++) are legitimate
-        try:
-            if empty:
-                raise FactorError(empty)
-            prec = entry.prec_chol(cov)
-        except FactorError as exc:
-            bad = sorted(set(exc.bad) | set(empty))
-            weights, means, cov = self._reseed(bad, weights, means, cov, rng, empty)
-            try:
-                prec = entry.prec_chol(cov)
-            except FactorError:
-                raise DataError(
-                    "covariances stay singular after re-seeding: the data are degenerate "
-                    "for this model; increase reg_covar or use fewer components"
-                ) from None
-        return weights, means, prec, cov, pi0
-
-    def _data_scale(self, rng):
-        """Covariance of (a sample of) the data, used to re-seed components."""
-        if self._scale is None:
-            idx = rng.choice(self.N, size=min(self.N, 5000), replace=False)
-            Xs = self.X[idx].astype(np.float64)
-            C = np.atleast_2d(np.cov(Xs, rowvar=False)) + self.est.reg_covar * np.eye(self.D)
-            self._scale = C
-        return self._scale
-
-    def _reseed(self, bad, weights, means, cov, rng, empty):
-        C = self._data_scale(rng)
-        weights, means = weights.copy(), means.copy()
-        gauss_mass = weights.sum()  # 1 - noise weight
-        for k in bad:
-            row = rng.randint(self.N)
-            if self.sw.size:
-                row = rng.choice(np.flatnonzero(self.sw > 0))
-            means[k] = self.X[row].astype(np.float64) - self.shift64
-            weights[k] = 1.0 / self.K
-            cov = self.entry.reseed(cov, k, C)
-        weights *= gauss_mass / weights.sum()
-        self.n_reseeded += len(bad)
-        why = ", ".join(
-            f"{k} ({'lost its points' if k in empty else 'covariance not positive definite'})"
-            for k in bad
-        )
-        warnings.warn(
-            f"re-seeded component(s) {why} at random data points; consider fewer "
-            "components or a larger reg_covar",
-            DegenerateComponentWarning,
-            stacklevel=4,
-        )
-        return weights, means, cov
-
-    # -- results ---------------------------------------------------------
-    def set_attributes(self, params):
-        weights, means, prec_chol, cov, pi0 = params
-        est, entry = self.est, self.entry
-        est.noise_weight_ = float(pi0)
-        est.noise_volume_ = float(math.exp(self.log_volume)) if self.noise else 0.0
-        est.noise_log_volume_ = float(self.log_volume)
-        est.noise_bounds_ = self.noise_bounds
-        est.weights_ = np.asarray(weights, dtype=np.float64)
-        est.means_ = means + self.shift64
-        est.precisions_cholesky_ = prec_chol
-        est.covariances_ = cov
-        est.precisions_ = entry.precisions(prec_chol)
-
-
-class _MissingFitContext(_FitContext):
-    """EM on data with NaN: initialisation on a mean-imputed copy, exact E-passes
-    per missingness pattern (see :mod:`gmmkit._missing`)."""
-
-    def __init__(self, est, X, sw, total, shift, entry, rng):
-        """``shift`` None: the columns' observed means (a stream passes its own)."""
-        from ._missing import Patterns, observed_mean
-
-        mask = np.isnan(X)
-        mean = observed_mean(X, sw, mask)
-        self.X_nan = X
-        imputed = np.where(mask, mean.astype(X.dtype), X)  # for initialisation and scales only
-        super().__init__(est, np.ascontiguousarray(imputed), sw, total,
-                         mean if shift is None else shift, entry, rng)
-        self.pattern_blocks = Patterns(X, sw)
-
-    def _setup_noise(self):
-        super()._setup_noise()
-        self.log_widths = self.noise_log_widths()
-
-    def e_pass(self, params):
-        return self.e_pass_patterns(params)
+    >>> import numpy as np, tempfile, os
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.gmm")
+    >>> gm.save(path)
+    >>> bool(np.allclose(load(path).means_, gm.means_))
+    True
+    """
+    return _model_file.load(path, GaussianMixture)

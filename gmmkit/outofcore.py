@@ -6,7 +6,7 @@ moments of the responsibilities). Those sums add up over chunks, so
 chunk at a time and adds the statistics: the result is the in-memory fit's, up
 to the order of floating-point additions, while memory stays bounded by one
 chunk (plus a fixed-size sample). The M-step, component re-seeding and the
-convergence test are the estimator's own (:class:`gmmkit.mixture._FitContext`).
+convergence test are the one EM driver's (:mod:`gmmkit._em`); :class:`FileChunks` is the E-source.
 
 Sources (see :func:`open_source`): a ``.npy`` file (read chunk by chunk into one
 reused buffer, so pages of the file never pile up in the process), Parquet and
@@ -40,8 +40,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _engine
+from ._em.noise import NoiseRegion
+from ._em.sources import KernelModel, check_finite, dense_statistics
 from ._scan import DEFAULT_SAMPLE_SIZE, Scan
-from .streaming import _set_n_features, partial_fit, step_size
+from .streaming import partial_fit, step_size
 from .tables.chunks import ChunkSource, open_source
 
 __all__ = [
@@ -52,68 +55,37 @@ __all__ = [
 _EMPTY = np.empty(0)
 
 
-# ====================================================================== EM driver
-def _run_em(est, ctx, rng, do_init):
-    """The estimator's own EM driver (restarts, convergence, callback, fitted attributes)
-    on a context whose ``e_pass`` streams chunks or maps over dask blocks."""
-    ctx.fit(rng, do_init)
-    return est
+# ====================================================================== E-source
+class FileChunks:
+    """E-source over the chunks of a :class:`ChunkSource`: each E-pass reads the whole
+    source once and adds the chunks' statistics (the pattern pass for chunks with NaN)."""
 
+    def __init__(self, problem, source, scan):
+        self.problem, self.source = problem, source
+        self.dtype, self.chunk_nan = scan.dtype, scan.chunk_nan
+        self.shift = np.ascontiguousarray(problem.shift, dtype=scan.dtype)
+        self.parallel = _engine.use_parallel(scan.max_rows, problem.entry.work_per_row(problem.K, problem.D))
+        self.n_passes = 0
 
-def _chunked_context_class():
-    from .mixture import _FitContext
+    def e_pass(self, params):
+        from ._missing import Patterns, pattern_statistics
 
-    class _ChunkedContext(_FitContext):
-        """A fit context whose E-pass streams the chunks of a source and adds their statistics.
-
-        ``X``/``sw`` hold the reservoir sample between passes (used to initialise and
-        to re-seed collapsed components); during a pass they point at each chunk so
-        the parent's E-pass (kernel parameters, Numba kernel, finiteness check) runs
-        unchanged on it.
-        """
-
-        def __init__(self, est, source, scan, entry, rng):
-            super().__init__(est, scan.sample, scan.sample_w, scan.total, scan.shift, entry, rng)
-            if self.noise:  # the noise region is the whole data's bounding box, not the sample's
-                self.noise_bounds = scan.bounds
-                if est.noise_volume is None:
-                    width = scan.bounds[1] - scan.bounds[0]
-                    self.log_volume = float(np.log(np.where(width > 0, width, 1.0)).sum())
-            self.source, self.dtype = source, scan.dtype
-            self._sample = (self.X, self.sw)
-            self.chunk_nan = scan.chunk_nan
-            self.log_widths = self.noise_log_widths()
-            from . import _engine
-
-            work = self.K * self.D * (self.D if entry.family == "full" else 1)
-            self.parallel = _engine.use_parallel(scan.max_rows, work)
-            self.n_passes = 0
-
-        def e_pass(self, params):
-            ll, acc = 0.0, None
-            try:
-                for i, (X, w) in enumerate(self.source):
-                    self.X = np.ascontiguousarray(X, dtype=self.dtype)
-                    self.sw = _EMPTY if w is None else np.ascontiguousarray(w, dtype=np.float64)
-                    # the scan's flag; a chunk it did not see takes the (always exact) NaN path
-                    if i >= len(self.chunk_nan) or self.chunk_nan[i]:
-                        part, stats = self._e_pass_missing(params)
-                    else:
-                        part, stats = super().e_pass(params)
-                    ll += part
-                    acc = [s.copy() for s in stats] if acc is None else [a + s for a, s in zip(acc, stats)]
-            finally:
-                self.X, self.sw = self._sample
-            self.n_passes += 1
-            return ll, tuple(acc)
-
-        def _e_pass_missing(self, params):
-            from ._missing import Patterns
-
-            self.pattern_blocks = Patterns(self.X, self.sw)
-            return self.e_pass_patterns(params)
-
-    return _ChunkedContext
+        problem = self.problem
+        model = KernelModel.of(problem, params, self.dtype)
+        ll, acc = 0.0, None
+        for i, (X, w) in enumerate(self.source):
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+            sw = _EMPTY if w is None else np.ascontiguousarray(w, dtype=np.float64)
+            # the scan's flag; a chunk it did not see takes the (always exact) NaN path
+            if i >= len(self.chunk_nan) or self.chunk_nan[i]:
+                part, stats = pattern_statistics(Patterns(X, sw), problem.entry, params, self.shift,
+                                                 problem.noise)
+            else:
+                part, stats = dense_statistics(problem.entry, X, sw, self.shift, model, self.parallel)
+            ll += part
+            acc = stats if acc is None else acc + stats
+        self.n_passes += 1
+        return check_finite(ll, self.dtype), acc
 
 
 def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_rows=None,
@@ -158,18 +130,18 @@ def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_row
     """
     from sklearn.utils import check_random_state
 
-    from ._covariance import COVARIANCE_TYPES
-
     estimator._validate_all_params()
     src = open_source(source, columns=columns, chunk_rows=chunk_rows, sample_weight=sample_weight)
     rng = check_random_state(estimator.random_state)
     scan = Scan(src, estimator.n_components, rng, sample_size, allow_nan=estimator.missing == "em")
     estimator._check_initial_parameters(scan.D)
-    ctx = _chunked_context_class()(estimator, src, scan, COVARIANCE_TYPES[estimator.covariance_type], rng)
-    do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))
-    _run_em(estimator, ctx, rng, do_init)
-    _set_n_features(estimator, scan.D)
-    estimator.n_data_passes_ = ctx.n_passes + 1
+    # the noise region is the whole data's bounding box, not the sample's
+    noise = NoiseRegion.from_bounds(scan.bounds, estimator.noise_volume) if estimator.noise else None
+    problem = estimator._problem(scan.D, scan.shift, scan.total, scan.sample, scan.sample_w, noise, rng)
+    chunks = FileChunks(problem, src, scan)
+    estimator._run_driver(problem, chunks, rng)
+    estimator._set_n_features(scan.D)
+    estimator.n_data_passes_ = chunks.n_passes + 1
     return estimator
 
 

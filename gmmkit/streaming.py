@@ -3,6 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _engine
+from ._em.init import Initialiser, from_estimator
+from ._em.mstep import m_step
+from ._em.noise import NoiseRegion
+from ._em.sources import DenseRows, PatternRows
+from ._missing import observed_mean
+from ._params import Statistics
 from .exceptions import DataError, ParameterError
 
 __all__ = ["partial_fit", "step_size"]
@@ -61,11 +68,6 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
     """
     from sklearn.utils import check_random_state
 
-    from . import _engine
-    from ._covariance import COVARIANCE_TYPES
-    from ._missing import observed_mean
-    from .mixture import _FitContext, _MissingFitContext
-
     if not 0.5 < step_exponent <= 1:
         raise ParameterError(f"step_exponent must be in (0.5, 1], got {step_exponent}")
     est = estimator
@@ -84,34 +86,37 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
         est._check_initial_parameters(X.shape[1])
     sw, total = est._check_sample_weight(sample_weight, X) if (first and not fitted) else (
         _stream_weights(sample_weight, X))
-    entry = COVARIANCE_TYPES[est.covariance_type]
     nan = np.isnan(X)  # only with missing="em": _check_X refuses NaN otherwise
     if first:
         rng = check_random_state(est.random_state)
         shift = (est.weights_ @ est.means_ / est.weights_.sum() if fitted
                  else observed_mean(X, sw, nan))
         state = _StreamState(np.asarray(shift, dtype=np.float64), rng)
+    sample = X
+    if nan.any():  # initialisation and re-seeding on the batch, mean-imputed
+        sample = np.ascontiguousarray(np.where(nan, observed_mean(X, sw, nan).astype(X.dtype), X))
+    if est.noise and state.noise is None:
+        # one noise region for the whole stream: the fitted one, else the first batch's
+        state.noise = (NoiseRegion(est.noise_bounds_, est.noise_log_volume_)
+                       if fitted and est.noise_weight_ > 0
+                       else NoiseRegion.from_rows(sample, sw, est.noise_volume))
+    problem = est._problem(X.shape[1], state.shift, total, sample, sw, state.noise if est.noise else None,
+                           state.rng)
     # a batch with NaN: the exact pattern E-pass, in the stream's coordinates
-    ctx = (_MissingFitContext if nan.any() else _FitContext)(est, X, sw, total, state.shift, entry,
-                                                             state.rng)
-    if ctx.noise:  # one noise region for the whole stream: the fitted one, else the first batch's
-        if state.noise is None:
-            state.noise = ((est.noise_bounds_, est.noise_log_volume_) if fitted and est.noise_weight_ > 0
-                           else (ctx.noise_bounds, ctx.log_volume))
-        ctx.noise_bounds, ctx.log_volume = state.noise
-        ctx.log_widths = ctx.noise_log_widths()  # rows with NaN: the stream's box, observed columns
+    source = PatternRows(problem, X, sw) if sample is not X else DenseRows(problem, X, sw)
+    counter = [0]
     with _engine.blas_single_thread():
-        params = ctx.params_from_attributes() if fitted else ctx.initial_params(state.rng)
+        params = from_estimator(problem, est) if fitted else Initialiser(problem, est)(state.rng)
         if first and fitted:  # the fitted model counts as the stream's first batch
-            state.stats, state.t = _model_statistics(ctx, params), 1
-        ll, stats = ctx.e_pass(params)
+            state.stats, state.t = _model_statistics(problem, params), 1
+        ll, stats = source.e_pass(params)
+        batch = stats.scaled(1.0 / total)
         eta = step_size(state.t, step_exponent)
-        batch = tuple(s / total for s in stats)
-        state.stats = batch if state.stats is None else tuple(
-            (1 - eta) * a + eta * b for a, b in zip(state.stats, batch))
-        ctx.total = 1.0  # statistics are per-row averages from here on
-        new = ctx.m_step(state.stats, state.rng)
-    ctx.set_attributes(new)
+        state.stats = batch if state.stats is None else state.stats.blend(batch, eta)
+        problem.total = 1.0  # statistics are per-row averages from here on
+        new = m_step(problem, state.stats, state.rng, counter=counter)
+    est._set_parameters(new.weights, new.means + problem.shift, new.covariances, new.prec_chol,
+                        new.noise_weight, problem.noise)
     state.t += 1
     state.means = est.means_
     est._gmmkit_stream = state
@@ -121,26 +126,19 @@ def partial_fit(estimator, X, sample_weight=None, *, step_exponent=0.7):
     est.lower_bound_ = history[-1]
     est.n_iter_ = state.t
     est.converged_ = False
-    est.n_reseeded_ = (0 if first else est.n_reseeded_) + ctx.n_reseeded
+    est.n_reseeded_ = (0 if first else est.n_reseeded_) + counter[0]
     if not fitted:
-        _set_n_features(est, X.shape[1])
+        est._set_n_features(X.shape[1])
     return est
 
 
-def _model_statistics(ctx, params):
-    """Per-row statistics (nk, sx, sxx) that a data set following ``params`` exactly would
-    give (the M-step maps them back to ``params``), in the kernel's layout."""
-    weights, means, _, cov, pi0 = params
-    K, D = ctx.K, ctx.D
-    reg = ctx.est.reg_covar
-    nk = np.append(weights, pi0)
-    if ctx.entry.family == "full":
-        C = np.broadcast_to(cov, (K, D, D)) - reg * np.eye(D)  # tied: one matrix for all
-        sxx = np.triu(nk[:K, None, None] * (C + means[:, :, None] * means[:, None, :]))
-    else:
-        var = np.broadcast_to(np.reshape(cov, (K, -1)), (K, D)) - reg  # spherical: (K,) -> (K, D)
-        sxx = nk[:K, None] * (var + means ** 2)
-    return nk, nk[:K, None] * means, sxx
+def _model_statistics(problem, params):
+    """Per-row statistics that a data set following ``params`` exactly would give (the
+    M-step maps them back to ``params``)."""
+    K = problem.K
+    nk = np.append(params.weights, params.noise_weight)
+    sxx = problem.entry.model_moments(nk[:K], params.means, params.covariances, problem.reg_covar)
+    return Statistics(nk, nk[:K, None] * params.means, sxx)
 
 
 def _stream_weights(sample_weight, X):
@@ -150,9 +148,3 @@ def _stream_weights(sample_weight, X):
     if w.shape != (X.shape[0],) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
         raise DataError(f"sample_weight must be {X.shape[0]} finite non-negative values with a positive sum")
     return np.ascontiguousarray(w), float(w.sum())
-
-
-def _set_n_features(est, D):
-    est.n_features_in_ = int(D)
-    if hasattr(est, "feature_names_in_"):
-        del est.feature_names_in_
