@@ -37,7 +37,7 @@ import re
 from ..exceptions import DataError
 
 __all__ = ["TableFormat", "detect_format", "table_kind", "check_file", "has_header",
-           "sniff_separator", "decimal_comma", "default_names", "same_columns",
+           "sniff_separator", "check_separator", "decimal_comma", "default_names", "same_columns",
            "output_separator", "one_line", "TABLE_SUFFIXES", "CSV_SUFFIXES",
            "PARQUET_SUFFIXES", "COMPRESSION_SUFFIXES"]
 
@@ -215,6 +215,37 @@ def decimal_comma(sep, rows):
     return any(_COMMA_NUMBER.match(c) for c in cells) and not any(_DOT_NUMBER.match(c) for c in cells)
 
 
+def _packed(cell, sep):
+    """True for a cell holding several numbers joined by another separator than ``sep``:
+    two numbers between ``, ; tab |``, or only numbers between spaces."""
+    cell = cell.strip()
+    for other in (",", ";", "\t", "|", None):  # None: runs of spaces
+        if other == sep or (other == "," and _COMMA_NUMBER.match(cell)):
+            continue
+        parts = cell.split(other)
+        numbers = sum(_is_number(p) for p in parts)
+        if numbers >= 2 and (other is not None or numbers == len(parts)):
+            return True
+    return False
+
+
+def check_separator(path, sep, rows):
+    """Refuse a separator that leaves several numbers in one cell (``'1.5|2'`` read with ``,``):
+    the columns would silently be wrong.
+
+    >>> check_separator("t.csv", ",", [["1.5", "2|3"]])
+    Traceback (most recent call last):
+    ...
+    gmmkit.exceptions.DataError: t.csv: the cell '2|3' holds several numbers: cannot tell the separator (read as ',')
+    """
+    shown_sep = "spaces" if sep == _WHITESPACE else repr(sep)
+    for row in rows:
+        for cell in row:
+            if _packed(cell, sep):
+                raise DataError(f"{path}: the cell {cell!r} holds several numbers: cannot tell the "
+                                f"separator (read as {shown_sep})")
+
+
 @dataclasses.dataclass(frozen=True)
 class TableFormat:
     """How to read one table file (the answer of :func:`detect_format`).
@@ -285,6 +316,7 @@ def _csv_format(path, compression, header):
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, OSError,
             EOFError) as exc:
         raise DataError(f"{path}: not a readable CSV table ({one_line(exc)})") from None
+    check_separator(path, sep, rows)
     decimal = "," if decimal_comma(sep, rows) else "."
     if header is None:
         plain = [[c.replace(",", ".") for c in r] for r in rows] if decimal == "," else rows

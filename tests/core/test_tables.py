@@ -239,6 +239,17 @@ def test_separator_rules(lines, sep):
     assert sniff_separator(lines) == sep
 
 
+@pytest.mark.parametrize("text", [
+    "1.5,2.5,a;3\n4.5,5.5,b;6\n",   # ';' inside a text column on every line
+    "1.5|2.5,7\n4|5.5,6\n",         # '|' on every line, and commas between numbers
+])
+def test_a_cell_holding_several_numbers_is_refused(tmp_path, text):
+    path = _write(tmp_path / "odd.csv", text)
+    for read in (read_table, open_source):
+        with pytest.raises(DataError, match="odd.csv: the cell .* holds several numbers"):
+            read(path)
+
+
 def test_header_rule_is_the_one_the_old_module_exported():
     from gmmkit.tabular import _has_header
 
