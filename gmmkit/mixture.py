@@ -24,10 +24,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _engine, _model_file
-from ._covariance import COVARIANCE_TYPES, FactorError, covariance_type, n_parameters
+from ._covariance import COVARIANCE_TYPES, covariance_type, n_parameters
 from ._em import driver
 from ._em.driver import Settings
 from ._em.init import Initialiser, from_estimator
@@ -38,21 +38,10 @@ from ._em.problem import Problem
 from ._em.sources import DenseRows, KernelModel, PatternRows
 from ._missing import observed_mean
 from ._params import FitResult
-from .exceptions import DataError, DataTypeError, GMMKitError, ParameterError
+from ._validation import InvalidParameter, check_initial_parameters, check_parameters, check_sample_weight, check_X
+from .exceptions import DataError, ParameterError
 
 _entry = covariance_type  # the function, where a parameter takes its name
-
-
-class InvalidParameter(ParameterError, InvalidParameterError):
-    """A constructor parameter is out of range (sklearn's and gmmkit's error at once)."""
-
-
-def _as_data_error(exc):
-    """sklearn's validation error as gmmkit's, on one line, keeping its wording."""
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    if "could not convert" in msg or "argument must be" in msg:
-        msg = f"X must be numeric: {msg}"
-    return (DataTypeError if isinstance(exc, TypeError) else DataError)(msg)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -195,70 +184,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise InvalidParameter(str(exc)) from None
 
     def _check_X(self, X, *, reset, min_samples=1):
-        allow_nan = getattr(self, "missing", "em") == "em"
-        try:
-            X = validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32], order="C",
-                ensure_min_samples=min_samples, ensure_all_finite="allow-nan" if allow_nan else True,
-            )
-        except GMMKitError:
-            raise
-        except (ValueError, TypeError) as exc:
-            err = _as_data_error(exc)
-            if not allow_nan and "NaN" in str(err):
-                err = type(err)(f"{err} Missing values are supported with missing='em'.")
-            raise err from None
-        if allow_nan and X.size and np.isnan(X).all(axis=1).any():
-            bad = np.flatnonzero(np.isnan(X).all(axis=1))
-            raise DataError(
-                f"{bad.size} row(s) have every value missing (first: row {bad[0]}); drop them"
-            )
-        return X
+        return check_X(self, X, reset=reset, min_samples=min_samples)
 
     def _check_sample_weight(self, sample_weight, X):
-        if sample_weight is None:
-            return np.empty(0), float(X.shape[0])
-        try:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        except ValueError as exc:
-            raise DataError(f"sample_weight: {exc}") from None
-        total = float(sw.sum())
-        if not total > 0:
-            raise DataError("sample_weight: the weights sum to zero; at least one row needs a non-zero weight")
-        if np.count_nonzero(sw) < self.n_components:
-            raise DataError(
-                f"sample_weight: only {np.count_nonzero(sw)} rows have weight > 0, "
-                f"fewer than n_components={self.n_components}"
-            )
-        return np.ascontiguousarray(sw), total
+        return check_sample_weight(sample_weight, X, self.n_components)
 
     def _check_initial_parameters(self, D):
-        K = self.n_components
-        entry = covariance_type(self.covariance_type)
-        if self.weights_init is not None:
-            w = np.asarray(self.weights_init, dtype=np.float64)
-            if w.shape != (K,):
-                raise ParameterError(f"weights_init must have shape ({K},), got {w.shape}")
-            if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
-                raise ParameterError("weights_init must be non-negative and sum to 1")
-        if self.means_init is not None:
-            m = np.asarray(self.means_init, dtype=np.float64)
-            if m.shape != (K, D):
-                raise ParameterError(f"means_init must have shape ({K}, {D}), got {m.shape}")
-            if not np.all(np.isfinite(m)):
-                raise ParameterError("means_init contains NaN or infinity")
-        if self.precisions_init is not None:
-            p = np.asarray(self.precisions_init, dtype=np.float64)
-            shape = entry.shape(K, D)
-            if p.shape != shape:
-                raise ParameterError(
-                    f"precisions_init must have shape {shape} for covariance_type="
-                    f"'{self.covariance_type}', got {p.shape}"
-                )
-            try:
-                entry.precision_cholesky(entry.from_precisions(p))
-            except (FactorError, np.linalg.LinAlgError):
-                raise ParameterError("precisions_init must be symmetric positive definite") from None
+        check_initial_parameters(self, D)
 
     # ------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -386,40 +318,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         >>> gm.predict(np.array([[0.2], [3.9]])).tolist()
         [0, 1]
         """
-        from ._em.noise import NoiseRegion
-
         entry = _entry(covariance_type)
-        means = np.asarray(means, dtype=np.float64)
-        if means.ndim != 2:
-            raise ParameterError(f"means must be a (K, D) array, got shape {means.shape}")
+        weights, means, covariances, prec_chol = check_parameters(entry, weights, means, covariances,
+                                                                  noise_weight, precisions_cholesky)
         K, D = means.shape
-        weights = np.asarray(weights, dtype=np.float64)
-        covariances = np.asarray(covariances, dtype=np.float64)
-        if weights.shape != (K,):
-            raise ParameterError(f"weights must have shape ({K},), got {weights.shape}")
-        if covariances.shape != entry.shape(K, D):
-            raise ParameterError(f"covariances must have shape {entry.shape(K, D)} for "
-                                 f"covariance_type={covariance_type!r}, got {covariances.shape}")
-        for name, a in (("weights", weights), ("means", means), ("covariances", covariances)):
-            if not np.all(np.isfinite(a)):
-                raise ParameterError(f"{name} contain NaN or infinity")
         pi0 = float(noise_weight)
-        if np.any(weights < 0) or not 0 <= pi0 < 1 or not np.isclose(weights.sum() + pi0, 1.0, atol=1e-6):
-            raise ParameterError("weights (with noise_weight) are not a probability vector: non-negative, summing to 1")
         noise = None
         if pi0 > 0:
             if noise_bounds is None or np.shape(noise_bounds) != (2, D):
                 raise ParameterError(f"a noise component needs noise_bounds of shape (2, {D})")
             noise = NoiseRegion.from_bounds(noise_bounds, noise_volume)
-        try:
-            prec_chol = entry.precision_cholesky(covariances)
-        except FactorError as exc:
-            raise ParameterError(f"covariances of component(s) {exc.bad} are not positive definite") from None
-        if precisions_cholesky is not None:
-            given = np.asarray(precisions_cholesky, dtype=np.float64)
-            if given.shape != prec_chol.shape or not np.allclose(given, prec_chol, rtol=1e-6, atol=1e-12):
-                raise ParameterError("precisions_cholesky are not the precision factors of the covariances")
-            prec_chol = given
         est = cls(n_components=K, covariance_type=entry.name, noise=noise is not None,
                   noise_volume=noise_volume, **params)
         est._set_parameters(weights, means, covariances, prec_chol, pi0, noise)
