@@ -1,5 +1,10 @@
-"""Chunk sources: re-iterable readers of row chunks (``.npy``, Parquet, CSV, arrays,
-iterables), for out-of-core EM and the first-pass scan.
+"""Chunk sources: re-iterable readers of row chunks (``.npy``, Parquet, CSV-like files,
+arrays, iterables), for out-of-core EM and the first-pass scan.
+
+Files are read with the rules of :mod:`gmmkit.tables.format` (separator, decimal
+comma, header, compression), so the chunks of a file hold the same columns and
+values as :func:`gmmkit.tables.read_table` gives in memory; columns are chosen by
+name, and the files of a glob must have the same columns.
 
 >>> import numpy as np
 >>> src = open_source(np.zeros((10, 2)), chunk_rows=4)
@@ -15,6 +20,7 @@ import numpy as np
 from ..exceptions import DataError, ParameterError
 from .columns import default_columns, float_matrix, select_columns, shown
 from .files import table_files, table_formats
+from .format import default_names
 from .frames import as_format, iter_frames, read_head
 
 __all__ = ["ChunkSource", "NpySource", "ArraySource", "ParquetSource", "CsvSource", "ConcatSource",
@@ -69,6 +75,7 @@ class NpySource(ChunkSource):
         if mm.dtype.kind not in "fiu":
             raise DataError(f"{self.path}: expected numeric data, got dtype {mm.dtype}")
         self.shape, self.file_dtype = mm.shape, mm.dtype
+        self.columns = list(default_names(mm.shape[1]))
         self.fortran = mm.shape[0] > 1 and mm.shape[1] > 1 and not mm.flags.c_contiguous
         self.offset = int(mm.offset)
         del mm
@@ -261,7 +268,9 @@ def _open_file(fmt, columns, chunk_rows):
     if fmt.kind != "npy":
         return _SOURCES[fmt.kind](fmt, columns=columns, chunk_rows=chunk_rows)
     source = NpySource(fmt.path, chunk_rows=chunk_rows)
-    return source if columns is None else ColumnsSource(source, fmt.names, columns)
+    if columns is None or select_columns(fmt.path, fmt.names, columns) == source.columns:
+        return source
+    return ColumnsSource(source, fmt.names, columns)
 
 
 def _file_source(paths, columns, chunk_rows, header):

@@ -114,10 +114,9 @@ def read_dask(source, *, columns=None, chunk_rows=None, header=None):
     formats = table_formats(table_files(source), header=header)
     if formats[0].kind == "npy":
         X = _npy_array(formats, chunk_rows)
-        if columns is None:
-            return X
-        names = formats[0].names
-        return X[:, [list(names).index(c) for c in select_columns(formats[0].path, names, columns)]]
+        names = list(formats[0].names)
+        take = names if columns is None else select_columns(formats[0].path, names, columns)
+        return X if take == names else X[:, [names.index(c) for c in take]]
     frame = _frame(formats, _columns(formats[0], columns))
     try:
         return frame.to_dask_array(lengths=True)
