@@ -188,7 +188,7 @@ def _score_sorted(est, pat, resp_cols, labels, log_pi0):
 def score_missing(est, X, *, resp=False, labels=False):
     """score_samples / predict_proba / predict for rows with NaN (marginal densities)."""
     K = est.means_.shape[0]
-    pi0 = getattr(est, "noise_weight_", 0.0)
+    pi0 = est.noise_weight_
     pat = Patterns(X, np.empty(0))
     lse, r, lab = _score_sorted(est, pat, (K + (pi0 > 0)) if resp else 0, labels,
                                 float(_log(pi0)) if pi0 > 0 else -np.inf)

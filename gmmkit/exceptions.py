@@ -40,7 +40,3 @@ class GMMKitWarning(UserWarning):
 
 class DegenerateComponentWarning(GMMKitWarning):
     """A component lost its points or collapsed and was re-seeded."""
-
-
-class CompileNotice(GMMKitWarning):
-    """Numba kernels are being compiled (first run only)."""

@@ -112,7 +112,7 @@ def from_estimator(problem, est):
     """The fitted estimator's parameters in the fit's coordinates (warm start, streams)."""
     from .._params import MixtureParams
 
-    pi0 = getattr(est, "noise_weight_", 0.0) if problem.noise is not None else 0.0
+    pi0 = est.noise_weight_ if problem.noise is not None else 0.0
     if problem.noise is not None and pi0 <= 0:
         pi0 = est.noise_init or 0.05
     weights = est.weights_ / est.weights_.sum() * (1.0 - pi0)

@@ -102,8 +102,3 @@ class PatternRows:
         if not np.isfinite(ll):
             raise DataError("the log-likelihood is not finite: rescale X or increase reg_covar")
         return ll, stats
-
-
-def rows_source(problem, X, sw):
-    """The E-source of in-memory rows: the pattern pass if X holds NaN."""
-    return PatternRows(problem, X, sw) if np.isnan(X).any() else DenseRows(problem, X, sw)
