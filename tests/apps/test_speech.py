@@ -123,7 +123,7 @@ def test_enroll_refuses_overwrite_and_foreign_ubm(enrolled, cli, tmp_path):
     assert res.exit_code == 2 and "july.spk" in res.output
     # a different UBM cannot be mixed into the same models folder
     other = tmp_path / "other.gmm"
-    cli("ubm", *files, "-o", other, "-k", 2, "--max-iter", 5, "-q")
+    cli("ubm", *files, "-o", other, "-k", 2, "--max-iter", 500, "-q")
     res = cli("enroll", "--ubm", other, "--speaker", "newcomer", *files, "-o", models, ok=False)
     assert res.exit_code == 2 and "different UBM" in res.output
 

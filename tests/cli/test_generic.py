@@ -229,6 +229,7 @@ def test_weights_column_is_a_weight_not_a_feature(runner, cli, iris, tmp_path):
     assert bad.exit_code == 2 and "weight column 'species' must hold finite numbers" in bad.stderr
 
 
+@pytest.mark.filterwarnings("always::sklearn.exceptions.ConvergenceWarning")  # asserted: printed on one line
 def test_warnings_are_one_line(runner, cli, iris):
     result = run_ok(runner, cli, ["fit", iris, "-k", "3", "--max-iter", "1", "--seed", "0", "-q"])
     assert result.stderr.startswith("warning: ConvergenceWarning: Best performing initialization "

@@ -1,5 +1,4 @@
 """GaussianMixture against scikit-learn and against slow NumPy references."""
-import warnings
 
 import numpy as np
 import pytest
@@ -17,8 +16,7 @@ COV_TYPES = list(COVARIANCE_TYPES)
 
 def _start(X, K, cov_type, seed=0):
     """Starting parameters from a short sklearn fit (a deliberately poor start)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         sk = SkGM(K, covariance_type=cov_type, max_iter=1, random_state=seed,
                   init_params="random_from_data").fit(X)
     return dict(weights_init=sk.weights_, means_init=sk.means_, precisions_init=sk.precisions_)
@@ -28,8 +26,7 @@ def _sklearn_trace(X, K, cov_type, start, n_iter):
     """sklearn's per-iteration lower bound: warm-started single EM steps."""
     sk = SkGM(K, covariance_type=cov_type, max_iter=1, warm_start=True, tol=0, **start)
     trace = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         for _ in range(n_iter):
             sk.fit(X)
             trace.append(sk.lower_bound_)
@@ -42,8 +39,7 @@ def test_trace_matches_sklearn_from_same_start(rng, cov_type):
     start = _start(X, 3, cov_type)
     n_iter = 25
     ref, sk = _sklearn_trace(X, 3, cov_type, start, n_iter)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         gm = GaussianMixture(3, covariance_type=cov_type, max_iter=n_iter, tol=0, **start).fit(X)
     np.testing.assert_allclose(gm.lower_bounds_, ref, rtol=1e-8)
     np.testing.assert_allclose(gm.means_, sk.means_, rtol=1e-6, atol=1e-8)
@@ -108,8 +104,7 @@ def test_float32_computed_in_float32_close_to_float64(rng, cov_type):
     X = make_blobs(rng, n=2000, d=4, k=3)
     start = _start(X, 3, cov_type)
     kw = dict(covariance_type=cov_type, max_iter=30, tol=0, **start)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         g64 = GaussianMixture(3, **kw).fit(X)
         g32 = GaussianMixture(3, **kw).fit(X.astype(np.float32))
     assert g32.score_samples(X.astype(np.float32)).dtype == np.float64
@@ -163,8 +158,7 @@ def test_n_init_keeps_best_and_history(rng):
 def test_warm_start_continues(rng):
     X = make_blobs(rng)
     gm = GaussianMixture(3, max_iter=2, warm_start=True, random_state=0, tol=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         gm.fit(X)
         first = gm.lower_bound_
         gm.fit(X)
@@ -193,8 +187,7 @@ def test_integer_weights_equal_duplicated_rows(rng, cov_type):
     w = rng.integers(0, 4, size=len(X))
     start = _start(X, 3, cov_type)
     kw = dict(covariance_type=cov_type, max_iter=20, tol=0, **start)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         weighted = GaussianMixture(3, **kw).fit(X, sample_weight=w)
         repeated = GaussianMixture(3, **kw).fit(np.repeat(X, w, axis=0))
     np.testing.assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-10)
@@ -207,8 +200,7 @@ def test_zero_weights_change_nothing(rng):
     extra = rng.normal(50, 1, size=(40, 2))
     start = _start(X, 3, "full")
     kw = dict(max_iter=20, tol=0, **start)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with pytest.warns(ConvergenceWarning):
         base = GaussianMixture(3, **kw).fit(X)
         padded = GaussianMixture(3, **kw).fit(
             np.vstack([X, extra]), sample_weight=np.r_[np.ones(len(X)), np.zeros(len(extra))])
@@ -240,8 +232,7 @@ def test_singular_covariance_is_reseeded(rng):
     # one component sits on a tight group of identical points; reg_covar=0 makes it singular
     X = np.vstack([rng.normal(size=(200, 2)), np.tile([[8.0, 8.0]], (30, 1))])
     with pytest.warns(DegenerateComponentWarning):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(ConvergenceWarning):
             gm = GaussianMixture(2, reg_covar=0.0, random_state=0, max_iter=20).fit(X)
     assert np.all(np.isfinite(gm.score_samples(X)))
 
@@ -255,9 +246,7 @@ def test_constant_column_duplicates_and_k_equals_n(rng, cov_type):
     dup = np.repeat(rng.normal(size=(10, 2)), 20, axis=0)
     assert np.isfinite(GaussianMixture(3, covariance_type=cov_type, random_state=0).fit(dup).lower_bound_)
     small = rng.normal(size=(4, 2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm = GaussianMixture(4, covariance_type=cov_type, random_state=0).fit(small)
+    gm = GaussianMixture(4, covariance_type=cov_type, random_state=0).fit(small)
     assert np.all(np.isfinite(gm.score_samples(small)))
 
 

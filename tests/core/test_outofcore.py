@@ -5,6 +5,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from gmmkit import GaussianMixture
 from gmmkit._scan import Reservoir as _Reservoir
@@ -58,11 +59,11 @@ def test_float32_computed_in_float32(tmp_path, rng):
     assert_same_fit(got, ref, rtol=1e-4)  # float32 sums, shifted by a float64 mean here
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_large_data_sampled_init_same_start(tmp_path, rng):
     """More rows than the sample: init differs, so give both fits the same starting parameters."""
     X = make_blobs(rng, n=6000, d=2, k=3)
-    start = GaussianMixture(3, random_state=1, max_iter=2).fit(X[::7])
+    with pytest.warns(ConvergenceWarning):  # a deliberately rough start
+        start = GaussianMixture(3, random_state=1, max_iter=2).fit(X[::7])
     kw = dict(n_components=3, weights_init=start.weights_, means_init=start.means_,
               precisions_init=start.precisions_, tol=1e-9, max_iter=50)
     ref = GaussianMixture(**kw).fit(X)
@@ -124,14 +125,16 @@ def test_function_source_and_callback(blobs):
     assert calls[-1]["lower_bound"] == gm.lower_bound_
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_warm_start_continues(blobs):
-    a = fit_chunks(GaussianMixture(3, random_state=0, max_iter=3, warm_start=True), blobs, chunk_rows=400)
-    with pytest.warns(Warning):  # not converged after 3 iterations
-        b = GaussianMixture(3, random_state=0, max_iter=3, warm_start=True)
+    # not converged after 3 iterations; converged within 3 more (both ways)
+    with pytest.warns(ConvergenceWarning):
+        a = fit_chunks(GaussianMixture(3, random_state=0, max_iter=3, warm_start=True), blobs, chunk_rows=400)
+    b = GaussianMixture(3, random_state=0, max_iter=3, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
         b.fit(blobs)
     b.fit(blobs)
     fit_chunks(a, blobs, chunk_rows=400)
+    assert a.converged_ and b.converged_
     assert_same_fit(a, b)
 
 
@@ -144,8 +147,10 @@ def test_missing_values_equal_in_memory(tmp_path, rng, blobs, cov, noise):
     X[:300] = blobs[:300]  # whole chunks without NaN take the dense path
     np.save(tmp_path / "X.npy", X)
     kw = dict(covariance_type=cov, noise=noise, random_state=0, max_iter=15, tol=0.0)
-    a = GaussianMixture(3, **kw).fit(X)
-    b = fit_chunks(GaussianMixture(3, **kw), tmp_path / "X.npy", chunk_rows=300)
+    with pytest.warns(ConvergenceWarning):  # tol=0: both run their 15 iterations
+        a = GaussianMixture(3, **kw).fit(X)
+    with pytest.warns(ConvergenceWarning):
+        b = fit_chunks(GaussianMixture(3, **kw), tmp_path / "X.npy", chunk_rows=300)
     assert_same_fit(a, b)
     if noise:
         assert b.noise_weight_ == pytest.approx(a.noise_weight_, rel=1e-10)
@@ -191,7 +196,6 @@ def test_truncated_npy(tmp_path, blobs):
         fit_chunks(GaussianMixture(2), path, chunk_rows=400)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_memory_bounded_by_chunk(tmp_path, rng):
     X = rng.normal(size=(200_000, 4))  # 6.4 MB
     path = tmp_path / "X.npy"
@@ -201,8 +205,9 @@ def test_memory_bounded_by_chunk(tmp_path, rng):
     assert max(c.shape[0] for c, _ in src) == 5000
     tracemalloc.start()
     try:
-        fit_chunks(GaussianMixture(2, covariance_type="diag", random_state=0, max_iter=5, tol=0),
-                   src, sample_size=2000)
+        with pytest.warns(ConvergenceWarning):  # tol=0: five passes, then stop
+            fit_chunks(GaussianMixture(2, covariance_type="diag", random_state=0, max_iter=5, tol=0),
+                       src, sample_size=2000)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
