@@ -276,9 +276,10 @@ class TableFormat:
     header: bool = False
 
     def csv_options(self):
-        """Keyword arguments of ``pandas.read_csv`` that read this CSV-like file."""
+        """Keyword arguments of ``pandas.read_csv`` that read this CSV-like file
+        (the columns are named :attr:`names`, whatever the header row spells)."""
         return dict(sep=self.sep, decimal=self.decimal, compression=self.compression,
-                    header=0 if self.header else None, names=None if self.header else list(self.names),
+                    header=0 if self.header else None, names=list(self.names),
                     skipinitialspace=True, encoding="utf-8-sig")
 
 

@@ -100,6 +100,14 @@ def test_in_memory_chunks_and_dask_read_the_same(variant):
     np.testing.assert_array_equal(read_dask(path).compute(scheduler="sync"), X)
 
 
+def test_spaces_around_header_names_are_dropped_by_every_reader(tmp_path):
+    path = _write(tmp_path / "sp.csv", "a , b\n1, 2\n3, 4\n")
+    assert read_table(path)[2] == ["a", "b"]
+    src, X = _chunks(path, columns=["b"])
+    assert src.columns == ["b"] and X.ravel().tolist() == [2.0, 4.0]
+    assert read_table(path, columns=" a ")[2] == ["a"]
+
+
 def test_fit_chunks_equals_in_memory_fit_on_a_semicolon_decimal_comma_file(tmp_path, data):
     path = _write(tmp_path / "excel.csv", _text(data, ";", ","))
     _, X, _ = read_table(path)
