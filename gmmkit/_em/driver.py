@@ -3,7 +3,11 @@
 It knows nothing of where the rows live: every E-pass goes through an
 *E-source* (:mod:`gmmkit._em.sources`; file chunks in :mod:`gmmkit.outofcore`,
 Dask blocks in :mod:`gmmkit.dask`), which returns the log-likelihood and the
-sufficient statistics of the data under given parameters.
+sufficient statistics of the data under given parameters; the M-step is the
+problem's (``problem.m_step(stats, rng, counter=...)``), and the lower bound is
+the log-likelihood over ``problem.total``. So a model whose E-pass is not over
+independent rows (an HMM's forward-backward over sequences) brings its own
+E-source and problem, and reuses the loop, restarts and convergence rules.
 """
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from sklearn.exceptions import ConvergenceWarning
 from .. import _engine
 from .._params import FitResult
 from .monitor import Monitor
-from .mstep import m_step
 
 
 @dataclass
@@ -39,7 +42,7 @@ def run_em(problem, source, params, rng, settings, *, max_iter, init=0, lower_bo
     monitor = Monitor(settings.tol, settings.report, init=init, lower_bound=lower_bound, history=history)
     for _ in range(max_iter):
         ll, stats = source.e_pass(params)
-        params = m_step(problem, stats, rng, counter=counter)
+        params = problem.m_step(stats, rng, counter=counter)
         if monitor.update(ll / problem.total):
             break
     return FitResult(monitor.lower_bound, params, monitor.history, monitor.converged)

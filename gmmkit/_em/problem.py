@@ -31,6 +31,13 @@ class Problem:
     noise: NoiseRegion | None = None
     prior: ConjugatePrior | None = None
 
+    def m_step(self, stats, rng, *, initial=False, counter=None):
+        """New parameters from an E-pass's statistics (the driver calls this; a model with
+        more than a mixture, such as an HMM, brings a problem class of its own)."""
+        from .mstep import m_step
+
+        return m_step(self, stats, rng, initial=initial, counter=counter)
+
     def data_scale(self, rng):
         """Covariance of (a sample of) the rows, plus reg_covar: the scale components
         are re-seeded with and the conjugate prior's default scale is made from."""
