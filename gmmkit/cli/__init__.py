@@ -30,8 +30,10 @@ HELP = """Gaussian mixture models from the command line.
 
 Example: gmmkit fit data.csv -k 5 -o model.gmm; gmmkit predict model.gmm data.csv -o labels.csv
 
-Generic commands work on tables (CSV, Parquet, .npy); applications are plugins registered in the 'gmmkit.apps' entry-point group. Mistakes print one 'error:' line and exit with code 2; --debug shows the traceback.
-"""
+""" + (
+    "Generic commands work on tables (CSV, Parquet, .npy); applications are plugins registered in the "
+    "'gmmkit.apps' entry-point group. Mistakes print one 'error:' line and exit with code 2; --debug "
+    "shows the traceback.\n")
 
 
 def _version_callback(value: bool):

@@ -105,6 +105,9 @@ class RootGroup(typer.core.TyperGroup):
         code = 0
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            # warnings meant for the user (UserWarning: gmmkit's, scikit-learn's ConvergenceWarning)
+            # are always printed, whatever filters the caller set (e.g. pytest's "error")
+            warnings.filterwarnings("default", category=UserWarning)
             try:
                 rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                                   standalone_mode=False, **extra)

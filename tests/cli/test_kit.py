@@ -133,3 +133,27 @@ def test_require_matplotlib_names_the_option(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ParameterError, match="--plot needs matplotlib"):
         kit.require_matplotlib("--plot")
+
+
+def test_fit_weighted_criteria_are_the_estimators(cli, runner, tmp_path):
+    """gmmkit fit --weights reports est.bic/aic(X, sample_weight=w): the criteria of the rows
+    repeated w times."""
+    from gmmkit import load
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-2, 1, (80, 2)), rng.normal(3, 1, (80, 2))])
+    w = rng.integers(1, 4, size=len(X))
+    import pandas as pd
+
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "w": w}).to_csv(tmp_path / "d.csv", index=False)
+    res = runner.invoke(cli, ["fit", str(tmp_path / "d.csv"), "-k", "2", "--weights", "w", "--seed", "0",
+                              "-o", str(tmp_path / "m.gmm"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    est = load(tmp_path / "m.gmm")
+    assert doc["columns"] == ["a", "b"]
+    assert doc["bic"] == pytest.approx(est.bic(X, sample_weight=w), rel=1e-12)
+    assert doc["aic"] == pytest.approx(est.aic(X, sample_weight=w), rel=1e-12)
+    repeated = np.repeat(X, w, axis=0)
+    assert doc["bic"] == pytest.approx(est.bic(repeated), rel=1e-9)
+    assert doc["aic"] == pytest.approx(est.aic(repeated), rel=1e-9)

@@ -1,0 +1,144 @@
+"""Reading tables for a model and printing models: shared by the generic commands."""
+import sys
+
+from ..kit import escape, fmt, is_quiet, print_json, stdout_console
+
+
+def fit_metadata(data, names, X, seed, seconds, selection=None):
+    """The ``fit_metadata_`` a fitted model is saved with."""
+    import datetime
+
+    meta = {
+        "columns": list(names),
+        "data": str(data),
+        "n_rows": int(X.shape[0]),
+        "seed": seed,
+        "seconds": round(float(seconds), 3),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "gmmkit " + " ".join(sys.argv[1:]) if sys.argv and "gmmkit" in sys.argv[0] else None,
+    }
+    if selection is not None:
+        meta["selection"] = selection
+    return meta
+
+
+def read_with_weights(data, columns, weights, header=None):
+    """read_table, plus an optional frequency-weight column taken out of the features."""
+    import numpy as np
+    import pandas as pd
+
+    from ...exceptions import DataError
+    from ...tabular import read_table
+
+    frame, X, names = read_table(data, columns, header=header)
+    if weights is None:
+        return X, names, None
+    if weights not in frame.columns:
+        raise DataError(f"{data}: no weight column {weights!r} (columns: {', '.join(frame.columns)})")
+    w = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError(f"{data}: weight column {weights!r} must hold finite numbers >= 0")
+    if columns is None and weights in names:
+        keep = [j for j, name in enumerate(names) if name != weights]
+        if not keep:
+            raise DataError(f"{data}: no numeric column left besides the weights {weights!r}")
+        X, names = np.ascontiguousarray(X[:, keep]), [names[j] for j in keep]
+    return X, names, w
+
+
+def data_for_model(est, model, data, columns, header=None):
+    """Read the columns the model was fitted on (by name when the data has them)."""
+    from ...exceptions import DataError
+    from ...tabular import read_table
+
+    D = int(est.n_features_in_)
+    fitted = (getattr(est, "fit_metadata_", None) or {}).get("columns")
+    if columns is None and fitted:
+        frame, X, names = read_table(data, header=header)
+        if all(c in frame.columns for c in fitted):
+            frame, X, names = read_table(data, fitted, header=header)
+    else:
+        frame, X, names = read_table(data, columns, header=header)
+    if X.shape[1] != D:
+        expected = f" ({', '.join(fitted)})" if fitted else ""
+        raise DataError(
+            f"{model} expects {D} columns{expected} but {data} gives {X.shape[1]} "
+            f"({', '.join(names)}); choose them with --columns"
+        )
+    return frame, X, names
+
+
+def unique(existing, name):
+    """``name``, prefixed with ``gmm_`` until no column of ``existing`` has it."""
+    existing = set(existing)
+    while name in existing:
+        name = f"gmm_{name}"
+    return name
+
+
+def names_for(est, fallback=None):
+    """The model's column names (saved with it), else ``fallback``, else x0, x1, ..."""
+    D = int(est.n_features_in_)
+    names = (getattr(est, "fit_metadata_", None) or {}).get("columns") or fallback
+    if not names or len(names) != D:
+        names = [f"x{j}" for j in range(D)]
+    return list(names)
+
+
+def stddevs(est):
+    """Every component's standard deviation per feature, (K, D)."""
+    import numpy as np
+
+    from ...covariance import variances
+
+    return np.sqrt(variances(est))
+
+
+def print_components(con, est, names, heading, max_cols=8):
+    """A heading line, then a table: one row per component, weight and mean ± sd per column."""
+    from rich.table import Table
+
+    con.print(heading, soft_wrap=True)
+    sd = stddevs(est)
+    shown = list(range(min(len(names), max_cols)))
+    table = Table()
+    table.add_column("k", justify="right")
+    table.add_column("weight", justify="right")
+    for j in shown:
+        table.add_column(f"{escape(names[j])}\nmean ± sd", justify="right")
+    if len(names) > max_cols:
+        table.add_column(f"(+{len(names) - max_cols} more)")
+    for k in range(est.means_.shape[0]):
+        cells = [f"{fmt(est.means_[k, j])} ± {fmt(sd[k, j], 3)}" for j in shown]
+        if len(names) > max_cols:
+            cells.append("…")
+        table.add_row(str(k), f"{est.weights_[k]:.3f}", *cells)
+    con.print(table)
+
+
+def run_select(X, ks, types, criterion, *, sample_weight=None, n_init, max_iter, tol, reg_covar,
+               seed, jobs, quiet, init="kmeans"):
+    """:func:`gmmkit.select` behind a spinner."""
+    import gmmkit
+
+    from ..kit import Spinner, is_quiet
+
+    criterion = criterion.lower()
+    n = len(ks) * len(types)
+    with Spinner(f"fitting {n} candidate models ({criterion.upper()})", enabled=not is_quiet(quiet)):
+        return gmmkit.select(X, n_components=ks, covariance_types=types, criterion=criterion,
+                             n_init=n_init, random_state=seed, n_jobs=jobs,
+                             sample_weight=sample_weight,
+                             max_iter=max_iter, tol=tol, reg_covar=reg_covar, init_params=init)
+
+
+def print_table_result(frame, out, doc, *, as_json, quiet, message, inline=None):
+    """What predict and sample print: with --json the summary ``doc`` (plus ``inline``, the
+    result itself, when no -o file holds it); without -o the table as CSV on stdout; else
+    ``message`` and the file written."""
+    if as_json:
+        print_json({**doc, **(inline or {})} if out is None else doc)
+    elif out is None:
+        frame.to_csv(sys.stdout, index=False)
+    elif not is_quiet(quiet):
+        stdout_console().print(f"{message}; wrote {escape(out)}")
