@@ -44,15 +44,9 @@ _SCIPY_FLOOR = -600.0  # below this log tail probability the asymptotic series i
 
 def covariance_matrices(gm):
     """Full (K, D, D) covariance matrices of a fitted mixture, whatever its covariance type."""
-    K, D = gm.means_.shape
-    C = np.asarray(gm.covariances_, dtype=np.float64)
-    if gm.covariance_type == "full":
-        return C
-    if gm.covariance_type == "tied":
-        return np.broadcast_to(C, (K, D, D))
-    if gm.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in C])
-    return np.eye(D)[None] * C[:, None, None]  # spherical
+    from gmmkit.covariance import full_covariances
+
+    return np.asarray(full_covariances(gm), dtype=np.float64)
 
 
 def _asymptotic_logsf(x, df):
@@ -134,7 +128,7 @@ def calibrated_log_density(gm, Z):
     L_full = np.linalg.cholesky(S)
     logdet_full = 2.0 * np.log(np.diagonal(L_full, axis1=1, axis2=2)).sum(axis=1)
     logc = logw - 0.5 * D * _LOG_2PI - 0.5 * logdet_full
-    pi0 = float(getattr(gm, "noise_weight_", 0.0) or 0.0)
+    pi0 = float(gm.noise_weight_)
     noise = math.log(pi0) - float(gm.noise_log_volume_) if pi0 > 0 else None
     out = np.full(n, np.nan)
     mask = np.isnan(Z)

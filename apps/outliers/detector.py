@@ -4,7 +4,9 @@ The detector follows scikit-learn's outlier-detector conventions (those of
 :class:`sklearn.ensemble.IsolationForest`): ``score_samples`` is higher for
 normal rows (here: the log-density, in the units of the input), ``offset_`` is
 the log-density below which a row is an outlier, ``decision_function`` is
-``score_samples - offset_`` and ``predict`` returns +1 (inlier) or -1 (outlier).
+``score_samples - offset_`` and ``predict`` returns +1 (inlier) or -1 (outlier),
+or ``UNSCORABLE`` (0) for a row that cannot be scored. A loaded detector or a
+plain mixture gets its threshold from :meth:`GMMOutlierDetector.calibrate`.
 
 Robust fitting, so that the anomalies do not shape the model:
 
@@ -22,7 +24,8 @@ Missing values (NaN) are fitted by gmmkit's exact EM with marginals. A row with
 missing cells is scored on its observed features, put on the complete rows'
 scale by a per-component chi-square calibration
 (:func:`gmmkit_apps.outliers.calibrate.calibrated_log_density`); a row with
-every used feature missing has no score (NaN).
+every used feature missing has no score (NaN): it is *unscorable*, neither an
+outlier nor an inlier (``predict`` gives 0).
 
 Examples
 --------
@@ -49,6 +52,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from gmmkit.exceptions import DataError, GMMKitError, GMMKitWarning, ModelFileError, ParameterError
 
 KIND = "GMMOutlierDetector"
+#: what :meth:`GMMOutlierDetector.predict` returns for a row it cannot score
+UNSCORABLE = 0
 
 
 class IgnoredFeatureWarning(GMMKitWarning):
@@ -85,41 +90,41 @@ def robust_scale(X):
     return center, scale, used
 
 
-def submixture(gm, components):
+def submixture(gm, components, *, covariance_scale=1.0):
     """A fitted :class:`gmmkit.GaussianMixture` made of some components of ``gm``.
 
-    Weights are renormalised; covariances are kept. Used to drop components too
-    small to be a normal mode.
+    Weights are renormalised; covariances are kept (divided by
+    ``covariance_scale``). Used to drop components too small to be a normal mode;
+    a noise component is never part of the result.
     """
     from gmmkit import GaussianMixture
+    from gmmkit.covariance import covariance_type
 
     idx = np.asarray(components, dtype=int)
-    params = gm.get_params(deep=False)
-    for key in ("weights_init", "means_init", "precisions_init", "callback"):
-        params[key] = None
-    params["n_components"] = int(idx.size)
-    if params.get("noise"):
-        params["noise"] = False  # the noise component is never part of the normal density
-        params["noise_volume"] = params["noise_init"] = None
-    new = GaussianMixture(**params)
+    params = {k: v for k, v in gm.get_params(deep=False).items()
+              if k not in _NOT_CARRIED and not k.startswith("noise")}
     w = gm.weights_[idx]
-    new.weights_ = w / w.sum()
-    new.means_ = gm.means_[idx].copy()
-    if gm.covariance_type == "tied":
-        new.covariances_ = gm.covariances_.copy()
-        new.precisions_cholesky_ = gm.precisions_cholesky_.copy()
-        new.precisions_ = gm.precisions_.copy()
-    else:
-        new.covariances_ = gm.covariances_[idx].copy()
-        new.precisions_cholesky_ = gm.precisions_cholesky_[idx].copy()
-        new.precisions_ = gm.precisions_[idx].copy()
-    new.converged_ = gm.converged_
-    new.n_iter_ = gm.n_iter_
-    new.lower_bound_ = gm.lower_bound_
-    new.lower_bounds_ = list(getattr(gm, "lower_bounds_", []))
-    new.n_features_in_ = gm.n_features_in_
-    new.n_reseeded_ = 0
-    return new
+    covariances = covariance_type(gm.covariance_type).select(gm.covariances_, idx)
+    return GaussianMixture.from_parameters(
+        w / w.sum(), gm.means_[idx], np.asarray(covariances) / covariance_scale,
+        covariance_type=gm.covariance_type, **params)
+
+
+#: estimator parameters that describe a fit's start or size, not the fitted model
+_NOT_CARRIED = ("n_components", "covariance_type", "weights_init", "means_init", "precisions_init",
+                "callback")
+
+
+def constant_columns(X):
+    """True for the columns of ``X`` with fewer than two distinct observed values.
+
+    >>> constant_columns(np.array([[1.0, 2.0, np.nan], [1.0, 3.0, np.nan]])).tolist()
+    [True, False, True]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return ~(np.nanmax(X, axis=0) > np.nanmin(X, axis=0))
 
 
 def auto_covariance_type(n_rows, n_features, rows_per_parameter=10):
@@ -153,24 +158,14 @@ def inflate_for_trimming(gm, alpha):
     D = gm.means_.shape[1]
     q = chi2.ppf(1.0 - alpha, D)
     c = float(chi2.cdf(q, D + 2) / (1.0 - alpha))
-    new = submixture(gm, np.arange(gm.n_components))
-    new.covariances_ = new.covariances_ / c
-    new.precisions_ = new.precisions_ * c
-    new.precisions_cholesky_ = new.precisions_cholesky_ * math.sqrt(c)
-    return new
+    return submixture(gm, np.arange(gm.n_components), covariance_scale=c)
 
 
 def precision_matrices(gm):
     """Full (K, D, D) precision matrices of a fitted mixture, whatever its covariance type."""
-    K, D = gm.means_.shape
-    P = gm.precisions_
-    if gm.covariance_type == "full":
-        return np.asarray(P)
-    if gm.covariance_type == "tied":
-        return np.broadcast_to(P, (K, D, D))
-    if gm.covariance_type == "diag":
-        return np.stack([np.diag(p) for p in P])
-    return np.stack([np.eye(D) * p for p in P])  # spherical
+    from gmmkit.covariance import full_precisions
+
+    return full_precisions(gm)
 
 
 def conditional_zscores(gm, Z, labels):
@@ -401,14 +396,19 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         keep = np.flatnonzero(w >= self.min_component_weight)
         if keep.size == 0:
             keep = np.array([int(np.argmax(w))])
-        if keep.size == gm.n_components and not getattr(gm, "noise_weight_", 0.0) > 0:
+        if keep.size == gm.n_components and not gm.noise_weight_ > 0:
             return gm, 0
         return submixture(gm, keep), gm.n_components - keep.size
 
     # ------------------------------------------------------------ API
     def fit(self, X, y=None):
         """Fit the robust mixture on X (rows are samples); ``y`` is ignored. Returns self."""
-        self._validate_params()
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        try:
+            self._validate_params()
+        except InvalidParameterError as exc:
+            raise ParameterError(" ".join(str(exc).split())) from None
         X = self._check(X, reset=True)
         seed = self._seed()
         rng = np.random.default_rng(seed)
@@ -455,11 +455,53 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         self.n_kept_ = int(keep.sum())
         self.dropped_components_ = int(dropped)
         self.n_rounds_ = r
-        train = self._score_checked(X)
-        train = train[~np.isnan(train)]
-        self.offset_ = (float(self.threshold) if self.threshold is not None
-                        else float(np.quantile(train, self.contamination)))
+        self._set_offset(self._score_checked(X), self.contamination, self.threshold)
         return self
+
+    def calibrate(self, X=None, *, contamination=None, threshold=None):
+        """Set the threshold ``offset_`` (a fitted or loaded detector); returns self.
+
+        ``threshold``: a log-density, used as it is. Otherwise ``contamination``
+        (default: the ``contamination`` parameter): that fraction of the rows of
+        ``X`` that can be scored fall below the threshold (unscorable rows do not
+        count). This is how a saved detector or a plain mixture is put to work on
+        new data (``gmmkit outliers --model``).
+
+        >>> X = np.random.default_rng(0).normal(size=(1000, 2))
+        >>> det = GMMOutlierDetector(n_components=1, random_state=0).fit(X)
+        >>> float((det.calibrate(X, contamination=0.1).predict(X) == -1).mean())
+        0.1
+        >>> det.calibrate(threshold=-5.0).offset_
+        -5.0
+        """
+        check_is_fitted(self, "mixture_")
+        if contamination is not None and threshold is not None:
+            raise ParameterError("give contamination or threshold, not both")
+        if contamination is not None and not 0 < contamination <= 0.5:
+            raise ParameterError(f"contamination must be in (0, 0.5], got {contamination}")
+        scores = None
+        if threshold is None:
+            if X is None:
+                raise ParameterError("calibrating by contamination needs rows X to score")
+            scores = self.score_samples(X)
+        self._set_offset(scores, self.contamination if contamination is None else contamination,
+                         threshold)
+        return self
+
+    def _set_offset(self, scores, contamination, threshold):
+        if threshold is not None:
+            self.offset_ = float(threshold)
+            return
+        scores = scores[~np.isnan(scores)]
+        if scores.size == 0:
+            raise DataError("no row can be scored (every used feature is missing): "
+                            "cannot set the threshold")
+        self.offset_ = float(np.quantile(scores, contamination))
+
+    @property
+    def calibrated_(self):
+        """False for a detector wrapped around a plain mixture before :meth:`calibrate`."""
+        return bool(np.isfinite(getattr(self, "offset_", np.nan)))
 
     def score_samples(self, X):
         """Log-density of every row (in the units of X); higher is more normal.
@@ -495,9 +537,14 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         return self.score_samples(X) - self.offset_
 
     def predict(self, X):
-        """+1 for inliers, -1 for outliers (rows with every used feature missing are -1)."""
+        """+1 for inliers, -1 for outliers, and ``UNSCORABLE`` (0) for rows that cannot be
+        scored (every used feature missing): those are neither outliers nor inliers."""
         d = self.decision_function(X)
-        return np.where(d >= 0, 1, -1)
+        return np.where(np.isnan(d), UNSCORABLE, np.where(d >= 0, 1, -1))
+
+    def scorable(self, X):
+        """True for the rows that get a score (at least one used feature observed)."""
+        return ~np.isnan(self.score_samples(X))
 
     def component(self, X):
         """Most likely component of every row given its observed features
@@ -550,6 +597,16 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
                 text[i] = t
         return z, text
 
+    def use_feature_names(self, names):
+        """Name the features of a detector that has no names (a wrapped plain mixture);
+        returns self. Raises DataError when the count differs from ``n_features_in_``."""
+        names = [str(n) for n in names]
+        if len(names) != self.n_features_in_:
+            raise DataError(f"the model expects {self.n_features_in_} features; got {len(names)} "
+                            f"({', '.join(names)})")
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -586,14 +643,6 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         save_arrays(path, arrays, meta, overwrite=overwrite)
 
 
-def _precisions_from_cholesky(cov_type, pc):
-    if cov_type == "full":
-        return np.einsum("kij,klj->kil", pc, pc)
-    if cov_type == "tied":
-        return pc @ pc.T
-    return pc**2
-
-
 def load_detector(path):
     """Read a detector written by :meth:`GMMOutlierDetector.save`.
 
@@ -604,32 +653,28 @@ def load_detector(path):
 
     arrays, meta = load_arrays(path, kind=KIND)
     try:
-        params = dict(meta["params"])
-        det = GMMOutlierDetector(**params)
+        det = GMMOutlierDetector(**dict(meta["params"]))
         cov_type = meta["covariance_type"]
         K = int(meta["n_components"])
         D = int(meta["n_features_in"])
         used = arrays["used_features"].astype(bool)
-        Du = int(used.sum())
-        gm = GaussianMixture(K, covariance_type=cov_type, reg_covar=float(meta["reg_covar"]))
-        gm.weights_ = arrays["weights"].astype(np.float64)
-        gm.means_ = arrays["means"].astype(np.float64)
-        gm.covariances_ = arrays["covariances"].astype(np.float64)
-        gm.precisions_cholesky_ = arrays["precisions_cholesky"].astype(np.float64)
         offset = float(meta["offset"])
-    except (KeyError, TypeError, ValueError, ParameterError) as exc:
+        reg_covar = float(meta["reg_covar"])
+        weights, means = arrays["weights"].astype(np.float64), arrays["means"].astype(np.float64)
+    except (KeyError, TypeError, ValueError, GMMKitError) as exc:
         raise ModelFileError(f"{path}: outlier model metadata is incomplete or invalid ({exc})") from None
-    if (gm.means_.shape != (K, Du) or gm.weights_.shape != (K,) or used.shape != (D,)
+    if (means.shape != (K, int(used.sum())) or weights.shape != (K,) or used.shape != (D,)
             or arrays["center"].shape != (D,) or arrays["scale"].shape != (D,)):
         raise ModelFileError(f"{path}: outlier model arrays have inconsistent shapes")
     for name, arr in arrays.items():
         if not np.all(np.isfinite(arr)):
             raise ModelFileError(f"{path}: '{name}' holds NaN or infinity")
-    gm.precisions_ = _precisions_from_cholesky(cov_type, gm.precisions_cholesky_)
-    gm.converged_, gm.n_iter_, gm.lower_bound_, gm.lower_bounds_ = True, 0, -np.inf, []
-    gm.n_features_in_ = Du
-    gm.n_reseeded_ = 0
-    det.mixture_ = gm
+    try:
+        det.mixture_ = GaussianMixture.from_parameters(
+            weights, means, arrays["covariances"].astype(np.float64), covariance_type=cov_type,
+            reg_covar=reg_covar)
+    except (GMMKitError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid mixture ({' '.join(str(exc).split())})") from None
     det.center_ = arrays["center"].astype(np.float64)
     det.scale_ = arrays["scale"].astype(np.float64)
     det.used_features_ = used
@@ -642,22 +687,46 @@ def load_detector(path):
     return det
 
 
-def from_mixture(gm, *, offset=None):
+def from_mixture(gm, *, offset=None, feature_names=None):
     """Wrap a plain fitted :class:`gmmkit.GaussianMixture` (no scaling) as a detector.
 
-    ``offset`` (log-density threshold) can be set later from data.
+    ``offset`` (log-density threshold) can be set later from data with
+    :meth:`GMMOutlierDetector.calibrate`; ``feature_names`` default to the
+    mixture's own (``feature_names_in_``), if any. ``gm`` is not modified.
     """
+    import copy
+
     D = int(gm.n_features_in_)
     det = GMMOutlierDetector(n_components=int(gm.n_components), covariance_type=gm.covariance_type)
+    names = getattr(gm, "feature_names_in_", None)
+    if names is not None:  # the detector checks names; its mixture sees arrays
+        gm = copy.deepcopy(gm)
+        del gm.feature_names_in_
     det.mixture_ = gm
     det.center_ = np.zeros(D)
     det.scale_ = np.ones(D)
     det.used_features_ = np.ones(D, dtype=bool)
     det.n_features_in_ = D
-    names = getattr(gm, "feature_names_in_", None)
+    names = names if feature_names is None else feature_names
     if names is not None:
-        det.feature_names_in_ = np.asarray(names, dtype=object)
+        det.use_feature_names(names)
     det.offset_ = np.nan if offset is None else float(offset)
     det.n_kept_ = 0
     det.dropped_components_ = 0
     return det
+
+
+def load_model(path):
+    """A detector from a file: one saved by :meth:`GMMOutlierDetector.save`, or a plain
+    :class:`gmmkit.GaussianMixture` model file (wrapped by :func:`from_mixture`, not yet
+    calibrated: see :meth:`GMMOutlierDetector.calibrate`)."""
+    import gmmkit
+    from gmmkit.io import load_arrays
+
+    _, meta = load_arrays(path)
+    kind = meta.get("kind")
+    if kind == KIND:
+        return load_detector(path)
+    if kind == "GaussianMixture":
+        return from_mixture(gmmkit.load(path))
+    raise ModelFileError(f"{path} holds a {kind!r}, not an outlier detector or GaussianMixture")

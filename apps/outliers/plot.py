@@ -104,6 +104,27 @@ def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanat
     return tuple(features)
 
 
+def plot_detector(det, X, names, path, *, row_numbers=None, title=None):
+    """:func:`plot_outliers` for a fitted detector on rows ``X`` (columns ``names``).
+
+    Rows that cannot be scored are left out; the flagged rows' explanations pick
+    the two features drawn. Returns the two features.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=names)
+    scores = -det.score_samples(frame)
+    ok = ~np.isnan(scores)  # unscorable rows: no score to draw
+    rows = np.arange(1, len(X) + 1) if row_numbers is None else np.asarray(row_numbers)
+    X, scores, frame, rows = np.asarray(X)[ok], scores[ok], frame[ok], rows[ok]
+    flags = scores > -det.offset_
+    text = det.explain(frame.iloc[flags.nonzero()[0]], feature_names=names)[1] if flags.any() else []
+    if title is not None:
+        title = f"{title}: {int(flags.sum())} of {len(X)} rows flagged"
+    return plot_outliers(X, scores, flags, -det.offset_, names, explanations=text,
+                         row_numbers=rows, path=path, title=title)
+
+
 def _symlog(v):
     return np.sign(v) * np.log1p(np.abs(v))
 

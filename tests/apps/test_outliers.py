@@ -9,10 +9,14 @@ from typer.testing import CliRunner
 
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import DataError, ModelFileError
-from gmmkit_apps.outliers.detector import (
-    GMMOutlierDetector, conditional_zscores, explain_rows, load_detector, robust_scale,
-)
 from gmmkit_apps.outliers import table as tb
+from gmmkit_apps.outliers.detector import (
+    GMMOutlierDetector,
+    conditional_zscores,
+    explain_rows,
+    load_detector,
+    robust_scale,
+)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "outliers")
 CANCER = os.path.join(DATA, "breast_cancer.csv")
@@ -249,7 +253,10 @@ def test_detector_fits_and_scores_rows_with_missing_cells(rng):
     # a planted outlier with a missing cell: x1 far from what x0 predicts (x0, x1 correlated 0.8)
     # and an inlier with a missing cell
     rows = np.array([[1.5, -1.5, np.nan], [1.0, 0.8, np.nan], [np.nan, np.nan, np.nan]])
-    assert det.predict(rows).tolist() == [-1, 1, -1]
+    # the all-NaN row cannot be scored: neither an outlier (-1) nor an inlier (+1)
+    from gmmkit_apps.outliers.detector import UNSCORABLE
+
+    assert det.predict(rows).tolist() == [-1, 1, UNSCORABLE] and UNSCORABLE not in (-1, 1)
     s = det.score_samples(rows)
     assert s[0] < det.offset_ < s[1] and np.isnan(s[2])
     assert det.component(rows).tolist()[2] == -1 and det.component(rows)[0] == 0
