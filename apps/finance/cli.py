@@ -5,7 +5,6 @@ the commands so ``gmmkit --help`` stays fast.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -55,50 +54,23 @@ def _single(r, source):
 
 
 def _echo(text, quiet):
-    if not quiet:
-        typer.echo(text)
+    from gmmkit.cli.kit import echo
+
+    echo(text, quiet)
 
 
 def _table(rows, columns, formats):
     """Plain aligned text table (no colour, so output can be piped)."""
-    cells = [[c for c in columns]]
-    for row in rows:
-        cells.append([formats.get(c, "{}").format(row[c]) for c in columns])
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    from gmmkit.cli.kit import text_table
+
+    return text_table(rows, columns, formats)
 
 
 def _json_out(obj):
-    typer.echo(json.dumps(obj, indent=2, default=float))
+    """The command's result as JSON on stdout: always valid (NaN and infinity become null)."""
+    from gmmkit.cli.kit import print_json
 
-
-class _progress_bar:
-    """A rich progress bar on stderr (only on a terminal); yields a ``(done, total)`` callback or None."""
-
-    def __init__(self, *, enabled, label):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.label, self.bar, self.task = label, None, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task(self.label, total=None)
-        return self._update
-
-    def _update(self, done, total):
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
+    print_json(obj)
 
 
 def _plot_dir(plot):
@@ -155,9 +127,12 @@ def fit(
 
     Example: gmmkit finance fit datasets/finance/indices.csv.gz --ticker SPX --plot out/
     """
+    from gmmkit.cli.kit import check_output
+
     from .data import FREQUENCIES
     from .dist import compare_fits, components_table, fit_mixture, student_t_fit
 
+    check_output(save, force)
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
@@ -237,36 +212,25 @@ def risk(
 
     Example: gmmkit finance risk datasets/finance/indices.csv.gz -t SPX --level 0.99 --horizon 10
     """
-    from .dist import fit_mixture
-    from .risk import garch_risk_table, risk_table
-    from .volatility import check_filter, standardise
+    from .risk import conditional_risk
+    from .volatility import check_filter
 
     check_filter(vol)
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
-    x = s.to_numpy()
-    mu = sigma_next = garch = None
-    if vol != "none":
-        x, mu, sigma_next, garch = standardise(x, vol, lam=ewma_lambda)
-    res = fit_mixture(x, n_components=components, max_components=max_components, random_state=seed)
-    mixture = res.mixture
-    if garch is not None and horizon > 1:
-        rows = garch_risk_table(x, mixture, garch, sigma_next, levels=level or (0.95, 0.99),
-                                horizon=horizon, log=log, n_sims=sims, random_state=seed)
-    else:
-        if sigma_next is not None:
-            mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
-        rows = risk_table(x, mixture, levels=level or (0.95, 0.99), horizon=horizon, log=log,
-                          n_sims=sims, random_state=seed)
+    res = conditional_risk(s.to_numpy(), vol=vol, ewma_lambda=ewma_lambda, levels=level or (0.95, 0.99),
+                           horizon=horizon, log=log, n_sims=sims, n_components=components,
+                           max_components=max_components, random_state=seed)
+    rows, mu, sigma_next, garch = res["rows"], res["mu"], res["sigma_next"], res["garch"]
     if as_json:
         _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
-                   "returns": "log" if log else "simple", "n_components": res.mixture.n_components,
+                   "returns": "log" if log else "simple", "n_components": res["n_components"],
                    "vol": vol, "sigma_next": sigma_next, "mu": mu,
                    "garch": None if garch is None else garch.params(), "rows": rows})
         return
     _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
-          f"GMM K={res.mixture.n_components}; losses as positive {'log' if log else 'simple'} returns", quiet)
+          f"GMM K={res['n_components']}; losses as positive {'log' if log else 'simple'} returns", quiet)
     if garch is not None:
         how = "scaled to" if horizon == 1 else "variance paths start from"
         _echo(f"{how} the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
@@ -326,10 +290,13 @@ def backtest(
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
-    with _progress_bar(enabled=not (quiet or as_json), label="refits") as progress:
+    from gmmkit.cli.kit import Progress, check_output
+
+    check_output(out, force)
+    with Progress(enabled=not (quiet or as_json)) as bar:
         frame, info = rolling_var(s, level=level, window=window, refit=refit, n_components=components,
                                   max_components=max_components, random_state=seed, vol=vol,
-                                  ewma_lambda=ewma_lambda, progress=progress)
+                                  ewma_lambda=ewma_lambda, progress=bar.task("refits"))
     rows = evaluate(frame, level)
     if out is not None:
         from gmmkit.io import atomic_path
@@ -397,11 +364,14 @@ def regimes(
 
     Example: gmmkit finance regimes datasets/finance/indices.csv.gz -t SPX -k 2 --out regimes.csv
     """
+    from gmmkit.cli.kit import check_output
+
     from .data import FREQUENCIES
     from .dist import fit_mixture
     from .regimes import regime_summary
     from .regimes import regimes as day_regimes
 
+    check_output(out, force)
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
@@ -478,27 +448,22 @@ def portfolio(
 
     Example: gmmkit finance portfolio datasets/finance/indices.csv.gz -t SPX -t IXIC -w 0.6,0.4
     """
-    from .regimes import fit_joint, joint_parameters, portfolio_mixture, stress_scenarios
-    from .risk import risk_table
+    from .regimes import portfolio_risk
 
     o = _Opts(ticker, freq, returns, True, start, end, dropna, gaps, percent)
     r, freq, _ = _load(data, o, simple=True)
     alloc = _parse_weights(weights, r.shape[1])
-    model, loc, scale, table = fit_joint(r.to_numpy(), n_components=components,
-                                         max_components=max_components, random_state=seed)
-    w, means, covs = joint_parameters(model, loc, scale)
-    mix = portfolio_mixture(w, means, covs, alloc)
-    port = r.to_numpy() @ alloc
-    rows = risk_table(port, mix, levels=level or (0.95, 0.99), log=False, random_state=seed)
-    stress = stress_scenarios(w, means, covs, alloc, n=sims, tail=tail, random_state=seed)
+    res = portfolio_risk(r.to_numpy(), alloc, levels=level or (0.95, 0.99), n_components=components,
+                         max_components=max_components, n_sims=sims, tail=tail, random_state=seed)
+    rows, stress = res["rows"], res["stress"]
     stress["assets"] = list(r.columns)
     if as_json:
         _json_out({"tickers": list(r.columns), "weights": alloc, "n": int(len(r)), "frequency": freq,
-                   "n_components": int(model.n_components), "bic_by_k": table, "rows": rows,
+                   "n_components": res["n_components"], "bic_by_k": res["bic_by_k"], "rows": rows,
                    "stress": stress})
         return
     _echo(f"portfolio {', '.join(f'{a:g} {t}' for a, t in zip(alloc, r.columns))}: {len(r)} {freq} simple "
-          f"returns, joint GMM K={model.n_components} by BIC", quiet)
+          f"returns, joint GMM K={res['n_components']} by BIC", quiet)
     _echo(_table(rows, ["model", "level", "var", "es", "method"],
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
     _echo(f"\nstress: worst {tail:.1%} of {sims} sampled scenarios: portfolio return <= "

@@ -133,9 +133,9 @@ def fit_joint(returns, *, n_components=None, max_components=5, n_init=3, random_
 
 def joint_parameters(model, loc, scale):
     """Weights, means (K, D) and covariances (K, D, D) on the returns' scale."""
-    D = loc.size
-    covs = np.asarray(model.covariances_, dtype=np.float64).reshape(model.n_components, D, D)
-    covs = covs * np.outer(scale, scale)
+    from gmmkit.covariance import full_covariances
+
+    covs = full_covariances(model) * np.outer(scale, scale)
     means = loc + model.means_ * scale
     return model.weights_ / model.weights_.sum(), means, covs
 
@@ -173,3 +173,27 @@ def stress_scenarios(weights, means, covs, allocation, *, n=100_000, tail=0.01, 
     return {"n": n, "tail": tail, "quantile": q, "mean_beyond": float(port[worst].mean()),
             "asset_means": draws[worst].mean(axis=0).tolist(),
             "component_share": share.tolist()}
+
+
+def portfolio_risk(returns, allocation, *, levels=(0.95, 0.99), n_components=None, max_components=5,
+                   n_sims=100_000, tail=0.01, random_state=0):
+    """VaR/ES of a portfolio from a joint mixture of its assets' simple returns, and stress scenarios.
+
+    ``returns`` (n, D) simple returns of D assets, ``allocation`` D portfolio weights.
+    The joint full-covariance mixture (:func:`fit_joint`) gives the portfolio return
+    as a univariate normal mixture, hence exact VaR and ES
+    (:func:`gmmkit_apps.finance.risk.risk_table`, next to the normal and historical
+    simulation of the portfolio's own return series); :func:`stress_scenarios`
+    summarises the worst ``tail`` share of ``n_sims`` sampled scenarios. Returns a
+    dict: n_components, bic_by_k, rows, stress.
+    """
+    from .risk import risk_table
+
+    model, loc, scale, table = fit_joint(returns, n_components=n_components,
+                                         max_components=max_components, random_state=random_state)
+    w, means, covs = joint_parameters(model, loc, scale)
+    mix = portfolio_mixture(w, means, covs, allocation)
+    port = np.asarray(returns, dtype=np.float64) @ np.asarray(allocation, dtype=np.float64)
+    rows = risk_table(port, mix, levels=levels, log=False, random_state=random_state)
+    stress = stress_scenarios(w, means, covs, allocation, n=n_sims, tail=tail, random_state=random_state)
+    return {"n_components": int(model.n_components), "bic_by_k": table, "rows": rows, "stress": stress}

@@ -181,3 +181,39 @@ def garch_risk_table(z, mixture, garch, sigma_next, *, levels=(0.95, 0.99), hori
 def mixture_var_es(mixture: NormalMixture, level):
     """``(VaR, ES)`` of a mixture at ``level`` (exact)."""
     return mixture.value_at_risk(level), mixture.expected_shortfall(level)
+
+
+def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), horizon=1, log=True,
+                     n_sims=100_000, n_components=None, max_components=5, random_state=0):
+    """VaR/ES of the mixture, the normal and historical simulation, unconditional or conditional
+    on the next period's volatility forecast.
+
+    ``vol="none"``: :func:`risk_table` of a mixture fitted to the returns ``r``.
+    ``vol`` in ewma/garch/gjr: the mixture is fitted to the filter's standardised
+    residuals (:func:`gmmkit_apps.finance.volatility.standardise`) and every figure
+    is scaled to the next period's forecast; with garch/gjr and ``horizon`` above 1
+    the paths are simulated through the GARCH variance recursion
+    (:func:`garch_risk_table`). Returns a dict: n_components, vol, sigma_next, mu,
+    garch (the filter's parameters or None) and rows.
+    """
+    from .dist import fit_mixture
+    from .volatility import check_filter, standardise
+
+    check_filter(vol)
+    x = np.asarray(r, dtype=np.float64)
+    mu = sigma_next = garch = None
+    if vol != "none":
+        x, mu, sigma_next, garch = standardise(x, vol, lam=ewma_lambda)
+    res = fit_mixture(x, n_components=n_components, max_components=max_components,
+                      random_state=random_state)
+    mixture = res.mixture
+    if garch is not None and horizon > 1:
+        rows = garch_risk_table(x, mixture, garch, sigma_next, levels=levels, horizon=horizon, log=log,
+                                n_sims=n_sims, random_state=random_state)
+    else:
+        if sigma_next is not None:
+            mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
+        rows = risk_table(x, mixture, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
+                          random_state=random_state)
+    return {"n_components": res.mixture.n_components, "vol": vol, "sigma_next": sigma_next, "mu": mu,
+            "garch": garch, "rows": rows}
