@@ -29,38 +29,6 @@ _HELP = [
 ]
 
 
-def _expand(images, exts):
-    """Files named on the command line, folders replaced by the images they hold (sorted)."""
-    out, problems = [], []
-    for p in images:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in exts)
-            if not found:
-                problems.append(f"{p}: folder holds no image files ({', '.join(exts)})")
-            out.extend(found)
-        else:
-            out.append(p)
-    return out, problems
-
-
-def _stems(paths):
-    """Output prefixes: the file name without extension, made unique within the batch."""
-    seen, stems = {}, []
-    for p in paths:
-        seen[p.stem] = seen.get(p.stem, 0) + 1
-    for p in paths:
-        stems.append(p.stem if seen[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}")
-    used = {}
-    for i, s in enumerate(stems):  # same name and extension in two folders
-        if s in used:
-            used[s] += 1
-            stems[i] = f"{s}_{used[s]}"
-        else:
-            used[s] = 1
-    return stems
-
-
 def segment(
     images: List[Path] = typer.Argument(
         ..., help="Image files (PNG, JPEG, TIFF, BMP, WebP...) or folders of images.",
@@ -91,6 +59,7 @@ def segment(
     from gmmkit.cli.kit import Progress, error_line, is_quiet, print_json
     from gmmkit.exceptions import GMMKitError
 
+    from .batch import expand_images, output_stems
     from .core import segment_file
     from .images import IMAGE_EXTENSIONS
 
@@ -113,10 +82,10 @@ def segment(
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
 
-    paths, problems = _expand(images, IMAGE_EXTENSIONS)
+    paths, problems = expand_images(images, IMAGE_EXTENSIONS)
     for msg in problems:
         error_line(msg)
-    stems = _stems(paths)
+    stems = output_stems(paths)
     talk = not (is_quiet(quiet) or json_out)
     summaries, n_failed = [], len(problems)
     with Progress(enabled=talk and len(paths) > 1) as progress:
