@@ -38,11 +38,9 @@ NMfcc = Annotated[int, typer.Option("--n-mfcc", help="MFCCs per frame (deltas tr
 
 
 def _note(quiet, msg):
-    """A progress line on stderr (the speech commands' notes carry no prefix)."""
-    from gmmkit.cli.kit import is_quiet
+    from gmmkit.cli.kit import note
 
-    if not is_quiet(quiet):
-        typer.echo(msg, err=True)
+    note(msg, quiet)
 
 
 def _emit_json(obj):
@@ -270,7 +268,7 @@ def ubm_cmd(
     """
     import time
 
-    from gmmkit.cli.kit import check_output
+    from gmmkit.cli.kit import Progress, check_output
 
     from .corpus import audio_files, features_of
     from .ubm import train_ubm
@@ -279,7 +277,8 @@ def ubm_cmd(
     fe = _front_end(sr, n_mfcc)
     files = audio_files(data)
     t0 = time.perf_counter()
-    feats = features_of(files, fe)
+    with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
+        feats = features_of(files, fe, progress=bar.task("MFCC features", total=len(files)))
     t1 = time.perf_counter()
     n = sum(len(f) for f in feats)
     _note(quiet or json_out, f"{len(files)} files, {n} speech frames x {fe.dim} in {t1 - t0:.1f} s; "
