@@ -73,7 +73,7 @@ def outliers(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes or progress bar."),
 ):
-    from gmmkit.cli.kit import Progress, check_outputs, note, print_json
+    from gmmkit.cli.kit import Progress, check_outputs, is_quiet, note, print_json
     from gmmkit.exceptions import ParameterError
 
     if contamination is not None and threshold is not None:
@@ -176,7 +176,7 @@ def outliers(
     if json_out:
         print_json(summary)
         return
-    if quiet:
+    if is_quiet(quiet):
         return
     _report(summary, explain)
 
