@@ -18,6 +18,13 @@ diag       (K, D)           (K, D)                      (K, D)
 spherical  (K,)             (K,)                        (K, D)
 =========  ===============  ==========================  =================
 
+mclust's 14 models (Celeux and Govaert 1995) are entries too, under mclust's names
+(:data:`MCLUST_MODELS`, :mod:`gmmkit._cov_mclust`): VVV, EEE, VVI and VII are the
+same entries as full, tied, diag and spherical; EII stores (K,) equal variances,
+EEI, VEI and EVI (K, D) variances, the others (K, D, D) matrices.
+:data:`COVARIANCE_TYPES` keeps scikit-learn's four names; :data:`COVARIANCE_NAMES`
+lists every name :func:`covariance_type` takes.
+
 The *kernel family* says which fused kernel runs the E-pass: ``"full"`` takes
 (K, D, D) precision factors and accumulates upper-triangular second moments,
 ``"diag"`` takes (K, 1, D) inverse standard deviations and accumulates
@@ -25,381 +32,33 @@ per-coordinate second moments.
 """
 from __future__ import annotations
 
-import numpy as np
-
+from ._cov_base import CovarianceType, FactorError, _DiagFamily, _FullFamily, add_diag
+from ._cov_mclust import MCLUST_ONLY
+from ._cov_sklearn import Diag, Full, Spherical, Tied
 from .exceptions import ParameterError
 
-
-class FactorError(Exception):
-    """Covariance of the listed components is not positive definite."""
-
-    def __init__(self, bad):
-        super().__init__(bad)
-        self.bad = list(bad)
-
-
-# ---------------------------------------------------------------- helpers
-def _solve_lower(L, B):
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(L, B, lower=True)
-
-
-def _chol_prec_full(cov):
-    """(K, D, D) covariances -> upper-triangular precision factors; FactorError lists failures."""
-    K, D, _ = cov.shape
-    out = np.empty_like(cov)
-    eye = np.eye(D)
-    bad = []
-    for k in range(K):
-        try:
-            L = np.linalg.cholesky(cov[k])
-        except np.linalg.LinAlgError:
-            bad.append(k)
-            continue
-        if not np.all(np.diag(L) > 0):
-            bad.append(k)
-            continue
-        out[k] = _solve_lower(L, eye).T  # inv(L).T is upper triangular: precision = inv(L).T inv(L)
-    if bad:
-        raise FactorError(bad)
-    return out
-
-
-def _chol_prec_diag(cov):
-    cov = np.asarray(cov, dtype=np.float64)
-    bad = np.flatnonzero(~(cov > 0).reshape(cov.shape[0], -1).all(axis=1))
-    if bad.size:
-        raise FactorError(bad)
-    return 1.0 / np.sqrt(cov)
-
-
-def _symmetric(sxx):
-    """Full symmetric matrices from upper-triangular second moments."""
-    return np.triu(sxx) + np.triu(sxx, 1).transpose(0, 2, 1)
-
-
-def add_diag(cov, reg):
-    """Add ``reg`` to the diagonal of every (D, D) block (or to every variance)."""
-    cov = np.array(cov, dtype=np.float64)
-    if cov.ndim >= 2 and cov.shape[-1] == cov.shape[-2]:
-        idx = np.arange(cov.shape[-1])
-        cov[..., idx, idx] += reg
-    else:
-        cov += reg
-    return cov
-
-
-def _set(cov, k, value):
-    cov = cov.copy()
-    cov[k] = value
-    return cov
-
-
-# ---------------------------------------------------------------- the entries
-class CovarianceType:
-    """Everything gmmkit needs to know about one covariance type.
-
-    Subclasses fill the type-specific methods; the kernel-family methods come
-    from :class:`_FullFamily` or :class:`_DiagFamily`.
-    """
-
-    name = ""
-    family = ""  # kernel family: 'full' or 'diag'
-
-    def __repr__(self):
-        return f"<covariance type {self.name!r}>"
-
-    # -- counts and shapes -------------------------------------------------
-    def n_parameters(self, K, D):
-        """Free parameters of the covariances (float: halves cancel in the total)."""
-        raise NotImplementedError
-
-    def shape(self, K, D):
-        """Shape of ``covariances_`` and ``precisions_cholesky_``."""
-        raise NotImplementedError
-
-    def work_per_row(self, K, D):
-        """Multiply-adds per row of one kernel pass (decides serial or threaded)."""
-        return K * D * (D if self.family == "full" else 1)
-
-    # -- estimation ----------------------------------------------------------
-    def from_stats(self, nk, means, sxx, n_total, reg):
-        """ML covariances from statistics (nk (K,), means (K, D), second moments sxx) + ``reg``."""
-        raise NotImplementedError
-
-    def map_estimate(self, cov, nk, L, nu, outer, D):
-        """MAP covariances under mclust's conjugate prior (Fraley and Raftery 2007), from the
-        ML estimate ``cov`` (no reg_covar), counts ``nk``, prior scale ``L``, dof ``nu`` and
-        the shrinkage term ``outer_k = kappa n_k / (kappa + n_k) (xbar_k - mu_p)(xbar_k - mu_p)^T``."""
-        raise NotImplementedError
-
-    def reseed(self, cov, k, C):
-        """Covariances with component ``k`` reset from the data covariance ``C``."""
-        raise NotImplementedError
-
-    # -- factors -------------------------------------------------------------
-    def precision_cholesky(self, cov):
-        """Precision factors (upper triangular for matrices); raises FactorError."""
-        raise NotImplementedError
-
-    def precisions(self, prec_chol):
-        """``precisions_`` from precision factors."""
-        raise NotImplementedError
-
-    def from_precisions(self, precisions):
-        """Covariances from precisions (``precisions_init``)."""
-        raise NotImplementedError
-
-    def log_det(self, prec_chol, K, D):
-        """(K,) log-determinants of the precision factors, log|U_k|."""
-        raise NotImplementedError
-
-    # -- views ----------------------------------------------------------------
-    def full(self, cov, K, D):
-        """(K, D, D) covariance matrices."""
-        raise NotImplementedError
-
-    def variances(self, cov, K, D):
-        """(K, D) variances (the diagonals of the covariance matrices)."""
-        return np.diagonal(self.full(cov, K, D), axis1=1, axis2=2).copy()
-
-    def full_factors(self, prec_chol, K, D):
-        """(K, D, D) upper-triangular precision factors."""
-        raise NotImplementedError
-
-    def select(self, array, idx):
-        """The covariances (or precision arrays) of components ``idx``."""
-        return np.asarray(array)[idx].copy()
-
-    def sample(self, rng, mean, cov, k, n):
-        """``n`` draws from component ``k`` (mean ``mean``) with ``rng`` (RandomState),
-        the same draws as scikit-learn's ``sample``."""
-        return rng.multivariate_normal(mean, self.full(cov, k + 1, mean.shape[0])[k], int(n))
-
-
-class _FullFamily(CovarianceType):
-    """Types whose kernel takes (K, D, D) precision factors."""
-
-    family = "full"
-    independent_coordinates = False  # coordinates independent given the component
-
-    def stats_shape(self, K, D):
-        return (K, D, D)
-
-    def from_kernel_stats(self, sxx):
-        """Second moments in the table's layout from the kernel's."""
-        return sxx
-
-    def kernel_prec(self, prec_chol, K, D):
-        return np.broadcast_to(prec_chol, (K, D, D))
-
-    def kernel_cov(self, cov, K, D):
-        """Covariances for the missing-value kernels: (K, D, D), or (1, D, D) if shared."""
-        return np.ascontiguousarray(np.reshape(cov, (-1, D, D)), dtype=np.float64)
-
-    def second_moments(self, X, r):
-        """sum_n r_n x_n x_n^T of (shifted) rows X with weights r."""
-        return (X * r[:, None]).T @ X
-
-    def model_moments(self, nk, means, cov, reg):
-        """Second moments that data following the parameters exactly would give."""
-        K, D = means.shape
-        C = np.broadcast_to(cov, (K, D, D)) - reg * np.eye(D)
-        return np.triu(nk[:, None, None] * (C + means[:, :, None] * means[:, None, :]))
-
-    def full_factors(self, prec_chol, K, D):
-        return np.broadcast_to(prec_chol, (K, D, D)).copy()
-
-    def from_precisions(self, precisions):
-        return np.linalg.inv(precisions)
-
-
-class _DiagFamily(CovarianceType):
-    """Types whose kernel takes (K, 1, D) inverse standard deviations."""
-
-    family = "diag"
-    independent_coordinates = True
-
-    def stats_shape(self, K, D):
-        return (K, D)
-
-    def from_kernel_stats(self, sxx):
-        return sxx[:, 0, :]
-
-    def kernel_prec(self, prec_chol, K, D):
-        return np.broadcast_to(np.reshape(prec_chol, (K, -1)), (K, D))[:, None, :]
-
-    def kernel_cov(self, cov, K, D):
-        return np.ascontiguousarray(self.variances(cov, K, D), dtype=np.float64)[:, None, :]
-
-    def second_moments(self, X, r):
-        return ((X * r[:, None]) * X).sum(axis=0)
-
-    def model_moments(self, nk, means, cov, reg):
-        K, D = means.shape
-        return nk[:, None] * (self.variances(cov, K, D) - reg + means ** 2)
-
-    def precision_cholesky(self, cov):
-        return _chol_prec_diag(cov)
-
-    def precisions(self, prec_chol):
-        return prec_chol ** 2
-
-    def from_precisions(self, precisions):
-        return 1.0 / np.asarray(precisions, dtype=np.float64)
-
-    def full(self, cov, K, D):
-        return np.eye(D)[None] * self.variances(cov, K, D)[:, None, :]
-
-    def full_factors(self, prec_chol, K, D):
-        return np.eye(D)[None] * np.broadcast_to(np.reshape(prec_chol, (K, -1)), (K, D))[:, None, :]
-
-    def sample(self, rng, mean, cov, k, n):
-        sd = np.sqrt(self.variances(cov, k + 1, mean.shape[0])[k])
-        return mean + rng.standard_normal(size=(n, mean.shape[0])) * sd
-
-
-class Full(_FullFamily):
-    """Each component its own covariance matrix (mclust's VVV)."""
-
-    name = "full"
-
-    def n_parameters(self, K, D):
-        return K * D * (D + 1) / 2.0
-
-    def shape(self, K, D):
-        return (K, D, D)
-
-    def from_stats(self, nk, means, sxx, n_total, reg):
-        cov = _symmetric(sxx) / nk[:, None, None] - means[:, :, None] * means[:, None, :]
-        return add_diag(cov, reg)
-
-    def map_estimate(self, cov, nk, L, nu, outer, D):
-        return (L[None] + cov * nk[:, None, None] + outer) / (nu + nk + D + 2)[:, None, None]
-
-    def reseed(self, cov, k, C):
-        return _set(cov, k, C)
-
-    def precision_cholesky(self, cov):
-        return _chol_prec_full(np.asarray(cov, dtype=np.float64))
-
-    def precisions(self, prec_chol):
-        return prec_chol @ prec_chol.transpose(0, 2, 1)
-
-    def log_det(self, prec_chol, K, D):
-        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-
-    def full(self, cov, K, D):
-        return np.asarray(cov, dtype=np.float64)
-
-
-class Tied(_FullFamily):
-    """One covariance matrix shared by all components (mclust's EEE)."""
-
-    name = "tied"
-
-    def n_parameters(self, K, D):
-        return D * (D + 1) / 2.0
-
-    def shape(self, K, D):
-        return (D, D)
-
-    def from_stats(self, nk, means, sxx, n_total, reg):
-        cov = (_symmetric(sxx).sum(axis=0) - (nk[:, None] * means).T @ means) / n_total
-        return add_diag(cov, reg)
-
-    def map_estimate(self, cov, nk, L, nu, outer, D):
-        n = nk.sum()
-        return (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
-
-    def reseed(self, cov, k, C):
-        # the shared covariance cannot follow one component: steady it a little instead
-        return cov + np.diag(np.diag(C)) * 1e-3
-
-    def precision_cholesky(self, cov):
-        return _chol_prec_full(np.asarray(cov, dtype=np.float64)[None])[0]
-
-    def precisions(self, prec_chol):
-        return prec_chol @ prec_chol.T
-
-    def log_det(self, prec_chol, K, D):
-        return np.full(K, np.log(np.diag(prec_chol)).sum())
-
-    def full(self, cov, K, D):
-        return np.broadcast_to(np.asarray(cov, dtype=np.float64), (K, D, D))
-
-    def select(self, array, idx):
-        return np.array(array, copy=True)  # shared by every component
-
-
-class Diag(_DiagFamily):
-    """Each component its own diagonal covariance (mclust's VVI)."""
-
-    name = "diag"
-
-    def n_parameters(self, K, D):
-        return K * D
-
-    def shape(self, K, D):
-        return (K, D)
-
-    def from_stats(self, nk, means, sxx, n_total, reg):
-        return sxx / nk[:, None] - means ** 2 + reg
-
-    def map_estimate(self, cov, nk, L, nu, outer, D):
-        # mclust's diagonal models use a scalar prior scale: trace(Lambda) / D
-        return (np.trace(L) / D + cov * nk[:, None] + np.diagonal(outer, axis1=1, axis2=2)) / (nu + nk + 3)[:, None]
-
-    def reseed(self, cov, k, C):
-        return _set(cov, k, np.diag(C))
-
-    def log_det(self, prec_chol, K, D):
-        return np.log(prec_chol).sum(axis=1)
-
-    def variances(self, cov, K, D):
-        return np.asarray(cov, dtype=np.float64)
-
-
-class Spherical(_DiagFamily):
-    """Each component its own single variance (mclust's VII)."""
-
-    name = "spherical"
-
-    def n_parameters(self, K, D):
-        return K
-
-    def shape(self, K, D):
-        return (K,)
-
-    def from_stats(self, nk, means, sxx, n_total, reg):
-        return (sxx / nk[:, None] - means ** 2 + reg).mean(axis=1)
-
-    def map_estimate(self, cov, nk, L, nu, outer, D):
-        # scalar scale; denominator nu + (n_k + 1) D + 2
-        tr = np.trace(L) / D + np.trace(outer, axis1=1, axis2=2)
-        return (tr + cov * nk * D) / (nu + (nk + 1) * D + 2)
-
-    def reseed(self, cov, k, C):
-        return _set(cov, k, np.diag(C).mean())
-
-    def log_det(self, prec_chol, K, D):
-        return D * np.log(prec_chol)
-
-    def variances(self, cov, K, D):
-        return np.repeat(np.asarray(cov, dtype=np.float64)[:, None], D, axis=1)
-
+__all__ = ["COVARIANCE_NAMES", "COVARIANCE_TYPES", "MCLUST_MODELS", "CovarianceType", "Diag", "FactorError",
+           "Full", "Spherical", "Tied", "_DiagFamily", "_FullFamily", "add_diag", "covariance_type", "n_parameters"]
 
 COVARIANCE_TYPES: dict[str, CovarianceType] = {t.name: t for t in (Full(), Tied(), Diag(), Spherical())}
 
+_MCLUST_ORDER = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+_BY_MCLUST = {t.mclust_name: t for t in (*COVARIANCE_TYPES.values(), *MCLUST_ONLY)}
+MCLUST_MODELS: dict[str, CovarianceType] = {name: _BY_MCLUST[name] for name in _MCLUST_ORDER}
+"""mclust's 14 models in mclust's order; VVV, EEE, VVI, VII are the scikit-learn entries."""
+
+COVARIANCE_NAMES: tuple[str, ...] = (*COVARIANCE_TYPES, *MCLUST_MODELS)
+"""Every name :func:`covariance_type` takes: scikit-learn's four, then mclust's 14."""
+
 
 def covariance_type(name):
-    """The table entry of covariance type ``name``; ParameterError names the choices."""
+    """The table entry of covariance type ``name`` (scikit-learn's or mclust's name);
+    ParameterError names the choices."""
     try:
-        return COVARIANCE_TYPES[name]
+        return COVARIANCE_TYPES[name] if name in COVARIANCE_TYPES else MCLUST_MODELS[name]
     except (KeyError, TypeError):
         raise ParameterError(
-            f"unknown covariance_type {name!r}; choose one of {', '.join(COVARIANCE_TYPES)}"
+            f"unknown covariance_type {name!r}; choose one of {', '.join(COVARIANCE_NAMES)}"
         ) from None
 
 

@@ -16,15 +16,18 @@ _EPS = 10 * np.finfo(np.float64).eps
 def m_step(problem, stats: Statistics, rng, *, initial=False, counter=None):
     """New parameters from ``stats``. ``initial``: statistics of an initial partition
     (one-point components are legitimate; the noise weight is set by the caller).
-    ``counter`` (a list of one int) counts re-seeded components."""
+    ``counter`` (a list of one int) counts re-seeded components. The covariances of the
+    last M-step (kept on ``problem``; none after an initial one) are where the iterative
+    covariance models (mclust's VEI, VEE, EVE, VVE, VEV) start, as mclust's do."""
     K, entry, reg = problem.K, problem.entry, problem.reg_covar
     nk = stats.nk
     nk_g = nk[:K] + _EPS
     means = stats.sx / nk_g[:, None]
+    previous = None if initial else getattr(problem, "last_covariances", None)
     if problem.prior is None:
-        cov = entry.from_stats(nk_g, means, stats.sxx, nk_g.sum(), reg)
+        cov = entry.from_stats(nk_g, means, stats.sxx, nk_g.sum(), reg, previous=previous)
     else:
-        cov = entry.from_stats(nk_g, means, stats.sxx, nk_g.sum(), 0.0)
+        cov = entry.from_stats(nk_g, means, stats.sxx, nk_g.sum(), 0.0, previous=previous)
         means, cov = problem.prior.map_estimate(entry, nk_g, means, cov)
         cov = add_diag(cov, reg)
     noise = problem.noise is not None
@@ -48,6 +51,7 @@ def m_step(problem, stats: Statistics, rng, *, initial=False, counter=None):
                 "covariances stay singular after re-seeding: the data are degenerate "
                 "for this model; increase reg_covar or use fewer components"
             ) from None
+    problem.last_covariances = cov
     return MixtureParams(weights, means, prec, cov, float(pi0))
 
 

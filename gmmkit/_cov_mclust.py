@@ -1,0 +1,214 @@
+"""mclust's covariance models beyond scikit-learn's four, entries of the covariance table.
+
+Celeux and Govaert (1995) write a component covariance as
+``Sigma_k = lambda_k D_k A_k D_k^T``: volume ``lambda_k``, shape ``A_k`` (diagonal,
+det 1), orientation ``D_k``; each of the three letters of a model's name says whether
+that part is Equal across components (E), Variable (V) or the Identity (I). VVV, EEE,
+VVI and VII are scikit-learn's full, tied, diag and spherical
+(:mod:`gmmkit._cov_sklearn`); the other ten are here. Layouts: EII stores one variance
+per component (all equal, (K,)); EEI, VEI, EVI (K, D) variances; the rest (K, D, D)
+matrices. The M-steps are mclust's (closed forms of Celeux and Govaert; the iterative
+ones in :mod:`gmmkit._cov_mstep`), with ``reg_covar`` added to the diagonal afterwards
+(mclust has none: ``reg_covar=0`` gives mclust's estimates).
+
+The conjugate prior follows mclust, which has it for EII, VII, EEI, VEI, EVI, VVI, EEE,
+EEV, VEV and VVV; the other models say so in one line.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _cov_mstep as ms
+from ._cov_base import _symmetric, add_diag
+from ._cov_sklearn import Diag, Full, Spherical
+from .exceptions import ParameterError
+
+
+def _scatter(nk, means, sxx):
+    """(K, D, D) scatter matrices W_k of the components about their means."""
+    return _symmetric(sxx) - nk[:, None, None] * means[:, :, None] * means[:, None, :]
+
+
+def _diag_scatter(nk, means, sxx):
+    """(K, D) per-coordinate scatters about the component means."""
+    return sxx - nk[:, None] * means ** 2
+
+
+def _minus_reg(cov, reg):
+    """Covariances of the last M-step without reg_covar (the iterative models' start)."""
+    return add_diag(cov, -reg) if reg else np.asarray(cov, dtype=np.float64)
+
+
+def _no_prior(name):
+    raise ParameterError(f"covariance model {name!r} has no conjugate prior (mclust has none for it); "
+                         "use prior=None or one of EII, VII, EEI, VEI, EVI, VVI, EEE, EEV, VEV, VVV")
+
+
+class _Matrices(Full):
+    """Full-family mclust models: (K, D, D) covariances, structure from the scatters."""
+
+    def from_stats(self, nk, means, sxx, n_total, reg, previous=None):
+        state = None if previous is None else self.state(_minus_reg(previous, reg))
+        return add_diag(self.estimate(_scatter(nk, means, sxx), nk, n_total, state), reg)
+
+    def state(self, cov):
+        return None
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        _no_prior(self.name)
+
+
+class _Variances(Diag):
+    """Diagonal-family mclust models: (K, D) variances."""
+
+    def from_stats(self, nk, means, sxx, n_total, reg, previous=None):
+        state = None if previous is None else ms.state_from_diag(_minus_reg(previous, reg))
+        return self.estimate(_diag_scatter(nk, means, sxx), nk, n_total, state) + reg
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        _no_prior(self.name)
+
+
+# ---------------------------------------------------------------- diagonal family
+class EII(Spherical):
+    """One variance shared by all components and coordinates: lambda I."""
+
+    name = mclust_name = "EII"
+
+    def n_parameters(self, K, D):
+        return 1
+
+    def from_stats(self, nk, means, sxx, n_total, reg, previous=None):
+        var = _diag_scatter(nk, means, sxx).sum() / (n_total * means.shape[1])
+        return np.full(len(nk), var + reg)
+
+    def map_estimate(self, cov, nk, L, nu, outer, D):
+        _no_prior(self.name)
+
+    def reseed(self, cov, k, C):
+        return cov + np.mean(np.diag(C)) * 1e-3  # shared: steady it a little instead
+
+
+class EEI(_Variances):
+    """One diagonal covariance shared by all components: lambda A."""
+
+    name = mclust_name = "EEI"
+
+    def n_parameters(self, K, D):
+        return D
+
+    def estimate(self, w, nk, n_total, state):
+        return np.broadcast_to(w.sum(axis=0) / n_total, w.shape).copy()
+
+    def reseed(self, cov, k, C):
+        return cov + np.diag(C)[None] * 1e-3
+
+
+class VEI(_Variances):
+    """Diagonal, one shape, volumes per component: lambda_k A (iterative M-step)."""
+
+    name = mclust_name = "VEI"
+
+    def n_parameters(self, K, D):
+        return K + D - 1
+
+    def estimate(self, w, nk, n_total, state):
+        return ms.vei(w, nk, state)
+
+
+class EVI(_Variances):
+    """Diagonal, shapes per component, one volume: lambda A_k."""
+
+    name = mclust_name = "EVI"
+
+    def n_parameters(self, K, D):
+        return 1 + K * (D - 1)
+
+    def estimate(self, w, nk, n_total, state):
+        g = ms._geomean(w)
+        return (g.sum() / n_total) * (w / g[:, None])
+
+
+# ---------------------------------------------------------------- full family
+class VEE(_Matrices):
+    """lambda_k C: one shape and orientation, volumes per component (iterative M-step)."""
+
+    name = mclust_name = "VEE"
+
+    def n_parameters(self, K, D):
+        return K + (D - 1) + D * (D - 1) / 2
+
+    def estimate(self, W, nk, n_total, state):
+        return ms.vee(W, nk)
+
+
+class EVE(_Matrices):
+    """lambda D A_k D^T: one volume and orientation, shapes per component (MM M-step)."""
+
+    name = mclust_name = "EVE"
+
+    def n_parameters(self, K, D):
+        return 1 + K * (D - 1) + D * (D - 1) / 2
+
+    def state(self, cov):
+        return ms.state_common_orientation(cov)
+
+    def estimate(self, W, nk, n_total, state):
+        return ms.common_orientation(W, nk, state, equal_volume=True)
+
+
+class VVE(EVE):
+    """lambda_k D A_k D^T: one orientation, volumes and shapes per component (MM M-step)."""
+
+    name = mclust_name = "VVE"
+
+    def n_parameters(self, K, D):
+        return K * D + D * (D - 1) / 2
+
+    def estimate(self, W, nk, n_total, state):
+        return ms.common_orientation(W, nk, state, equal_volume=False)
+
+
+class EEV(_Matrices):
+    """lambda D_k A D_k^T: one volume and shape, orientations per component."""
+
+    name = mclust_name = "EEV"
+
+    def n_parameters(self, K, D):
+        return D + K * D * (D - 1) / 2
+
+    def estimate(self, W, nk, n_total, state):
+        omega, vecs = ms._descending_eigh(W)
+        shape = omega.sum(axis=0) / n_total
+        return np.einsum("kij,j,klj->kil", vecs, shape, vecs)
+
+
+class VEV(_Matrices):
+    """lambda_k D_k A D_k^T: one shape, volumes and orientations per component (iterative)."""
+
+    name = mclust_name = "VEV"
+
+    def n_parameters(self, K, D):
+        return K + (D - 1) + K * D * (D - 1) / 2
+
+    def state(self, cov):
+        return ms.state_vev(cov)
+
+    def estimate(self, W, nk, n_total, state):
+        return ms.vev(W, nk, n_total, state)
+
+
+class EVV(_Matrices):
+    """lambda C_k: one volume, shapes and orientations per component."""
+
+    name = mclust_name = "EVV"
+
+    def n_parameters(self, K, D):
+        return 1 + K * (D * (D + 1) / 2 - 1)
+
+    def estimate(self, W, nk, n_total, state):
+        g = ms._geomean(np.linalg.eigvalsh(W))
+        return (g.sum() / n_total) * (W / g[:, None, None])
+
+
+MCLUST_ONLY = (EII(), EEI(), VEI(), EVI(), VEE(), EVE(), VVE(), EEV(), VEV(), EVV())
