@@ -93,53 +93,34 @@ def outliers(
     check_outputs(out, save_model, plot, force=force)
 
     from . import table as tb
-    from .detector import GMMOutlierDetector, constant_columns
+    from .workflow import calibrate_on_table, fit_on_table, load_for_table
 
     exclude = (label_column,) if label_column else ()
     summary = {"data": str(data)}
+    sampling = dict(max_fit_rows=max_fit_rows, seed=seed, chunksize=chunksize)
     with Progress(enabled=not (quiet or json_out)) as progress:
         if model is not None:
-            det, names = _load_model(model, data, columns, exclude)
+            det, names = load_for_table(model, data, columns=columns, exclude=exclude)
             summary["model"] = str(model)
             if threshold is not None:
                 det.calibrate(threshold=threshold)
             elif contamination is not None or not det.calibrated_:  # a plain mixture has no threshold
-                X, _, _, _ = tb.sample_rows(data, names, max_fit_rows, seed, chunksize,
-                                            progress.task("sampling " + data.name))
-                det.calibrate(_frame(X, names), contamination=contamination or 0.01)
+                calibrate_on_table(det, data, names, contamination=contamination or 0.01,
+                                   max_rows=max_fit_rows, seed=seed, chunksize=chunksize,
+                                   on_progress=progress.task("sampling " + data.name))
         else:
             source = train if train is not None else data
-            names, skipped = tb.feature_columns(source, columns, exclude)
-            if skipped:
-                note(f"skipped non-numeric column(s) {', '.join(skipped)} (choose with --columns)", quiet)
-            X, n_rows, n_incomplete, n_empty, row_numbers = tb.sample_rows(
-                source, names, max_fit_rows, seed, chunksize, progress.task("reading " + source.name),
-                return_rows=True)
-            if n_incomplete:
-                note(f"{n_incomplete} of {n_rows} rows of {source} have empty cells "
-                     "in the feature columns: fitted and scored on their observed features", quiet)
-            if n_empty and source != data:
-                note(f"{n_empty} of {n_rows} rows of {source} have every feature cell "
-                     "empty: left out of the fit", quiet)
-            const = constant_columns(X)
-            if const.all():
-                from gmmkit.exceptions import DataError
-
-                raise DataError(f"{source}: every feature column is constant ({', '.join(names)}): "
-                                "nothing to score")
-            if const.any():
-                note(f"constant column(s) {', '.join(n for n, c in zip(names, const) if c)} ignored", quiet)
-                X, names = X[:, ~const], [n for n, c in zip(names, const) if not c]
-            det = GMMOutlierDetector(
+            fitted = fit_on_table(
+                source, columns=columns, exclude=exclude, **sampling, data_is_source=train is None,
+                on_progress=progress.task("reading and fitting " + source.name),
                 n_components="bic" if components == "bic" else int(components),
                 covariance_type=covariance_type, max_components=max_components,
                 contamination=0.01 if contamination is None else contamination, threshold=threshold,
-                trim_fraction=trim, n_rounds=rounds, min_component_weight=min_weight, random_state=seed)
-            step = progress.task("fitting", total=1)
-            _fit_with_notes(det, _frame(X, names), quiet)
-            if step:
-                step(1)
-            summary.update(skipped_columns=skipped, fit_rows=int(X.shape[0]), trained_on=str(source))
+                trim_fraction=trim, n_rounds=rounds, min_component_weight=min_weight)
+            for line in fitted.notes:
+                note(line, quiet)
+            det, names, X, row_numbers = fitted.detector, fitted.names, fitted.X, fitted.row_numbers
+            summary.update(skipped_columns=fitted.skipped, fit_rows=int(X.shape[0]), trained_on=str(source))
             if save_model is not None:
                 det.save(save_model, overwrite=force)
                 summary["saved_model"] = str(save_model)
@@ -182,55 +163,6 @@ def outliers(
 
 
 outliers.__doc__ = HELP
-
-
-def _frame(X, names):
-    import pandas as pd
-
-    return pd.DataFrame(X, columns=names)
-
-
-def _fit_with_notes(det, frame, quiet):
-    """det.fit(frame), with the IgnoredFeatureWarning shown as a note."""
-    import warnings
-
-    from gmmkit.cli.kit import note
-
-    from .detector import IgnoredFeatureWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", IgnoredFeatureWarning)
-        det.fit(frame)
-    for w in caught:
-        if issubclass(w.category, IgnoredFeatureWarning):
-            note(str(w.message), quiet)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
-def _load_model(path, data, columns, exclude):
-    """The detector in ``path`` and the data's feature columns it scores."""
-    from gmmkit.exceptions import DataError
-
-    from . import table as tb
-    from .detector import load_model
-
-    det = load_model(path)
-    names = getattr(det, "feature_names_in_", None)
-    if names is not None:
-        names = [str(n) for n in names]
-        if columns is not None:
-            listed = [c.strip() for c in columns.split(",") if c.strip()]
-            if listed != names:
-                raise DataError(f"{path} was fitted on columns {', '.join(names)}; "
-                                f"--columns lists {', '.join(listed)}")
-        tb.feature_columns(data, names)  # checks they exist and are numeric
-        return det, names
-    names, _ = tb.feature_columns(data, columns, exclude)
-    if len(names) != det.n_features_in_:
-        raise DataError(f"{path} expects {det.n_features_in_} features; {data} has "
-                        f"{len(names)} numeric columns ({', '.join(names)}); use --columns")
-    return det.use_feature_names(names), names
 
 
 def _report(s, explain):

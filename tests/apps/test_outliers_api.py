@@ -138,3 +138,29 @@ def test_cli_counts_unscorable_rows_apart(tmp_path, data):
     assert "2 of 606 rows" in res.stderr and "neither as outliers nor as inliers" in res.stderr
     out = pd.read_csv(tmp_path / "o.csv")
     assert out["is_outlier"].isna().sum() == 2 and out.loc[[5, 7], "outlier_score"].isna().all()
+
+
+def test_fit_on_table_reports_what_it_left_out(tmp_path, data):
+    from gmmkit_apps.outliers.workflow import calibrate_on_table, fit_on_table, load_for_table
+
+    frame = pd.DataFrame(data, columns=["a", "b", "c"])
+    frame["kind"] = "x"
+    frame["flat"] = 1.0
+    frame.loc[3, "a"] = np.nan
+    frame.loc[4, ["a", "b", "c", "flat"]] = np.nan
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    fit = fit_on_table(path, n_components=1, data_is_source=False)
+    assert fit.names == ["a", "b", "c"] and fit.skipped == ["kind"] and fit.n_rows == len(frame)
+    text = " | ".join(fit.notes)
+    assert "skipped non-numeric column(s) kind" in text and "constant column(s) flat" in text
+    assert "1 of 606 rows" in text and "left out of the fit" in text
+    assert fit.detector.calibrated_ and fit.X.shape[1] == 3
+    # a plain mixture: its columns come from the table, its threshold from a sample
+    GaussianMixture(1, random_state=0).fit(data).save(tmp_path / "m.gmm")
+    det, names = load_for_table(tmp_path / "m.gmm", path, columns="a,b,c")
+    assert names == ["a", "b", "c"] and not det.calibrated_
+    calibrate_on_table(det, path, names, contamination=0.05)
+    assert det.calibrated_
+    with pytest.raises(DataError, match="expects 3 features"):
+        load_for_table(tmp_path / "m.gmm", path, columns="a,b")
