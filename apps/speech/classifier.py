@@ -189,16 +189,13 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
             clf.models_ = []
             for j in range(len(classes)):
                 w, m, c = arrays[f"w{j}"], arrays[f"m{j}"], arrays[f"c{j}"]
-                gm = GaussianMixture(len(w), covariance_type=cov_type)
-                # the fitted state, in scikit-learn's attribute conventions
-                gm.weights_, gm.means_, gm.covariances_ = w, m, c
-                gm.precisions_cholesky_ = _prec_chol(cov_type, c)
-                gm.precisions_ = _prec(cov_type, c)
-                gm.n_features_in_ = D
-                gm.converged_, gm.n_iter_, gm.lower_bound_ = True, 0, 0.0
-                gm.noise_weight_ = 0.0
-                if not np.all(np.isfinite(gm.score_samples(np.zeros((1, D), dtype=np.float32)))):
-                    raise ValueError(f"class {classes[j]!r} model does not evaluate")
+                # validated: shapes for the covariance type, finite, weights summing to 1,
+                # positive-definite covariances (ParameterError, a ValueError, otherwise)
+                gm = GaussianMixture.from_parameters(w, m, c, covariance_type=cov_type,
+                                                     reg_covar=clf.reg_covar)
+                if gm.n_features_in_ != D:
+                    raise ValueError(f"class {classes[j]!r} model has {gm.n_features_in_} features, "
+                                     f"the file says {D}")
                 clf.models_.append(gm)
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
             raise ModelFileError(f"{path}: classifier file is incomplete or invalid ({exc})") from None
@@ -206,18 +203,3 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
             raise ModelFileError(f"{path}: class priors do not match the classes")
         return clf, meta.get("extra") or {}
 
-
-def _prec_chol(cov_type, cov):
-    if cov_type in ("diag", "spherical"):
-        return 1.0 / np.sqrt(cov)
-    if cov_type == "tied":
-        return np.linalg.solve(np.linalg.cholesky(cov), np.eye(cov.shape[0])).T
-    return np.stack([np.linalg.solve(np.linalg.cholesky(c), np.eye(c.shape[0])).T for c in cov])
-
-
-def _prec(cov_type, cov):
-    if cov_type in ("diag", "spherical"):
-        return 1.0 / cov
-    if cov_type == "tied":
-        return np.linalg.inv(cov)
-    return np.stack([np.linalg.inv(c) for c in cov])
