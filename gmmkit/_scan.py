@@ -12,6 +12,26 @@ from .tables.chunks import float_dtype
 DEFAULT_SAMPLE_SIZE = 20_000
 _EMPTY = np.empty(0)
 
+def a_res_keys(rng, n, w=None):
+    """Efraimidis and Spirakis' keys ``log(u) / w`` for ``n`` rows with weights ``w``
+    (None: unit weights; weight 0: key -inf, never drawn while rows with weight remain).
+    Keeping the rows with the ``size`` largest keys is a weighted sample without replacement."""
+    logu = np.log1p(-rng.random_sample(n))  # log(1 - u), u in [0, 1): finite
+    if w is None:
+        return logu
+    keys = np.full(n, -np.inf)
+    pos = w > 0
+    keys[pos] = logu[pos] / w[pos]
+    return keys
+
+
+def largest(keys, size):
+    """Indices of the ``size`` largest keys (all of them if there are fewer)."""
+    if keys.shape[0] <= size:
+        return np.arange(keys.shape[0])
+    return np.argpartition(keys, -size)[-size:]
+
+
 class Reservoir:
     """Uniform (or weight-proportional) sample without replacement of a stream of rows.
 
@@ -26,18 +46,9 @@ class Reservoir:
         self.parts, self.wparts, self.count = [], [], 0
         self.keys = self.rows = None
 
-    def _keys(self, n, w):
-        logu = np.log1p(-self.rng.random_sample(n))  # log(1 - u), u in [0, 1): finite
-        if w is None:
-            return logu
-        k = np.full(n, -np.inf)
-        pos = w > 0
-        k[pos] = logu[pos] / w[pos]
-        return k
-
     def _keep(self, rows, keys):
         if rows.shape[0] > self.size:
-            top = np.argpartition(keys, -self.size)[-self.size:]
+            top = largest(keys, self.size)
             rows, keys = rows[top], keys[top]
         self.rows, self.keys = rows, keys
 
@@ -52,9 +63,9 @@ class Reservoir:
                 ws = np.concatenate([np.ones(p.shape[0]) if q is None else q
                                      for p, q in zip(self.parts, self.wparts)]) if has_w else None
                 self.parts = self.wparts = None
-                self._keep(rows, self._keys(rows.shape[0], ws))
+                self._keep(rows, a_res_keys(self.rng, rows.shape[0], ws))
             return
-        keys = self._keys(X.shape[0], w)
+        keys = a_res_keys(self.rng, X.shape[0], w)
         new = keys > self.keys.min()
         if new.any():
             self._keep(np.concatenate([self.rows, X[new]]), np.concatenate([self.keys, keys[new]]))

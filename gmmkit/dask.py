@@ -31,21 +31,13 @@ import numpy as np
 
 from .exceptions import DataError, ParameterError
 from ._missing import column_means
-from ._scan import DEFAULT_SAMPLE_SIZE, chunk_problem, column_summary, scan_bounds
+from ._scan import DEFAULT_SAMPLE_SIZE, a_res_keys, chunk_problem, column_summary, largest, scan_bounds
 from ._em.noise import NoiseRegion
 from ._em.sources import KernelModel, check_finite
 from .tables.chunks import float_dtype
-from .tables.distributed import read_dask  # noqa: F401  (public here too)
+from .tables.distributed import read_dask, require_dask  # noqa: F401  (read_dask is public here too)
 
 __all__ = ["fit_dask", "score_dask", "read_dask", "get_client"]
-
-
-def _require_dask():
-    try:
-        import dask  # noqa: F401
-        import dask.array  # noqa: F401
-    except ImportError:  # pragma: no cover - optional dependency
-        raise ParameterError("the Dask path needs dask: pip install 'gmmkit[dask]'") from None
 
 
 def get_client(scheduler=None):
@@ -89,15 +81,10 @@ def _block_scan(X, w, sample_size, seed, take=None, allow_nan=False):
     if take is not None:  # unweighted: rows chosen by the driver
         out["rows"], out["keys"] = np.array(X[take]), np.zeros(len(take))
         return out
-    # weighted reservoir keys log(u)/w (A-Res); keep this block's sample_size largest
-    rs = np.random.RandomState(seed)
-    logu = np.log1p(-rs.random_sample(n))
-    keys = logu if w is None else np.where(w > 0, logu / np.where(w > 0, w, 1.0), -np.inf)
-    if n > sample_size:
-        top = np.argpartition(keys, -sample_size)[-sample_size:]
-        out["rows"], out["keys"] = np.array(X[top]), keys[top]
-    else:
-        out["rows"], out["keys"] = np.array(X), keys
+    # weighted reservoir keys (A-Res); keep this block's sample_size largest
+    keys = a_res_keys(np.random.RandomState(seed), n, w)
+    top = largest(keys, sample_size)
+    out["rows"], out["keys"] = np.array(X[top]), keys[top]
     return out
 
 
@@ -204,7 +191,7 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
         scan["sample_w"] = np.empty(0) if ws[0] is None else np.ascontiguousarray(np.concatenate(ws))
     else:
         keys = np.concatenate([p["keys"] for p in parts])
-        top = np.argpartition(keys, -sample_size)[-sample_size:]
+        top = largest(keys, sample_size)
         top = top[np.isfinite(keys[top])]
         rows, scan["sample_w"] = rows[np.sort(top)], np.empty(0)
     if any(scan["block_nan"]):  # initialisation and re-seeding run on the sample, mean-imputed
@@ -262,7 +249,7 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     >>> fit_dask(GaussianMixture(2, covariance_type="diag", random_state=0), X).means_.shape
     (2, 2)
     """
-    _require_dask()
+    require_dask()
     import dask.array as da
     from sklearn.utils import check_random_state
 
@@ -329,7 +316,7 @@ def score_dask(estimator, X, *, client=None):
     >>> n, bool(np.isclose(ll / n, gm.score(X)))
     (1000, True)
     """
-    _require_dask()
+    require_dask()
     import copy
 
     import dask

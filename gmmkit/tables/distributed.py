@@ -23,7 +23,7 @@ from .format import one_line
 __all__ = ["read_dask"]
 
 
-def _require_dask():
+def require_dask():
     try:
         import dask  # noqa: F401
         import dask.array  # noqa: F401
@@ -110,7 +110,7 @@ def read_dask(source, *, columns=None, chunk_rows=None, header=None):
         Missing or unreadable files, files whose columns differ, unknown or
         non-numeric columns; one line, naming the file.
     """
-    _require_dask()
+    require_dask()
     formats = table_formats(table_files(source), header=header)
     if formats[0].kind == "npy":
         X = _npy_array(formats, chunk_rows)
