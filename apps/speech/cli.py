@@ -71,29 +71,12 @@ def features_cmd(
 
     Example: gmmkit speech features clips/*.wav -o feats/
     """
-    import numpy as np
+    from .corpus import audio_files, write_features
 
-    from gmmkit.exceptions import ParameterError
-    from gmmkit.io import atomic_path
-
-    from .corpus import audio_files
-    from .features import extract
-
-    fe = _front_end(sr, n_mfcc, vad, cmvn)
-    files = audio_files(audio)
-    names = [os.path.splitext(os.path.basename(f))[0] for f in files]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})[0]
-        raise ParameterError(f"two inputs would both be written as {dup}.npy; give distinct file names")
     report = []
-    for f, n in zip(files, names):
-        F = extract(f, fe)
-        target = os.path.join(out, n + ".npy")
-        with atomic_path(target) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, F)
-        report.append({"file": f, "output": target, "frames": int(F.shape[0]), "dim": int(F.shape[1])})
-        _note(quiet or json_out, f"{f}: {F.shape[0]} frames x {F.shape[1]} -> {target}")
+    for r in write_features(audio_files(audio), out, _front_end(sr, n_mfcc, vad, cmvn)):
+        report.append(r)
+        _note(quiet or json_out, f"{r['file']}: {r['frames']} frames x {r['dim']} -> {r['output']}")
     if json_out:
         _emit_json(report)
 

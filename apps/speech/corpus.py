@@ -19,7 +19,7 @@ from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 from .features import FrontEnd, extract, load_audio, mfcc_frames
 
-__all__ = ["AUDIO_EXTENSIONS", "audio_files", "features_of", "read_segments", "segment_frames",
+__all__ = ["AUDIO_EXTENSIONS", "audio_files", "features_of", "write_features", "read_segments", "segment_frames",
            "labelled_folder", "read_trials", "ModelSet", "load_model_set", "UBM_FILE", "SPEAKER_EXT"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus", ".m4a")
@@ -55,6 +55,27 @@ def features_of(paths, front_end, *, progress=None):
         if progress is not None:
             progress(i + 1, len(paths))
     return feats
+
+
+def write_features(files, folder, front_end):
+    """Write each audio file's feature frames to ``folder/<name>.npy`` (float32, atomically).
+
+    Yields one dict per file as it is written: file, output, frames, dim. Raises
+    ParameterError, before writing anything, when two files share a name.
+    """
+    from gmmkit.io import atomic_path
+
+    names = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})[0]
+        raise ParameterError(f"two inputs would both be written as {dup}.npy; give distinct file names")
+    for f, n in zip(files, names):
+        F = extract(f, front_end)
+        target = os.path.join(os.fspath(folder), n + ".npy")
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, F)
+        yield {"file": f, "output": target, "frames": int(F.shape[0]), "dim": int(F.shape[1])}
 
 
 def _read_csv(path, required):
