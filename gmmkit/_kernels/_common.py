@@ -22,11 +22,18 @@ def exp_block(z, bits, rows, cols):
     range-reduced polynomials do: degree 12 in float64 (relative error ~2e-16),
     degree 7 in float32 (~1e-7), so float32 data get twice the vector lanes.
     ``bits`` is scratch of z's shape from :func:`exp_bits`.
+
+    This Python body runs only without JIT (``NUMBA_DISABLE_JIT=1``); compiled
+    code takes the overload below.
     """
+    np.exp(z[:rows, :cols], out=z[:rows, :cols])
 
 
 def exp_bits(z):
-    """Integer scratch for :func:`exp_block` whose float view holds 2**k (int64/int32)."""
+    """Integer scratch for :func:`exp_block` whose float view holds 2**k (int64/int32).
+
+    The Python body runs only without JIT; compiled code takes the overload below."""
+    return np.empty(z.shape, dtype=np.int32 if z.dtype == np.float32 else np.int64)
 
 
 @overload(exp_bits, jit_options={"cache": True})
