@@ -43,16 +43,15 @@ True
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import _engine
-from ._covariance import covariance_type
+from ._em.sources import KernelModel
 from ._kernels import register_kernel_module
 from ._kernels._common import FASTMATH
 from ._kernels.density import diag_logp, full_logp
 from ._kernels.density import logp_range as component_logp
+from .covariance import covariance_type
 from .exceptions import ParameterError
 
 __all__ = [
@@ -64,8 +63,6 @@ __all__ = [
     "log_densities",
     "register_kernel_module",
 ]
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def kernel_parameters(model, dtype=np.float64):
@@ -82,20 +79,13 @@ def kernel_parameters(model, dtype=np.float64):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ParameterError(f"dtype must be float32 or float64, got {dtype}")
-    entry = covariance_type(model.covariance_type)
     means = np.asarray(model.means_, dtype=np.float64)
-    K, D = means.shape
     weights = np.asarray(model.weights_, dtype=np.float64)
-    pc = np.asarray(model.precisions_cholesky_, dtype=np.float64)
     total = weights.sum()
-    centre = weights @ means / total if total > 0 else means.mean(axis=0)
-    shift = centre.astype(dtype)
-    with np.errstate(divide="ignore"):
-        logc = np.log(weights) + entry.log_det(pc, K, D) - 0.5 * D * _LOG_2PI
-    return (np.ascontiguousarray(shift),
-            np.ascontiguousarray(means - shift.astype(np.float64), dtype=dtype),
-            np.ascontiguousarray(entry.kernel_prec(pc, K, D), dtype=dtype),
-            np.ascontiguousarray(logc, dtype=dtype))
+    shift = (weights @ means / total if total > 0 else means.mean(axis=0)).astype(dtype)
+    km = KernelModel.make(covariance_type(model.covariance_type), weights, means - shift.astype(np.float64),
+                          np.asarray(model.precisions_cholesky_, dtype=np.float64), -np.inf, dtype)
+    return np.ascontiguousarray(shift), km.means, km.prec, km.logc
 
 
 def log_densities(model, X, *, out=None):
