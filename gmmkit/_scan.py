@@ -89,6 +89,7 @@ class Scan:
         if int(sample_size) < max(2, n_components):
             raise ParameterError(f"sample_size must be >= n_components and >= 2, got {sample_size}")
         res = Reservoir(sample_size, rng)
+        self.fingerprint = source.fingerprint()
         n = nnz = 0
         total, sums, counts, D, dtype, max_rows = 0.0, None, None, None, source.dtype, 0
         self.chunk_nan = []  # per chunk, in source order: passes take the NaN path only there
@@ -116,6 +117,8 @@ class Scan:
             n += X.shape[0]
             max_rows = max(max_rows, X.shape[0])
             res.add(X, w)
+        if source.fingerprint() != self.fingerprint:
+            raise DataError(f"{source.name}: changed while it was being read (size or modification time)")
         if D is None or n < 2:
             raise DataError(f"{source.name}: need at least 2 rows, got {n}")
         if n < n_components or nnz < n_components:

@@ -123,3 +123,25 @@ def check_parameters(entry, weights, means, covariances, noise_weight=0.0, preci
             raise ParameterError("precisions_cholesky are not the precision factors of the covariances")
         prec_chol = given
     return weights, means, covariances, prec_chol
+
+
+def check_range(bounds, shift, dtype, name="X"):
+    """Refuse data whose spread around ``shift`` overflows squared distances in ``dtype``;
+    warn when float32 cannot tell a column's values apart (a large offset, a small spread).
+    ``bounds`` is the (2, D) per-column minimum and maximum (NaN skipped)."""
+    import warnings
+
+    lo, hi = np.asarray(bounds[0], dtype=np.float64), np.asarray(bounds[1], dtype=np.float64)
+    extent = float(np.max(np.maximum(hi - shift, shift - lo), initial=0.0))
+    limit = float(np.sqrt(np.finfo(dtype).max)) * 1e-4
+    if not extent <= limit:
+        raise DataError(f"{name}: values lie up to {extent:.3g} from their mean, beyond what "
+                        f"{np.dtype(dtype).name} EM can square ({limit:.1e}); rescale X")
+    if np.dtype(dtype) == np.float32:
+        size = np.maximum(np.abs(lo), np.abs(hi))
+        tight = np.flatnonzero((hi > lo) & (hi - lo < 1e-4 * size))
+        if tight.size:
+            warnings.warn(
+                f"{name}: column(s) {tight.tolist()[:5]} vary by less than 1e-4 of their magnitude, "
+                "which float32 (7 digits) cannot resolve; center the data or use float64",
+                UserWarning, stacklevel=4)

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exceptions import DataError, ParameterError
-from ._missing import column_means
-from ._scan import DEFAULT_SAMPLE_SIZE, a_res_keys, chunk_problem, column_summary, largest, scan_bounds
 from ._em.noise import NoiseRegion
 from ._em.sources import KernelModel, check_finite
+from ._missing import column_means
+from ._scan import DEFAULT_SAMPLE_SIZE, a_res_keys, chunk_problem, column_summary, largest, scan_bounds
+from ._validation import check_range
+from .exceptions import DataError, ParameterError
 from .tables.chunks import float_dtype
 from .tables.distributed import read_dask, require_dask  # noqa: F401  (read_dask is public here too)
 
@@ -258,6 +259,7 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     if int(split_every) < 2:
         raise ParameterError(f"split_every must be >= 2, got {split_every}")
     client = get_client() if client is None else (client or None)
+    names = list(X.columns) if hasattr(X, "columns") else None  # a DataFrame names its columns
     X = _as_dask_2d(X)
     if X.dtype.kind not in "fiu":
         raise DataError(f"X must be numeric, got dtype {X.dtype}")
@@ -289,11 +291,12 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     rng = check_random_state(est.random_state)
     scan = _scan(blocks, wblocks, X.chunks[0], N, est.n_components, rng, int(sample_size), client, dtype,
                  allow_nan=est.missing == "em")
+    check_range(scan["bounds"], scan["shift"], dtype, "the dask array")
     # the noise region is the whole data's bounding box
     noise = NoiseRegion.from_bounds(scan["bounds"], est.noise_volume) if est.noise else None
     problem = est._problem(D, scan["shift"], scan["total"], scan["sample"], scan["sample_w"], noise, rng)
     est._run_driver(problem, DaskBlocks(problem, blocks, wblocks, scan, client, int(split_every)), rng)
-    est._set_n_features(D)
+    est._set_n_features(D, names)
     return est
 
 

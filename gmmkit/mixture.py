@@ -23,7 +23,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _engine, _model_file
@@ -38,7 +38,14 @@ from ._em.problem import Problem
 from ._em.sources import DenseRows, KernelModel, PatternRows
 from ._missing import observed_mean
 from ._params import FitResult
-from ._validation import InvalidParameter, check_initial_parameters, check_parameters, check_sample_weight, check_X
+from ._validation import (
+    InvalidParameter,
+    check_initial_parameters,
+    check_parameters,
+    check_range,
+    check_sample_weight,
+    check_X,
+)
 from .exceptions import DataError, ParameterError
 
 _entry = covariance_type  # the function, where a parameter takes its name
@@ -241,6 +248,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             sample = np.ascontiguousarray(np.where(nan, shift.astype(X.dtype), X))
         else:
             shift, sample = np.average(X, axis=0, weights=sw if sw.size else None), X
+        rows = sample if not sw.size else sample[sw > 0]
+        check_range((np.fmin.reduce(rows, axis=0), np.fmax.reduce(rows, axis=0)), shift, X.dtype)
         noise = NoiseRegion.from_rows(sample, sw, self.noise_volume) if self.noise else None
         problem = self._problem(D, shift, total, sample, sw, noise, rng)
         source = PatternRows(problem, X, sw) if sample is not X else DenseRows(problem, X, sw)
@@ -270,11 +279,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         best = driver.fit(problem, source, Initialiser(problem, self), rng, self._settings(), warm=warm)
         self._set_result(problem, best)
 
-    def _set_n_features(self, D):
-        """Out-of-core and Dask fits see no feature names: columns are x0, x1, ..."""
+    def _set_n_features(self, D, names=None):
+        """Out-of-core and Dask fits: the number of features and, when the source names its
+        columns (a header, a Parquet schema, a DataFrame), their names, so that later
+        DataFrames are matched by name; default names (``x0, x1, ...``) are not kept."""
         self.n_features_in_ = int(D)
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if names is not None and len(names) == D and list(names) != [f"x{j}" for j in range(D)]:
+            self.feature_names_in_ = np.asarray([str(n) for n in names], dtype=object)
 
     def _set_result(self, problem, result):
         p = result.params

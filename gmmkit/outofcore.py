@@ -44,6 +44,8 @@ from . import _engine
 from ._em.noise import NoiseRegion
 from ._em.sources import KernelModel, check_finite, dense_statistics
 from ._scan import DEFAULT_SAMPLE_SIZE, Scan
+from ._validation import check_range
+from .exceptions import DataError
 from .streaming import partial_fit, step_size
 from .tables.chunks import ChunkSource, open_source
 
@@ -61,7 +63,7 @@ class FileChunks:
     source once and adds the chunks' statistics (the pattern pass for chunks with NaN)."""
 
     def __init__(self, problem, source, scan):
-        self.problem, self.source = problem, source
+        self.problem, self.source, self.scan = problem, source, scan
         self.dtype, self.chunk_nan = scan.dtype, scan.chunk_nan
         self.shift = np.ascontiguousarray(problem.shift, dtype=scan.dtype)
         self.parallel = _engine.use_parallel(scan.max_rows, problem.entry.work_per_row(problem.K, problem.D))
@@ -70,10 +72,16 @@ class FileChunks:
     def e_pass(self, params):
         from ._missing import Patterns, pattern_statistics
 
-        problem = self.problem
+        problem, scan = self.problem, self.scan
         model = KernelModel.of(problem, params, self.dtype)
-        ll, acc = 0.0, None
+        self._check_unchanged()
+        ll, acc, rows, total = 0.0, None, 0, 0.0
         for i, (X, w) in enumerate(self.source):
+            if X.ndim != 2 or X.shape[1] != scan.D or X.dtype.kind not in "fiu":
+                raise DataError(f"{self.source.name}: chunk {i} has shape {X.shape} and dtype {X.dtype}; the "
+                                f"first pass read {scan.D} numeric columns: the source changed during the fit")
+            rows += X.shape[0]
+            total += X.shape[0] if w is None else float(np.sum(w))
             X = np.ascontiguousarray(X, dtype=self.dtype)
             sw = _EMPTY if w is None else np.ascontiguousarray(w, dtype=np.float64)
             # the scan's flag; a chunk it did not see takes the (always exact) NaN path
@@ -84,8 +92,17 @@ class FileChunks:
                 part, stats = dense_statistics(problem.entry, X, sw, self.shift, model, self.parallel)
             ll += part
             acc = stats if acc is None else acc + stats
+        if rows != scan.n or not np.isclose(total, scan.total, rtol=1e-9, atol=0):
+            raise DataError(f"{self.source.name}: {rows} rows (weight {total:.6g}) in this pass, {scan.n} "
+                            f"(weight {scan.total:.6g}) in the first: the source changed during the fit")
+        self._check_unchanged()
         self.n_passes += 1
         return check_finite(ll, self.dtype), acc
+
+    def _check_unchanged(self):
+        if self.source.fingerprint() != self.scan.fingerprint:
+            raise DataError(f"{self.source.name}: the file changed during the fit (size or modification "
+                            "time); the model would mix two data sets, so the fit stops")
 
 
 def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_rows=None,
@@ -135,12 +152,13 @@ def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_row
     rng = check_random_state(estimator.random_state)
     scan = Scan(src, estimator.n_components, rng, sample_size, allow_nan=estimator.missing == "em")
     estimator._check_initial_parameters(scan.D)
+    check_range(scan.bounds, scan.shift, scan.dtype, src.name)
     # the noise region is the whole data's bounding box, not the sample's
     noise = NoiseRegion.from_bounds(scan.bounds, estimator.noise_volume) if estimator.noise else None
     problem = estimator._problem(scan.D, scan.shift, scan.total, scan.sample, scan.sample_w, noise, rng)
     chunks = FileChunks(problem, src, scan)
     estimator._run_driver(problem, chunks, rng)
-    estimator._set_n_features(scan.D)
+    estimator._set_n_features(scan.D, getattr(src, "columns", None))
     estimator.n_data_passes_ = chunks.n_passes + 1
     return estimator
 

@@ -101,7 +101,7 @@ def _normalise(lp, n_comp, nb, log_noise, bits, m, lse):
         for i in range(nb):
             m[i] = max(m[i], lp[k, i])
     for i in range(nb):
-        if m[i] == -np.inf:  # every density underflowed: fall back to uniform shares
+        if m[i] == -np.inf:  # no component gives the row a density (a squared distance overflowed)
             m[i] = 0.0
     for k in range(n_comp + 1):
         for i in range(nb):
@@ -113,9 +113,16 @@ def _normalise(lp, n_comp, nb, log_noise, bits, m, lse):
         for i in range(nb):
             lse[i] += lp[k, i]
     for i in range(nb):
-        inv = 1.0 / lse[i]
-        lse[i] = m[i] + np.log(lse[i])
-        m[i] = inv
+        if lse[i] > 0.0:
+            inv = 1.0 / lse[i]
+            lse[i] = m[i] + np.log(lse[i])
+            m[i] = inv
+        else:  # log p(x) = -inf, and equal shares among the Gaussians (the caller refuses a fit)
+            lse[i] = -np.inf
+            m[i] = 1.0
+            lp[n_comp, i] = 0.0
+            for k in range(n_comp):
+                lp[k, i] = 1.0 / n_comp
     for k in range(n_comp + 1):
         for i in range(nb):
             lp[k, i] *= m[i]

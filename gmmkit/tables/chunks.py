@@ -43,6 +43,18 @@ class ChunkSource:
     def __iter__(self):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def fingerprint(self):
+        """What tells whether the source changed between passes (file sources: path, size
+        and modification time); None when there is nothing to check."""
+        path = getattr(self, "path", None)
+        if path is None or "://" in str(path):
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return (path, None)
+        return (path, st.st_size, st.st_mtime_ns)
+
 
 def _chunk_rows(n_features, itemsize, chunk_rows):
     if chunk_rows is None:
@@ -164,6 +176,9 @@ class ParquetSource(ChunkSource):
 
         with pq.ParquetFile(self.path) as pf:
             for batch in pf.iter_batches(batch_size=self.rows, columns=self.columns):
+                if batch.schema.names != list(self.columns):
+                    raise DataError(f"{self.path}: columns {batch.schema.names} where {list(self.columns)} "
+                                    "were read before: the file changed")
                 X = np.empty((batch.num_rows, len(self.columns)), dtype=self.dtype)
                 for j, col in enumerate(batch.columns):
                     X[:, j] = col.to_numpy(zero_copy_only=False)
@@ -209,6 +224,9 @@ class ConcatSource(ChunkSource):
         for s in self.sources:
             for X, w in s:
                 yield X, w
+
+    def fingerprint(self):
+        return tuple(s.fingerprint() for s in self.sources)
 
 
 class IterableSource(ChunkSource):
@@ -262,6 +280,9 @@ class ColumnsSource(ChunkSource):
     def __iter__(self):
         for X, w in self.source:
             yield np.ascontiguousarray(X[:, self.take]), w
+
+    def fingerprint(self):
+        return self.source.fingerprint()
 
 
 def _open_file(fmt, columns, chunk_rows):
