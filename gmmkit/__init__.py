@@ -12,12 +12,13 @@ from ._version import __version__
 from .exceptions import DataError, GMMKitError, ModelFileError, ParameterError
 
 __all__ = [
-    "GaussianMixture", "load", "select", "SelectionResult", "GMMKitError", "DataError", "ModelFileError",
+    "GaussianMixture", "GMMHMM", "load", "select", "SelectionResult", "GMMKitError", "DataError", "ModelFileError",
     "ParameterError", "n_threads", "thread_pool", "__version__",
 ]
 
 _LAZY = {
     "GaussianMixture": ("gmmkit.mixture", "GaussianMixture"),
+    "GMMHMM": ("gmmkit.hmm", "GMMHMM"),
     "load": ("gmmkit.mixture", "load"),
     "select": ("gmmkit.selection", "select"),
     "SelectionResult": ("gmmkit.selection", "SelectionResult"),
