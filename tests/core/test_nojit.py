@@ -12,11 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 NOJIT_TARGETS = [
     ["tests/core/test_kernels.py", "-k", "small"],
+    ["tests/core/test_kernels_public.py", "-k", "small"],
     ["tests/core/test_missing.py", "-k", "pattern_kernel_matches_textbook_em_step and float64"],
 ]
 
 
-@pytest.mark.parametrize("target", NOJIT_TARGETS, ids=["kernels", "missing"])
+@pytest.mark.parametrize("target", NOJIT_TARGETS, ids=["kernels", "kernels_public", "missing"])
 def test_kernel_oracles_without_jit(target):
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=os.pathsep.join(
         p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p))
