@@ -84,17 +84,13 @@ def vee(W, nk):
 # ---------------------------------------------------------------- EVE, VVE: common orientation
 def _orientation_mm(W, omega, D_, A):
     """One round of Browne and McNicholas's MM 1 and MM 2 for the common orientation D_,
-    shapes A (K, D) fixed (mclust's variant)."""
-    F = np.zeros_like(W[0])
-    for k in range(len(W)):
-        T = D_.T / A[k][:, None]  # A_k^-1 D^T
-        F += T @ W[k] - omega[k] * T
+    shapes A (K, D) fixed (mclust's variant: the volumes do not enter)."""
+    T = D_.T[None] / A[:, :, None]  # A_k^-1 D^T
+    F = np.einsum("kij,kjl->il", T, W) - np.einsum("k,kij->ij", omega, T)
     P, _, Rt = np.linalg.svd(F)
     D_ = (P @ Rt).T
-    F = np.zeros_like(W[0])
-    for k in range(len(W)):
-        T = W[k] @ D_
-        F += T / A[k][None, :] - np.max(1.0 / A[k]) * T
+    T = W @ D_
+    F = (T / A[:, None, :]).sum(axis=0) - np.einsum("k,kij->ij", np.max(1.0 / A, axis=1), T)
     P, _, Rt = np.linalg.svd(F)
     return P @ Rt
 
