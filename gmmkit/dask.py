@@ -215,7 +215,7 @@ def _as_dask_2d(X):
 
 
 def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAULT_SAMPLE_SIZE,
-             split_every=8):
+             split_every=8, feature_names=None):
     """Fit ``estimator`` (a :class:`gmmkit.GaussianMixture`) by exact EM on a dask array.
 
     Parameters
@@ -237,6 +237,9 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
         in-memory one.
     split_every : int
         Fan-in of the reduction tree of the per-block statistics.
+    feature_names : list of str, optional
+        Names of X's columns (a dask DataFrame gives its own), kept as
+        ``feature_names_in_`` so that later DataFrames are matched by name.
 
     Returns
     -------
@@ -259,7 +262,8 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     if int(split_every) < 2:
         raise ParameterError(f"split_every must be >= 2, got {split_every}")
     client = get_client() if client is None else (client or None)
-    names = list(X.columns) if hasattr(X, "columns") else None  # a DataFrame names its columns
+    if feature_names is None and hasattr(X, "columns"):  # a DataFrame names its columns
+        feature_names = list(X.columns)
     X = _as_dask_2d(X)
     if X.dtype.kind not in "fiu":
         raise DataError(f"X must be numeric, got dtype {X.dtype}")
@@ -296,12 +300,14 @@ def fit_dask(estimator, X, *, sample_weight=None, client=None, sample_size=DEFAU
     noise = NoiseRegion.from_bounds(scan["bounds"], est.noise_volume) if est.noise else None
     problem = est._problem(D, scan["shift"], scan["total"], scan["sample"], scan["sample_w"], noise, rng)
     est._run_driver(problem, DaskBlocks(problem, blocks, wblocks, scan, client, int(split_every)), rng)
-    est._set_n_features(D, names)
+    est._set_n_features(D, feature_names)
     return est
 
 
 def _block_score(X, model):
-    return float(model.score_samples(np.asarray(X)).sum()), int(X.shape[0])
+    from .outofcore import positional_scores
+
+    return float(positional_scores(model, np.asarray(X)).sum()), int(X.shape[0])
 
 
 def score_dask(estimator, X, *, client=None):

@@ -106,7 +106,7 @@ class FileChunks:
 
 
 def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_rows=None,
-               sample_size=DEFAULT_SAMPLE_SIZE):
+               sample_size=DEFAULT_SAMPLE_SIZE, header=None):
     """Fit ``estimator`` (a :class:`gmmkit.GaussianMixture`) by exact EM over chunks.
 
     Every EM iteration reads the whole source once, chunk by chunk; memory is one
@@ -148,7 +148,8 @@ def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_row
     from sklearn.utils import check_random_state
 
     estimator._validate_all_params()
-    src = open_source(source, columns=columns, chunk_rows=chunk_rows, sample_weight=sample_weight)
+    src = open_source(source, columns=columns, chunk_rows=chunk_rows, sample_weight=sample_weight,
+                      header=header)
     rng = check_random_state(estimator.random_state)
     scan = Scan(src, estimator.n_components, rng, sample_size, allow_nan=estimator.missing == "em")
     estimator._check_initial_parameters(scan.D)
@@ -163,7 +164,7 @@ def fit_chunks(estimator, source, *, sample_weight=None, columns=None, chunk_row
     return estimator
 
 
-def score_chunks(estimator, source, *, columns=None, chunk_rows=None):
+def score_chunks(estimator, source, *, columns=None, chunk_rows=None, header=None):
     """Total log-likelihood and row count of a source under a fitted model, chunk by chunk.
 
     Returns ``(sum_loglik, n_rows)``; ``-2 * sum_loglik + p * log(n_rows)`` is the BIC.
@@ -178,9 +179,19 @@ def score_chunks(estimator, source, *, columns=None, chunk_rows=None):
     >>> n, bool(np.isclose(ll / n, gm.score(X)))
     (1000, True)
     """
-    src = open_source(source, columns=columns, chunk_rows=chunk_rows)
+    src = open_source(source, columns=columns, chunk_rows=chunk_rows, header=header)
     ll, n = 0.0, 0
     for X, _ in src:
-        ll += float(estimator.score_samples(X).sum())
+        ll += float(positional_scores(estimator, X).sum())
         n += X.shape[0]
     return ll, n
+
+
+def positional_scores(model, X):
+    """``model.score_samples`` of a chunk whose columns are the model's, in its order, but
+    unnamed (a chunk of the source it was fitted on): no feature-name warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        return model.score_samples(X)

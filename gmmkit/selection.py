@@ -91,6 +91,24 @@ class SelectionResult:
         return ax
 
 
+def criteria(model, log_likelihood, n):
+    """BIC and AIC (lower is better) of a fitted model from its total (weighted)
+    log-likelihood over ``n`` rows (or total weight), e.g. from
+    :func:`gmmkit.outofcore.score_chunks` when the data do not fit in memory.
+
+    >>> import numpy as np
+    >>> from gmmkit import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> c = criteria(gm, gm.score_samples(X).sum(), len(X))
+    >>> bool(np.isclose(c["bic"], gm.bic(X))), c["n_parameters"]
+    (True, 11)
+    """
+    p = model._n_parameters()
+    return {"bic": float(-2 * log_likelihood + p * math.log(n)),
+            "aic": float(-2 * log_likelihood + 2 * p), "n_parameters": int(p)}
+
+
 def _candidate(X, sample_weight, K, cov_type, seed, params):
     from .mixture import GaussianMixture
 
@@ -110,13 +128,13 @@ def _candidate(X, sample_weight, K, cov_type, seed, params):
     n = float(w.sum())
     lse = gm.score_samples(X)
     loglik = float(w @ lse)
-    p = gm._n_parameters()
-    bic = -2 * loglik + p * math.log(n)
+    crit = criteria(gm, loglik, n)
+    p, bic = crit["n_parameters"], crit["bic"]
     resp = gm.predict_proba(X)
     with np.errstate(divide="ignore"):
         entropy = -float(w @ np.log(np.maximum(resp.max(axis=1), 1e-300)))
     row.update(
-        log_likelihood=loglik, n_parameters=p, bic=bic, aic=-2 * loglik + 2 * p,
+        log_likelihood=loglik, n_parameters=p, bic=bic, aic=crit["aic"],
         icl=bic + 2 * entropy, converged=bool(gm.converged_), n_iter=int(gm.n_iter_),
         seconds=time.perf_counter() - t0, error="",
     )

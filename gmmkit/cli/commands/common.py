@@ -53,10 +53,19 @@ def data_for_model(est, model, data, columns, header=None):
 
     D = int(est.n_features_in_)
     fitted = (getattr(est, "fit_metadata_", None) or {}).get("columns")
+    if fitted is None and hasattr(est, "feature_names_in_"):
+        fitted = list(est.feature_names_in_)
+    if fitted is not None and list(fitted) == [f"x{j}" for j in range(D)]:
+        fitted = None  # the model's columns had no names: match by position
     if columns is None and fitted:
         frame, X, names = read_table(data, header=header)
         if all(c in frame.columns for c in fitted):
             frame, X, names = read_table(data, fitted, header=header)
+        elif X.shape[1] == D and not all(str(c).startswith("x") for c in frame.columns):
+            # named columns, as many as the model's but not these: never match them by position
+            missing = [c for c in fitted if c not in frame.columns]
+            raise DataError(f"{data} has no column(s) {', '.join(map(str, missing))} that {model} was "
+                            "fitted on; choose the columns with --columns")
     else:
         frame, X, names = read_table(data, columns, header=header)
     if X.shape[1] != D:

@@ -102,13 +102,13 @@ def fit(
         with FitProgress(n_init=n_init, max_iter=max_iter, enabled=not is_quiet(quiet_flag)) as bar:
             est.set_params(callback=bar)
             crit, n_rows = _fit_files(est, paths, columns=cols, chunk_rows=chunk_rows,
-                                      scheduler=scheduler)
+                                      scheduler=scheduler, header=header)
         est.set_params(callback=None)
         seconds = time.perf_counter() - t0
         mode = "dask" if scheduler else "out-of-core"
-        names = cols if cols is not None else [f"x{j}" for j in range(est.means_.shape[1])]
+        names = list(getattr(est, "feature_names_in_", [f"x{j}" for j in range(est.means_.shape[1])]))
         est.fit_metadata_ = {"data": paths, "mode": mode, "n_rows": int(n_rows), "seed": seed,
-                             "seconds": round(seconds, 3)}
+                             "seconds": round(seconds, 3), "columns": names}
         shown = {"data": paths, "mode": mode}
         heading = f"covariance, {mode} over {n_rows} rows"
     else:
@@ -181,35 +181,28 @@ def _check_modes(data, ks, types, weights, float32, chunk_rows, out_of_core, sch
         raise ParameterError("--weights and --float32 are not supported with --out-of-core/--scheduler")
 
 
-def _fit_files(est, paths, *, columns, chunk_rows, scheduler):
+def _fit_files(est, paths, *, columns, chunk_rows, scheduler, header=None):
     """Fit ``est`` on files, chunk by chunk (out of core) or on a Dask cluster; returns the
-    criteria (BIC, AIC) of the fitted model over all rows, and the number of rows."""
+    criteria (BIC, AIC) of the fitted model over all rows, and the number of rows. The
+    columns are those the in-memory reader picks (a text label column is left out)."""
+    from ...selection import criteria
+    from ...tables import feature_columns
+
     source = paths[0] if len(paths) == 1 else paths
+    columns = feature_columns(source, columns, header=header)
     if scheduler:
         from ...dask import fit_dask, get_client, read_dask, score_dask
 
         client = get_client(scheduler)
         try:
-            X = read_dask(source, columns=columns, chunk_rows=chunk_rows)
-            fit_dask(est, X, client=client)
+            X = read_dask(source, columns=columns, chunk_rows=chunk_rows, header=header)
+            fit_dask(est, X, client=client, feature_names=columns)
             ll, n = score_dask(est, X, client=client)
         finally:
             client.close()
     else:
         from ...outofcore import fit_chunks, score_chunks
 
-        fit_chunks(est, source, columns=columns, chunk_rows=chunk_rows)
-        ll, n = score_chunks(est, source, columns=columns, chunk_rows=chunk_rows)
-    return criteria_from_log_likelihood(est, ll, n), n
-
-
-def criteria_from_log_likelihood(est, log_likelihood, n):
-    """BIC and AIC of a fitted model from its total log-likelihood over ``n`` rows."""
-    import math
-
-    from ...covariance import n_parameters
-
-    K, D = est.means_.shape
-    p = n_parameters(est.covariance_type, K, D) + int(est.noise_weight_ > 0)
-    return {"bic": float(-2 * log_likelihood + p * math.log(n)),
-            "aic": float(-2 * log_likelihood + 2 * p)}
+        fit_chunks(est, source, columns=columns, chunk_rows=chunk_rows, header=header)
+        ll, n = score_chunks(est, source, columns=columns, chunk_rows=chunk_rows, header=header)
+    return criteria(est, ll, n), n
