@@ -87,11 +87,59 @@ def save_arrays(path, arrays: dict, meta: dict, *, overwrite=True):
             np.savez(fh, **{_META: blob}, **arrays)
 
 
+#: Largest model file member read (uncompressed): a bound against crafted files (zip bombs,
+#: headers claiming terabytes); gmmkit's largest real models (a 2048-component full UBM) are ~60 MB.
+MAX_MEMBER_BYTES = 1 << 30
+
+
+def _check_members(path):
+    """Refuse a file that is not a zip archive, and members that are compressed, too large or
+    whose .npy header promises more data than the member holds, before anything is inflated
+    or allocated."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            zip_start = fh.read(4) == b"PK\x03\x04"
+        raise ModelFileError(f"{path} is not a readable gmmkit model file (truncated or corrupted?)"
+                             if zip_start else f"{path} is not a readable gmmkit model file (not an .npz archive)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise ModelFileError(f"{path}: member {info.filename!r} would inflate to "
+                                         f"{info.file_size} bytes; refused")
+                if info.compress_type != zipfile.ZIP_STORED and info.file_size > 100 * max(info.compress_size, 1):
+                    raise ModelFileError(f"{path}: member {info.filename!r} is compressed "
+                                         f"{info.file_size // max(info.compress_size, 1)}:1; refused")
+                with zf.open(info) as fh:
+                    _check_npy_header(path, info, fh)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ModelFileError(f"{path} is not a readable gmmkit model file (truncated or corrupted?): "
+                             f"{exc}") from None
+
+
+def _check_npy_header(path, info, fh):
+    version = np.lib.format.read_magic(fh)
+    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in read:
+        raise ModelFileError(f"{path}: member {info.filename!r} has .npy format {version}")
+    shape, _, dtype = read[version](fh)
+    if dtype.hasobject:
+        raise ModelFileError(f"{path}: member {info.filename!r} holds Python objects; refused")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > info.file_size:
+        raise ModelFileError(f"{path}: member {info.filename!r} claims shape {shape} ({need} bytes) "
+                             f"but holds {info.file_size}; refused")
+
+
 def load_arrays(path, *, kind=None):
-    """Read a model file written by :func:`save_arrays`; validate and return (arrays, meta)."""
+    """Read a model file written by :func:`save_arrays`; validate and return (arrays, meta).
+
+    Nothing is unpickled or executed, and nothing is inflated or allocated before the
+    archive's members have been checked (:data:`MAX_MEMBER_BYTES`, .npy headers)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelFileError(f"model file not found: {path}")
+    _check_members(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -105,14 +153,22 @@ def load_arrays(path, *, kind=None):
         meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelFileError(f"{path}: model metadata is corrupted") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a gmmkit model file (format {meta.get('format')!r})")
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path} is not a gmmkit model file (metadata is a {type(meta).__name__})")
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a gmmkit model file (format {_short(meta.get('format'))})")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{path} was written by a newer gmmkit (model format {version}); "
+            f"{path} was written by a newer gmmkit (model format {_short(version)}); "
             f"this gmmkit reads format {FORMAT_VERSION}: upgrade gmmkit"
         )
     if kind is not None and meta.get("kind") != kind:
-        raise ModelFileError(f"{path} holds a {meta.get('kind')!r}, expected a {kind!r}")
+        raise ModelFileError(f"{path} holds a {_short(meta.get('kind'))}, expected a {kind!r}")
     return arrays, meta
+
+
+def _short(value):
+    """A metadata value for a message: printable characters only (no terminal escapes), short."""
+    text = "".join(c if c.isprintable() else "?" for c in repr(value))
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -343,6 +343,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             noise = NoiseRegion.from_bounds(noise_bounds, noise_volume)
         est = cls(n_components=K, covariance_type=entry.name, noise=noise is not None,
                   noise_volume=noise_volume, **params)
+        est._validate_all_params()
         est._set_parameters(weights, means, covariances, prec_chol, pi0, noise)
         est.converged_, est.n_iter_, est.lower_bound_, est.lower_bounds_ = True, 0, -np.inf, []
         est.n_reseeded_ = 0
