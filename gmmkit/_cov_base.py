@@ -117,6 +117,13 @@ class CovarianceType:
         """Covariances with component ``k`` reset from the data covariance ``C``."""
         raise NotImplementedError
 
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        """MAP means and covariances (no reg_covar) from statistics under ``prior`` (a
+        :class:`gmmkit._em.prior.ConjugatePrior`: ``shrinkage``, ``dof``, ``scale``, and
+        ``map_estimate``); by default the ML estimate moved by :meth:`map_estimate`."""
+        cov = self.from_stats(nk, means, sxx, n_total, 0.0, previous=previous)
+        return prior.map_estimate(self, nk, means, cov)
+
     # -- factors -------------------------------------------------------------
     def precision_cholesky(self, cov):
         """Precision factors (upper triangular for matrices); raises FactorError."""

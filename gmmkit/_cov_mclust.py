@@ -39,9 +39,22 @@ def _minus_reg(cov, reg):
     return add_diag(cov, -reg) if reg else np.asarray(cov, dtype=np.float64)
 
 
+_WITH_PRIOR = "VII, VEI, VVI, EEE, VEV, VVV"
+
+
 def _no_prior(name):
-    raise ParameterError(f"covariance model {name!r} has no conjugate prior (mclust has none for it); "
-                         "use prior=None or one of EII, VII, EEI, VEI, EVI, VVI, EEE, EEV, VEV, VVV")
+    why = ("gmmkit does not have mclust's formula for it yet" if name in ("EII", "EEI", "EVI", "EEV")
+           else "mclust has none for it")
+    raise ParameterError(f"covariance model {name!r} has no conjugate prior ({why}); "
+                         f"use prior=None or one of {_WITH_PRIOR}")
+
+
+def _prior_parts(nk, means, prior):
+    """MAP means and the shrinkage term kappa n_k / (kappa + n_k) xbar_k xbar_k^T (the prior
+    mean is the origin of the fit's shifted coordinates), as :class:`ConjugatePrior`'s."""
+    kappa = prior.shrinkage
+    shrink = kappa * nk / (kappa + nk)
+    return means * (nk / (nk + kappa))[:, None], means[:, :, None] * means[:, None, :] * shrink[:, None, None]
 
 
 class _Matrices(Full):
@@ -57,6 +70,9 @@ class _Matrices(Full):
     def map_estimate(self, cov, nk, L, nu, outer, D):
         _no_prior(self.name)
 
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        _no_prior(self.name)
+
 
 class _Variances(Diag):
     """Diagonal-family mclust models: (K, D) variances."""
@@ -66,6 +82,9 @@ class _Variances(Diag):
         return self.estimate(_diag_scatter(nk, means, sxx), nk, n_total, state) + reg
 
     def map_estimate(self, cov, nk, L, nu, outer, D):
+        _no_prior(self.name)
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
         _no_prior(self.name)
 
 
@@ -83,6 +102,9 @@ class EII(Spherical):
         return np.full(len(nk), var + reg)
 
     def map_estimate(self, cov, nk, L, nu, outer, D):
+        _no_prior(self.name)
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
         _no_prior(self.name)
 
     def reseed(self, cov, k, C):
@@ -113,7 +135,17 @@ class VEI(_Variances):
         return K + D - 1
 
     def estimate(self, w, nk, n_total, state):
-        return ms.vei(w, nk, state)
+        return ms.vei(w, nk * w.shape[1], state)
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        """mclust's meveip: the scatters plus the prior's scalar scale trace(Lambda) / D and
+        the shrinkage term; scale denominators D n_k + dof + 2 (+1 with shrinkage)."""
+        new_means, outer = _prior_parts(nk, means, prior)
+        D = means.shape[1]
+        w = np.trace(prior.scale) / D + _diag_scatter(nk, means, sxx) + np.diagonal(outer, axis1=1, axis2=2)
+        denom = D * nk + prior.dof + 2 + (prior.shrinkage > 0)
+        state = None if previous is None else ms.state_from_diag(previous)
+        return new_means, ms.vei(w, denom, state)
 
 
 class EVI(_Variances):
@@ -196,6 +228,14 @@ class VEV(_Matrices):
 
     def estimate(self, W, nk, n_total, state):
         return ms.vev(W, nk, n_total, state)
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        """mclust's mevevp: the VEV M-step on the scatters plus the prior scale and the
+        shrinkage term (no degrees of freedom enter)."""
+        new_means, outer = _prior_parts(nk, means, prior)
+        W = prior.scale[None] + _scatter(nk, means, sxx) + outer
+        state = None if previous is None else self.state(previous)
+        return new_means, self.estimate(W, nk, n_total, state)
 
 
 class EVV(_Matrices):

@@ -29,14 +29,14 @@ def _descending_eigh(A):
 
 
 # ---------------------------------------------------------------- VEI: lambda_k B
-def _scale_shape(values, nk, shape, scale, stop_at_tol):
+def _scale_shape(values, denom, shape, scale, stop_at_tol):
     """mclust's alternation for Sigma_k = scale_k (rotated) diag(shape), det(diag(shape)) = 1,
     on ``values`` (K, D): the per-coordinate scatters (VEI) or the scatters' eigenvalues (VEV).
+    ``denom`` (K,): the scales' denominators (D n_k; mclust's VEI prior adds dof + 3).
     mclust stops VEI when the change is <= TOL and VEV when it is < TOL (``stop_at_tol``)."""
-    D = values.shape[1]
     for _ in range(MAX_INNER):
         old_shape, old_scale = shape, scale
-        scale = (values / shape).sum(axis=1) / (nk * D)
+        scale = (values / shape).sum(axis=1) / denom
         shape = (values / scale[:, None]).sum(axis=0)
         shape = shape / _geomean(shape)
         err = max(np.max(np.abs(old_scale - scale) / (1 + scale)), np.max(np.abs(old_shape - shape) / (1 + shape)))
@@ -45,12 +45,13 @@ def _scale_shape(values, nk, shape, scale, stop_at_tol):
     return shape, scale
 
 
-def vei(w, nk, state=None):
+def vei(w, denom, state=None):
     """Sigma_k = scale_k diag(shape), det(diag(shape)) = 1; ``w`` (K, D) per-coordinate
-    scatters. mclust (mevei) starts from shape = scale = 1 and alternates the two."""
+    scatters, ``denom`` (K,) D n_k (ML). mclust (mevei, meveip) starts from shape = scale = 1
+    and alternates the two."""
     K, D = w.shape
     shape, scale = (np.ones(D), np.ones(K)) if state is None else state
-    shape, scale = _scale_shape(w, nk, shape, scale, True)
+    shape, scale = _scale_shape(w, denom, shape, scale, True)
     return scale[:, None] * shape[None, :]
 
 
@@ -145,7 +146,7 @@ def vev(W, nk, n_rows, state=None):
         shape, scale = shape / g, np.full(K, g / n_rows)
     else:
         shape, scale = state
-    shape, scale = _scale_shape(omega, nk, shape, scale, False)
+    shape, scale = _scale_shape(omega, nk * D, shape, scale, False)
     return scale[:, None, None] * np.einsum("kij,j,klj->kil", vecs, shape, vecs)
 
 

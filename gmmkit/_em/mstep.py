@@ -27,8 +27,7 @@ def m_step(problem, stats: Statistics, rng, *, initial=False, counter=None):
     if problem.prior is None:
         cov = entry.from_stats(nk_g, means, stats.sxx, nk_g.sum(), reg, previous=previous)
     else:
-        cov = entry.from_stats(nk_g, means, stats.sxx, nk_g.sum(), 0.0, previous=previous)
-        means, cov = problem.prior.map_estimate(entry, nk_g, means, cov)
+        means, cov = entry.map_from_stats(nk_g, means, stats.sxx, nk_g.sum(), problem.prior, previous=previous)
         cov = add_diag(cov, reg)
     noise = problem.noise is not None
     total = nk_g.sum() + (nk[K] if noise else 0.0)

@@ -93,7 +93,7 @@ for (spec in strsplit(args[5:length(args)], ":")) {
 
 def write_tables():
     """The data sets not shipped yet, written by R to datasets/tables/ (numeric columns and the class)."""
-    for name, (file, expr, _) in DATASETS.items():
+    for file, expr, _ in DATASETS.values():
         path = os.path.join(TABLES, file)
         if expr is None or os.path.exists(path):
             continue
