@@ -122,6 +122,31 @@ def test_one_baum_welch_step_matches_numpy_twin(cov_type, M):
         np.testing.assert_allclose(getattr(got, name), value, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("S, M, cov_type", [(32, 4, "diag"), (3, 2, "full"), (4, 1, "spherical")])
+def test_statistics_match_numpy_twin(S, M, cov_type):
+    """The E-pass's sums (K = S M >= 128 takes the engine's matrix-product path for diag)."""
+    rng = np.random.default_rng(S)
+    model = random_model(rng, S, M, 3, cov_type)
+    X, lengths = sequences(rng, n_seq=3, D=3, lo=30, hi=50)
+    source, params = model._sequences(X, lengths)
+    _, stats, _ = source.forward_backward(params)
+    shifted = X - source.shift
+    nk, sx, sxx = 0, 0, 0
+    start, trans = 0, 0
+    for x, xs in zip(split(X, lengths), split(shifted, lengths)):
+        _, g, xi, comp = oracle.forward_backward(model, x)
+        c = comp.reshape(len(x), S * M)
+        start, trans = start + g[0], trans + xi
+        nk, sx, sxx = nk + c.sum(0), sx + c.T @ xs, sxx + np.einsum("tk,td,te->kde", c, xs, xs)
+    np.testing.assert_allclose(stats.start, start, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stats.trans, trans, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stats.nk, nk, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stats.sx, sx, rtol=1e-9, atol=1e-10)
+    got = stats.sxx[:, 0] if stats.sxx.shape[1] == 1 else np.triu(stats.sxx)
+    want = np.diagonal(sxx, axis1=1, axis2=2) if stats.sxx.shape[1] == 1 else np.triu(sxx)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-10)
+
+
 def test_float32_scores_close_to_float64():
     rng = np.random.default_rng(3)
     model = random_model(rng, 3, 2, 4, "full")
