@@ -137,6 +137,41 @@ def test_log_densities_of_a_fitted_mixture_match_scipy_and_the_estimator(cov_typ
                                    gm.predict_proba(X), atol=1e-10)
 
 
+# scikit-learn's four names and mclust's 14 (Celeux and Govaert 1995), all entries of the table
+ALL_NAMES = COV_TYPES + ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE",
+                         "EEV", "VEV", "EVV", "VVV"]
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_log_densities_for_every_entry_of_the_covariance_table(name):
+    """Any estimator-like object with the fitted attributes; the reference expands the
+    covariances by their layout alone (not through the table)."""
+    from types import SimpleNamespace
+
+    from gmmkit.covariance import covariance_type
+
+    rng = np.random.default_rng(9)
+    K, D = 3, 4
+    entry = covariance_type(name)
+    shape = entry.shape(K, D)
+    if len(shape) == 1:
+        cov = rng.uniform(0.3, 2.0, size=shape)
+        full = cov[:, None, None] * np.eye(D)
+    elif shape == (K, D):
+        cov = rng.uniform(0.3, 2.0, size=shape)
+        full = np.stack([np.diag(v) for v in cov])
+    else:
+        cov = random_covariances(rng, "full" if len(shape) == 3 else "tied", K, D)
+        full = cov if len(shape) == 3 else np.repeat(cov[None], K, axis=0)
+    model = SimpleNamespace(covariance_type=name, weights_=rng.dirichlet(np.ones(K)),
+                            means_=rng.normal(10.0, 2.0, size=(K, D)), covariances_=cov,
+                            precisions_cholesky_=entry.precision_cholesky(cov))
+    X = rng.normal(10.0, 3.0, size=(80, D))
+    ref = weighted_log_prob(X, model.weights_, model.means_, full)
+    for dtype in DTYPES:
+        assert_close(log_densities(model, X.astype(dtype)), ref, dtype)
+
+
 def test_log_densities_threaded_equals_one_call():
     gm, _ = fitted("full", np.float64)
     rng = np.random.default_rng(7)
