@@ -11,8 +11,9 @@ matrices. The M-steps are mclust's (closed forms of Celeux and Govaert; the iter
 ones in :mod:`gmmkit._cov_mstep`), with ``reg_covar`` added to the diagonal afterwards
 (mclust has none: ``reg_covar=0`` gives mclust's estimates).
 
-The conjugate prior follows mclust, which has it for EII, VII, EEI, VEI, EVI, VVI, EEE,
-EEV, VEV and VVV; the other models say so in one line.
+The conjugate prior follows mclust's EM (``me`` with ``priorControl()``, whose formulas
+are not always its ``mstep``'s), which has it for EII, VII, EEI, VEI, EVI, VVI, EEE, EEV,
+VEV and VVV; VEE, EVE, VVE and EVV say so in one line.
 """
 from __future__ import annotations
 
@@ -39,14 +40,14 @@ def _minus_reg(cov, reg):
     return add_diag(cov, -reg) if reg else np.asarray(cov, dtype=np.float64)
 
 
-_WITH_PRIOR = "VII, VEI, VVI, EEE, VEV, VVV"
-
-
 def _no_prior(name):
-    why = ("gmmkit does not have mclust's formula for it yet" if name in ("EII", "EEI", "EVI", "EEV")
-           else "mclust has none for it")
-    raise ParameterError(f"covariance model {name!r} has no conjugate prior ({why}); "
-                         f"use prior=None or one of {_WITH_PRIOR}")
+    raise ParameterError(f"covariance model {name!r} has no conjugate prior (mclust has none for it); "
+                         "use prior=None or one of EII, VII, EEI, VEI, EVI, VVI, EEE, EEV, VEV, VVV")
+
+
+def _extra(prior):
+    """mclust adds one to the dof-based denominators when the means shrink."""
+    return prior.dof + 1 + (prior.shrinkage > 0)
 
 
 def _prior_parts(nk, means, prior):
@@ -105,7 +106,12 @@ class EII(Spherical):
         _no_prior(self.name)
 
     def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
-        _no_prior(self.name)
+        """mclust's meeiip: the scatter and shrinkage terms over dof + (n + K) D + 2 (mclust
+        leaves the prior scale out of this model's numerator; so does gmmkit)."""
+        new_means, outer = _prior_parts(nk, means, prior)
+        K, D = means.shape
+        total = _diag_scatter(nk, means, sxx).sum() + np.trace(outer, axis1=1, axis2=2).sum()
+        return new_means, np.full(K, total / (prior.dof + (n_total + K) * D + 2))
 
     def reseed(self, cov, k, C):
         return cov + np.mean(np.diag(C)) * 1e-3  # shared: steady it a little instead
@@ -121,6 +127,15 @@ class EEI(_Variances):
 
     def estimate(self, w, nk, n_total, state):
         return np.broadcast_to(w.sum(axis=0) / n_total, w.shape).copy()
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        """mclust's meeeip: (trace(Lambda) / D + scatters + shrinkage terms) / (dof + n + 1
+        [+1 with shrinkage]); mclust's E-step then uses the unshrunk means, and so does gmmkit."""
+        _, outer = _prior_parts(nk, means, prior)
+        D = means.shape[1]
+        w = _diag_scatter(nk, means, sxx) + np.diagonal(outer, axis1=1, axis2=2)
+        var = (np.trace(prior.scale) / D + w.sum(axis=0)) / (_extra(prior) + n_total)
+        return means, np.broadcast_to(var, w.shape).copy()
 
     def reseed(self, cov, k, C):
         return cov + np.diag(C)[None] * 1e-3
@@ -159,6 +174,14 @@ class EVI(_Variances):
     def estimate(self, w, nk, n_total, state):
         g = ms._geomean(w)
         return (g.sum() / n_total) * (w / g[:, None])
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        """mclust's meevip: the EVI estimate of the scatters plus trace(Lambda) / D and the
+        shrinkage terms, the volume over dof + n + 1 (+1 with shrinkage)."""
+        new_means, outer = _prior_parts(nk, means, prior)
+        D = means.shape[1]
+        w = np.trace(prior.scale) / D + _diag_scatter(nk, means, sxx) + np.diagonal(outer, axis1=1, axis2=2)
+        return new_means, self.estimate(w, nk, _extra(prior) + n_total, None)
 
 
 # ---------------------------------------------------------------- full family
@@ -213,6 +236,13 @@ class EEV(_Matrices):
         omega, vecs = ms._descending_eigh(W)
         shape = omega.sum(axis=0) / n_total
         return np.einsum("kij,j,klj->kil", vecs, shape, vecs)
+
+    def map_from_stats(self, nk, means, sxx, n_total, prior, previous=None):
+        """mclust's meeevp: the EEV estimate of Lambda + W_k + shrinkage term, over
+        dof + D + 1 (+1 with shrinkage) + n."""
+        new_means, outer = _prior_parts(nk, means, prior)
+        W = prior.scale[None] + _scatter(nk, means, sxx) + outer
+        return new_means, self.estimate(W, nk, _extra(prior) + means.shape[1] + n_total, None)
 
 
 class VEV(_Matrices):

@@ -109,8 +109,7 @@ def test_noise_component_equals_mclust(dataset, model):
     _check_against_mclust(X, model, zn, run, X.shape[1], vinv=ds["vinv"])
 
 
-PRIOR_DONE = ["VII", "VEI", "VVI", "VEV", "VVV"]  # mclust's me with priorControl(), to 1e-8
-PRIOR_TODO = ["EII", "EEI", "EVI", "EEV"]  # mclust has a prior for them; gmmkit refuses in one line
+PRIOR_DONE = ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEV", "VEV", "VVV"]  # me + priorControl(), to 1e-8
 
 
 @pytest.mark.parametrize("model", PRIOR_DONE)
@@ -127,8 +126,8 @@ def test_conjugate_prior_eee_equals_mclust_me():
     _check_against_mclust(X, "EEE", z, ds["runs"]["prior"]["EEE"], X.shape[1], prior=True)
 
 
-@pytest.mark.parametrize("model", ["VEE", "EVE", "VVE", "EVV", *PRIOR_TODO])
-def test_prior_refused_in_one_line_where_not_available(model):
+@pytest.mark.parametrize("model", ["VEE", "EVE", "VVE", "EVV"])
+def test_prior_refused_in_one_line_where_mclust_has_none(model):
     X, z, _ = _data("iris")
     with pytest.raises(ParameterError, match=model) as info:
         mclust_me(X, model, z, 1, prior=True)
