@@ -124,6 +124,39 @@ def _tree_reduce(parts, split_every):
     return level[0]
 
 
+# ====================================================================== cluster
+#: Seconds to wait for a worker when the cluster has none (all lost, or none started).
+WORKER_WAIT = 60.0
+
+
+def run_on_cluster(client, work, *, wait=None):
+    """Compute ``work`` (a delayed object or a list of them) on ``client``'s cluster.
+
+    A cluster without workers gets ``wait`` seconds (:data:`WORKER_WAIT`) for one to
+    join, then a one-line error instead of waiting forever; a lost scheduler or a
+    cancelled computation is a one-line error too."""
+    wait = WORKER_WAIT if wait is None else wait
+    try:
+        if not client.scheduler_info().get("workers"):
+            try:
+                client.wait_for_workers(1, timeout=wait)
+            except TimeoutError:
+                raise DataError(f"the Dask cluster at {client.scheduler.address} has no workers "
+                                f"(waited {wait:g} s); start workers or fit in memory/out of core") from None
+        if isinstance(work, list):
+            return client.compute(work, sync=True)
+        return client.compute(work).result()
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - distributed's many failure types, turned into one line
+        name = type(exc).__name__
+        if name in ("CancelledError", "FutureCancelledError", "CommClosedError", "OSError",
+                    "TimeoutError", "StreamClosedError") or isinstance(exc, (OSError, TimeoutError)):
+            raise DataError(f"the Dask cluster was lost during the fit ({name}: "
+                            f"{' '.join(str(exc).split())[:120]})") from None
+        raise
+
+
 # ====================================================================== E-source
 class DaskBlocks:
     """E-source over persisted dask blocks: every E-pass broadcasts the parameters (a few
@@ -149,7 +182,7 @@ class DaskBlocks:
         parts = [task(b, w, shared, nan) for b, w, nan in zip(self.blocks, self.wblocks, self.block_nan)]
         root = _tree_reduce(parts, self.split_every)
         if self.client is not None:
-            ll, stats = self.client.compute(root).result()
+            ll, stats = run_on_cluster(self.client, root)
         else:
             ll, stats = root.compute(scheduler="threads")
         return check_finite(ll, self.dtype), stats
@@ -170,7 +203,7 @@ def _scan(blocks, wblocks, block_rows, N, n_components, rng, sample_size, client
     task = dask.delayed(_block_scan, pure=True)
     tasks = [task(b, w, sample_size, None if s is None else int(s), t, allow_nan)
              for b, w, s, t in zip(blocks, wblocks, seeds, takes)]
-    parts = (client.compute(tasks, sync=True) if client is not None
+    parts = (run_on_cluster(client, tasks) if client is not None
              else dask.compute(*tasks, scheduler="threads"))
     for i, p in enumerate(parts):
         if p["problem"]:
@@ -340,5 +373,5 @@ def score_dask(estimator, X, *, client=None):
         del model._gmmkit_stream
     shared = dask.delayed(model, pure=True)
     tasks = [dask.delayed(_block_score, pure=True)(b, shared) for b in X.to_delayed().ravel()]
-    parts = client.compute(tasks, sync=True) if client is not None else dask.compute(*tasks, scheduler="threads")
+    parts = run_on_cluster(client, tasks) if client is not None else dask.compute(*tasks, scheduler="threads")
     return float(sum(p[0] for p in parts)), int(sum(p[1] for p in parts))
