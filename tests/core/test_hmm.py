@@ -321,5 +321,5 @@ def test_sklearn_conventions():
     assert est.covars_.shape == (3, 2, 2) and est.means_.shape == (3, 2, 2)
     assert est.n_features_in_ == 2 and est.n_parameters() == 2 + 6 + 3 * (3 + 4 + 1)
     assert est.bic(X, lengths) == pytest.approx(-2 * est.score(X, lengths) + est.n_parameters() * np.log(len(X)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError, match="n_components"):
         GMMHMM(0).fit(X)
