@@ -138,7 +138,7 @@ def run_case(name, X, lengths, S, M, cov, iters, hmmlearn_models, extra):
     gmmkit_times(start, X[: lengths[0]].astype(np.float32), lengths[:1], 1)
     theirs = {}
     for label, make in hmmlearn_models:
-        t, _ = hmmlearn_times(make(start), X, lengths, max(2, iters // 3) if "GMMHMM" in label else iters)
+        t, _ = hmmlearn_times(make(start), X, lengths, max(3, iters // 2) if "GMMHMM" in label else iters)
         theirs[label] = statistics.median(t)
     ours, _ = gmmkit_times(start, X, lengths, iters)
     print(f"  {'per Baum-Welch iteration (median)':<44s} {'time':>13s}  hmmlearn / gmmkit")
