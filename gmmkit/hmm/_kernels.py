@@ -147,6 +147,22 @@ def _backward_counts(logb, T, trans, log_end, alpha, ll, beta, u, tmp, ea, xi, w
                     xi[i, j] += trans[i, j] * ea[i] * tmp[j]
 
 
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _filtered(alpha, T, out):
+    """out[t] = alpha[t] normalised: p(state_t | x_0..x_t)."""
+    S = alpha.shape[1]
+    for t in range(T):
+        mx = -np.inf
+        for j in range(S):
+            mx = max(mx, alpha[t, j])
+        acc = 0.0
+        for j in range(S):
+            out[t, j] = np.exp(alpha[t, j] - mx) if mx > -np.inf else 0.0
+            acc += out[t, j]
+        for j in range(S):
+            out[t, j] = out[t, j] / acc if acc > 0 else np.nan
+
+
 @njit(cache=True, nogil=True)
 def _seq_buffers(X, starts, q_lo, q_hi, K, S, D, block):
     T_max = 1
@@ -161,12 +177,13 @@ def _seq_buffers(X, starts, q_lo, q_hi, K, S, D, block):
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def forward_backward_range(X, starts, q_lo, q_hi, shift, means, prec, logc, S, log_start, trans,
                            log_end, block, want_stats, start_n, trans_n, nk, sx, sxx,
-                           out_ll, out_post):
+                           out_ll, out_post, out_filt):
     """Forward-backward over sequences q_lo:q_hi. Writes each sequence's log-likelihood to
     out_ll[q]; with ``want_stats`` adds start counts, transition counts and the flattened
     components' nk (K,), sx (K, D) and sxx (kernel layout) of the shifted data; if
-    out_post has rows, writes the state posteriors of every frame there. Returns the
-    sum of the log-likelihoods."""
+    out_post has rows, writes the state posteriors of every frame there, and if out_filt
+    has rows the filtered ones, p(state_t | frames up to t). Returns the sum of the
+    log-likelihoods."""
     K, D = means.shape
     M = K // S
     dt = X.dtype
@@ -190,6 +207,7 @@ def forward_backward_range(X, starts, q_lo, q_hi, shift, means, prec, logc, S, l
     else:
         sparse_div = 4 if D * (D + 1) // 2 >= 100 else 10
     want_post = out_post.shape[0] > 0
+    want_filt = out_filt.shape[0] > 0
     total = 0.0
     for q in range(q_lo, q_hi):
         t0 = starts[q]
@@ -198,6 +216,8 @@ def forward_backward_range(X, starts, q_lo, q_hi, shift, means, prec, logc, S, l
         ll = _forward(logb, T, log_start, trans, log_end, alpha, tmp)
         out_ll[q] = ll
         total += ll
+        if want_filt:
+            _filtered(alpha, T, out_filt[t0:t0 + T])
         if ll == -np.inf or not (want_stats or want_post):
             continue
         _backward_counts(logb, T, trans, log_end, alpha, ll, beta, u, tmp, ea, trans_n, want_stats)

@@ -270,6 +270,13 @@ class GMMHMM(BaseEstimator):
         """State posteriors p(state_t = s | its whole sequence), shape (N, S)."""
         return self.score_samples(X, lengths)[1]
 
+    def filtered_proba(self, X, lengths=None):
+        """Filtered state probabilities p(state_t = s | frames 1..t of its sequence), shape
+        (N, S): what was knowable at each frame, without look-ahead (the forward pass).
+        The next frame's state probabilities are ``filtered_proba(X)[-1] @ transmat_``."""
+        source, params = self._sequences(X, lengths)
+        return source.forward_backward(params, stats=False, filtered=True)[2]
+
     def decode(self, X, lengths=None, algorithm="viterbi"):
         """(log-probability, states): the most likely state path ("viterbi"), or each
         frame's most probable state ("map"; log-probability of X then)."""

@@ -83,8 +83,9 @@ class Sequences:
         futs = [pool.submit(fn, *args_of(c, lo, hi)) for c, (lo, hi) in enumerate(self.chunks)]
         return [f.result() for f in futs]
 
-    def forward_backward(self, params, *, stats=True, posteriors=False):
-        """(log-likelihood per sequence, HMMStatistics or None, posteriors (N, S) or None)."""
+    def forward_backward(self, params, *, stats=True, posteriors=False, filtered=False):
+        """(log-likelihood per sequence, HMMStatistics or None, posteriors (N, S) or None);
+        with ``filtered``, the filtered state probabilities (N, S) in place of the posteriors."""
         mod = kernels()
         _engine.announce_compile(mod.forward_backward_range, self.X.dtype, "HMM kernels", "20-40")
         m, p = self._model(params), self.problem
@@ -97,19 +98,20 @@ class Sequences:
         sxx = np.zeros((n, K) + m.prec.shape[1:])
         out_ll = np.empty(len(self.starts) - 1)
         post = np.empty((self.X.shape[0] if posteriors else 0, S))
+        filt = np.empty((self.X.shape[0] if filtered else 0, S))
 
         def args(c, lo, hi):
             c = c if stats else slice(0, 0)
             acc = (start[c], trans[c], nk[c], sx[c], sxx[c]) if stats else (
                 np.zeros(S), np.zeros((S, S)), np.zeros(K), np.zeros((K, D)), np.zeros((K,) + m.prec.shape[1:]))
             return (self.X, self.starts, lo, hi, self.shift, m.means, m.prec, m.logc, S, m.log_start, m.trans,
-                    m.log_end, self.block, stats, *acc, out_ll, post)
+                    m.log_end, self.block, stats, *acc, out_ll, post, filt)
 
         self._run(mod.forward_backward_range, args)
         st = None
         if stats:
             st = HMMStatistics(start.sum(0), trans.sum(0), nk.sum(0), sx.sum(0), sxx.sum(0))
-        return out_ll, st, (post if posteriors else None)
+        return out_ll, st, (filt if filtered else post if posteriors else None)
 
     def e_pass(self, params):
         out_ll, stats, _ = self.forward_backward(params)

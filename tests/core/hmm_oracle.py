@@ -55,6 +55,19 @@ def forward_backward(model, X):
     return ll, gamma, xi, comp
 
 
+def filtered(model, X):
+    """p(state_t | x_1..x_t) of one sequence: the forward pass, normalised frame by frame."""
+    lb = logsumexp(emission_logs(model, X), axis=2)
+    with np.errstate(divide="ignore"):
+        la, lA = np.log(model.startprob_), np.log(model.transmat_)
+    out, alpha = [], la + lb[0]
+    for t in range(len(X)):
+        if t:
+            alpha = lb[t] + logsumexp(alpha[:, None] + lA, axis=0)
+        out.append(np.exp(alpha - logsumexp(alpha)))
+    return np.array(out)
+
+
 def viterbi(model, X):
     """(log-probability of the best path, the path) of one sequence, by brute dynamic programming."""
     lb = logsumexp(emission_logs(model, X), axis=2)

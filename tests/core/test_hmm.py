@@ -93,6 +93,18 @@ def test_forward_backward_matches_numpy_twin(cov_type, M):
     assert model.score(X, lengths) == pytest.approx(want_ll, rel=1e-11)
 
 
+@pytest.mark.parametrize("topology", ["ergodic", "left-right"])
+def test_filtered_probabilities_match_numpy_twin(topology):
+    rng = np.random.default_rng(17)
+    model = random_model(rng, 3, 2, 2, "full", topology)
+    X, lengths = sequences(rng, D=2)
+    got = model.filtered_proba(X, lengths)
+    np.testing.assert_allclose(got, np.vstack([oracle.filtered(model, x) for x in split(X, lengths)]), atol=1e-10)
+    if topology == "ergodic":  # at a sequence's last frame, filtering and smoothing agree
+        ends = np.cumsum(lengths) - 1
+        np.testing.assert_allclose(got[ends], model.predict_proba(X, lengths)[ends], atol=1e-12)
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("topology", ["ergodic", "left-right"])
 def test_viterbi_matches_numpy_twin(cov_type, topology):
