@@ -131,7 +131,8 @@ def potts_icm(logp, beta, *, labels=None, mask=None, max_sweeps=20, tol=1e-4):
     sweeps = 0
     if beta == 0:
         return lab, sweeps
-    for sweeps in range(1, max_sweeps + 1):
+    while sweeps < max_sweeps:
+        sweeps += 1
         changed = 0
         for parity in (0, 1):
             changed += sum(_run_chunks(
@@ -190,7 +191,8 @@ def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-4):
     sweeps = 0
     n_values = max(int(m8.sum()), 1) * K
     if beta > 0:
-        for sweeps in range(1, max_sweeps + 1):
+        while sweeps < max_sweeps:
+            sweeps += 1
             change = 0.0
             for parity in (0, 1):
                 change += sum(_run_chunks(

@@ -11,8 +11,7 @@ from scipy.special import logsumexp
 
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import ParameterError
-from gmmkit.kernels import (FASTMATH, component_logp, diag_logp, full_logp, kernel_parameters,
-                            log_densities)
+from gmmkit.kernels import FASTMATH, component_logp, diag_logp, full_logp, kernel_parameters, log_densities
 from tests.helpers import kernel_arguments, random_covariances
 from tests.reference import full_covariances, weighted_log_prob
 
