@@ -214,9 +214,12 @@ def test_fit_recovers_a_sticky_chain():
 def test_restarts_keep_the_best_run():
     rng = np.random.default_rng(5)
     X, lengths = sequences(rng, n_seq=6, D=2, S=3)
-    runs = [GMMHMM(3, 2, random_state=s).fit(X, lengths).lower_bound_ for s in range(3)]
-    best = GMMHMM(3, 2, n_init=3, random_state=0).fit(X, lengths)
-    assert best.lower_bound_ >= max(runs) - 1e-9 or best.lower_bound_ >= runs[0]
+    final = {}
+    best = GMMHMM(3, 2, n_init=4, random_state=0,
+                  callback=lambda info: final.__setitem__(info["init"], info["lower_bound"])).fit(X, lengths)
+    assert sorted(final) == [0, 1, 2, 3] and len(set(np.round(list(final.values()), 10))) > 1
+    assert best.lower_bound_ == max(final.values())
+    assert best.score(X, lengths) / len(X) >= max(final.values()) - 1e-3  # + the last M-step
 
 
 def test_fixed_parameters_stay_fixed():
