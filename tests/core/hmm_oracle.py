@@ -88,7 +88,7 @@ def viterbi(model, X):
 
 
 def baum_welch_step(model, X, lengths):
-    """One ML Baum-Welch update (diag or full covariances, reg 0) as dict of arrays, and log p(X)."""
+    """One ML Baum-Welch update (reg 0) as a dict of the fitted attributes, and log p(X)."""
     S, M, D = model.means_.shape
     start, trans = np.zeros(S), np.zeros((S, S))
     nk, sx, sxx = np.zeros((S, M)), np.zeros((S, M, D)), np.zeros((S, M, D, D))
@@ -103,8 +103,12 @@ def baum_welch_step(model, X, lengths):
         sxx += np.einsum("tsm,td,te->smde", comp, X[a:b], X[a:b])
     means = sx / nk[..., None]
     cov = sxx / nk[..., None, None] - means[..., :, None] * means[..., None, :]
-    if model.covariance_type == "diag":
+    if model.covariance_type == "tied":  # one matrix per state: pooled over its components
+        cov = np.einsum("sm,smde->sde", nk, cov) / nk.sum(axis=1)[:, None, None]
+    elif model.covariance_type == "diag":
         cov = np.diagonal(cov, axis1=2, axis2=3)
+    elif model.covariance_type == "spherical":
+        cov = np.diagonal(cov, axis1=2, axis2=3).mean(axis=2)
     return dict(startprob_=start / start.sum(), transmat_=trans / trans.sum(1, keepdims=True),
                 weights_=nk / nk.sum(1, keepdims=True), means_=means, covariances_=cov), total
 

@@ -121,7 +121,7 @@ def test_viterbi_matches_numpy_twin(cov_type, topology):
             assert path[0] == 0 and path[-1] == 3 and np.all(np.diff(path) >= 0)
 
 
-@pytest.mark.parametrize("cov_type", ["diag", "full"])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("M", [1, 2])
 def test_one_baum_welch_step_matches_numpy_twin(cov_type, M):
     rng = np.random.default_rng(10 + M)
