@@ -42,7 +42,7 @@ def register_kernel_module(path, salt=None):
 def _install_locator():
     from numba.core import caching
 
-    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
     if any(getattr(c, "_gmmkit_salted", False) for c in impl._locator_classes):
         return
 
