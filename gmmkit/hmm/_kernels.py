@@ -60,6 +60,11 @@ def _emissions(X, t0, T, shift, means, prec, logc, S, M, LP, logb, xt, y, s, lp,
         for k in range(K):
             for i in range(nb):
                 LP[k, b0 + i] = lp[k, i]
+        if M == 1:  # one component per state: b_s(x) is its density
+            for i in range(nb):
+                for st in range(S):
+                    logb[b0 + i, st] = lp[st, i]
+            continue
         for st in range(S):
             for i in range(nb):
                 mx = -np.inf
