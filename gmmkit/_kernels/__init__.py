@@ -16,10 +16,13 @@ Apps with kernels of their own register their kernel module with
 :func:`register_kernel_module` (stamped with that file's hash).
 """
 import hashlib
+import logging
 import os
+import tempfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SALTS = {}  # kernel source file -> cache stamp
+_TEMP_NOTED = []  # the temp-folder fallback is announced once per process
 
 
 def _hash_files(paths):
@@ -60,8 +63,27 @@ def _install_locator():
                 return None
             return super().from_function(py_func, py_file)
 
-    # NUMBA_CACHE_DIR if set, else the user cache; not InTreeCacheLocator (see above)
-    bases = (caching.UserProvidedCacheLocator, caching.UserWideCacheLocator)
+    class _TempCacheLocator(caching.UserWideCacheLocator):
+        """Last resort when the user cache folder cannot be written (a read-only home, a
+        container): a per-user folder under the system's temporary directory."""
+
+        def __init__(self, py_func, py_file):
+            super().__init__(py_func, py_file)
+            root = os.path.join(tempfile.gettempdir(), f"gmmkit-numba-cache-{os.getuid()}")
+            self._cache_path = os.path.join(root, self.get_suitable_cache_subpath(py_file))
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            found = super().from_function(py_func, py_file)
+            if found is not None and not _TEMP_NOTED:
+                _TEMP_NOTED.append(True)
+                logging.getLogger("gmmkit").warning(
+                    "gmmkit: Numba's cache folder is not writable; compiled kernels are cached in %s "
+                    "(set NUMBA_CACHE_DIR to choose a folder)", os.path.dirname(found._cache_path))
+            return found
+
+    # NUMBA_CACHE_DIR if set, else the user cache, else a temp folder; never InTreeCacheLocator
+    bases = (caching.UserProvidedCacheLocator, caching.UserWideCacheLocator, _TempCacheLocator)
     salted = [type("Salted" + b.__name__, (_Salted, b), {}) for b in bases]
     impl._locator_classes = salted + list(impl._locator_classes)
 
