@@ -145,3 +145,20 @@ def check_range(bounds, shift, dtype, name="X"):
                 f"{name}: column(s) {tight.tolist()[:5]} vary by less than 1e-4 of their magnitude, "
                 "which float32 (7 digits) cannot resolve; center the data or use float64",
                 UserWarning, stacklevel=4)
+
+
+def as_float32(X, names=None):
+    """X in float32, refused (one line) when rounding to float32's 7 digits would move a
+    column's values by more than 1e-3 of its spread: a large offset with a small spread
+    (values near 1e12 varying by 1) would collapse onto a few points."""
+    X32 = np.asarray(X, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        err = np.nanmax(np.abs(X32.astype(np.float64) - X), axis=0, initial=0.0)
+        spread = np.nanstd(X, axis=0)
+    bad = np.flatnonzero(err > 1e-3 * spread)
+    if bad.size:
+        j = int(bad[0])
+        name = names[j] if names is not None else f"column {j}"
+        raise DataError(f"{name}: float32 would round its values by up to {err[j]:.3g} against a spread "
+                        f"of {spread[j]:.3g} (7 significant digits); center the data or drop --float32")
+    return X32

@@ -122,3 +122,12 @@ def test_model_with_a_negative_precision_factor_is_refused(tmp_path):
     save_arrays(tmp_path / "bad.gmm", arrays, meta)
     with pytest.raises(ModelFileError, match="precision"):
         gmmkit.load(tmp_path / "bad.gmm")
+
+
+def test_float32_of_offset_data_is_refused_not_collapsed():
+    from gmmkit._validation import as_float32
+
+    X = np.random.default_rng(7).normal(size=(500, 2))
+    assert as_float32(X).dtype == np.float32
+    with pytest.raises(DataError, match="float32 would round"):
+        as_float32(X + 1e12, ["a", "b"])

@@ -118,9 +118,9 @@ def fit(
         data = data[0]
         X, names, w = read_with_weights(data, columns, weights, header)
         if float32:
-            import numpy as np
+            from ..._validation import as_float32
 
-            X = X.astype(np.float32)
+            X = as_float32(X, names)
         if select:
             res = run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init,
                              max_iter=max_iter, tol=tol, reg_covar=reg_covar, seed=seed, jobs=1,
