@@ -85,12 +85,6 @@ def kernel_arguments(cov_type, weights, means, covariances, dtype):
 
 
 # ---------------------------------------------------------------- gmmkit internals
-def _engine_takes_family(fn):
-    import inspect
-
-    return next(iter(inspect.signature(fn).parameters)) == "family"
-
-
 def _engine_prec(family, prec):
     # the engine takes diag/spherical factors as (K, 1, D), full/tied as (K, D, D)
     return prec[:, None, :] if family == "diag" and prec.ndim == 2 else prec
@@ -103,8 +97,6 @@ def em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel=False):
 
     sw = np.empty(0) if sw is None else np.ascontiguousarray(sw, dtype=np.float64)
     shift = np.ascontiguousarray(shift, dtype=X.dtype)
-    if _engine_takes_family(_engine.em_pass):  # older engine: em_pass(family, X, ...)
-        return _engine.em_pass(family, X, sw, shift, means, prec, logc, log_noise, parallel)
     ll, nk, sx, sxx = _engine.em_pass(X, sw, shift, means, _engine_prec(family, prec), logc, log_noise,
                                       parallel)
     return ll, nk, sx, (sxx[:, 0, :] if family == "diag" else sxx)
@@ -116,18 +108,8 @@ def score_pass(family, X, shift, means, prec, logc, log_noise, parallel=False):
 
     K = means.shape[0]
     shift = np.ascontiguousarray(shift, dtype=X.dtype)
-    if _engine_takes_family(_engine.score_pass):
-        return _engine.score_pass(family, X, shift, means, prec, logc, log_noise, resp_cols=K + 1,
-                                  labels=True, parallel=parallel)
     return _engine.score_pass(X, shift, means, _engine_prec(family, prec), logc, log_noise,
                               resp_cols=K + 1, labels=True, parallel=parallel)
-
-
-def set_parallel_threshold(monkeypatch, value):
-    """Make the engine thread row chunks from ``value`` multiply-adds per pass."""
-    from gmmkit import _engine
-
-    monkeypatch.setattr(_engine, "PARALLEL_MIN_WORK", value)
 
 
 def reservoir_rows(chunks, weights, size, seed):
