@@ -8,8 +8,10 @@ VVI and VII are scikit-learn's full, tied, diag and spherical
 (:mod:`gmmkit._cov_sklearn`); the other ten are here. Layouts: EII stores one variance
 per component (all equal, (K,)); EEI, VEI, EVI (K, D) variances; the rest (K, D, D)
 matrices. The M-steps are mclust's (closed forms of Celeux and Govaert; the iterative
-ones in :mod:`gmmkit._cov_mstep`), with ``reg_covar`` added to the diagonal afterwards
-(mclust has none: ``reg_covar=0`` gives mclust's estimates).
+ones in :mod:`gmmkit._cov_mstep`). ``reg_covar`` is added to the diagonal of every
+component's scatter divided by its weight (``W_k / n_k + reg I``) before the model's
+estimate, so the estimate keeps the model's structure; mclust has no such term:
+``reg_covar=0`` gives mclust's estimates.
 
 The conjugate prior follows mclust's EM (``me`` with ``priorControl()``, whose formulas
 are not always its ``mstep``'s), which has it for EII, VII, EEI, VEI, EVI, VVI, EEE, EEV,
@@ -20,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _cov_mstep as ms
-from ._cov_base import _symmetric, add_diag
+from ._cov_base import _symmetric
 from ._cov_sklearn import Diag, Full, Spherical
 from .exceptions import ParameterError
 
@@ -33,11 +35,6 @@ def _scatter(nk, means, sxx):
 def _diag_scatter(nk, means, sxx):
     """(K, D) per-coordinate scatters about the component means."""
     return sxx - nk[:, None] * means ** 2
-
-
-def _minus_reg(cov, reg):
-    """Covariances of the last M-step without reg_covar (the iterative models' start)."""
-    return add_diag(cov, -reg) if reg else np.asarray(cov, dtype=np.float64)
 
 
 def _no_prior(name):
@@ -62,8 +59,9 @@ class _Matrices(Full):
     """Full-family mclust models: (K, D, D) covariances, structure from the scatters."""
 
     def from_stats(self, nk, means, sxx, n_total, reg, previous=None):
-        state = None if previous is None else self.state(_minus_reg(previous, reg))
-        return add_diag(self.estimate(_scatter(nk, means, sxx), nk, n_total, state), reg)
+        W = _scatter(nk, means, sxx) + (reg * nk)[:, None, None] * np.eye(means.shape[1])
+        with np.errstate(all="ignore"):  # a singular scatter gives NaN: the M-step re-seeds or says so
+            return self.estimate(W, nk, n_total, None if previous is None else self.state(previous))
 
     def state(self, cov):
         return None
@@ -79,8 +77,9 @@ class _Variances(Diag):
     """Diagonal-family mclust models: (K, D) variances."""
 
     def from_stats(self, nk, means, sxx, n_total, reg, previous=None):
-        state = None if previous is None else ms.state_from_diag(_minus_reg(previous, reg))
-        return self.estimate(_diag_scatter(nk, means, sxx), nk, n_total, state) + reg
+        w = _diag_scatter(nk, means, sxx) + reg * nk[:, None]
+        with np.errstate(all="ignore"):  # a zero variance gives NaN: the M-step re-seeds or says so
+            return self.estimate(w, nk, n_total, None if previous is None else ms.state_from_diag(previous))
 
     def map_estimate(self, cov, nk, L, nu, outer, D):
         _no_prior(self.name)

@@ -66,6 +66,8 @@ def vee(W, nk):
     """Sigma_k = scale_k C, det C = 1. mclust (mevee) starts every M-step from scale = 1
     and alternates C and the scales until the objective settles."""
     K, D, _ = W.shape
+    if not np.all(np.isfinite(W)) or not np.all(np.linalg.eigvalsh(W)[:, 0] > 0):
+        return np.full((K, D, D), np.nan)  # as mclust (dpotrf fails): singular scatter
     scale = np.ones(K)
     n = nk.sum()
     prev = np.inf
@@ -101,6 +103,8 @@ def common_orientation(W, nk, state=None, *, equal_volume):
     mclust (meeve, mevve) starts from D = I, A_k = 1 and carries D and A_k over EM iterations."""
     K, D, _ = W.shape
     D_, A = (np.eye(D), np.ones((K, D))) if state is None else state
+    if not np.all(np.isfinite(W)) or not np.all(np.linalg.eigvalsh(W)[:, 0] > 0):
+        return np.full((K, D, D), np.nan)  # as mclust: a singular scatter stops the M-step
     omega = np.linalg.eigvalsh(W)[:, -1]
     prev = np.inf
     scale = np.ones(K)

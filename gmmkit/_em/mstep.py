@@ -47,8 +47,8 @@ def m_step(problem, stats: Statistics, rng, *, initial=False, counter=None):
             prec = entry.precision_cholesky(cov)
         except FactorError:
             raise DataError(
-                "covariances stay singular after re-seeding: the data are degenerate "
-                "for this model; increase reg_covar or use fewer components"
+                "covariances stay singular after re-seeding: the data are degenerate for "
+                f"covariance model {entry.name!r}; increase reg_covar or use fewer components"
             ) from None
     problem.last_covariances = cov
     return MixtureParams(weights, means, prec, cov, float(pi0))

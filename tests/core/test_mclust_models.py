@@ -17,7 +17,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.utils._param_validation import StrOptions
 
-from gmmkit import GaussianMixture, load
+from gmmkit import GaussianMixture
 from gmmkit._covariance import COVARIANCE_NAMES, MCLUST_MODELS, covariance_type, n_parameters
 from gmmkit._em.init import partition_statistics
 from gmmkit._em.mstep import m_step
@@ -25,7 +25,8 @@ from gmmkit._em.noise import NoiseRegion
 from gmmkit._em.prior import ConjugatePrior
 from gmmkit._em.problem import Problem
 from gmmkit._em.sources import DenseRows, PatternRows
-from gmmkit.exceptions import ParameterError
+from gmmkit._model_file import load
+from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
 
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE = json.loads((ROOT / "tests" / "data" / "mclust_models.json").read_text())
@@ -156,8 +157,8 @@ def _structured(model, seed=0):
     """A fitted 3-component mixture of ``model`` on iris (reg_covar=0), as from_parameters builds it."""
     X, z, _ = _data("iris")
     _, params, _ = mclust_me(X, model, z, 5)
-    return GaussianMixture.from_parameters(params.weights, params.means, params.covariances,
-                                           covariance_type=model, random_state=seed), X
+    return GM.from_parameters(params.weights, params.means, params.covariances,
+                              covariance_type=model, random_state=seed), X
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -181,7 +182,7 @@ def test_score_samples_and_sample_moments(model):
 def test_model_file_round_trip(model, tmp_path):
     gm, X = _structured(model)
     gm.save(tmp_path / "m.gmm")
-    back = load(tmp_path / "m.gmm")
+    back = load(tmp_path / "m.gmm", GM)  # gmmkit.load once GaussianMixture takes mclust's names
     np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
     assert covariance_type(back.covariance_type) is covariance_type(model)
 
@@ -254,3 +255,19 @@ def test_estimator_fits_every_model_with_noise_and_nan(model):
     assert gm.noise_weight_ > 0 and np.isfinite(gm.lower_bound_)
     assert gm.covariances_.shape == covariance_type(model).shape(3, X.shape[1])
     assert gm.predict(Xn).shape == (len(X),)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_degenerate_data_one_line_error_naming_the_model(model):
+    """A constant column: reg_covar (added to every component's scatter / n_k before the
+    model's estimate) keeps each model estimable; without it, a one-line error names the model."""
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(size=(60, 2)), np.ones(60)]
+    gm = GM(2, covariance_type=model, random_state=0, max_iter=200).fit(X)
+    assert np.isfinite(gm.score_samples(X)).all()
+    if model in ("EII", "VII"):  # one variance over all coordinates: never singular here
+        return
+    with pytest.raises(DataError, match=repr(covariance_type(model).name)) as info, \
+            pytest.warns(DegenerateComponentWarning):
+        GM(2, covariance_type=model, random_state=0, reg_covar=0.0).fit(X)
+    assert "\n" not in str(info.value)
