@@ -91,6 +91,18 @@ class SelectionResult:
         return ax
 
 
+#: Bounds of a selection grid: a typo such as ``-k 1..100000`` must not run for hours.
+MAX_K, MAX_CANDIDATE_KS = 1000, 100
+
+
+def check_grid(ks, n_rows):
+    """Refuse (one line) a list of K too long or too large to try (a K above the number of
+    rows is not refused here: its candidate records the error and the others run)."""
+    if ks[-1] > MAX_K or len(ks) > MAX_CANDIDATE_KS:
+        raise ParameterError(f"{len(ks)} values of K up to {ks[-1]} for {n_rows} rows: select tries at "
+                             f"most {MAX_CANDIDATE_KS} values, each at most {MAX_K}; give a shorter range")
+
+
 def criteria(model, log_likelihood, n):
     """BIC and AIC (lower is better) of a fitted model from its total (weighted)
     log-likelihood over ``n`` rows (or total weight), e.g. from
@@ -188,6 +200,7 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
 
     # validate X once, with the estimator's own checks and messages
     X = GaussianMixture()._check_X(X, reset=True, min_samples=2)
+    check_grid(ks, X.shape[0])
     params = dict(params, n_init=n_init)
     grid = [(k, c) for c in covariance_types for k in ks]
     n_jobs = max(1, min(int(n_jobs if n_jobs != -1 else _engine.n_threads()), len(grid)))

@@ -131,3 +131,18 @@ def test_float32_of_offset_data_is_refused_not_collapsed():
     assert as_float32(X).dtype == np.float32
     with pytest.raises(DataError, match="float32 would round"):
         as_float32(X + 1e12, ["a", "b"])
+
+
+def test_select_refuses_an_unbounded_grid_at_once():
+    import time
+
+    from gmmkit import select
+    from gmmkit.exceptions import ParameterError
+
+    X = np.random.default_rng(8).normal(size=(150, 2))
+    t0 = time.perf_counter()
+    with pytest.raises(ParameterError, match="at most 100 values"):
+        select(X, n_components=range(1, 100_001))
+    with pytest.raises(ParameterError, match="each at most 1000"):
+        select(X, n_components=[2, 5000])
+    assert time.perf_counter() - t0 < 5
