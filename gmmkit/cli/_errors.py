@@ -113,6 +113,8 @@ class RootGroup(typer.core.TyperGroup):
                                   standalone_mode=False, **extra)
                 if isinstance(rv, int) and not isinstance(rv, bool):
                     code = rv
+                if code == 130:  # Typer turns KeyboardInterrupt into Exit(130) before we see it
+                    echo_err("error: interrupted")
             except KeyboardInterrupt:
                 if STATE.debug:
                     raise

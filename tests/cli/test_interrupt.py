@@ -1,0 +1,27 @@
+"""Ctrl-C during a command prints one line and exits 130 (issue 23: it printed nothing)."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+IRIS = Path(__file__).resolve().parents[2] / "datasets" / "tables" / "iris.csv"
+
+
+def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        import gmmkit.selection as sel
+        from gmmkit.cli import main
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        sel.select = interrupted  # the command is 'interrupted' while it works
+        sys.argv = ["gmmkit", "select", {str(IRIS)!r}, "-k", "1..3"]
+        main()
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 130, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "error: interrupted"
+    assert "Traceback" not in out.stderr
