@@ -60,7 +60,8 @@ class Tied(_FullFamily):
 
     def map_estimate(self, cov, nk, L, nu, outer, D):
         n = nk.sum()
-        return (L + cov * n + outer.sum(axis=0)) / (nu + n + D + 2)
+        # mclust's mstepEEE (Fraley and Raftery 2007): one prior term per component mean
+        return (L + cov * n + outer.sum(axis=0)) / (nu + n + D + len(nk) + 1)
 
     def reseed(self, cov, k, C):
         # the shared covariance cannot follow one component: steady it a little instead

@@ -45,5 +45,11 @@ class Problem:
             N = self.sample.shape[0]
             idx = rng.choice(N, size=min(N, 5000), replace=False)
             Xs = self.sample[idx].astype(np.float64)
-            self._scale = np.atleast_2d(np.cov(Xs, rowvar=False)) + self.reg_covar * np.eye(self.D)
+            if self.sample_w.size:  # frequency weights: the covariance of the rows repeated
+                w = self.sample_w[idx]
+                d = Xs - (w @ Xs) / w.sum()
+                C = (d * w[:, None]).T @ d / max(w.sum() - 1.0, 1.0)
+            else:
+                C = np.cov(Xs, rowvar=False)
+            self._scale = np.atleast_2d(C) + self.reg_covar * np.eye(self.D)
         return self._scale

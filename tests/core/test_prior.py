@@ -18,10 +18,6 @@ from tests.reference import full_covariances, map_mstep, responsibilities
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 MCLUST = json.loads((Path(__file__).resolve().parents[1] / "data" / "mclust_prior.json").read_text())
 
-TIED_DENOMINATOR = pytest.mark.xfail(
-    strict=True,
-    reason="gmmkit's tied MAP divides by nu + n + D + 2; mclust (mstepEEE) and Fraley & Raftery (2007) "
-           "divide by nu + n + D + G + 1 (one |Sigma|^-1/2 per component mean prior)")
 
 
 def _one_step(X, weights, means, cov_type, covariances, prior, sw=None):
@@ -41,8 +37,7 @@ def _inverse(cov_type, c):
 
 
 def _params(cov_type, case):
-    marks = [TIED_DENOMINATOR] if cov_type == "tied" else []
-    return pytest.param(cov_type, case, marks=marks, id=f"{cov_type}-{case}")
+    return pytest.param(cov_type, case, id=f"{cov_type}-{case}")
 
 
 CASES = [_params(c, i) for c in COV_TYPES for i in range(len(MCLUST["cases"]))]
@@ -91,8 +86,7 @@ def _map_case(rng, cov_type, K=3, D=3, N=240):
                random_covariances(rng, cov_type, K, D))
 
 
-@pytest.mark.parametrize("cov_type", [pytest.param(c, marks=TIED_DENOMINATOR) if c == "tied" else c
-                                      for c in COV_TYPES])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_map_mstep_with_weights_and_explicit_prior(rng, cov_type):
     """Sample weights and every prior option (shrinkage, dof, scale) given: the prior
     mean is the weighted data mean, the weights scale the responsibilities."""
@@ -123,8 +117,7 @@ def test_prior_changes_the_estimate(rng, cov_type):
     assert not np.allclose(strong.means_, ml.means_, rtol=1e-3)
 
 
-@pytest.mark.parametrize("cov_type", [pytest.param(c, marks=TIED_DENOMINATOR) if c == "tied" else c
-                                      for c in COV_TYPES])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_prior_fit_converges_to_a_fixed_point_of_the_map_step(rng, cov_type):
     """At convergence the MAP estimate is a fixed point of the textbook MAP M-step
     applied to the fit's own responsibilities."""
@@ -141,10 +134,6 @@ def test_prior_fit_converges_to_a_fixed_point_of_the_map_step(rng, cov_type):
     np.testing.assert_allclose(gm.weights_, w_ref, rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the default prior scale is the unweighted covariance of the rows (the fit context's data "
-    "scale ignores sample_weight) while the prior mean is the weighted mean, so integer weights "
-    "and repeated rows get different priors"))
 @pytest.mark.parametrize("cov_type", ["full", "diag"])
 def test_prior_integer_weights_equal_duplicated_rows(rng, cov_type):
     X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 4])
