@@ -1,7 +1,8 @@
 """Safe files: atomic writes and versioned, non-pickle array files.
 
-This module is the file format only (it knows no estimator): a file is a ``.npz`` archive (read with ``allow_pickle=False``, so loading
-never executes code) holding the fitted arrays plus one ``__meta__`` entry: a
+This module is the file format only (it knows no estimator): a file is a ``.npz``
+archive (read with ``allow_pickle=False``, so loading never executes code) holding
+the fitted arrays plus one ``__meta__`` entry: a
 JSON document with the format name, its version, the estimator's parameters and
 fit metadata. Files are written to a temporary name in the target folder and
 renamed into place, so a crash never leaves a half-written model.

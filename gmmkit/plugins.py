@@ -21,8 +21,8 @@ earlier plugin) does not stop the others: it becomes a one-line entry of
 
 >>> from importlib.metadata import EntryPoint
 >>> reg = discover([EntryPoint("broken", "no_such_module_xyz:app", "gmmkit.apps")])
->>> sorted(reg.plugins), reg.problems
-([], ["plugin 'broken' (no_such_module_xyz:app) failed to load: ModuleNotFoundError: No module named 'no_such_module_xyz'"])
+>>> sorted(reg.plugins), [p.split(": ")[0] for p in reg.problems]
+([], ["plugin 'broken' (no_such_module_xyz:app) failed to load"])
 """
 from __future__ import annotations
 

@@ -90,5 +90,6 @@ def fit(problem, source, initialise, rng, settings, *, warm=None):
             "Best performing initialization did not converge. Try different init "
             "parameters, or increase max_iter, tol, or check for degenerate data.",
             ConvergenceWarning,
+            stacklevel=3,
         )
     return best
