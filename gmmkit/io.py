@@ -2,19 +2,18 @@
 
 This module is the file format only (it knows no estimator): a file is a ``.npz``
 archive (read with ``allow_pickle=False``, so loading never executes code) holding
-the fitted arrays plus one ``__meta__`` entry: a
-JSON document with the format name, its version, the estimator's parameters and
-fit metadata. Files are written to a temporary name in the target folder and
-renamed into place, so a crash never leaves a half-written model.
+arrays plus one ``__meta__`` entry, a JSON document with the format name, its
+version and what the writer adds (an estimator's parameters, fit metadata). Files
+are written to a temporary name in the target folder and renamed into place, so a
+crash never leaves a half-written file. :meth:`gmmkit.GaussianMixture.save` and the
+apps' model files are built on it.
 
 >>> import numpy as np, tempfile, os
->>> from gmmkit import GaussianMixture, load
->>> X = np.random.default_rng(0).normal(size=(200, 2))
->>> gm = GaussianMixture(2, random_state=0).fit(X)
->>> path = os.path.join(tempfile.mkdtemp(), "model.gmm")
->>> gm.save(path)
->>> bool(np.allclose(load(path).means_, gm.means_))
-True
+>>> path = os.path.join(tempfile.mkdtemp(), "thing.gmm")
+>>> save_arrays(path, {"a": np.arange(3.0)}, {"kind": "Thing", "note": "hello"})
+>>> arrays, meta = load_arrays(path, kind="Thing")
+>>> arrays["a"].tolist(), meta["note"], meta["format_version"]
+([0.0, 1.0, 2.0], 'hello', 1)
 """
 from __future__ import annotations
 
