@@ -13,9 +13,9 @@ component's scatter divided by its weight (``W_k / n_k + reg I``) before the mod
 estimate, so the estimate keeps the model's structure; mclust has no such term:
 ``reg_covar=0`` gives mclust's estimates.
 
-The conjugate prior follows mclust's EM (``me`` with ``priorControl()``, whose formulas
-are not always its ``mstep``'s), which has it for EII, VII, EEI, VEI, EVI, VVI, EEE, EEV,
-VEV and VVV; VEE, EVE, VVE and EVV say so in one line.
+The conjugate prior follows mclust's EM (``me`` with ``priorControl()``), which has it
+for EII, VII, EEI, VEI, EVI, VVI, EEE, EEV, VEV and VVV; VEE, EVE, VVE and EVV say so
+in one line.
 """
 from __future__ import annotations
 

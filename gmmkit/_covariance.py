@@ -4,7 +4,7 @@ Every question gmmkit asks about a covariance type (how many free parameters,
 which kernel runs it, the shape of its statistics, how to estimate it from
 sufficient statistics, with or without the conjugate prior, how to factor it,
 how to expand it to full matrices, how to draw from it) is answered by its
-entry in :data:`COVARIANCE_TYPES`; adding a type is adding an entry (and, for a
+entry (:func:`covariance_type`); adding a type is adding an entry (and, for a
 new kernel family, one kernel case).
 
 Shapes, with K components and D features (as in scikit-learn):
@@ -32,13 +32,13 @@ per-coordinate second moments.
 """
 from __future__ import annotations
 
-from ._cov_base import CovarianceType, FactorError, _DiagFamily, _FullFamily, add_diag
+from ._cov_base import CovarianceType, FactorError, add_diag
 from ._cov_mclust import MCLUST_ONLY
 from ._cov_sklearn import Diag, Full, Spherical, Tied
 from .exceptions import ParameterError
 
 __all__ = ["COVARIANCE_NAMES", "COVARIANCE_TYPES", "MCLUST_MODELS", "CovarianceType", "Diag", "FactorError",
-           "Full", "Spherical", "Tied", "_DiagFamily", "_FullFamily", "add_diag", "covariance_type", "n_parameters"]
+           "Full", "Spherical", "Tied", "add_diag", "covariance_type", "n_parameters"]
 
 COVARIANCE_TYPES: dict[str, CovarianceType] = {t.name: t for t in (Full(), Tied(), Diag(), Spherical())}
 
