@@ -121,6 +121,7 @@ def fit(
             from ..._validation import as_float32
 
             X = as_float32(X, names)
+        t0 = time.perf_counter()  # the fit's time, not the reading's
         if select:
             res = run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init,
                              max_iter=max_iter, tol=tol, reg_covar=reg_covar, seed=seed, jobs=1,
