@@ -20,10 +20,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._covariance import COVARIANCE_TYPES, CovarianceType, FactorError, covariance_type, n_parameters
+from ._covariance import (
+    COVARIANCE_NAMES,
+    COVARIANCE_TYPES,
+    MCLUST_MODELS,
+    CovarianceType,
+    FactorError,
+    covariance_type,
+    n_parameters,
+)
 
 __all__ = [
-    "COVARIANCE_TYPES", "CovarianceType", "FactorError", "covariance_type", "n_parameters",
+    "COVARIANCE_NAMES", "COVARIANCE_TYPES", "MCLUST_MODELS", "CovarianceType", "FactorError", "covariance_type",
+    "n_parameters",
     "full_covariances", "full_precisions", "full_precision_factors", "variances",
 ]
 

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from . import _engine, _model_file
-from ._covariance import COVARIANCE_TYPES, covariance_type, n_parameters
+from ._covariance import COVARIANCE_NAMES, covariance_type, n_parameters
 from ._em import driver
 from ._em.driver import Settings
 from ._em.init import Initialiser, from_estimator
@@ -111,7 +111,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(COVARIANCE_NAMES))],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],

@@ -180,12 +180,16 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
 
     if criterion not in CRITERIA:
         raise ParameterError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    from ._covariance import COVARIANCE_NAMES, MCLUST_MODELS
+
     if isinstance(covariance_types, str):
-        covariance_types = ALL_TYPES if covariance_types == "all" else (covariance_types,)
+        covariance_types = {"all": ALL_TYPES, "mclust": tuple(MCLUST_MODELS)}.get(covariance_types,
+                                                                                 (covariance_types,))
     covariance_types = tuple(covariance_types)
-    unknown = [c for c in covariance_types if c not in ALL_TYPES]
+    unknown = [c for c in covariance_types if c not in COVARIANCE_NAMES]
     if unknown:
-        raise ParameterError(f"unknown covariance type(s) {unknown}; use {', '.join(ALL_TYPES)}")
+        raise ParameterError(f"unknown covariance type(s) {unknown}; use {', '.join(COVARIANCE_NAMES)}, "
+                             "'all' (scikit-learn's four) or 'mclust' (mclust's 14)")
     ks = sorted({int(k) for k in n_components})
     if not ks or ks[0] < 1:
         raise ParameterError("n_components must list positive integers")

@@ -15,17 +15,16 @@ import pandas as pd
 import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
-from sklearn.utils._param_validation import StrOptions
 
+import gmmkit
 from gmmkit import GaussianMixture
-from gmmkit._covariance import COVARIANCE_NAMES, MCLUST_MODELS, covariance_type, n_parameters
+from gmmkit._covariance import MCLUST_MODELS, covariance_type, n_parameters
 from gmmkit._em.init import partition_statistics
 from gmmkit._em.mstep import m_step
 from gmmkit._em.noise import NoiseRegion
 from gmmkit._em.prior import ConjugatePrior
 from gmmkit._em.problem import Problem
 from gmmkit._em.sources import DenseRows, PatternRows
-from gmmkit._model_file import load
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +32,6 @@ ORACLE = json.loads((ROOT / "tests" / "data" / "mclust_models.json").read_text()
 MODELS = list(MCLUST_MODELS)
 DATASETS = list(ORACLE["datasets"])
 ITERS = np.array(ORACLE["iters"])
-
-
-class GM(GaussianMixture):
-    """The estimator with mclust's names allowed (until GaussianMixture's own parameter
-    check lists ``gmmkit.covariance.COVARIANCE_NAMES``)."""
-
-    _parameter_constraints = {**GaussianMixture._parameter_constraints,
-                              "covariance_type": [StrOptions(set(COVARIANCE_NAMES))]}
 
 
 def _data(name):
@@ -127,7 +118,7 @@ def test_prior_refused_in_one_line_where_mclust_has_none(model):
         mclust_me(X, model, z, 1, prior=True)
     assert "\n" not in str(info.value)
     with pytest.raises(ParameterError, match=model):
-        GM(3, covariance_type=model, prior="conjugate").fit(X)
+        GaussianMixture(3, covariance_type=model, prior="conjugate").fit(X)
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -150,7 +141,7 @@ def _structured(model, seed=0):
     """A fitted 3-component mixture of ``model`` on iris (reg_covar=0), as from_parameters builds it."""
     X, z, _ = _data("iris")
     _, params, _ = mclust_me(X, model, z, 5)
-    return GM.from_parameters(params.weights, params.means, params.covariances,
+    return GaussianMixture.from_parameters(params.weights, params.means, params.covariances,
                               covariance_type=model, random_state=seed), X
 
 
@@ -175,7 +166,7 @@ def test_score_samples_and_sample_moments(model):
 def test_model_file_round_trip(model, tmp_path):
     gm, X = _structured(model)
     gm.save(tmp_path / "m.gmm")
-    back = load(tmp_path / "m.gmm", GM)  # gmmkit.load once GaussianMixture takes mclust's names
+    back = gmmkit.load(tmp_path / "m.gmm")
     np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
     assert covariance_type(back.covariance_type) is covariance_type(model)
 
@@ -244,7 +235,7 @@ def test_estimator_fits_every_model_with_noise_and_nan(model):
     X, _, _ = _data("diabetes")
     Xn = X.copy()
     Xn[::17, 1] = np.nan
-    gm = GM(3, covariance_type=model, noise=True, random_state=0, max_iter=500).fit(Xn)
+    gm = GaussianMixture(3, covariance_type=model, noise=True, random_state=0, max_iter=500).fit(Xn)
     assert gm.noise_weight_ > 0 and np.isfinite(gm.lower_bound_)
     assert gm.covariances_.shape == covariance_type(model).shape(3, X.shape[1])
     assert gm.predict(Xn).shape == (len(X),)
@@ -256,11 +247,11 @@ def test_degenerate_data_one_line_error_naming_the_model(model):
     model's estimate) keeps each model estimable; without it, a one-line error names the model."""
     rng = np.random.default_rng(0)
     X = np.c_[rng.normal(size=(60, 2)), np.ones(60)]
-    gm = GM(2, covariance_type=model, random_state=0, max_iter=200).fit(X)
+    gm = GaussianMixture(2, covariance_type=model, random_state=0, max_iter=200).fit(X)
     assert np.isfinite(gm.score_samples(X)).all()
     if model in ("EII", "VII"):  # one variance over all coordinates: never singular here
         return
     with pytest.raises(DataError, match=repr(covariance_type(model).name)) as info, \
             pytest.warns(DegenerateComponentWarning):
-        GM(2, covariance_type=model, random_state=0, reg_covar=0.0).fit(X)
+        GaussianMixture(2, covariance_type=model, random_state=0, reg_covar=0.0).fit(X)
     assert "\n" not in str(info.value)
