@@ -98,13 +98,7 @@ def test_marginal_score_matches_fit_on_observed_columns(rng):
     gm = GaussianMixture(2, random_state=0).fit(X)
     Xq = X[:50].copy()
     Xq[:, 2] = np.nan
-    sub = GaussianMixture(2)
-    sub.weights_, sub.means_ = gm.weights_, gm.means_[:, :2]
-    sub.covariances_ = gm.covariances_[:, :2, :2]
-    from gmmkit._covariance import COVARIANCE_TYPES
-
-    sub.precisions_cholesky_ = COVARIANCE_TYPES["full"].prec_chol(sub.covariances_)
-    sub.n_features_in_ = 2
+    sub = GaussianMixture.from_parameters(gm.weights_, gm.means_[:, :2], gm.covariances_[:, :2, :2])
     np.testing.assert_allclose(gm.score_samples(Xq), sub.score_samples(X[:50, :2]), rtol=1e-10)
 
 

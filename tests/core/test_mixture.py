@@ -65,9 +65,9 @@ def test_kernel_statistics_match_numpy_twin(rng):
     X = make_blobs(rng, n=300, d=3, k=2)
     gm = GaussianMixture(2, random_state=0).fit(X)
     sw = rng.uniform(0.1, 2.0, size=len(X))
-    shift, means, prec, logc, _ = gm._kernel_params(np.float64)
+    m, shift = gm._kernel_model(np.float64), np.zeros(3)
     for parallel in (False, True):
-        ll, nk, sx, sxx = _engine.em_pass("full", X, sw, shift, means, prec, logc, -np.inf, parallel)
+        ll, nk, sx, sxx = _engine.em_pass(X, sw, shift, m.means, m.prec, m.logc, -np.inf, parallel)
         ll_ref, nk_ref, sx_ref, sxx_ref = em_statistics(X, sw, gm.weights_, gm.means_, gm.covariances_)
         np.testing.assert_allclose(ll, ll_ref, rtol=1e-10)
         np.testing.assert_allclose(nk[:2], nk_ref, rtol=1e-10)

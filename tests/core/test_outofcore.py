@@ -307,17 +307,17 @@ def test_partial_fit_with_missing_values(rng, noise):
 @pytest.mark.parametrize("cov", COV_TYPES)
 def test_model_statistics_round_trip(blobs, cov):
     """A fitted model as stream statistics: the M-step gives the model back."""
-    from gmmkit._covariance import COVARIANCE_TYPES
-    from gmmkit.mixture import _FitContext
+    from gmmkit._em.init import from_estimator
+    from gmmkit._em.mstep import m_step
     from gmmkit.streaming import _model_statistics
 
     gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(blobs)
-    ctx = _FitContext(gm, blobs, np.empty(0), 1.0, blobs.mean(0), COVARIANCE_TYPES[cov],
-                      np.random.RandomState(0))
-    p = ctx.params_from_attributes()
-    q = ctx.m_step(_model_statistics(ctx, p), ctx.rng)
-    for a, b in zip(p[:4], q[:4]):
-        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    rng = np.random.RandomState(0)
+    problem = gm._problem(blobs.shape[1], blobs.mean(0), 1.0, blobs, np.empty(0), None, rng)
+    p = from_estimator(problem, gm)
+    q = m_step(problem, _model_statistics(problem, p), rng)
+    for name in ("weights", "means", "prec_chol", "covariances"):
+        np.testing.assert_allclose(getattr(q, name), getattr(p, name), rtol=1e-9, atol=1e-12)
 
 
 def test_partial_fit_warm_from_fit_and_restart(rng, blobs):
