@@ -12,23 +12,9 @@ from gmmkit import GMMHMM
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 from gmmkit.hmm.source import chunk_bounds
 from tests.core import hmm_oracle as oracle
+from tests.core.hmm_oracle import fit_from, sequences, start_model
 
 COV_TYPES = ["diag", "full", "tied", "spherical"]
-
-
-def sequences(rng, n_seq=5, D=2, S=3, lo=15, hi=40, dtype=np.float64):
-    """Sequences from a sticky S-state chain with separated state means."""
-    lengths = rng.integers(lo, hi, n_seq)
-    centres = rng.normal(0, 3, (S, D))
-    parts = []
-    for T in lengths:
-        s, states = rng.integers(S), []
-        for _ in range(T):
-            states.append(s)
-            if rng.random() < 0.15:
-                s = rng.integers(S)
-        parts.append(centres[states] + rng.normal(size=(T, D)) @ (np.eye(D) + 0.3 * rng.normal(size=(D, D))))
-    return np.vstack(parts).astype(dtype), lengths
 
 
 def random_model(rng, S, M, D, cov_type, topology="ergodic"):
@@ -55,24 +41,9 @@ def random_model(rng, S, M, D, cov_type, topology="ergodic"):
                                   covariance_type=cov_type, topology=topology)
 
 
-def start_model(X, lengths, S, M, cov_type):
-    """Parameters near the data: one iteration from gmmkit's own initialisation."""
-    with pytest.warns(ConvergenceWarning):
-        return GMMHMM(S, M, cov_type, max_iter=1, reg_covar=1e-3, random_state=0).fit(X, lengths)
-
-
 def split(X, lengths):
     ends = np.cumsum(lengths)
     return [X[a:b] for a, b in zip(ends - lengths, ends)]
-
-
-def fit_from(model, X, lengths, n_iter, **params):
-    """``n_iter`` Baum-Welch iterations from ``model``'s parameters (no convergence stop)."""
-    start = GMMHMM.from_parameters(model.startprob_, model.transmat_, model.weights_, model.means_,
-                                   model.covariances_, covariance_type=model.covariance_type,
-                                   **dict(dict(warm_start=True, tol=0.0, max_iter=n_iter, reg_covar=0.0), **params))
-    with pytest.warns(ConvergenceWarning):
-        return start.fit(X, lengths)
 
 
 # ---------------------------------------------------------------- the kernels against the twin

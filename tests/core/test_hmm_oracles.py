@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gmmkit import GMMHMM
 from gmmkit.exceptions import DegenerateComponentWarning
 from tests.core import hmm_oracle as oracle
-from tests.core.test_hmm import fit_from, sequences, start_model
+from tests.core.hmm_oracle import fit_from, sequences, start_model
 
 N_ITER = 10
 

@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # one subprocess (interpreter and imports paid once): the kernel twins and the public
 # kernel module's oracles named "small", and the missing-value kernel's textbook twin for
 # each kernel family (full, diag) in float64
-FILES = ["tests/core/test_kernels.py", "tests/core/test_kernels_public.py", "tests/core/test_missing.py"]
-SELECT = "small or (pattern_kernel_matches_textbook_em_step and float64 and (full or diag))"
+FILES = ["tests/core/test_kernels.py", "tests/core/test_kernels_public.py", "tests/core/test_missing.py",
+         "tests/core/test_hmm.py"]
+SELECT = ("small or (pattern_kernel_matches_textbook_em_step and float64 and (full or diag)) "
+          "or (twin and not hmm_oracles)")
 
 
 def test_kernel_oracles_without_jit():
