@@ -242,10 +242,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         # EM runs on data shifted by its (weighted) mean: the second moments then
         # have no large-mean cancellation; the shift is applied inside the kernel.
-        nan = np.isnan(X)
-        if nan.any():  # initialisation and re-seeding run on a mean-imputed copy
-            shift = observed_mean(X, sw, nan)
-            sample = np.ascontiguousarray(np.where(nan, shift.astype(X.dtype), X))
+        if np.isnan(X).any():  # initialisation and re-seeding on a mean-imputed copy (no mask kept)
+            shift = observed_mean(X, sw, np.isnan(X))
+            sample = np.ascontiguousarray(np.where(np.isnan(X), shift.astype(X.dtype), X))
         else:
             shift, sample = np.average(X, axis=0, weights=sw if sw.size else None), X
         rows = sample if not sw.size else sample[sw > 0]
