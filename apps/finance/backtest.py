@@ -41,6 +41,7 @@ from .risk import historical_var_es, normal_var_es
 from .volatility import check_filter, ewma_volatility, fit_garch
 
 METHODS = ("gmm", "normal", "historical")
+ALL_METHODS = METHODS + ("hmm",)   # hmm: the Markov-switching model (:mod:`.switching`), on request
 
 
 def _estimator(k, random_state, *, n_init, warm_start):
@@ -119,7 +120,8 @@ def _garch_summary(fits):
 
 
 def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None, max_components=5,
-                n_init=3, random_state=0, methods=METHODS, vol="gjr", ewma_lambda=0.94, progress=None):
+                n_init=3, random_state=0, methods=METHODS, vol="gjr", ewma_lambda=0.94, progress=None,
+                n_states=None, max_states=3, n_mix=2):
     """Rolling one-period VaR forecasts of the three methods.
 
     Parameters
@@ -146,6 +148,12 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
         recursion run on through the days until the next refit.
     progress : callable, optional
         Called with ``(done, total)`` after each refit.
+    n_states, max_states, n_mix
+        For the method ``"hmm"`` (Markov switching, :class:`.switching.RollingSwitching`):
+        regimes fixed or by BIC over ``2..max_states`` on the first window, normal
+        components per regime. It models the raw returns of the window (the regimes
+        are its volatility model: ``vol`` does not apply to it), refits with warm start
+        and updates its regime probabilities every day by the forward filter.
 
     Returns
     -------
@@ -170,9 +178,9 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
         raise ParameterError(f"window must be at least 50 periods, got {window}")
     if refit < 1:
         raise ParameterError(f"refit must be at least 1, got {refit}")
-    unknown = set(methods) - set(METHODS)
+    unknown = set(methods) - set(ALL_METHODS)
     if unknown:
-        raise ParameterError(f"unknown method(s) {sorted(unknown)}; choose from {list(METHODS)}")
+        raise ParameterError(f"unknown method(s) {sorted(unknown)}; choose from {list(ALL_METHODS)}")
     check_filter(vol)
     if vol in ("garch", "gjr") and window < 100:
         raise ParameterError(f"--vol {vol} fits a GARCH on each window: window must be at least 100, "
@@ -187,6 +195,11 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     info = {"window": window, "refit": refit, "level": level, "vol": vol, "n_restarts": 0}
     gm = garch = None
     em_iters, garch_fits = [], []
+    if "hmm" in methods:
+        from .switching import RollingSwitching
+
+        switching = RollingSwitching(level, n_states=n_states, max_states=max_states, n_mix=n_mix,
+                                     n_init=n_init, random_state=random_state)
     starts = list(range(window, r.size, refit))
     for j, t in enumerate(starts):
         stop = min(t + refit, r.size)
@@ -229,6 +242,8 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
             out["normal"][sl] = sig * normal_var_es(float(hist.mean()), float(hist.std()), level)[0] - mu
         if "historical" in methods:
             out["historical"][sl] = sig * historical_var_es(hist, level)[0] - mu
+        if "hmm" in methods:
+            out["hmm"][sl] = switching.block(r[t - window:t], r[t:stop])
         if progress is not None:
             progress(j + 1, len(starts))
     info["n_refits"] = len(starts)
@@ -238,6 +253,11 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
         info["ewma_lambda"] = ewma_lambda
     if garch_fits:
         info["garch"] = _garch_summary(garch_fits)
+    if "hmm" in methods:
+        info["hmm"] = {"n_states": switching.fit.n_states, "n_mix": switching.fit.n_mix,
+                       "bic_first_window": switching.first_bic,
+                       "mean_em_iterations": float(np.mean(switching.iterations)),
+                       "n_restarts": switching.restarts}
     index = returns.index[window:] if hasattr(returns, "index") else np.arange(window, r.size)
     frame = pd.DataFrame({"return": r[window:]}, index=index)
     for m in methods:

@@ -335,6 +335,14 @@ def backtest(
         _echo(f"wrote {f}", quiet)
 
 
+ModelOpt = typer.Option("hmm", "--model", help="hmm: Markov-switching regimes (states with mixture emissions, "
+                        "the default); mixture: the i.i.d. Gaussian mixture (each day on its own).")
+MixOpt = typer.Option(2, "--mix", min=1, max=10, help="With --model hmm: normal components in each regime's mixture "
+                      "(1: Hamilton's Gaussian regimes).")
+MaxStatesOpt = typer.Option(None, "--max-components", min=1, max=20,
+                            help="Largest K tried by BIC (default 5; 3 regimes with --model hmm).")
+
+
 @app.command()
 def regimes(
     data: Path = DataArg,
@@ -347,8 +355,11 @@ def regimes(
     end: Optional[str] = EndOpt,
     dropna: bool = DropnaOpt,
     gaps: str = GapsOpt,
-    components: Optional[int] = KOpt,
-    max_components: int = MaxKOpt,
+    model: str = ModelOpt,
+    components: Optional[int] = typer.Option(None, "--components", "-k", min=1,
+                                             help="Fixed number of regimes (default: BIC)."),
+    max_components: Optional[int] = MaxStatesOpt,
+    mix: int = MixOpt,
     seed: int = SeedOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Write the daily regime series (CSV)."),
     force: bool = ForceOpt,
@@ -356,34 +367,94 @@ def regimes(
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ):
-    """Each day's most likely component, named calm ... turbulent by the component's volatility.
+    """Market regimes that persist: a Markov-switching model (default) or the i.i.d. mixture's labels.
 
-    Prints the share of days, mean return, annualised volatility and mean run
-    length of each regime; --out writes date, return, component, regime and
-    P(turbulent) for every day.
+    --model hmm (default): a hidden Markov chain of K regimes (K by BIC over 2..3,
+    or -k), each emitting a mixture of --mix normals. Prints the transition matrix,
+    each regime's expected duration 1/(1-p_ii), annualised mean and volatility, and
+    the regime switches per year against the i.i.d. mixture with as many components;
+    --out writes each day's smoothed regime, Viterbi regime and P(turbulent)
+    (smoothed and filtered); --plot draws the smoothed probabilities.
+    --model mixture: each day's most likely component of an i.i.d. mixture, named
+    calm ... turbulent by volatility, with share, mean, volatility and mean run length.
 
-    Example: gmmkit finance regimes datasets/finance/indices.csv.gz -t SPX -k 2 --out regimes.csv
+    Example: gmmkit finance regimes datasets/finance/indices.csv.gz -t SPX --plot docs/img
     """
     from gmmkit.cli.kit import check_output
 
     from .data import FREQUENCIES
-    from .dist import fit_mixture
-    from .regimes import regime_summary
-    from .regimes import regimes as day_regimes
+    from .switching import check_model
 
+    check_model(model)
     check_output(out, force)
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
-    res = fit_mixture(s.to_numpy(), n_components=components, max_components=max_components,
-                      random_state=seed)
-    frame = day_regimes(s, res)
-    summary = regime_summary(frame, FREQUENCIES[freq][0])
+    ppy = FREQUENCIES[freq][0]
+    if model == "mixture":
+        _regimes_mixture(s, ppy, components, max_components or 5, seed, out, force, plot, as_json, quiet)
+        return
+    from .switching import regime_analysis
+
+    frame, info = regime_analysis(s, n_states=components, max_states=max_components or 3, n_mix=mix,
+                                  periods_per_year=ppy, random_state=seed)
+    _write_frame(frame, out, force)
+    figures = []
+    if _plot_dir(plot) is not None:
+        from .plots import plot_switching, safe_name
+
+        figures.append(plot_switching(frame, plot / f"finance_regimes_{safe_name(s.name)}.png",
+                                      title=f"{s.name}: {info['n_states']} Markov-switching regimes "
+                                            f"({info['n_mix']} normals each)"))
+    sw = info["switches_per_year"]
+    if as_json:
+        _json_out({"ticker": str(s.name), "model": "hmm", "n": int(len(frame)),
+                   "start": str(frame.index[0].date()), "end": str(frame.index[-1].date()), **info,
+                   "figures": figures})
+        return
+    names = [row["regime"] for row in info["regimes"]]
+    _echo(f"{s.name}: {len(frame)} days {frame.index[0].date()} to {frame.index[-1].date()}, Markov switching, "
+          f"K={info['n_states']} regimes" + (" by BIC" if components is None else " (fixed)") +
+          f", {info['n_mix']} normals each", quiet)
+    _echo("transition matrix (row: today, column: tomorrow):", quiet)
+    trans = [{"from": n, **{f"to {m}": p for m, p in zip(names, row)}} for n, row in zip(names, info["transmat"])]
+    _echo(_table(trans, ["from"] + [f"to {m}" for m in names], {f"to {m}": "{:.4f}" for m in names}), quiet)
+    _echo("", quiet)
+    _echo(_table(info["regimes"], ["regime", "p_stay", "duration", "ann_mean", "ann_vol", "days", "share",
+                                   "mean_spell"],
+                 {"p_stay": "{:.4f}", "duration": "{:.1f}", "ann_mean": "{:+.1%}", "ann_vol": "{:.1%}",
+                  "share": "{:.1%}", "mean_spell": "{:.1f}"}), quiet)
+    _echo("duration: expected spell 1/(1-p_stay) in days; days, share and mean_spell from each day's most "
+          "probable regime (smoothed)", quiet)
+    _echo(f"regime switches per year: {sw['hmm']:.2f} (smoothed), {sw['hmm_viterbi']:.2f} (Viterbi); i.i.d. "
+          f"mixture with {info['n_states']} components: {sw['mixture']:.2f}", quiet)
+    spells_text = ", ".join(f"{x['start']} to {x['end']} ({x['days']} days)" for x in info["longest_turbulent_spells"])
+    _echo(f"longest turbulent spells: {spells_text}", quiet)
+    if out is not None:
+        _echo(f"wrote {out}", quiet)
+    for f in figures:
+        _echo(f"wrote {f}", quiet)
+
+
+def _write_frame(frame, out, force):
     if out is not None:
         from gmmkit.io import atomic_path
 
         with atomic_path(out, overwrite=force, suffix=".csv") as tmp:
             frame.to_csv(tmp, index_label="Date")
+
+
+def _regimes_mixture(s, ppy, components, max_components, seed, out, force, plot, as_json, quiet):
+    """``regimes --model mixture``: the i.i.d. mixture's day labels (the command's former default)."""
+    from .dist import fit_mixture
+    from .regimes import regime_summary
+    from .regimes import regimes as day_regimes
+
+    res = fit_mixture(s.to_numpy(), n_components=components, max_components=max_components,
+                      random_state=seed)
+    frame = day_regimes(s, res)
+    summary = regime_summary(frame, ppy)
+    _write_frame(frame, out, force)
     figures = []
     if _plot_dir(plot) is not None:
         from .plots import plot_regimes, safe_name
@@ -391,8 +462,8 @@ def regimes(
         figures.append(plot_regimes(frame, plot / f"finance_regimes_{safe_name(s.name)}.png",
                                     title=f"{s.name}: regimes of a {res.mixture.n_components}-component GMM"))
     if as_json:
-        _json_out({"ticker": str(s.name), "n_components": res.mixture.n_components, "summary": summary,
-                   "figures": figures})
+        _json_out({"ticker": str(s.name), "model": "mixture", "n_components": res.mixture.n_components,
+                   "summary": summary, "figures": figures})
         return
     _echo(f"{s.name}: {len(frame)} days, K={res.mixture.n_components}", quiet)
     _echo(_table(summary, ["regime", "days", "share", "mean", "ann_vol", "mean_run"],

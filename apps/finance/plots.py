@@ -144,3 +144,36 @@ def plot_regimes(frame, path, *, title=""):
     ax2.set_ylim(0, 1)
     fig.tight_layout()
     return _save(fig, path, plt)
+
+
+def plot_switching(frame, path, *, title=""):
+    """Markov-switching regimes: cumulative log return with the turbulent regime's days shaded,
+    its smoothed (and filtered) probability, and the i.i.d. mixture's turbulent probability."""
+    plt = _pyplot()
+    has_mix = "mixture_p_turbulent" in frame
+    rows = 3 if has_mix else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 6 if has_mix else 4.5), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 1, 1][:rows]})
+    ax, ax2 = axes[0], axes[1]
+    idx = frame.index
+    cum = frame["return"].cumsum().to_numpy()
+    turb = (frame["regime"] == "turbulent").to_numpy()
+    ax.plot(idx, cum, color="0.2", lw=0.7)
+    lo, hi = float(np.min(cum)), float(np.max(cum))
+    ax.fill_between(idx, lo, hi, where=turb, color="#d62728", alpha=0.18, lw=0, step="mid",
+                    label="turbulent regime (smoothed)")
+    ax.set_ylabel("cumulative log return")
+    ax.set_title(title or "Markov-switching regimes")
+    ax.legend(fontsize=8, loc="upper left")
+    ax2.fill_between(idx, frame["p_turbulent"].to_numpy(), color="#d62728", lw=0, label="smoothed")
+    if "p_turbulent_filtered" in frame:
+        ax2.plot(idx, frame["p_turbulent_filtered"].to_numpy(), color="k", lw=0.3, label="filtered")
+    ax2.set_ylabel("P(turbulent)\nHMM", fontsize=8)
+    ax2.set_ylim(0, 1)
+    ax2.legend(fontsize=7, loc="upper left")
+    if has_mix:
+        axes[2].fill_between(idx, frame["mixture_p_turbulent"].to_numpy(), color="#ff7f0e", lw=0)
+        axes[2].set_ylabel("P(turbulent)\ni.i.d. mixture", fontsize=8)
+        axes[2].set_ylim(0, 1)
+    fig.tight_layout()
+    return _save(fig, path, plt)

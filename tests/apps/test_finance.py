@@ -496,7 +496,7 @@ def test_cli_risk_garch_scales_to_the_next_forecast(cli):
 def test_cli_regimes_export(cli, tmp_path):
     out = tmp_path / "reg.csv"
     res = cli("regimes", INDICES, "-t", "SPX", "--start", "2007-01-01", "--end", "2009-12-31", "-k", "2",
-              "--out", out)
+              "--model", "mixture", "--out", out)
     assert res.exit_code == 0, res.output
     frame = pd.read_csv(out, index_col=0, parse_dates=True)
     assert set(frame["regime"]) == {"calm", "turbulent"}
