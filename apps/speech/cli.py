@@ -29,6 +29,18 @@ phonemes = typer.Typer(no_args_is_help=True, add_completion=False,
 Example: gmmkit speech phonemes train segments.csv -o phones.gmmc --split train
 """)
 app.add_typer(phonemes, name="phonemes")
+words = typer.Typer(no_args_is_help=True, add_completion=False,
+                    help="""Isolated-word recogniser: one left-to-right GMM-HMM per word, Viterbi recognition.
+
+Example (FSDD-style names {word}_{speaker}_{n}.wav, or one sub-folder per word, or a table):
+
+  gmmkit speech words train recordings/ -o digits.gmmw
+
+  gmmkit speech words recognize -m digits.gmmw clip1.wav clip2.wav
+
+  gmmkit speech words evaluate recordings/ --by-speaker --confusion confusion.png
+""")
+app.add_typer(words, name="words")
 
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and --json).")]
@@ -208,11 +220,18 @@ def _plot_confusion(cm, path, accuracy, force):
 
     rows = cm.values.sum(axis=1, keepdims=True)
     frac = cm.values / np.maximum(rows, 1)
-    n = len(cm)
-    fig, ax = plt.subplots(figsize=(2 + 0.17 * n, 1.6 + 0.17 * n), dpi=90)
+    n, n_cols = len(cm.index), len(cm.columns)  # a rejection column may make it wider
+    size = max(0.17, min(0.4, 4.0 / max(n, 1)))
+    fig, ax = plt.subplots(figsize=(2 + size * n_cols, 1.6 + size * n), dpi=90)
     ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), cm.columns, rotation=90, fontsize=7)
+    ax.set_xticks(range(n_cols), cm.columns, rotation=90, fontsize=7)
     ax.set_yticks(range(n), cm.index, fontsize=7)
+    if n <= 12:  # small matrices: the counts in the cells
+        for i in range(n):
+            for j in range(n_cols):
+                if cm.values[i, j]:
+                    ax.text(j, i, str(cm.values[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if frac[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"confusion (row-normalised), accuracy {100 * accuracy:.1f}%", fontsize=9)
@@ -228,6 +247,212 @@ def _save_png(fig, path, force):
     with atomic_path(path, overwrite=force) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- words
+Pattern = Annotated[Optional[str], typer.Option(
+    "--pattern", help="File-name pattern with a {word} field, e.g. {word}_{speaker}_{n} (the default for "
+                      "files and folders without one sub-folder per word).")]
+MinSpeech = Annotated[int, typer.Option("--min-speech", help="Refuse inputs with fewer speech frames "
+                                                             "(10 ms each) after voice activity detection.")]
+
+
+def _word_features(data, pattern, fe, quiet, what="MFCC features"):
+    from gmmkit.cli.kit import Progress
+
+    from .corpus import features_of
+    from .words import labelled_files
+
+    files, labels, speakers = labelled_files(list(data), pattern=pattern)
+    with Progress(enabled=not quiet, delay=1.0) as bar:
+        feats = features_of(files, fe, progress=bar.task(what, total=len(files)))
+    return files, feats, labels, speakers
+
+
+def _recognizer_params(states, mix, covariance_type, threshold, seed):
+    if states != "auto":
+        try:
+            states = int(states)
+        except ValueError:
+            raise typer.BadParameter(f"--states must be 'auto' or an integer, got {states!r}") from None
+    return dict(n_states=states, n_mix=mix, covariance_type=covariance_type, threshold=threshold,
+                random_state=seed)
+
+
+States = Annotated[str, typer.Option("--states", help="States per word: 'auto' (by the word's median length, "
+                                                      "5 frames a state, 3-10) or a number.")]
+Mix = Annotated[int, typer.Option("--mix", help="Gaussians per state.")]
+CovType = Annotated[str, typer.Option("--covariance-type", help="diag, full, tied or spherical.")]
+Threshold = Annotated[Optional[float], typer.Option(
+    "--threshold", help="Reject ('<none>') inputs whose best log-likelihood per frame is below this.")]
+
+
+@words.command("train")
+def words_train(
+    data: Annotated[List[Path], typer.Argument(help="A folder with one sub-folder per word, audio files or "
+                                                    "folders named by --pattern, or a CSV table (file,word).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Word model file to write (.gmmw).")],
+    pattern: Pattern = None,
+    states: States = "auto",
+    mix: Mix = 3,
+    covariance_type: CovType = "diag",
+    threshold: Threshold = None,
+    sr: Sr = 8000,
+    n_mfcc: NMfcc = 13,
+    min_speech: MinSpeech = 10,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Force = False,
+    json_out: Json = False,
+    quiet: Quiet = False,
+):
+    """Train one left-to-right GMM-HMM per word by Baum-Welch.
+
+    Example: gmmkit speech words train datasets/speech/digits/ -o digits.gmmw
+    """
+    import time
+
+    from gmmkit.cli.kit import check_output
+
+    from .features import FrontEnd
+    from .words import WordRecognizer
+
+    check_output(out, force)
+    fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech)
+    params = _recognizer_params(states, mix, covariance_type, threshold, seed)
+    t0 = time.perf_counter()
+    files, feats, labels, _ = _word_features(data, pattern, fe, quiet or json_out)
+    t1 = time.perf_counter()
+    rec = WordRecognizer(**params).fit(feats, labels)
+    t2 = time.perf_counter()
+    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict()})
+    summary = {"output": str(out), "words": [str(w) for w in rec.words_], "files": len(files),
+               "frames": int(sum(len(f) for f in feats)),
+               "states": {str(w): int(m.n_components) for w, m in zip(rec.words_, rec.models_)},
+               "mix": {str(w): int(m.n_mix) for w, m in zip(rec.words_, rec.models_)},
+               "feature_seconds": round(t1 - t0, 2), "train_seconds": round(t2 - t1, 2)}
+    if json_out:
+        _emit_json(summary)
+    else:
+        _note(quiet, f"{out}: {len(rec.words_)} words from {len(files)} files ({summary['frames']} frames); "
+                     f"features {summary['feature_seconds']} s, Baum-Welch {summary['train_seconds']} s")
+
+
+def _load_words(model):
+    from .features import FrontEnd
+    from .words import WordRecognizer
+
+    rec, extra = WordRecognizer.load(model)
+    return rec, FrontEnd.from_dict(extra.get("speech_front_end") or {})
+
+
+@words.command("recognize")
+def words_recognize(
+    files: Annotated[List[Path], typer.Argument(help="Audio files (or folders) of one word each.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Word model file from 'words train'.")],
+    threshold: Threshold = None,
+    scores: Annotated[bool, typer.Option("--scores", help="Print every word's log-likelihood.")] = False,
+    json_out: Json = False,
+    quiet: Quiet = False,
+):
+    """Recognise the word of each file (Viterbi); '<none>' below the rejection threshold.
+
+    Example: gmmkit speech words recognize -m digits.gmmw clip1.wav clip2.wav
+    """
+    from gmmkit.cli.kit import echo
+
+    from .corpus import audio_files, features_of
+
+    paths = audio_files(files)
+    rec, fe = _load_words(model)
+    rows = rec.recognize(features_of(paths, fe), threshold="default" if threshold is None else threshold)
+    for p, r in zip(paths, rows):
+        r["file"] = p
+    if json_out:
+        _emit_json(rows)
+        return
+    for r in rows:
+        line = (f"{r['file']}\t{r['word']}\tloglik/frame {r['loglik_per_frame']:.3f}"
+                + ("" if r["margin"] is None else f"\tmargin {r['margin']:.2f}"))
+        if scores:
+            line += "\t" + " ".join(f"{w}={v:.1f}" for w, v in r["scores"].items())
+        echo(line, quiet)
+
+
+@words.command("evaluate")
+def words_evaluate(
+    data: Annotated[List[Path], typer.Argument(help="Labelled audio: as for 'words train'.")],
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Word model file to test.")] = None,
+    by_speaker: Annotated[bool, typer.Option(
+        "--by-speaker", help="Without a model: leave-one-speaker-out (train on the other speakers, "
+                             "test on each in turn; needs {speaker} in the pattern or a speaker column).")] = False,
+    pattern: Pattern = None,
+    threshold: Threshold = None,
+    states: States = "auto",
+    mix: Mix = 3,
+    covariance_type: CovType = "diag",
+    n_mfcc: NMfcc = 13,
+    min_speech: MinSpeech = 10,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    confusion: Annotated[Optional[Path], typer.Option(help="Save the confusion-matrix picture (PNG).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions as CSV.")] = None,
+    force: Force = False,
+    json_out: Json = False,
+    quiet: Quiet = False,
+):
+    """Accuracy and confusion matrix of a word model, or of leave-one-speaker-out training.
+
+    Examples: gmmkit speech words evaluate test/ -m digits.gmmw --confusion cm.png
+
+    gmmkit speech words evaluate recordings/ --by-speaker
+    """
+    import pandas as pd
+
+    from gmmkit.cli.kit import check_outputs, echo, require_matplotlib, text_table
+    from gmmkit.exceptions import DataError
+    from gmmkit.io import atomic_path
+
+    from .features import FrontEnd
+    from .words import cross_validate_speakers, evaluate
+
+    if (model is None) == (not by_speaker):
+        raise typer.BadParameter("give either --model or --by-speaker")
+    check_outputs(out, confusion, force=force)
+    if confusion is not None:
+        require_matplotlib("--confusion")
+    if model is not None:
+        rec, fe = _load_words(model)
+        files, feats, labels, speakers = _word_features(data, pattern, fe, quiet or json_out)
+        ev = evaluate(rec, feats, labels, threshold="default" if threshold is None else threshold)
+        cm, pred, acc = ev["confusion"], ev["predicted"], ev["accuracy"]
+        result = {"n": ev["n"], "accuracy": acc, "rejected": ev["rejected"]}
+    else:
+        fe = FrontEnd(n_mfcc=n_mfcc, min_speech_frames=min_speech)
+        files, feats, labels, speakers = _word_features(data, pattern, fe, quiet or json_out)
+        if speakers is None:
+            raise DataError("--by-speaker needs speakers: a {speaker} field in --pattern or a 'speaker' column")
+        params = _recognizer_params(states, mix, covariance_type, None, seed)
+        rows, cm = cross_validate_speakers(feats, labels, speakers, **params)
+        pred = [None] * len(files)
+        for r in rows:
+            for i, p in zip(r.pop("index"), r.pop("predicted")):
+                pred[i] = p
+        acc = float(sum(int(r["accuracy"] * r["n"] + 0.5) for r in rows) / len(files))
+        result = {"n": len(files), "accuracy": acc, "speakers": rows}
+    result["confusion"] = {"words": list(cm.index), "columns": list(cm.columns), "matrix": cm.values.tolist()}
+    if confusion is not None:
+        _plot_confusion(cm, confusion, acc, force)
+    if out is not None:
+        table = pd.DataFrame({"file": files, "true": labels, "predicted": pred})
+        with atomic_path(out, overwrite=force) as tmp:
+            table.to_csv(tmp, index=False)
+    if json_out:
+        _emit_json(result)
+        return
+    if "speakers" in result:
+        echo(text_table(result["speakers"], ["speaker", "n", "accuracy", "train_seconds", "test_seconds"],
+                        {"accuracy": "{:.1%}"}), quiet)
+    echo(f"accuracy {100 * acc:.1f}% on {result['n']} inputs"
+         + (f" ({result['rejected']} rejected)" if result.get("rejected") else ""), quiet)
 
 
 # ---------------------------------------------------------------------------- speakers

@@ -33,8 +33,10 @@ from gmmkit.exceptions import DataError, ParameterError
 
 __all__ = ["FrontEnd", "load_audio", "mfcc_frames", "energy_vad", "cmvn", "extract"]
 
-#: Utterances with fewer speech frames than this (after VAD) are refused.
-MIN_SPEECH_FRAMES = 30
+#: Default minimum of speech frames (after VAD): 10 frames = 0.1 s. Shorter input is refused
+#: (``FrontEnd.min_speech_frames`` changes it); a word model needs at most this many frames
+#: (one per state), and a speaker score needs no more.
+MIN_SPEECH_FRAMES = 10
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class FrontEnd:
         loudest frames (their 99th percentile).
     cmvn : bool
         Normalise every coefficient to zero mean, unit variance per utterance.
+    min_speech_frames : int
+        Utterances with fewer speech frames (after VAD) are refused with a one-line
+        error; 10 frames (0.1 s) by default, at least 3 (the deltas' window).
     """
 
     sr: int = 8000
@@ -71,6 +76,7 @@ class FrontEnd:
     vad: bool = True
     vad_db: float = 30.0
     cmvn: bool = True
+    min_speech_frames: int = MIN_SPEECH_FRAMES
 
     def __post_init__(self):
         if self.sr < 4000 or self.n_mfcc < 2 or self.n_mels < self.n_mfcc:
@@ -78,6 +84,8 @@ class FrontEnd:
                                  "2 <= n_mfcc <= n_mels)")
         if not (0 < self.win_ms <= 100 and 0 < self.hop_ms <= self.win_ms):
             raise ParameterError("need 0 < hop_ms <= win_ms <= 100")
+        if int(self.min_speech_frames) != self.min_speech_frames or self.min_speech_frames < 3:
+            raise ParameterError(f"min_speech_frames must be an integer >= 3, got {self.min_speech_frames!r}")
 
     @property
     def dim(self):
@@ -284,9 +292,10 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
     if use_vad:
         mask = energy_vad(y, sr=fe.sr, hop=fe.hop, win=fe.win, threshold_db=fe.vad_db)[: F.shape[0]]
         F = F[mask]
-    if F.shape[0] < MIN_SPEECH_FRAMES:
+    need = int(fe.min_speech_frames)
+    if F.shape[0] < need:
         raise DataError(f"{source}: too little speech after voice activity detection "
-                        f"({F.shape[0]} frames, need {MIN_SPEECH_FRAMES})")
+                        f"({F.shape[0]} frames = {F.shape[0] * fe.hop_ms / 1000:.2f} s, need {need})")
     return cmvn(F) if fe.cmvn else F.astype(np.float32)
 
 

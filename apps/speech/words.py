@@ -1,0 +1,387 @@
+"""``WordRecognizer``: isolated-word recognition with one left-to-right GMM-HMM per word.
+
+Each word gets a :class:`gmmkit.GMMHMM` with a left-to-right topology (paths start in the
+first state, stay or move one state right, end in the last), trained by Baum-Welch on the
+word's utterances from a flat start. The number of states follows the word's typical length
+(``frames_per_state`` frames per state of the median training utterance, between
+``min_states`` and ``max_states``, and never more than its shortest training utterance).
+An utterance is recognised by Viterbi: its score for a word is the log-probability of the best
+state path through that word's model (``GMMHMM.decode``); the word of highest score wins. With
+a ``threshold``, an utterance whose best score per frame is below it is "none of these"
+(``reject_label``).
+
+>>> import numpy as np
+>>> from gmmkit_apps.speech.words import WordRecognizer
+>>> rng = np.random.default_rng(0)
+>>> def say(word, n=12):                     # a "word": two sounds in a row
+...     a, b = {"up": (-3, 3), "down": (3, -3)}[word]
+...     return np.vstack([rng.normal(a, 1, (n, 2)), rng.normal(b, 1, (n, 2))])
+>>> X = [say(w) for w in ["up", "down"] * 5]
+>>> rec = WordRecognizer(n_mix=1).fit(X, ["up", "down"] * 5)
+>>> rec.predict([say("down"), say("up")]).tolist()
+['down', 'up']
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from gmmkit.exceptions import DataError, ModelFileError, ParameterError
+
+__all__ = ["WordRecognizer", "WORDS_KIND", "labelled_files", "parse_pattern"]
+
+WORDS_KIND = "gmmkit-speech-words"
+DEFAULT_PATTERN = "{word}_{speaker}_{n}"
+
+
+def _sequences(X, n_features=None):
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        X = [X]
+    seqs = [np.ascontiguousarray(x, dtype=np.float64) for x in X]
+    if not seqs:
+        raise DataError("no utterances given")
+    D = n_features if n_features is not None else seqs[0].shape[-1]
+    for i, s in enumerate(seqs):
+        if s.ndim != 2 or s.shape[0] == 0:
+            raise DataError(f"utterance {i}: expected a non-empty 2-D array of frames, got shape {s.shape}")
+        if s.shape[1] != D:
+            raise DataError(f"utterance {i}: {s.shape[1]} features, expected {D}")
+        if not np.all(np.isfinite(s)):
+            raise DataError(f"utterance {i}: NaN or infinite values")
+    return seqs
+
+
+class WordRecognizer:
+    """One left-to-right GMM-HMM per word; Viterbi recognition with optional rejection.
+
+    Parameters
+    ----------
+    n_states : int or "auto"
+        States per word model; "auto": the median training length divided by
+        ``frames_per_state``, clipped to [min_states, max_states] and to the word's
+        shortest training utterance.
+    n_mix : int
+        Gaussians per state (reduced when a word has few frames).
+    covariance_type : str
+        Of the state mixtures ("diag" by default; see :class:`gmmkit.GMMHMM`).
+    frames_per_state, min_states, max_states : for ``n_states="auto"``.
+    threshold : float or None
+        Reject ("none of these") an utterance whose best Viterbi log-likelihood per frame
+        is below this; None: never reject.
+    reject_label : str
+        The label of a rejected utterance.
+    max_iter, tol, reg_covar, random_state
+        Baum-Welch settings of every word model.
+
+    Attributes
+    ----------
+    words_ : ndarray of str ; models_ : list of fitted GMMHMM, in ``words_`` order ;
+    n_features_in_ : int ; n_train_ : training utterances per word.
+    """
+
+    def __init__(self, n_states="auto", n_mix=3, covariance_type="diag", *, frames_per_state=5.0,
+                 min_states=3, max_states=10, threshold=None, reject_label="<none>", max_iter=20,
+                 tol=1e-4, reg_covar=1e-3, random_state=0):
+        self.n_states = n_states
+        self.n_mix = n_mix
+        self.covariance_type = covariance_type
+        self.frames_per_state = frames_per_state
+        self.min_states = min_states
+        self.max_states = max_states
+        self.threshold = threshold
+        self.reject_label = reject_label
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _states_for(self, lengths):
+        if self.n_states == "auto":
+            if not (self.frames_per_state > 0 and 1 <= self.min_states <= self.max_states):
+                raise ParameterError("need frames_per_state > 0 and 1 <= min_states <= max_states")
+            s = int(round(np.median(lengths) / self.frames_per_state))
+            s = min(max(s, self.min_states), self.max_states)
+        elif isinstance(self.n_states, (int, np.integer)) and self.n_states >= 1:
+            s = int(self.n_states)
+        else:
+            raise ParameterError(f"n_states={self.n_states!r}: use 'auto' or a positive integer")
+        return max(1, min(s, int(np.min(lengths))))
+
+    def fit(self, X, y, *, progress=None):
+        """Train one word model per label on its utterances (``X``: list of (frames, D) arrays).
+
+        ``progress(done, total)`` is called after each word. Returns self.
+        """
+        from gmmkit import GMMHMM
+
+        seqs = _sequences(X)
+        y = np.asarray([str(v) for v in y])
+        if y.ndim != 1 or len(y) != len(seqs):
+            raise DataError(f"got {len(seqs)} utterances but {y.size} labels")
+        if not isinstance(self.n_mix, (int, np.integer)) or self.n_mix < 1:
+            raise ParameterError(f"n_mix={self.n_mix!r} must be a positive integer")
+        words = np.unique(y)
+        if self.reject_label in set(words):
+            raise DataError(f"a word is named like the rejection label {self.reject_label!r}")
+        models, counts = [], []
+        for i, w in enumerate(words):
+            ws = [s for s, lab in zip(seqs, y) if lab == w]
+            lengths = np.array([len(s) for s in ws])
+            S = self._states_for(lengths)
+            M = int(max(1, min(self.n_mix, lengths.sum() // (S * 10))))  # >= 10 frames per Gaussian
+            hmm = GMMHMM(S, M, self.covariance_type, topology="left-right", max_iter=self.max_iter,
+                         tol=self.tol, reg_covar=self.reg_covar, random_state=self.random_state)
+            import warnings
+
+            with warnings.catch_warnings():  # re-seeded components are normal on small words
+                warnings.simplefilter("ignore")
+                hmm.fit(np.concatenate(ws), lengths)
+            models.append(hmm)
+            counts.append(len(ws))
+            if progress is not None:
+                progress(i + 1, len(words))
+        self.words_, self.models_ = words, models
+        self.n_train_ = np.asarray(counts)
+        self.n_features_in_ = seqs[0].shape[1]
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "models_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("WordRecognizer is not fitted yet: call fit() first")
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, X):
+        """Viterbi log-likelihood of every utterance under every word model, shape
+        (n_utterances, n_words); -inf where an utterance is shorter than a model's states."""
+        self._check_fitted()
+        seqs = _sequences(X, self.n_features_in_)
+        shortest = min(m.n_components for m in self.models_)
+        out = np.full((len(seqs), len(self.models_)), -np.inf)
+        for i, s in enumerate(seqs):
+            if len(s) < shortest:
+                raise DataError(f"utterance {i}: {len(s)} frames, the word models need at least {shortest}")
+            for j, m in enumerate(self.models_):
+                if len(s) >= m.n_components:
+                    try:
+                        out[i, j] = m.decode(s)[0]
+                    except DataError:  # probability zero under this word
+                        pass
+        return out
+
+    def predict_log_proba(self, X, scores=None):
+        """Posterior over the words (equal priors) from the Viterbi scores, in log."""
+        s = self.score(X) if scores is None else scores
+        mx = s.max(axis=1, keepdims=True)
+        return s - (mx + np.log(np.exp(s - mx).sum(axis=1, keepdims=True)))
+
+    def predict_proba(self, X):
+        """Posterior over the words (rows sum to 1; the rejection is not a class here)."""
+        return np.exp(self.predict_log_proba(X))
+
+    def recognize(self, X, threshold="default"):
+        """Everything about each utterance: a list of dicts with the word (or the rejection
+        label), its Viterbi log-likelihood in total and per frame, the runner-up's margin,
+        the posterior, and every word's score."""
+        seqs = _sequences(X, getattr(self, "n_features_in_", None))
+        S = self.score(seqs)
+        thr = self.threshold if threshold == "default" else threshold
+        logp = self.predict_log_proba(None, scores=S)
+        rows = []
+        for i, s in enumerate(seqs):
+            order = np.argsort(-S[i])
+            best = order[0]
+            per_frame = S[i, best] / len(s)
+            rejected = thr is not None and per_frame < thr
+            rows.append({"word": self.reject_label if rejected else str(self.words_[best]),
+                         "best": str(self.words_[best]), "frames": len(s), "loglik": float(S[i, best]),
+                         "loglik_per_frame": float(per_frame),
+                         "margin": float(S[i, best] - S[i, order[1]]) if len(order) > 1 else None,
+                         "probability": float(np.exp(logp[i, best])), "rejected": bool(rejected),
+                         "scores": {str(w): float(v) for w, v in zip(self.words_, S[i])}})
+        return rows
+
+    def predict(self, X, threshold="default"):
+        """The recognised word of each utterance (``reject_label`` below the threshold)."""
+        return np.asarray([r["word"] for r in self.recognize(X, threshold)])
+
+    # ------------------------------------------------------------------ files
+    def save(self, path, *, overwrite=True, extra=None):
+        """Write a model file (arrays + JSON, no pickle); read it with :meth:`load`."""
+        from gmmkit.io import save_arrays
+
+        self._check_fitted()
+        arrays = {}
+        for j, m in enumerate(self.models_):
+            arrays[f"start{j}"], arrays[f"trans{j}"] = m.startprob_, m.transmat_
+            arrays[f"w{j}"], arrays[f"m{j}"], arrays[f"c{j}"] = m.weights_, m.means_, m.covariances_
+        meta = {"kind": WORDS_KIND, "words": [str(w) for w in self.words_],
+                "n_train": [int(c) for c in self.n_train_], "covariance_type": self.covariance_type,
+                "n_features": int(self.n_features_in_),
+                "params": {"n_states": self.n_states, "n_mix": int(self.n_mix),
+                           "frames_per_state": float(self.frames_per_state),
+                           "min_states": int(self.min_states), "max_states": int(self.max_states),
+                           "threshold": None if self.threshold is None else float(self.threshold),
+                           "reject_label": str(self.reject_label), "max_iter": int(self.max_iter),
+                           "reg_covar": float(self.reg_covar)},
+                "extra": extra or {}}
+        save_arrays(path, arrays, meta, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path):
+        """Read a recogniser written by :meth:`save`; returns (recogniser, extra metadata)."""
+        from gmmkit import GMMHMM
+        from gmmkit.io import load_arrays
+
+        arrays, meta = load_arrays(path, kind=WORDS_KIND)
+        try:
+            words = [str(w) for w in meta["words"]]
+            cov = str(meta["covariance_type"])
+            D = int(meta["n_features"])
+            p = dict(meta["params"])
+            rec = cls(covariance_type=cov, **{k: p[k] for k in ("n_states", "n_mix", "frames_per_state",
+                                                                  "min_states", "max_states", "threshold",
+                                                                  "reject_label", "max_iter", "reg_covar")
+                                               if k in p})
+            models = []
+            for j, w in enumerate(words):
+                m = GMMHMM.from_parameters(arrays[f"start{j}"], arrays[f"trans{j}"], arrays[f"w{j}"],
+                                           arrays[f"m{j}"], arrays[f"c{j}"], covariance_type=cov,
+                                           topology="left-right", reg_covar=rec.reg_covar)
+                if m.n_features_in_ != D:
+                    raise ValueError(f"word {w!r} has {m.n_features_in_} features, the file says {D}")
+                models.append(m)
+            if not words:
+                raise ValueError("no words")
+            rec.words_, rec.models_ = np.asarray(words), models
+            rec.n_train_ = np.asarray(meta.get("n_train") or [0] * len(words))
+            rec.n_features_in_ = D
+        except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
+            raise ModelFileError(f"{path}: word model file is incomplete or invalid ({exc})") from None
+        return rec, meta.get("extra") or {}
+
+
+# ---------------------------------------------------------------------- labelled data
+def parse_pattern(pattern):
+    """A regular expression from a file-name pattern such as ``{word}_{speaker}_{n}`` (fields
+    ``word`` (required), ``speaker`` and any other name; the extension is ignored).
+
+    >>> parse_pattern("{word}_{speaker}_{n}").match("7_jackson_32").group("word", "speaker")
+    ('7', 'jackson')
+    """
+    fields = re.findall(r"{(\w+)}", pattern)
+    if "word" not in fields:
+        raise ParameterError(f"pattern {pattern!r} needs a {{word}} field")
+    if len(set(fields)) != len(fields):
+        raise ParameterError(f"pattern {pattern!r} repeats a field")
+    rx, pos = "", 0
+    for m in re.finditer(r"{(\w+)}", pattern):
+        rx += re.escape(pattern[pos:m.start()]) + f"(?P<{m.group(1)}>[^/\\\\]+?)"
+        pos = m.end()
+    return re.compile("^" + rx + re.escape(pattern[pos:]) + "$")
+
+
+def labelled_files(source, *, pattern=None):
+    """(files, words, speakers or None) from a folder with one sub-folder per word, a folder or
+    file list whose names follow ``pattern`` (e.g. ``{word}_{speaker}_{n}``), or a CSV table
+    with columns ``file``, ``word`` (or ``label``) and optionally ``speaker`` (paths relative
+    to the table)."""
+    import pandas as pd
+
+    from .corpus import audio_files
+
+    sources = [os.fspath(s) for s in (source if isinstance(source, (list, tuple)) else [source])]
+    if len(sources) == 1 and sources[0].lower().endswith(".csv"):
+        path = sources[0]
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: no such table")
+        try:
+            df = pd.read_csv(path, dtype=str)
+        except Exception as exc:
+            raise DataError(f"{path}: cannot read the table ({' '.join(str(exc).split())[:200]})") from None
+        col = "word" if "word" in df.columns else "label" if "label" in df.columns else None
+        if "file" not in df.columns or col is None:
+            raise DataError(f"{path}: need columns 'file' and 'word' (or 'label'), got {list(df.columns)}")
+        base = os.path.dirname(os.path.abspath(path))
+        files = [f if os.path.isabs(f) else os.path.join(base, f) for f in df["file"]]
+        spk = df["speaker"].tolist() if "speaker" in df.columns else None
+        return files, df[col].tolist(), spk
+    if pattern is None and len(sources) == 1 and os.path.isdir(sources[0]):
+        subs = sorted(d for d in os.listdir(sources[0]) if os.path.isdir(os.path.join(sources[0], d)))
+        if subs:
+            files, words = [], []
+            for w in subs:
+                fs = audio_files([os.path.join(sources[0], w)])
+                files += fs
+                words += [w] * len(fs)
+            return files, words, None
+    files = audio_files(sources)
+    rx = parse_pattern(pattern or DEFAULT_PATTERN)
+    words, speakers = [], []
+    for f in files:
+        m = rx.match(os.path.splitext(os.path.basename(f))[0])
+        if m is None:
+            raise DataError(f"{f}: file name does not follow the pattern {pattern or DEFAULT_PATTERN!r} "
+                            "(give --pattern, a table, or one sub-folder per word)")
+        words.append(m.group("word"))
+        speakers.append(m.groupdict().get("speaker"))
+    return files, words, (speakers if all(s is not None for s in speakers) else None)
+
+
+# ---------------------------------------------------------------------- evaluation
+def evaluate(recognizer, X, words, *, threshold="default"):
+    """Accuracy of ``recognizer`` on labelled utterances: a dict with ``accuracy``, ``n``,
+    ``rejected``, the confusion matrix (rows true, columns recognised; the rejection label
+    is a column when a threshold is set) and the predictions. A true word the model does not
+    know is a one-line :class:`DataError`."""
+    from .metrics import classification_scores
+
+    words = np.asarray([str(w) for w in words])
+    unknown = sorted(set(words) - set(recognizer.words_))
+    if unknown:
+        raise DataError(f"word(s) {', '.join(map(repr, unknown))} not in the model "
+                        f"(it knows {', '.join(map(str, recognizer.words_))})")
+    pred = recognizer.predict(X, threshold)
+    classes = list(recognizer.words_)
+    if np.any(pred == recognizer.reject_label):
+        classes.append(recognizer.reject_label)
+    acc, _, cm = classification_scores(words, pred, classes)
+    cm = cm.loc[list(recognizer.words_)]
+    return {"accuracy": acc, "n": int(len(pred)), "rejected": int(np.sum(pred == recognizer.reject_label)),
+            "confusion": cm, "predicted": pred}
+
+
+def cross_validate_speakers(X, words, speakers, *, progress=None, **params):
+    """Leave-one-speaker-out: for each speaker, a :class:`WordRecognizer` (``params``) trained on
+    the others and tested on them. Returns a list of dicts per held-out speaker (speaker,
+    accuracy, n, train and test seconds, predictions) and the pooled confusion matrix."""
+    import time
+
+    seqs = _sequences(X)
+    words = np.asarray([str(w) for w in words])
+    speakers = np.asarray([str(s) for s in speakers])
+    if len(words) != len(seqs) or len(speakers) != len(seqs):
+        raise DataError("need one word and one speaker per utterance")
+    names = np.unique(speakers)
+    if len(names) < 2:
+        raise DataError(f"leave-one-speaker-out needs at least two speakers, got {len(names)}")
+    rows, pooled = [], None
+    for k, spk in enumerate(names):
+        tr, te = np.flatnonzero(speakers != spk), np.flatnonzero(speakers == spk)
+        t0 = time.perf_counter()
+        rec = WordRecognizer(**params).fit([seqs[i] for i in tr], words[tr])
+        t1 = time.perf_counter()
+        ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None)
+        t2 = time.perf_counter()
+        cm = ev["confusion"]
+        pooled = cm if pooled is None else pooled.add(cm, fill_value=0).astype(int)
+        rows.append({"speaker": str(spk), "accuracy": ev["accuracy"], "n": ev["n"],
+                     "train_seconds": round(t1 - t0, 2), "test_seconds": round(t2 - t1, 2),
+                     "predicted": ev["predicted"], "index": te})
+        if progress is not None:
+            progress(k + 1, len(names))
+    return rows, pooled

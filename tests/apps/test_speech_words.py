@@ -1,0 +1,198 @@
+"""Speech app, isolated-word recogniser: ``WordRecognizer`` and ``gmmkit speech words``.
+
+Real data: datasets/speech/digits (a subset of the Free Spoken Digit Dataset: 3 takes of each
+digit by each of 4 speakers, CC BY-SA 4.0).
+"""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from gmmkit import GMMHMM
+from gmmkit.exceptions import DataError, ModelFileError, ParameterError
+from gmmkit_apps.speech.features import FrontEnd, extract, mfcc_frames
+from gmmkit_apps.speech.words import WordRecognizer, labelled_files, parse_pattern
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DIGITS = os.path.join(ROOT, "datasets", "speech", "digits")
+SR = 8000
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from gmmkit.cli import make_app
+
+    app = make_app()
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        res = runner.invoke(app, ["speech", "words", *map(str, args)])
+        if ok:
+            assert res.exit_code == 0, (res.output, res.exception)
+        return res
+
+    return run
+
+
+def _say(rng, word, n=10):
+    """A synthetic "word": a sequence of 3 sounds (2-D means), n frames each."""
+    sounds = {"a": [(-4, 0), (0, 4), (4, 0)], "b": [(4, 0), (0, 4), (-4, 0)], "c": [(0, -4), (0, 4), (0, -4)]}
+    k = n + int(rng.integers(-3, 4))
+    return np.vstack([rng.normal(m, 1.0, (k, 2)) for m in sounds[word]])
+
+
+def _viterbi(hmm, X):
+    """Independent log-space Viterbi for diagonal-covariance GMM-HMMs (NumPy only)."""
+    X = np.asarray(X, dtype=np.float64)
+    var = hmm.covariances_  # (S, M, D)
+    diff = X[:, None, None, :] - hmm.means_[None]
+    logn = -0.5 * (np.sum(diff ** 2 / var, axis=3) + np.sum(np.log(2 * np.pi * var), axis=2))
+    with np.errstate(divide="ignore"):
+        logb = np.logaddexp.reduce(logn + np.log(hmm.weights_)[None], axis=2)  # (T, S)
+        logA, logpi = np.log(hmm.transmat_), np.log(hmm.startprob_)
+    delta = logpi + logb[0]
+    for t in range(1, len(X)):
+        delta = np.max(delta[:, None] + logA, axis=0) + logb[t]
+    return delta[-1]  # left-to-right: the path ends in the last state
+
+
+# ------------------------------------------------------------------ maths
+def test_separated_synthetic_words_and_viterbi_scores():
+    rng = np.random.default_rng(0)
+    words = ["a", "b", "c"] * 8
+    rec = WordRecognizer(n_mix=1, frames_per_state=10).fit([_say(rng, w) for w in words], words)
+    assert [m.n_components for m in rec.models_] == [3, 3, 3]
+    test_words = ["c", "a", "b"] * 4
+    X = [_say(rng, w) for w in test_words]
+    assert rec.predict(X).tolist() == test_words
+    S = rec.score(X)
+    for i in (0, 1):
+        for j, m in enumerate(rec.models_):
+            assert S[i, j] == pytest.approx(m.decode(X[i])[0], rel=1e-12)  # the engine's Viterbi
+            assert S[i, j] == pytest.approx(_viterbi(m, X[i]), rel=1e-9)   # and an independent one
+    P = rec.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert np.all(P.argmax(axis=1) == S.argmax(axis=1))
+    # the learnt chain is left to right
+    A = rec.models_[0].transmat_
+    np.testing.assert_array_equal(np.tril(A, -1), 0.0)
+
+
+def test_rejection_threshold_and_too_short():
+    rng = np.random.default_rng(1)
+    words = ["a", "b"] * 6
+    rec = WordRecognizer(n_mix=1, frames_per_state=10).fit([_say(rng, w) for w in words], words)
+    rows = rec.recognize([_say(rng, "a"), rng.normal(20.0, 1.0, (30, 2))])  # a word, then garbage
+    good, garbage = rows[0]["loglik_per_frame"], rows[1]["loglik_per_frame"]
+    assert good > garbage + 50
+    thr = (good + garbage) / 2
+    assert rec.predict([_say(rng, "a"), rng.normal(20.0, 1.0, (30, 2))], threshold=thr).tolist() == ["a", "<none>"]
+    rec.threshold = thr
+    assert rec.predict([rng.normal(20.0, 1.0, (30, 2))]).tolist() == ["<none>"]
+    with pytest.raises(DataError, match="at least 3"):
+        rec.score([rng.normal(size=(2, 2))])
+    with pytest.raises(ParameterError):
+        WordRecognizer(n_states=0).fit([_say(rng, w) for w in words], words)
+
+
+def test_pattern_and_labelled_sources(tmp_path):
+    assert parse_pattern("{word}-{n}").match("yes-3").group("word") == "yes"
+    with pytest.raises(ParameterError):
+        parse_pattern("{speaker}_{n}")
+    files, words, speakers = labelled_files(DIGITS)
+    assert len(files) == 120 and sorted(set(words)) == list("0123456789")
+    assert sorted(set(speakers)) == ["george", "jackson", "lucas", "nicolas"]
+    table = tmp_path / "t.csv"
+    table.write_text("file,word\n" + "\n".join(f"{f},{w}" for f, w in zip(files[:4], words[:4])) + "\n")
+    assert labelled_files(table)[1] == words[:4]
+    (tmp_path / "yes").mkdir()
+    shutil.copy(files[0], tmp_path / "yes" / "x.flac")
+    assert labelled_files(tmp_path)[1] == ["yes"]
+
+
+# ------------------------------------------------------------------ front end
+def test_short_utterances_accepted_silence_refused(tmp_path):
+    fe = FrontEnd(n_mfcc=13)
+    lengths = [len(extract(os.path.join(DIGITS, f), fe)) for f in sorted(os.listdir(DIGITS))]
+    assert min(lengths) < 30  # these were refused before (minimum 30 frames)
+    # 0.15 s of a real digit (the loudest part) is accepted
+    y, sr = sf.read(os.path.join(DIGITS, "8_george_0.flac"), dtype="float32")
+    k = int(np.argmax(np.convolve(y ** 2, np.ones(1200), "valid")))
+    F = mfcc_frames(y[k:k + 1200], front_end=fe)
+    assert 10 <= len(F) <= 20
+    # 20 ms of sound is not enough; the minimum is configurable
+    blip = np.zeros(SR, dtype=np.float32)
+    blip[4000:4160] = 0.3 * np.sin(np.arange(160) / 3.0)
+    with pytest.raises(DataError, match="too little speech"):
+        mfcc_frames(blip, front_end=fe)
+    assert len(mfcc_frames(blip, front_end=FrontEnd(min_speech_frames=3))) >= 3
+    with pytest.raises(ParameterError):
+        FrontEnd(min_speech_frames=1)
+
+
+# ------------------------------------------------------------------ CLI, real digits
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory, cli):
+    tmp = tmp_path_factory.mktemp("words")
+    model = tmp / "digits.gmmw"
+    res = cli("train", DIGITS, "-o", model, "--mix", "2", "--json")
+    out = json.loads(res.stdout)
+    assert out["files"] == 120 and out["words"] == list("0123456789")
+    assert all(3 <= s <= 10 for s in out["states"].values())
+    return model, tmp
+
+
+def test_cli_recognize_evaluate(digits_model, cli):
+    model, tmp = digits_model
+    files = [os.path.join(DIGITS, f"{d}_jackson_1.flac") for d in "0123456789"]
+    rows = json.loads(cli("recognize", "-m", model, *files, "--json").stdout)
+    assert [r["file"] for r in rows] == files
+    assert sum(r["word"] == str(d) for d, r in enumerate(rows)) >= 9  # seen in training
+    assert all(set(r["scores"]) == set("0123456789") for r in rows)
+    res = cli("evaluate", DIGITS, "-m", model, "--confusion", tmp / "cm.png", "--json")
+    ev = json.loads(res.stdout)
+    assert ev["n"] == 120 and ev["accuracy"] >= 0.9
+    assert np.sum(ev["confusion"]["matrix"]) == 120
+    assert (tmp / "cm.png").read_bytes()[:4] == b"\x89PNG"
+    rej = json.loads(cli("recognize", "-m", model, files[0], "--threshold", "0", "--json").stdout)
+    assert rej[0]["word"] == "<none>" and rej[0]["rejected"]
+
+
+def test_model_file_round_trip(digits_model, tmp_path):
+    model, _ = digits_model
+    rec, extra = WordRecognizer.load(model)
+    fe = FrontEnd.from_dict(extra["speech_front_end"])
+    assert fe.n_mfcc == 13
+    X = [extract(os.path.join(DIGITS, f"{d}_lucas_2.flac"), fe) for d in "05"]
+    S = rec.score(X)
+    rec.save(tmp_path / "again.gmmw", extra=extra)
+    rec2, _ = WordRecognizer.load(tmp_path / "again.gmmw")
+    np.testing.assert_array_equal(rec2.score(X), S)
+    assert isinstance(rec2.models_[0], GMMHMM) and rec2.models_[0].topology == "left-right"
+    bad = tmp_path / "bad.gmmw"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError):
+        WordRecognizer.load(bad)
+
+
+def test_cli_errors_are_one_line(digits_model, cli, tmp_path):
+    model, _ = digits_model
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SR, dtype=np.float32), SR)
+    unknown = tmp_path / "x_george_0.flac"
+    shutil.copy(os.path.join(DIGITS, "1_george_0.flac"), unknown)
+    cases = [(("train", empty, "-o", tmp_path / "m.gmmw"), "no audio"),
+             (("recognize", "-m", model, silent), "silent"),
+             (("evaluate", unknown, "-m", model), "not in the model"),
+             (("recognize", "-m", tmp_path / "missing.gmmw", silent), "missing.gmmw")]
+    for args, words in cases:
+        res = cli(*args, ok=False)
+        assert res.exit_code == 2, res.output
+        assert words in res.output and "Traceback" not in res.output
+        assert len(res.output.strip().splitlines()) == 1, res.output
