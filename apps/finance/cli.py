@@ -97,6 +97,14 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (files are still written).")
 PlotOpt = typer.Option(None, "--plot", help="Write PNG figures into this folder.", file_okay=False)
 ForceOpt = typer.Option(False, "--force", help="Overwrite an existing output file.")
+ModelOpt = typer.Option("hmm", "--model", help="hmm: Markov-switching regimes (states with mixture emissions, "
+                        "the default); mixture: the i.i.d. Gaussian mixture (each day on its own).")
+MixOpt = typer.Option(2, "--mix", min=1, max=10, help="With --model hmm: normal components in each regime's mixture "
+                      "(1: Hamilton's Gaussian regimes).")
+MaxStatesOpt = typer.Option(None, "--max-components", min=1, max=20,
+                            help="Largest K tried by BIC (default 5; 3 regimes with --model hmm).")
+StatesOpt = typer.Option(None, "--states", min=1, max=10, help="With --model hmm: fixed number of regimes "
+                         "(default: BIC over 2..3).")
 
 
 @app.command()
@@ -193,6 +201,10 @@ def risk(
     vol: str = typer.Option("none", "--vol", help="none: unconditional (the default); ewma, garch or "
                             "gjr: conditional on the next period's volatility forecast (as backtest)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
+    model: str = typer.Option("mixture", "--model", help="mixture: the i.i.d. mixture (the default); hmm: "
+                              "the Markov-switching model's predictive distribution (--vol none)."),
+    states: Optional[int] = StatesOpt,
+    mix: int = MixOpt,
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
     seed: int = SeedOpt,
@@ -210,15 +222,29 @@ def risk(
     model's paths are simulated through the GARCH variance recursion; EWMA's
     flat forecast scales i.i.d. draws.
 
+    --model hmm: a Markov-switching model (regimes by BIC or --states, --mix normals
+    each) fitted to the returns; the next period's regime probabilities are
+    today's filtered ones times the transition matrix, and VaR/ES are those of the
+    predictive mixture (exact; --horizon above 1 simulates paths through the chain).
+
     Example: gmmkit finance risk datasets/finance/indices.csv.gz -t SPX --level 0.99 --horizon 10
     """
     from .risk import conditional_risk
+    from .switching import check_model
     from .volatility import check_filter
 
     check_filter(vol)
+    check_model(model)
+    if model == "hmm" and vol != "none":
+        from gmmkit.exceptions import ParameterError
+
+        raise ParameterError(f"--model hmm is its own volatility model: use it with --vol none, not --vol {vol}")
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
     s = _single(r, data.name)
+    if model == "hmm":
+        _risk_hmm(s, freq, log, level, horizon, sims, states, mix, seed, as_json, quiet)
+        return
     res = conditional_risk(s.to_numpy(), vol=vol, ewma_lambda=ewma_lambda, levels=level or (0.95, 0.99),
                            horizon=horizon, log=log, n_sims=sims, n_components=components,
                            max_components=max_components, random_state=seed)
@@ -242,6 +268,24 @@ def risk(
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
 
 
+def _risk_hmm(s, freq, log, level, horizon, sims, states, mix, seed, as_json, quiet):
+    from .switching import switching_risk
+
+    res = switching_risk(s.to_numpy(), levels=level or (0.95, 0.99), horizon=horizon, log=log, n_sims=sims,
+                         n_states=states, n_mix=mix, random_state=seed)
+    if as_json:
+        _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq, "model": "hmm",
+                   "returns": "log" if log else "simple", **res})
+        return
+    probs = ", ".join(f"{n} {p:.1%}" for n, p in zip(res["regimes"], res["next_state_proba"]))
+    _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, Markov switching "
+          f"K={res['n_states']} regimes x {res['n_mix']} normals; losses as positive "
+          f"{'log' if log else 'simple'} returns", quiet)
+    _echo(f"next period's regime probabilities: {probs}", quiet)
+    _echo(_table(res["rows"], ["model", "level", "horizon", "var", "es", "method"],
+                 {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
+
+
 @app.command()
 def backtest(
     data: Path = DataArg,
@@ -261,6 +305,10 @@ def backtest(
                             "refitted by QMLE on each window; ewma (RiskMetrics); none (plain window, "
                             "unconditional)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
+    model: str = typer.Option("mixture", "--model", help="hmm: add the Markov-switching model's predictive VaR "
+                              "(raw returns, its regimes are its volatility model) beside the other methods."),
+    states: Optional[int] = StatesOpt,
+    mix: int = MixOpt,
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
     seed: int = SeedOpt,
@@ -283,9 +331,17 @@ def backtest(
     --vol ewma (RiskMetrics EWMA) are the other filters; --vol none is the plain,
     unconditional window (which fails through 2008 for every method).
 
+    --model hmm adds a row ``hmm``: a Markov-switching model (regimes by BIC on the
+    first window or --states, --mix normals each) refitted on the same schedule with
+    warm start; each day's VaR is that of its predictive mixture (the filtered
+    regime probabilities of the day before times the transition matrix).
+
     Example: gmmkit finance backtest datasets/finance/indices.csv.gz -t SPX --plot out/
     """
-    from .backtest import evaluate, rolling_var
+    from .backtest import METHODS, evaluate, rolling_var
+    from .switching import check_model
+
+    check_model(model)
 
     o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
     r, freq, log = _load(data, o)
@@ -296,7 +352,9 @@ def backtest(
     with Progress(enabled=not (quiet or as_json)) as bar:
         frame, info = rolling_var(s, level=level, window=window, refit=refit, n_components=components,
                                   max_components=max_components, random_state=seed, vol=vol,
-                                  ewma_lambda=ewma_lambda, progress=bar.task("refits"))
+                                  ewma_lambda=ewma_lambda, progress=bar.task("refits"),
+                                  methods=METHODS + (("hmm",) if model == "hmm" else ()), n_states=states,
+                                  n_mix=mix)
     rows = evaluate(frame, level)
     if out is not None:
         from gmmkit.io import atomic_path
@@ -324,6 +382,11 @@ def backtest(
     if "mean_em_iterations" in info:
         _echo(f"GMM refits: warm start, {info['mean_em_iterations']:.1f} EM iterations on average, "
               f"{info['n_restarts']} restarted from k-means after a collapse", quiet)
+    if "hmm" in info:
+        h = info["hmm"]
+        _echo(f"HMM refits: K={h['n_states']} regimes x {h['n_mix']} normals, warm start, "
+              f"{h['mean_em_iterations']:.1f} Baum-Welch iterations on average, {h['n_restarts']} restarted "
+              f"after a collapse", quiet)
     _echo(_table(rows, ["model", "exceedances", "rate", "kupiec_lr", "kupiec_p", "ind_p", "cc_p",
                         "basel_zone", "mean_var"],
                  {"rate": "{:.2%}", "kupiec_lr": "{:.2f}", "kupiec_p": "{:.4f}", "ind_p": "{:.4f}",
@@ -333,14 +396,6 @@ def backtest(
         _echo(f"wrote {out}", quiet)
     for f in figures:
         _echo(f"wrote {f}", quiet)
-
-
-ModelOpt = typer.Option("hmm", "--model", help="hmm: Markov-switching regimes (states with mixture emissions, "
-                        "the default); mixture: the i.i.d. Gaussian mixture (each day on its own).")
-MixOpt = typer.Option(2, "--mix", min=1, max=10, help="With --model hmm: normal components in each regime's mixture "
-                      "(1: Hamilton's Gaussian regimes).")
-MaxStatesOpt = typer.Option(None, "--max-components", min=1, max=20,
-                            help="Largest K tried by BIC (default 5; 3 regimes with --model hmm).")
 
 
 @app.command()

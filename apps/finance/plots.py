@@ -16,7 +16,7 @@ import numpy as np
 from gmmkit.exceptions import GMMKitError
 from gmmkit.io import atomic_path
 
-COLORS = {"gmm": "#d62728", "normal": "#1f77b4", "historical": "#2ca02c", "student-t": "#9467bd"}
+COLORS = {"gmm": "#d62728", "normal": "#1f77b4", "historical": "#2ca02c", "student-t": "#9467bd", "hmm": "#ff7f0e"}
 
 
 def _pyplot():

@@ -69,7 +69,7 @@ def test_cli_json_stays_valid_with_a_nan(monkeypatch):
 
     monkeypatch.setattr(rg, "regime_summary", with_nan)
     res = CliRunner().invoke(app, ["finance", "regimes", str(INDICES), "-t", "SPX", "--start", "2017-01-01",
-                                   "-k", "2", "--json"])
+                                   "-k", "2", "--model", "mixture", "--json"])
     assert res.exit_code == 0, res.output
     assert "NaN" not in res.stdout and "Infinity" not in res.stdout
     doc = json.loads(res.stdout)
