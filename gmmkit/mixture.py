@@ -62,7 +62,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Add mclust's Poisson noise component: a uniform density over the data's
         bounding box (or ``noise_volume``) that absorbs scattered outliers, so they
         do not drag means and covariances. ``predict`` labels noise points -1,
-        ``predict_proba`` gets a last column for noise, ``bic`` counts one more parameter.
+        ``predict_proba`` gets a last column for noise, ``bic`` counts 2 more parameters.
     noise_volume : float, optional
         Volume of the noise region; default: the data's bounding box.
     noise_init : float, optional
@@ -440,7 +440,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _n_parameters(self):
         K, D = self.means_.shape
-        return n_parameters(self.covariance_type, K, D) + int(self.noise_weight_ > 0)
+        return n_parameters(self.covariance_type, K, D) + 2 * int(self.noise_weight_ > 0)  # mclust: weight, volume
 
     def _criterion_terms(self, X, sample_weight):
         """(total log-likelihood, number of rows) of X, with frequency weights if given."""

@@ -1,11 +1,22 @@
-"""Model selection: fit a grid of (K, covariance type) candidates and rank them.
+"""Model selection: fit a grid of (K, covariance type) candidates and rank them, as
+mclust's ``Mclust()`` does: by default K = 1..9 over mclust's 14 covariance models.
 
-As in scikit-learn, **lower is better** for every criterion:
+As in scikit-learn, **lower is better** for every criterion (``convention="sklearn"``):
 
 - BIC = -2 log L + p log n
 - AIC = -2 log L + 2 p
 - ICL = BIC - 2 sum_i log max_k P(k | x_i)   (BIC plus a penalty for overlapping
   components, Biernacki, Celeux and Govaert 2000; mclust's ICL with the sign flipped)
+
+mclust's sign, **higher is better** (``2 log L - p log n``), is the table's ``bic_mclust``
+and ``icl_mclust`` columns, :attr:`SelectionResult.bic_mclust` (mclust's ``fit$BIC``) and,
+with ``convention="mclust"``, what the plot and the CLI show. Models that cannot be
+estimated on the data (more parameters than rows, a singular covariance) are skipped:
+their row carries the reason in ``error`` and no criterion.
+
+With the default k-means start, every K's partition is computed once and shared by all
+the covariance models (mclust shares its hierarchical clustering in the same way): each
+model starts from its own M-step on that partition.
 
 Candidates can run in parallel (``n_jobs``) without changing the results: each
 candidate's seed depends only on ``random_state``, never on scheduling.
@@ -17,6 +28,9 @@ candidate's seed depends only on ``random_state``, never on scheduling.
 ...                     random_state=0)
 >>> res.best_params_["n_components"]
 2
+>>> res = gmmkit.select(X, n_components=range(1, 4), random_state=0)  # mclust's 14 models
+>>> res.bic_mclust.shape, res.best_params_["n_components"]
+((3, 14), 2)
 """
 from __future__ import annotations
 
@@ -31,7 +45,23 @@ import numpy as np
 from .exceptions import GMMKitError, ParameterError
 
 CRITERIA = ("bic", "aic", "icl")
-ALL_TYPES = ("full", "diag", "tied", "spherical")
+CONVENTIONS = ("sklearn", "mclust")
+SKLEARN_TYPES = ("full", "diag", "tied", "spherical")
+ALL_TYPES = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+"""mclust's 14 models in mclust's order (VVV, EEE, VVI, VII are full, tied, diag, spherical)."""
+NAMED_TYPES = {"all": ALL_TYPES, "mclust": ALL_TYPES, "sklearn": SKLEARN_TYPES}
+"""Named grids of ``covariance_types``: 'all' and 'mclust' (the 14), 'sklearn' (the four)."""
+
+
+# mclust's bicPlotColors and (as matplotlib markers, open or filled) bicPlotSymbols
+MCLUST_STYLE = {
+    "EII": ("gray", "^", True), "VII": ("black", "^", False), "EEI": ("#218B21", "o", True),
+    "EVI": ("#41884F", "P", False), "VEI": ("#508476", "X", False), "VVI": ("#58819C", "o", False),
+    "EEE": ("#597DC3", "s", True), "VEE": ("#5178EA", "*", False), "EVE": ("#716EE7", "D", False),
+    "VVE": ("#9B60B8", "d", False), "EEV": ("#B2508B", "p", False), "VEV": ("#C03F60", "x", False),
+    "EVV": ("#C82A36", "h", False), "VVV": ("#CC0000", "s", False),
+}
+_MCLUST_NAME = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
 
 
 @dataclass
@@ -42,13 +72,17 @@ class SelectionResult:
     ----------
     table : pandas.DataFrame
         One row per candidate: n_components, covariance_type, log_likelihood,
-        n_parameters, bic, aic, icl, converged, n_iter, seconds, error.
+        n_parameters, bic, aic, icl (lower is better), bic_mclust, icl_mclust (mclust's
+        sign: higher is better), converged, n_iter, seconds, error (why a candidate was
+        skipped; empty if fitted), selected.
     criterion : str
-        The criterion used to rank (lower is better).
+        The criterion used to rank.
     best_model_ : GaussianMixture
         The winning candidate, fitted.
     best_params_ : dict
         ``{"n_components": K, "covariance_type": type}`` of the winner.
+    convention : {"sklearn", "mclust"}
+        The sign the plot and :meth:`criterion_table` show by default (the ranking is the same).
     """
 
     table: object
@@ -56,12 +90,32 @@ class SelectionResult:
     best_model_: object
     best_params_: dict
     models: dict = field(default_factory=dict, repr=False)
+    convention: str = "sklearn"
 
-    def plot(self, ax=None, path=None):
-        """Criterion against K, one line per covariance type (as mclust draws BIC).
+    def criterion_table(self, criterion=None, convention=None):
+        """K by covariance type table of ``criterion`` (default: the ranking one) in
+        ``convention``'s sign; NaN where the candidate was skipped."""
+        criterion = criterion or self.criterion
+        convention = convention or self.convention
+        if convention not in CONVENTIONS:
+            raise ParameterError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+        t = self.table
+        values = t[criterion] if convention == "sklearn" else -t[criterion]
+        frame = t.assign(value=values.where(t["error"] == "")).pivot(
+            index="n_components", columns="covariance_type", values="value")
+        return frame[list(dict.fromkeys(t["covariance_type"]))]
 
-        Needs matplotlib (``pip install gmmkit[plot]``). Saves to ``path`` if given;
-        returns the Axes.
+    @property
+    def bic_mclust(self):
+        """BIC as mclust's ``Mclust(...)$BIC``: K by model, 2 log L - p log n (higher is
+        better), NaN where the model was skipped."""
+        return self.criterion_table("bic", "mclust")
+
+    def plot(self, ax=None, path=None, convention=None):
+        """Criterion against K, one line per covariance type, as mclust draws BIC (mclust's
+        colours and symbols for its 14 models); ``convention`` picks the sign (default: the
+        result's). Needs matplotlib (``pip install gmmkit[plot]``). Saves to ``path`` if
+        given; returns the Axes.
         """
         try:
             from matplotlib.figure import Figure
@@ -69,19 +123,26 @@ class SelectionResult:
             raise GMMKitError("plotting needs matplotlib: pip install 'gmmkit[plot]'") from None
         if ax is None:
             # a bare Figure: no pyplot state, no backend switch in the caller's process
-            ax = Figure(figsize=(6, 4)).subplots()
-        t = self.table
-        for cov_type, rows in t.groupby("covariance_type", sort=False):
-            rows = rows.sort_values("n_components")
-            ax.plot(rows["n_components"], rows[self.criterion], marker="o", label=cov_type)
+            ax = Figure(figsize=(7, 4.5)).subplots()
+        convention = convention or self.convention
+        frame = self.criterion_table(convention=convention)
+        for cov_type in frame.columns:
+            style = MCLUST_STYLE.get(_MCLUST_NAME.get(cov_type, cov_type))
+            color, marker, filled = style if style else (None, "o", True)
+            line, = ax.plot(frame.index, frame[cov_type], color=color, marker=marker, lw=1, ms=6,
+                            label=cov_type)
+            if not filled and marker not in ("x", "*"):
+                line.set_markerfacecolor("none")
         best = self.best_params_
-        best_val = t[(t.n_components == best["n_components"])
-                     & (t.covariance_type == best["covariance_type"])][self.criterion].iloc[0]
-        ax.scatter([best["n_components"]], [best_val], s=160, facecolors="none",
+        best_val = frame.loc[best["n_components"], best["covariance_type"]]
+        ax.scatter([best["n_components"]], [best_val], s=220, facecolors="none",
                    edgecolors="k", zorder=5, label="selected")
+        ax.set_xticks(list(frame.index))
         ax.set_xlabel("number of components K")
-        ax.set_ylabel(f"{self.criterion.upper()} (lower is better)")
-        ax.legend()
+        better = "lower" if convention == "sklearn" else "higher"
+        ax.set_ylabel(f"{self.criterion.upper()} ({better} is better)")
+        ax.legend(ncol=2 if len(frame.columns) > 7 else 1, fontsize="small",
+                  loc="best" if len(frame.columns) <= 7 else "lower right")
         ax.grid(alpha=0.3)
         if path is not None:
             from .io import atomic_path
@@ -121,55 +182,145 @@ def criteria(model, log_likelihood, n):
             "aic": float(-2 * log_likelihood + 2 * p), "n_parameters": int(p)}
 
 
-def _candidate(X, sample_weight, K, cov_type, seed, params):
+def _skip(row, t0, reason):
+    row.update(log_likelihood=np.nan, n_parameters=np.nan, bic=np.nan, aic=np.nan, icl=np.nan,
+               bic_mclust=np.nan, icl_mclust=np.nan, converged=False, n_iter=0,
+               seconds=time.perf_counter() - t0, error=reason)
+    return row, None
+
+
+def _shared_start(X, sample_weight, K, cov_type, labels, reg):
+    """weights_init, means_init, precisions_init of ``cov_type``: its M-step on the shared
+    k-means partition ``labels`` (None if that start is singular: the fit then makes its own)."""
+    from ._covariance import FactorError, covariance_type
+
+    entry = covariance_type(cov_type)
+    D = X.shape[1]
+    shift = X.mean(axis=0)
+    nk, sx = np.zeros(K), np.zeros((K, D))
+    sxx = np.zeros(entry.stats_shape(K, D))
+    for k in range(K):
+        idx = np.flatnonzero(labels == k)
+        Xk = X[idx].astype(np.float64) - shift
+        r = np.ones(idx.size) if sample_weight is None else sample_weight[idx]
+        nk[k], sx[k], sxx[k] = r.sum(), r @ Xk, entry.second_moments(Xk, r)
+    if np.any(nk <= 0):
+        return None
+    means = sx / nk[:, None]
+    try:
+        with np.errstate(all="ignore"):
+            cov = entry.from_stats(nk, means, sxx, nk.sum(), reg)
+            prec = entry.precisions(entry.precision_cholesky(cov))
+    except (FactorError, np.linalg.LinAlgError, ValueError, ArithmeticError):
+        return None
+    if not np.all(np.isfinite(prec)):
+        return None
+    return {"weights_init": nk / nk.sum(), "means_init": means + shift, "precisions_init": prec,
+            "init_params": "random_from_data"}
+
+
+def _candidate(X, sample_weight, K, cov_type, seed, params, labels=None):
+    from ._covariance import n_parameters
     from .mixture import GaussianMixture
 
     t0 = time.perf_counter()
     row = {"n_components": K, "covariance_type": cov_type}
+    n_rows, D = X.shape
+    p = n_parameters(cov_type, K, D)
+    if K <= n_rows < p:  # (K above the rows: the estimator's own error says so)
+        return _skip(row, t0, f"skipped: {cov_type} with K={K} has {p} parameters for {n_rows} rows")
+    start = {}
+    if labels is not None:
+        start = _shared_start(X, sample_weight, K, cov_type, labels, params.get("reg_covar", 1e-6)) or {}
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed, **params)
+            gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed, **{**params, **start})
             gm.fit(X, sample_weight=sample_weight)
-    except GMMKitError as exc:
-        row.update(log_likelihood=np.nan, n_parameters=np.nan, bic=np.nan, aic=np.nan,
-                   icl=np.nan, converged=False, n_iter=0,
-                   seconds=time.perf_counter() - t0, error=str(exc))
-        return row, None
-    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
-    n = float(w.sum())
-    lse = gm.score_samples(X)
+            lse = gm.score_samples(X)
+            resp = gm.predict_proba(X)
+    except (GMMKitError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        return _skip(row, t0, f"skipped: {cov_type} with K={K}: {msg}")
+    w = np.ones(n_rows) if sample_weight is None else sample_weight
     loglik = float(w @ lse)
-    crit = criteria(gm, loglik, n)
+    if not np.isfinite(loglik):
+        return _skip(row, t0, f"skipped: {cov_type} with K={K}: the log-likelihood is not finite")
+    crit = criteria(gm, loglik, float(w.sum()))
     p, bic = crit["n_parameters"], crit["bic"]
-    resp = gm.predict_proba(X)
     with np.errstate(divide="ignore"):
         entropy = -float(w @ np.log(np.maximum(resp.max(axis=1), 1e-300)))
     row.update(
-        log_likelihood=loglik, n_parameters=p, bic=bic, aic=crit["aic"],
-        icl=bic + 2 * entropy, converged=bool(gm.converged_), n_iter=int(gm.n_iter_),
-        seconds=time.perf_counter() - t0, error="",
+        log_likelihood=loglik, n_parameters=p, bic=bic, aic=crit["aic"], icl=bic + 2 * entropy,
+        bic_mclust=-bic, icl_mclust=-(bic + 2 * entropy), converged=bool(gm.converged_),
+        n_iter=int(gm.n_iter_), seconds=time.perf_counter() - t0, error="",
     )
     return row, gm
 
 
-def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="bic", *,
-           n_init=1, random_state=None, n_jobs=1, sample_weight=None, callback=None, **params):
-    """Fit every (K, covariance type) candidate and pick the best by ``criterion``.
+#: k-means for the shared start runs on at most this many rows (mclust's hierarchical start
+#: uses a subset of the same size, ``mclust.options("subset")``); every row then joins its
+#: nearest centre
+START_ROWS = 2000
+
+
+def _partition(X, sample_weight, K, seed):
+    """The k-means partition every covariance model with K components starts from."""
+    from sklearn.cluster import KMeans
+
+    N = X.shape[0]
+    if K >= N:
+        return None
+    rows = slice(None)
+    if N > START_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(N, START_ROWS, replace=False))
+    sw = None if sample_weight is None else sample_weight[rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        km = KMeans(n_clusters=K, n_init=1, random_state=seed).fit(X[rows], sample_weight=sw)
+    labels = km.labels_ if N <= START_ROWS else km.predict(X)
+    return labels if np.unique(labels).size == K else None
+
+
+def covariance_grid(covariance_types):
+    """The tuple of covariance types a ``covariance_types`` argument names (a name of
+    :data:`NAMED_TYPES`, one type or an iterable of types); ParameterError on unknown ones."""
+    from ._covariance import COVARIANCE_NAMES
+
+    if isinstance(covariance_types, str):
+        covariance_types = NAMED_TYPES.get(covariance_types.lower(), (covariance_types,))
+    covariance_types = tuple(covariance_types)
+    unknown = [c for c in covariance_types if c not in COVARIANCE_NAMES]
+    if unknown or not covariance_types:
+        raise ParameterError(f"unknown covariance type(s) {unknown}; use {', '.join(COVARIANCE_NAMES)}, "
+                             "'all' or 'mclust' (mclust's 14) or 'sklearn' (scikit-learn's four)")
+    return covariance_types
+
+
+def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic", *,
+           n_init=1, random_state=None, n_jobs=1, sample_weight=None, callback=None,
+           convention="sklearn", **params):
+    """Fit every (K, covariance type) candidate and pick the best by ``criterion``: by
+    default mclust's ``Mclust()`` grid, K = 1..9 over its 14 covariance models.
 
     Parameters
     ----------
     X : array-like (n_samples, n_features)
-    n_components : iterable of int
-    covariance_types : iterable of str, or "all"
-    criterion : {"bic", "aic", "icl"}; lower is better.
-    n_init : int, restarts per candidate.
+    n_components : iterable of int, default 1..9
+    covariance_types : iterable of str, or "all" (default) / "mclust" (mclust's 14 models),
+        "sklearn" (full, diag, tied, spherical)
+    criterion : {"bic", "aic", "icl"}; the ranking is the same in either convention.
+    n_init : int, restarts per candidate (with n_init=1 and the default k-means start,
+        every K's partition is shared by all covariance types).
     random_state : int or None. Every candidate uses the same seed, so results do
         not depend on ``n_jobs``.
     n_jobs : int, candidates fitted at once (threads; each fit then runs serially).
     sample_weight : frequency weights, as in ``GaussianMixture.fit``.
     callback : callable, optional
         Called as ``callback(done, total, row)`` after each candidate (progress bars).
+    convention : {"sklearn", "mclust"}
+        Sign shown by the plot and :meth:`SelectionResult.criterion_table`: "sklearn",
+        lower is better; "mclust", higher is better (2 log L - p log n). The table has both.
     **params : passed to every :class:`gmmkit.GaussianMixture`.
 
     Returns
@@ -180,16 +331,9 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
 
     if criterion not in CRITERIA:
         raise ParameterError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
-    from ._covariance import COVARIANCE_NAMES, MCLUST_MODELS
-
-    if isinstance(covariance_types, str):
-        covariance_types = {"all": ALL_TYPES, "mclust": tuple(MCLUST_MODELS)}.get(covariance_types,
-                                                                                 (covariance_types,))
-    covariance_types = tuple(covariance_types)
-    unknown = [c for c in covariance_types if c not in COVARIANCE_NAMES]
-    if unknown:
-        raise ParameterError(f"unknown covariance type(s) {unknown}; use {', '.join(COVARIANCE_NAMES)}, "
-                             "'all' (scikit-learn's four) or 'mclust' (mclust's 14)")
+    if convention not in CONVENTIONS:
+        raise ParameterError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+    covariance_types = covariance_grid(covariance_types)
     ks = sorted({int(k) for k in n_components})
     if not ks or ks[0] < 1:
         raise ParameterError("n_components must list positive integers")
@@ -205,23 +349,35 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
     # validate X once, with the estimator's own checks and messages
     X = GaussianMixture()._check_X(X, reset=True, min_samples=2)
     check_grid(ks, X.shape[0])
+    if sample_weight is not None:
+        sample_weight = GaussianMixture()._check_sample_weight(sample_weight, X)[0]
     params = dict(params, n_init=n_init)
     grid = [(k, c) for c in covariance_types for k in ks]
     n_jobs = max(1, min(int(n_jobs if n_jobs != -1 else _engine.n_threads()), len(grid)))
+    shared = (n_init == 1 and params.get("init_params", "kmeans") == "kmeans" and len(covariance_types) > 1
+              and not params.get("noise") and not np.isnan(X).any()
+              and all(params.get(f"{a}_init") is None for a in ("weights", "means", "precisions")))
 
     done = [0]
     lock = threading.Lock()
+    labels = {}
 
     def run(kc):
-        out = _candidate(X, sample_weight, kc[0], kc[1], seed, params)
+        out = _candidate(X, sample_weight, kc[0], kc[1], seed, params, labels.get(kc[0]))
         if callback is not None:
             with lock:
                 done[0] += 1
                 callback(done[0], len(grid), out[0])
         return out
 
+    def part(k):
+        labels[k] = _partition(X, sample_weight, k, seed)
+
     if n_jobs == 1:
         with _engine.blas_single_thread():
+            if shared:
+                for k in ks:
+                    part(k)
             results = [run(kc) for kc in grid]
     else:
         from concurrent.futures import ThreadPoolExecutor
@@ -229,6 +385,8 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
         # one level of parallelism: candidates in threads, each fit serial
         with _engine.serial_only(), _engine.blas_single_thread(openmp=True), \
                 ThreadPoolExecutor(n_jobs) as pool:
+            if shared:  # the largest K first: they take longest
+                list(pool.map(part, sorted(ks, reverse=True)))
             results = list(pool.map(run, grid))
 
     import pandas as pd
@@ -245,4 +403,4 @@ def select(X, n_components=range(1, 10), covariance_types=ALL_TYPES, criterion="
                    "covariance_type": str(best["covariance_type"])}
     return SelectionResult(table=table, criterion=criterion,
                            best_model_=models[(best_params["n_components"], best_params["covariance_type"])],
-                           best_params_=best_params, models=models)
+                           best_params_=best_params, models=models, convention=convention)

@@ -51,7 +51,7 @@ def test_noise_api_details(tmp_path):
     assert proba.shape == (len(X), 4)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     plain_p = GaussianMixture(3, random_state=0).fit(X)._n_parameters()
-    assert gm._n_parameters() == plain_p + 1
+    assert gm._n_parameters() == plain_p + 2  # as mclust's nMclustParams(noise=TRUE)
     Xs, ys = gm.sample(5000)
     assert set(np.unique(ys)) <= {-1, 0, 1, 2} and (ys == -1).any()
     path = tmp_path / "noise.gmm"

@@ -31,10 +31,10 @@ def test_table_and_winner(X):
 
 def test_same_table_for_any_n_jobs(X):
     seen = []
-    a = gmmkit.select(X, range(1, 5), "all", random_state=3, n_jobs=1,
+    a = gmmkit.select(X, range(1, 5), "sklearn", random_state=3, n_jobs=1,
                       callback=lambda done, total, row: seen.append((done, total))).table
     assert seen[-1] == (16, 16) and len(seen) == 16
-    b = gmmkit.select(X, range(1, 5), "all", random_state=3, n_jobs=2).table
+    b = gmmkit.select(X, range(1, 5), "sklearn", random_state=3, n_jobs=2).table
     pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"))
 
 
