@@ -8,6 +8,10 @@ coverage p, Basel zone, and the wall/CPU time of each backtest. One extra row,
 nothing estimated), to check that the ``normal`` row of ``--vol ewma`` (a normal
 fitted to the window's standardised residuals) is a fair stand-in for it.
 
+``--hmm`` (issue 17) adds the Markov-switching model (``backtest --model hmm``: 2 or 3
+regimes by BIC on the first window, ``--hmm-mix`` normals per regime, warm-started
+refits, the forward filter updated daily) on the raw returns, timed on its own.
+
 Run one backtest at a time (it is CPU-bound)::
 
     nice -n 10 python benchmarks/bench_finance.py --ticker SPX --ticker IXIC
@@ -45,6 +49,9 @@ def main():
     ap.add_argument("--window", type=int, default=500)
     ap.add_argument("--refit", type=int, default=20)
     ap.add_argument("--level", type=float, default=0.99)
+    ap.add_argument("--hmm", action="store_true", help="add the Markov-switching model's backtest")
+    ap.add_argument("--hmm-mix", type=int, action="append", default=None,
+                    help="normals per regime (repeat; default 2, the CLI's)")
     args = ap.parse_args()
     for ticker in args.ticker or ["SPX"]:
         s = load_returns(DATA, [ticker])[0][ticker]
@@ -68,6 +75,20 @@ def main():
                 f"{info['garch']['not_converged']} GARCH fits not converged")
             print(f"      ({len(frame)} forecasts, K={info['n_components']}, {info['n_restarts']} GMM restarts"
                   f"{extra}; {wall:.1f} s wall, {cpu:.1f} s CPU)")
+        for mix in (args.hmm_mix or [2]) if args.hmm else []:
+            wall, cpu = time.perf_counter(), time.process_time()
+            frame, info = rolling_var(s, level=args.level, window=args.window, refit=args.refit, vol="none",
+                                      methods=("hmm",), n_mix=mix)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            row = evaluate(frame, args.level)[0]
+            label = f"hmm M={mix}"
+            print(f"{'-':>5} {label:>11} {row['exceedances']:>4} {row['rate']:>6.2%} "
+                  f"{row['kupiec_lr']:>6.2f} {row['kupiec_p']:>7.4f} {row['ind_p']:>7.4f} "
+                  f"{row['cc_p']:>7.4f} {row['basel_zone']:>6}")
+            h = info["hmm"]
+            print(f"      ({len(frame)} forecasts, K={h['n_states']} regimes, {h['mean_em_iterations']:.1f} "
+                  f"Baum-Welch iterations per refit, {h['n_restarts']} restarts; {wall:.1f} s wall, "
+                  f"{cpu:.1f} s CPU)")
 
 
 if __name__ == "__main__":
