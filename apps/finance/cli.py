@@ -484,7 +484,8 @@ def regimes(
     _echo(f"regime switches per year: {sw['hmm']:.2f} (smoothed), {sw['hmm_viterbi']:.2f} (Viterbi); i.i.d. "
           f"mixture with {info['n_states']} components: {sw['mixture']:.2f}", quiet)
     spells_text = ", ".join(f"{x['start']} to {x['end']} ({x['days']} days)" for x in info["longest_turbulent_spells"])
-    _echo(f"longest turbulent spells: {spells_text}", quiet)
+    if spells_text:
+        _echo(f"longest turbulent spells: {spells_text}", quiet)
     if out is not None:
         _echo(f"wrote {out}", quiet)
     for f in figures:

@@ -399,7 +399,7 @@ def regime_analysis(returns, *, n_states=None, max_states=3, n_mix=2, periods_pe
         row["days"] = int(sum(n for *_, n in runs))
         row["share"] = row["days"] / len(frame)
         row["mean_spell"] = float(np.mean([n for *_, n in runs])) if runs else 0.0
-    top = sorted(spells(frame["regime"], idx, fit.names()[-1]), key=lambda s: -s[2])[:5]
+    top = sorted(spells(frame["regime"], idx, "turbulent"), key=lambda s: -s[2])[:5]
     info = {
         "n_states": fit.n_states, "n_mix": fit.n_mix, "bic_by_k": fit.bic_table,
         "transmat": fit.transmat.tolist(), "regimes": table,
