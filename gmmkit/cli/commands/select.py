@@ -1,4 +1,5 @@
-"""``gmmkit select``: choose K and the covariance type by BIC, AIC or ICL."""
+"""``gmmkit select``: choose K and the covariance type by BIC, AIC or ICL (by default as
+mclust's ``Mclust()``: K = 1..9 over its 14 covariance models)."""
 import os
 import time
 from pathlib import Path
@@ -28,12 +29,16 @@ from .options import (
 def select(
     data: DataArg,
     k: Annotated[str, typer.Option(
-        "-k", "--k", help="Candidate numbers of components: a range such as 1..10, a list "
-                          "such as 2,4,8, or 'auto' (1..10).")] = "1..10",
+        "-k", "--k", help="Candidate numbers of components: a range such as 1..9, a list "
+                          "such as 2,4,8, or 'auto' (1..10).")] = "1..9",
     covariance: Annotated[str, typer.Option(
-        "--covariance", "-c", help="Covariance types to try: 'all', or a comma list of full, "
-                                   "diag, tied, spherical.")] = "all",
+        "--covariance", "-c", help="Covariance types to try: 'all' (mclust's 14 models, EII ... VVV), "
+                                   "'sklearn' (full, diag, tied, spherical), or a comma list of "
+                                   "names.")] = "all",
     criterion: CriterionOpt = "bic",
+    convention: Annotated[str, typer.Option(
+        "--convention", help="Sign of the printed criterion: sklearn (lower is better) or mclust "
+                             "(higher is better, 2 log L - p log n).")] = "sklearn",
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write the best model to this file.", show_default=False)] = None,
     plot: Annotated[Optional[Path], typer.Option(
@@ -55,10 +60,11 @@ def select(
 ):
     """Choose the number of components and covariance type by BIC, AIC or ICL.
 
-    Example: gmmkit select data.csv -k 1..10 --covariance all --criterion bic -o best.gmm --plot bic.png
+    Example: gmmkit select data.csv -k 1..9 --covariance all --criterion bic -o best.gmm --plot bic.png
 
     Every (K, covariance type) pair is fitted; the table shows the criterion
-    (lower is better) and marks the best, which -o saves.
+    (lower is better, or higher with --convention mclust) and marks the best, which -o
+    saves. Models that cannot be estimated on the data are skipped, with the reason.
     """
     if jobs == 0:
         from ...exceptions import ParameterError
@@ -66,8 +72,12 @@ def select(
         raise ParameterError("--jobs must be a positive number or -1")
     check_output(out, force)
     check_output(plot, force)
+    if convention not in ("sklearn", "mclust"):
+        from ...exceptions import ParameterError
+
+        raise ParameterError(f"--convention {convention!r}: choose sklearn or mclust")
     ks = parse_k(k)
-    types = parse_covariance(covariance)
+    types = covariance_types(covariance)
     X, names, w = read_with_weights(data, columns, weights, header)
     t0 = time.perf_counter()
     res = run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init, max_iter=max_iter,
@@ -90,6 +100,7 @@ def select(
             "table": res.table.to_dict(orient="records"),
         })
         return
+    res.convention = convention
     _print_selection(res, data, X.shape[0], seconds)  # the result itself: shown even with -q
     if is_quiet(quiet_flag):
         return
@@ -100,34 +111,60 @@ def select(
         con.print(f"plot saved to {escape(plot)}")
 
 
-def _print_selection(res, data, n_rows, seconds):
-    import math
+def covariance_types(text):
+    """``--covariance``: the names of :data:`gmmkit.selection.NAMED_TYPES` ('all' is mclust's
+    14 models), else :func:`parse_covariance`'s comma list."""
+    from ...selection import NAMED_TYPES
 
+    return NAMED_TYPES.get(str(text).strip().lower()) or parse_covariance(text)
+
+
+def _print_selection(res, data, n_rows, seconds):
+    from rich import box
     from rich.table import Table
 
     t = res.table
     crit = res.criterion
-    types = list(dict.fromkeys(t["covariance_type"]))
+    frame = res.criterion_table()
+    sign = "lower" if res.convention == "sklearn" else "higher"
     con = stdout_console()
-    con.print(f"{crit.upper()} on {n_rows} rows of {escape(data)} (lower is better)", soft_wrap=True)
-    table = Table()
-    table.add_column("K", justify="right")
-    for c in types:
-        table.add_column(c, justify="right")
+    con.print(f"{crit.upper()} on {n_rows} rows of {escape(data)} ({sign} is better)", soft_wrap=True)
     best = res.best_params_
-    for K in sorted(set(int(v) for v in t["n_components"])):
-        cells = []
-        for c in types:
-            row = t[(t["n_components"] == K) & (t["covariance_type"] == c)]
-            if row.empty:
-                cells.append("")
-                continue
-            v = float(row[crit].iloc[0])
-            text = "failed" if not math.isfinite(v) else f"{v:.1f}"
-            if K == best["n_components"] and c == best["covariance_type"]:
-                text = f"[bold green]{text} *[/bold green]"
-            cells.append(text)
-        table.add_row(str(K), *cells)
-    con.print(table)
+    by_type = len(frame.columns) > 6  # mclust's 14: one row per model, one column per K
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("model" if by_type else "K", justify="left" if by_type else "right")
+    for c in (frame.index if by_type else frame.columns):
+        table.add_column(str(c), justify="right", no_wrap=True)
+
+    def cell(K, c):
+        v = frame.loc[K, c]
+        text = "-" if v != v else f"{v:.1f}"
+        if K == best["n_components"] and c == best["covariance_type"]:
+            text = f"[bold green]{text}*[/bold green]"
+        return text
+
+    if by_type:
+        for c in frame.columns:
+            table.add_row(str(c), *(cell(K, c) for K in frame.index))
+    else:
+        for K in frame.index:
+            table.add_row(str(K), *(cell(K, c) for c in frame.columns))
+    # as R prints a wide BIC table: wider than the terminal rather than cut digits
+    width = con.width
+    con.width = max(width, 10 + 10 * len(table.columns))
+    try:
+        con.print(table)
+    finally:
+        con.width = width
+    ok = t[t["error"] == ""].sort_values(crit)
+    flip = -1.0 if sign == "higher" else 1.0
+    top = ", ".join(f"{r.covariance_type},{r.n_components} ({flip * getattr(r, crit):.1f})"
+                    for r in ok.head(3).itertuples())
+    con.print(f"top 3: {escape(top)}", soft_wrap=True)
+    skipped = t[t["error"] != ""]
+    for reason in skipped["error"].head(3):
+        con.print(f"  {escape(reason)}", soft_wrap=True)
+    if len(skipped) > 3:
+        con.print(f"  ... {len(skipped) - 3} more skipped (see --json)")
     con.print(f"best: K={best['n_components']}, {best['covariance_type']} covariance "
-              f"({len(t)} candidates in {seconds:.1f} s)")
+              f"({len(t)} candidates, {len(skipped)} skipped, in {seconds:.1f} s)")
