@@ -92,7 +92,7 @@ DropnaOpt = typer.Option(False, "--dropna", help="Drop rows with missing values 
 GapsOpt = typer.Option("error", "--gaps", help="Returns spanning a gap: error, keep or drop.")
 KOpt = typer.Option(None, "--components", "-k", min=1, help="Fixed number of components (default: BIC).")
 MaxKOpt = typer.Option(5, "--max-components", min=1, max=20, help="Largest K tried by BIC.")
-SeedOpt = typer.Option(0, "--seed", help="Random seed.")
+SeedOpt = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed.")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (files are still written).")
 PlotOpt = typer.Option(None, "--plot", help="Write PNG figures into this folder.", file_okay=False)

@@ -68,7 +68,7 @@ def outliers(
     show: int = typer.Option(10, help="Rows shown by --explain."),
     chunksize: int = typer.Option(100_000, help="Rows read at a time (memory stays bounded)."),
     max_fit_rows: int = typer.Option(200_000, help="Fit on a uniform sample of at most this many rows."),
-    seed: int = typer.Option(0, help="Random seed (fit sample, initialisation)."),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Random seed (fit sample, initialisation)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing --out / --save-model files."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes or progress bar."),

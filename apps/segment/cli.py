@@ -51,7 +51,7 @@ def segment(
         None, "--max-pixels", min=1,
         help="Refuse larger images (default: Pillow's decompression-bomb limit, ~89 MP)."),
     probs: bool = typer.Option(False, "--probs", help="Also write NAME_proba.npy posterior maps."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (subsample and initialisation)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed (subsample and initialisation)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summaries as a JSON list."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ):

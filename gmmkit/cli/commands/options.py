@@ -16,7 +16,8 @@ ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existin
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no notes.")]
 SeedOpt = Annotated[Optional[int], typer.Option(
-    "--seed", help="Random seed, for reproducible results (default: random).", show_default=False)]
+    "--seed", min=0, max=2**32 - 1, help="Random seed, for reproducible results (default: random).",
+    show_default=False)]
 CovOpt = Annotated[str, typer.Option(
     "--covariance", "-c", help="Covariance type: full, diag, tied, spherical; with several "
                                "K also a comma list or 'all'.")]

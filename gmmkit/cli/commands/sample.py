@@ -10,7 +10,8 @@ from .options import ForceOpt, JsonOpt, ModelArg, OutTableOpt, QuietOpt, SeedOpt
 
 def sample(
     model: ModelArg,
-    n: Annotated[int, typer.Option("-n", "--n-samples", min=1, help="Number of rows to draw.")] = 1000,
+    n: Annotated[int, typer.Option("-n", "--n-samples", min=1, max=100_000_000,
+                                        help="Number of rows to draw (at most 1e8).")] = 1000,
     out: OutTableOpt = None,
     labels: Annotated[bool, typer.Option(
         "--labels/--no-labels", help="Add a 'component' column saying which component drew each row.")] = True,
