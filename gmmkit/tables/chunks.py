@@ -172,6 +172,17 @@ class ParquetSource(ChunkSource):
         self.rows = _chunk_rows(len(self.columns), 8, chunk_rows)
 
     def __iter__(self):
+        import pyarrow as pa
+
+        try:
+            yield from self._batches()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"{self.path}: cannot read the Parquet file (truncated or changed?): "
+                            f"{' '.join(str(exc).split())[:160]}") from None
+
+    def _batches(self):
         import pyarrow.parquet as pq
 
         with pq.ParquetFile(self.path) as pf:

@@ -146,3 +146,18 @@ def test_select_refuses_an_unbounded_grid_at_once():
     with pytest.raises(ParameterError, match="each at most 1000"):
         select(X, n_components=[2, 5000])
     assert time.perf_counter() - t0 < 5
+
+
+def test_truncated_parquet_mid_fit_is_one_line(tmp_path):
+    pytest.importorskip("pyarrow")
+    from gmmkit.tables.chunks import open_source
+
+    path = tmp_path / "t.parquet"
+    pd.DataFrame(np.random.default_rng(9).normal(size=(4000, 3)), columns=list("abc")).to_parquet(
+        path, row_group_size=1000)
+    source = open_source(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="cannot read the Parquet file"):
+        for _ in source:
+            pass
