@@ -219,9 +219,21 @@ def _shared_start(X, sample_weight, K, cov_type, labels, reg):
             "init_params": "random_from_data"}
 
 
-def _candidate(X, sample_weight, K, cov_type, seed, params, labels=None):
-    from ._covariance import n_parameters
+def _fit_from(X, sample_weight, K, cov_type, seed, params, labels):
+    """One fit: from the shared partition ``labels`` if given (and not singular), else the
+    estimator's own start."""
     from .mixture import GaussianMixture
+
+    start = {}
+    if labels is not None:
+        start = _shared_start(X, sample_weight, K, cov_type, labels, params.get("reg_covar", 1e-6)) or {}
+        start["n_init"] = 1
+    gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed, **{**params, **start})
+    return gm.fit(X, sample_weight=sample_weight)
+
+
+def _candidate(X, sample_weight, K, cov_type, seed, params, partitions=None):
+    from ._covariance import n_parameters
 
     t0 = time.perf_counter()
     row = {"n_components": K, "covariance_type": cov_type}
@@ -229,19 +241,26 @@ def _candidate(X, sample_weight, K, cov_type, seed, params, labels=None):
     p = n_parameters(cov_type, K, D)
     if K <= n_rows < p:  # (K above the rows: the estimator's own error says so)
         return _skip(row, t0, f"skipped: {cov_type} with K={K} has {p} parameters for {n_rows} rows")
-    start = {}
-    if labels is not None:
-        start = _shared_start(X, sample_weight, K, cov_type, labels, params.get("reg_covar", 1e-6)) or {}
+    gm, errors = None, []
+    # one fit per shared partition (n_init of them), the best kept; or one fit with n_init starts
+    for i, labels in enumerate(partitions or [None]):
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                fit = _fit_from(X, sample_weight, K, cov_type, seed + i, params, labels)
+        except (GMMKitError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+            errors.append(" ".join(str(exc).split()) or type(exc).__name__)
+            continue
+        if gm is None or fit.lower_bound_ > gm.lower_bound_:
+            gm = fit
+    if gm is None:
+        return _skip(row, t0, f"skipped: {cov_type} with K={K}: {errors[0]}")
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed, **{**params, **start})
-            gm.fit(X, sample_weight=sample_weight)
+        with np.errstate(all="ignore"):
             lse = gm.score_samples(X)
             resp = gm.predict_proba(X)
     except (GMMKitError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        return _skip(row, t0, f"skipped: {cov_type} with K={K}: {msg}")
+        return _skip(row, t0, f"skipped: {cov_type} with K={K}: {' '.join(str(exc).split())}")
     w = np.ones(n_rows) if sample_weight is None else sample_weight
     loglik = float(w @ lse)
     if not np.isfinite(loglik):
@@ -310,8 +329,8 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
     covariance_types : iterable of str, or "all" (default) / "mclust" (mclust's 14 models),
         "sklearn" (full, diag, tied, spherical)
     criterion : {"bic", "aic", "icl"}; the ranking is the same in either convention.
-    n_init : int, restarts per candidate (with n_init=1 and the default k-means start,
-        every K's partition is shared by all covariance types).
+    n_init : int, starts per candidate (with the default k-means start, each K's
+        ``n_init`` partitions are shared by all covariance types; the best fit is kept).
     random_state : int or None. Every candidate uses the same seed, so results do
         not depend on ``n_jobs``.
     n_jobs : int, candidates fitted at once (threads; each fit then runs serially).
@@ -354,7 +373,7 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
     params = dict(params, n_init=n_init)
     grid = [(k, c) for c in covariance_types for k in ks]
     n_jobs = max(1, min(int(n_jobs if n_jobs != -1 else _engine.n_threads()), len(grid)))
-    shared = (n_init == 1 and params.get("init_params", "kmeans") == "kmeans" and len(covariance_types) > 1
+    shared = (params.get("init_params", "kmeans") == "kmeans" and len(covariance_types) > 1
               and not params.get("noise") and not np.isnan(X).any()
               and all(params.get(f"{a}_init") is None for a in ("weights", "means", "precisions")))
 
@@ -371,7 +390,7 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
         return out
 
     def part(k):
-        labels[k] = _partition(X, sample_weight, k, seed)
+        labels[k] = [_partition(X, sample_weight, k, seed + i) for i in range(n_init)]
 
     if n_jobs == 1:
         with _engine.blas_single_thread():
