@@ -257,7 +257,8 @@ MinSpeech = Annotated[int, typer.Option("--min-speech", help="Refuse inputs with
                                                              "(10 ms each) after voice activity detection.")]
 
 
-def _word_features(data, pattern, fe, quiet, what="MFCC features"):
+def _word_features(data, pattern, fe, quiet, speeds=()):
+    """(files, features, labels, speakers, [features at each perturbed speed])."""
     from gmmkit.cli.kit import Progress
 
     from .corpus import features_of
@@ -265,8 +266,28 @@ def _word_features(data, pattern, fe, quiet, what="MFCC features"):
 
     files, labels, speakers = labelled_files(list(data), pattern=pattern)
     with Progress(enabled=not quiet, delay=1.0) as bar:
-        feats = features_of(files, fe, progress=bar.task(what, total=len(files)))
-    return files, feats, labels, speakers
+        feats = features_of(files, fe, progress=bar.task("MFCC features", total=len(files)))
+        extra = [features_of(files, fe, speed=v, progress=bar.task(f"speed {v:g}", total=len(files)))
+                 for v in speeds]
+    return files, feats, labels, speakers, extra
+
+
+def _speeds(text):
+    if not text:
+        return ()
+    try:
+        speeds = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--perturb takes speeds such as 0.92,1.08, got {text!r}") from None
+    if not all(0.5 <= v <= 2.0 for v in speeds):
+        raise typer.BadParameter(f"--perturb speeds must be between 0.5 and 2, got {text!r}")
+    return speeds
+
+
+Perturb = Annotated[Optional[str], typer.Option(
+    "--perturb", help="Also train on copies of the audio played at these speeds, e.g. 0.92,1.08 "
+                      "(speed perturbation: more voices for speaker-independent models; training "
+                      "takes 1 + n times longer).")]
 
 
 def _recognizer_params(states, mix, covariance_type, threshold, seed):
@@ -297,6 +318,7 @@ def words_train(
     mix: Mix = 3,
     covariance_type: CovType = "diag",
     threshold: Threshold = None,
+    perturb: Perturb = None,
     sr: Sr = 8000,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
@@ -319,12 +341,13 @@ def words_train(
     check_output(out, force)
     fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech)
     params = _recognizer_params(states, mix, covariance_type, threshold, seed)
+    speeds = _speeds(perturb)
     t0 = time.perf_counter()
-    files, feats, labels, _ = _word_features(data, pattern, fe, quiet or json_out)
+    files, feats, labels, _, extra = _word_features(data, pattern, fe, quiet or json_out, speeds)
     t1 = time.perf_counter()
-    rec = WordRecognizer(**params).fit(feats, labels)
+    rec = WordRecognizer(**params).fit(feats + [f for x in extra for f in x], list(labels) * (1 + len(extra)))
     t2 = time.perf_counter()
-    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict()})
+    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict(), "perturb": list(speeds)})
     summary = {"output": str(out), "words": [str(w) for w in rec.words_], "files": len(files),
                "frames": int(sum(len(f) for f in feats)),
                "states": {str(w): int(m.n_components) for w, m in zip(rec.words_, rec.models_)},
@@ -390,6 +413,7 @@ def words_evaluate(
     states: States = "auto",
     mix: Mix = 3,
     covariance_type: CovType = "diag",
+    perturb: Perturb = None,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -412,7 +436,7 @@ def words_evaluate(
     from gmmkit.io import atomic_path
 
     from .features import FrontEnd
-    from .words import cross_validate_speakers, evaluate
+    from .words import cross_validate_speakers, evaluate, labelled_files
 
     if (model is None) == (not by_speaker):
         raise typer.BadParameter("give either --model or --by-speaker")
@@ -421,17 +445,19 @@ def words_evaluate(
         require_matplotlib("--confusion")
     if model is not None:
         rec, fe = _load_words(model)
-        files, feats, labels, speakers = _word_features(data, pattern, fe, quiet or json_out)
+        files, feats, labels, speakers, _ = _word_features(data, pattern, fe, quiet or json_out)
         ev = evaluate(rec, feats, labels, threshold="default" if threshold is None else threshold)
         cm, pred, acc = ev["confusion"], ev["predicted"], ev["accuracy"]
         result = {"n": ev["n"], "accuracy": acc, "rejected": ev["rejected"]}
     else:
         fe = FrontEnd(n_mfcc=n_mfcc, min_speech_frames=min_speech)
-        files, feats, labels, speakers = _word_features(data, pattern, fe, quiet or json_out)
+        files, labels, speakers = labelled_files(list(data), pattern=pattern)  # cheap checks first
         if speakers is None:
             raise DataError("--by-speaker needs speakers: a {speaker} field in --pattern or a 'speaker' column")
         params = _recognizer_params(states, mix, covariance_type, None, seed)
-        rows, cm = cross_validate_speakers(feats, labels, speakers, **params)
+        files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out,
+                                                               _speeds(perturb))
+        rows, cm = cross_validate_speakers(feats, labels, speakers, augment=extra, **params)
         pred = [None] * len(files)
         for r in rows:
             for i, p in zip(r.pop("index"), r.pop("predicted")):

@@ -47,11 +47,12 @@ def audio_files(paths):
     return out
 
 
-def features_of(paths, front_end, *, progress=None):
-    """Feature frames of each audio file (list of arrays), in order."""
+def features_of(paths, front_end, *, progress=None, speed=1.0):
+    """Feature frames of each audio file (list of arrays), in order (``speed``: played that
+    many times faster, see :func:`gmmkit_apps.speech.features.perturb_speed`)."""
     feats = []
     for i, p in enumerate(paths):
-        feats.append(extract(p, front_end))
+        feats.append(extract(p, front_end, speed=speed))
         if progress is not None:
             progress(i + 1, len(paths))
     return feats

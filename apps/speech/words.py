@@ -357,13 +357,18 @@ def evaluate(recognizer, X, words, *, threshold="default"):
             "confusion": cm, "predicted": pred}
 
 
-def cross_validate_speakers(X, words, speakers, *, progress=None, **params):
+def cross_validate_speakers(X, words, speakers, *, augment=(), progress=None, **params):
     """Leave-one-speaker-out: for each speaker, a :class:`WordRecognizer` (``params``) trained on
-    the others and tested on them. Returns a list of dicts per held-out speaker (speaker,
-    accuracy, n, train and test seconds, predictions) and the pooled confusion matrix."""
+    the others and tested on them. ``augment``: lists of extra training versions of the
+    utterances, each parallel to ``X`` (e.g. speed-perturbed copies), used for training only.
+    Returns a list of dicts per held-out speaker (speaker, accuracy, n, train and test seconds,
+    predictions) and the pooled confusion matrix."""
     import time
 
     seqs = _sequences(X)
+    augment = [_sequences(a, seqs[0].shape[1]) for a in augment]
+    if any(len(a) != len(seqs) for a in augment):
+        raise DataError("every augment list needs one version of each utterance")
     words = np.asarray([str(w) for w in words])
     speakers = np.asarray([str(s) for s in speakers])
     if len(words) != len(seqs) or len(speakers) != len(seqs):
@@ -375,7 +380,8 @@ def cross_validate_speakers(X, words, speakers, *, progress=None, **params):
     for k, spk in enumerate(names):
         tr, te = np.flatnonzero(speakers != spk), np.flatnonzero(speakers == spk)
         t0 = time.perf_counter()
-        rec = WordRecognizer(**params).fit([seqs[i] for i in tr], words[tr])
+        train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr]
+        rec = WordRecognizer(**params).fit(train, np.tile(words[tr], 1 + len(augment)))
         t1 = time.perf_counter()
         ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None)
         t2 = time.perf_counter()

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from gmmkit import GMMHMM
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
-from gmmkit_apps.speech.features import FrontEnd, extract, mfcc_frames
-from gmmkit_apps.speech.words import WordRecognizer, labelled_files, parse_pattern
+from gmmkit_apps.speech.features import FrontEnd, extract, mfcc_frames, perturb_speed
+from gmmkit_apps.speech.words import WordRecognizer, cross_validate_speakers, labelled_files, parse_pattern
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIGITS = os.path.join(ROOT, "datasets", "speech", "digits")
@@ -97,6 +97,31 @@ def test_rejection_threshold_and_too_short():
         rec.score([rng.normal(size=(2, 2))])
     with pytest.raises(ParameterError):
         WordRecognizer(n_states=0).fit([_say(rng, w) for w in words], words)
+
+
+def test_leave_one_speaker_out_with_augmented_copies():
+    rng = np.random.default_rng(2)
+    words = ["a", "b", "c"] * 6
+    speakers = ["s1"] * 6 + ["s2"] * 6 + ["s3"] * 6
+    X = [_say(rng, w) for w in words]
+    copies = [x + 0.1 for x in X]
+    rows, cm = cross_validate_speakers(X, words, speakers, augment=[copies], n_mix=1, frames_per_state=10)
+    assert [r["speaker"] for r in rows] == ["s1", "s2", "s3"]
+    assert all(r["accuracy"] == 1.0 for r in rows) and int(cm.values.trace()) == 18
+    with pytest.raises(DataError, match="speakers"):
+        cross_validate_speakers(X, words, ["s1"] * 18)
+    with pytest.raises(DataError, match="augment"):
+        cross_validate_speakers(X, words, speakers, augment=[copies[:3]])
+
+
+def test_speed_perturbation():
+    y = np.sin(np.arange(8000) / 5.0).astype(np.float32)
+    assert len(perturb_speed(y, 8000, 1.25)) == 6400 and len(perturb_speed(y, 8000, 0.8)) == 10000
+    assert perturb_speed(y, 8000, 1.0) is y
+    with pytest.raises(ParameterError):
+        perturb_speed(y, 8000, 3.0)
+    f = os.path.join(DIGITS, "4_nicolas_0.flac")
+    assert len(extract(f, FrontEnd(n_mfcc=13), speed=0.9)) > len(extract(f, FrontEnd(n_mfcc=13)))
 
 
 def test_pattern_and_labelled_sources(tmp_path):
@@ -190,7 +215,8 @@ def test_cli_errors_are_one_line(digits_model, cli, tmp_path):
     cases = [(("train", empty, "-o", tmp_path / "m.gmmw"), "no audio"),
              (("recognize", "-m", model, silent), "silent"),
              (("evaluate", unknown, "-m", model), "not in the model"),
-             (("recognize", "-m", tmp_path / "missing.gmmw", silent), "missing.gmmw")]
+             (("recognize", "-m", tmp_path / "missing.gmmw", silent), "missing.gmmw"),
+             (("train", DIGITS, "-o", tmp_path / "m.gmmw", "--perturb", "3"), "between 0.5 and 2")]
     for args, words in cases:
         res = cli(*args, ok=False)
         assert res.exit_code == 2, res.output
