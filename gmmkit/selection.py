@@ -49,6 +49,7 @@ CONVENTIONS = ("sklearn", "mclust")
 SKLEARN_TYPES = ("full", "diag", "tied", "spherical")
 ALL_TYPES = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
 """mclust's 14 models in mclust's order (VVV, EEE, VVI, VII are full, tied, diag, spherical)."""
+_ITERATIVE = ("VEI", "VEE", "EVE", "VVE", "VEV")  # M-steps that iterate (mclust's MM / FLURY)
 NAMED_TYPES = {"all": ALL_TYPES, "mclust": ALL_TYPES, "sklearn": SKLEARN_TYPES}
 """Named grids of ``covariance_types``: 'all' and 'mclust' (the 14), 'sklearn' (the four)."""
 
@@ -406,7 +407,11 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
                 ThreadPoolExecutor(n_jobs) as pool:
             if shared:  # the largest K first: they take longest
                 list(pool.map(part, sorted(ks, reverse=True)))
-            results = list(pool.map(run, grid))
+            # the slowest candidates first (large K, the models whose M-step iterates), so
+            # that no thread is left with a long fit at the end; the table keeps grid order
+            order = sorted(range(len(grid)), key=lambda i: -grid[i][0] * (3 if grid[i][1] in _ITERATIVE else 1))
+            done_out = dict(zip(order, pool.map(run, [grid[i] for i in order])))
+            results = [done_out[i] for i in range(len(grid))]
 
     import pandas as pd
 
