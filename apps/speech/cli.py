@@ -272,18 +272,22 @@ def _word_features(data, pattern, fe, quiet, speeds=()):
     return files, feats, labels, speakers, extra
 
 
-def _speeds(text):
+def _speeds(text, option="--perturb"):
     if not text:
         return ()
     try:
         speeds = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"--perturb takes speeds such as 0.92,1.08, got {text!r}") from None
+        raise typer.BadParameter(f"{option} takes speeds such as 0.92,1.08, got {text!r}") from None
     if not all(0.5 <= v <= 2.0 for v in speeds):
-        raise typer.BadParameter(f"--perturb speeds must be between 0.5 and 2, got {text!r}")
+        raise typer.BadParameter(f"{option} speeds must be between 0.5 and 2, got {text!r}")
     return speeds
 
 
+TestSpeeds = Annotated[Optional[str], typer.Option(
+    "--test-speeds", help="Also score each input played at these speeds, e.g. 0.92,1.08, and keep each "
+                          "word's best score per frame (a test-time speaker normalisation; recognition "
+                          "takes 1 + n times longer).")]
 Perturb = Annotated[Optional[str], typer.Option(
     "--perturb", help="Also train on copies of the audio played at these speeds, e.g. 0.92,1.08 "
                       "(speed perturbation: more voices for speaker-independent models; training "
@@ -373,6 +377,7 @@ def words_recognize(
     files: Annotated[List[Path], typer.Argument(help="Audio files (or folders) of one word each.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Word model file from 'words train'.")],
     threshold: Threshold = None,
+    test_speeds: TestSpeeds = None,
     scores: Annotated[bool, typer.Option("--scores", help="Print every word's log-likelihood.")] = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -386,8 +391,11 @@ def words_recognize(
     from .corpus import audio_files, features_of
 
     paths = audio_files(files)
+    speeds = _speeds(test_speeds, "--test-speeds")
     rec, fe = _load_words(model)
-    rows = rec.recognize(features_of(paths, fe), threshold="default" if threshold is None else threshold)
+    versions = [features_of(paths, fe, speed=v) for v in speeds]
+    rows = rec.recognize(features_of(paths, fe), threshold="default" if threshold is None else threshold,
+                         versions=versions)
     for p, r in zip(paths, rows):
         r["file"] = p
     if json_out:
@@ -414,6 +422,7 @@ def words_evaluate(
     mix: Mix = 3,
     covariance_type: CovType = "diag",
     perturb: Perturb = None,
+    test_speeds: TestSpeeds = None,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -445,8 +454,10 @@ def words_evaluate(
         require_matplotlib("--confusion")
     if model is not None:
         rec, fe = _load_words(model)
-        files, feats, labels, speakers, _ = _word_features(data, pattern, fe, quiet or json_out)
-        ev = evaluate(rec, feats, labels, threshold="default" if threshold is None else threshold)
+        files, feats, labels, speakers, versions = _word_features(data, pattern, fe, quiet or json_out,
+                                                                  _speeds(test_speeds, "--test-speeds"))
+        ev = evaluate(rec, feats, labels, threshold="default" if threshold is None else threshold,
+                      versions=versions)
         cm, pred, acc = ev["confusion"], ev["predicted"], ev["accuracy"]
         result = {"n": ev["n"], "accuracy": acc, "rejected": ev["rejected"]}
     else:
@@ -455,9 +466,12 @@ def words_evaluate(
         if speakers is None:
             raise DataError("--by-speaker needs speakers: a {speaker} field in --pattern or a 'speaker' column")
         params = _recognizer_params(states, mix, covariance_type, None, seed)
-        files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out,
-                                                               _speeds(perturb))
-        rows, cm = cross_validate_speakers(feats, labels, speakers, augment=extra, **params)
+        train_speeds, test_speeds = _speeds(perturb), _speeds(test_speeds, "--test-speeds")
+        speeds = tuple(dict.fromkeys(train_speeds + test_speeds))
+        files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out, speeds)
+        at = dict(zip(speeds, extra))
+        rows, cm = cross_validate_speakers(feats, labels, speakers, augment=[at[v] for v in train_speeds],
+                                           test_versions=[at[v] for v in test_speeds], **params)
         pred = [None] * len(files)
         for r in rows:
             for i, p in zip(r.pop("index"), r.pop("predicted")):

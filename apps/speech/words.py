@@ -157,11 +157,7 @@ class WordRecognizer:
             raise NotFittedError("WordRecognizer is not fitted yet: call fit() first")
 
     # ------------------------------------------------------------------ scoring
-    def score(self, X):
-        """Viterbi log-likelihood of every utterance under every word model, shape
-        (n_utterances, n_words); -inf where an utterance is shorter than a model's states."""
-        self._check_fitted()
-        seqs = _sequences(X, self.n_features_in_)
+    def _viterbi(self, seqs):
         shortest = min(m.n_components for m in self.models_)
         out = np.full((len(seqs), len(self.models_)), -np.inf)
         for i, s in enumerate(seqs):
@@ -175,22 +171,44 @@ class WordRecognizer:
                         pass
         return out
 
+    def score(self, X, versions=()):
+        """Viterbi log-likelihood of every utterance under every word model, shape
+        (n_utterances, n_words); -inf where an utterance is shorter than a model's states.
+
+        ``versions``: lists of other versions of the utterances, each parallel to ``X`` (for
+        example the audio at other speeds, a test-time speaker normalisation); a word's
+        score is then the best per-frame score over the versions, times the utterance's frames.
+        """
+        self._check_fitted()
+        seqs = _sequences(X, self.n_features_in_)
+        out = self._viterbi(seqs)
+        if len(versions):
+            n = np.array([len(x) for x in seqs], dtype=np.float64)[:, None]
+            best = out / n
+            for v in versions:
+                v = _sequences(v, self.n_features_in_)
+                if len(v) != len(seqs):
+                    raise DataError("every versions list needs one version of each utterance")
+                best = np.maximum(best, self._viterbi(v) / np.array([len(x) for x in v], dtype=np.float64)[:, None])
+            out = best * n
+        return out
+
     def predict_log_proba(self, X, scores=None):
         """Posterior over the words (equal priors) from the Viterbi scores, in log."""
         s = self.score(X) if scores is None else scores
         mx = s.max(axis=1, keepdims=True)
         return s - (mx + np.log(np.exp(s - mx).sum(axis=1, keepdims=True)))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, versions=()):
         """Posterior over the words (rows sum to 1; the rejection is not a class here)."""
-        return np.exp(self.predict_log_proba(X))
+        return np.exp(self.predict_log_proba(None, scores=self.score(X, versions)))
 
-    def recognize(self, X, threshold="default"):
+    def recognize(self, X, threshold="default", versions=()):
         """Everything about each utterance: a list of dicts with the word (or the rejection
         label), its Viterbi log-likelihood in total and per frame, the runner-up's margin,
-        the posterior, and every word's score."""
+        the posterior, and every word's score (``versions``: see :meth:`score`)."""
         seqs = _sequences(X, getattr(self, "n_features_in_", None))
-        S = self.score(seqs)
+        S = self.score(seqs, versions)
         thr = self.threshold if threshold == "default" else threshold
         logp = self.predict_log_proba(None, scores=S)
         rows = []
@@ -207,9 +225,9 @@ class WordRecognizer:
                          "scores": {str(w): float(v) for w, v in zip(self.words_, S[i])}})
         return rows
 
-    def predict(self, X, threshold="default"):
+    def predict(self, X, threshold="default", versions=()):
         """The recognised word of each utterance (``reject_label`` below the threshold)."""
-        return np.asarray([r["word"] for r in self.recognize(X, threshold)])
+        return np.asarray([r["word"] for r in self.recognize(X, threshold, versions)])
 
     # ------------------------------------------------------------------ files
     def save(self, path, *, overwrite=True, extra=None):
@@ -335,7 +353,7 @@ def labelled_files(source, *, pattern=None):
 
 
 # ---------------------------------------------------------------------- evaluation
-def evaluate(recognizer, X, words, *, threshold="default"):
+def evaluate(recognizer, X, words, *, threshold="default", versions=()):
     """Accuracy of ``recognizer`` on labelled utterances: a dict with ``accuracy``, ``n``,
     ``rejected``, the confusion matrix (rows true, columns recognised; the rejection label
     is a column when a threshold is set) and the predictions. A true word the model does not
@@ -347,7 +365,7 @@ def evaluate(recognizer, X, words, *, threshold="default"):
     if unknown:
         raise DataError(f"word(s) {', '.join(map(repr, unknown))} not in the model "
                         f"(it knows {', '.join(map(str, recognizer.words_))})")
-    pred = recognizer.predict(X, threshold)
+    pred = recognizer.predict(X, threshold, versions)
     classes = list(recognizer.words_)
     if np.any(pred == recognizer.reject_label):
         classes.append(recognizer.reject_label)
@@ -357,10 +375,11 @@ def evaluate(recognizer, X, words, *, threshold="default"):
             "confusion": cm, "predicted": pred}
 
 
-def cross_validate_speakers(X, words, speakers, *, augment=(), progress=None, **params):
+def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(), progress=None, **params):
     """Leave-one-speaker-out: for each speaker, a :class:`WordRecognizer` (``params``) trained on
     the others and tested on them. ``augment``: lists of extra training versions of the
-    utterances, each parallel to ``X`` (e.g. speed-perturbed copies), used for training only.
+    utterances, each parallel to ``X`` (e.g. speed-perturbed copies), used for training only;
+    ``test_versions``: the same for testing (see :meth:`WordRecognizer.score`).
     Returns a list of dicts per held-out speaker (speaker, accuracy, n, train and test seconds,
     predictions) and the pooled confusion matrix."""
     import time
@@ -383,7 +402,8 @@ def cross_validate_speakers(X, words, speakers, *, augment=(), progress=None, **
         train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr]
         rec = WordRecognizer(**params).fit(train, np.tile(words[tr], 1 + len(augment)))
         t1 = time.perf_counter()
-        ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None)
+        ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None,
+                      versions=[[v[i] for i in te] for v in test_versions])
         t2 = time.perf_counter()
         cm = ev["confusion"]
         pooled = cm if pooled is None else pooled.add(cm, fill_value=0).astype(int)

@@ -77,6 +77,12 @@ def test_separated_synthetic_words_and_viterbi_scores():
     P = rec.predict_proba(X)
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
     assert np.all(P.argmax(axis=1) == S.argmax(axis=1))
+    # other versions of the utterances: the best per-frame score, times the frames
+    np.testing.assert_allclose(rec.score(X, versions=[X]), S)
+    shifted = [x + 3.0 for x in X]
+    best = np.maximum(S / np.array([len(x) for x in X])[:, None],
+                      rec.score(shifted) / np.array([len(x) for x in X])[:, None])
+    np.testing.assert_allclose(rec.score(shifted, versions=[X]), best * np.array([len(x) for x in X])[:, None])
     # the learnt chain is left to right
     A = rec.models_[0].transmat_
     np.testing.assert_array_equal(np.tril(A, -1), 0.0)
@@ -183,6 +189,8 @@ def test_cli_recognize_evaluate(digits_model, cli):
     assert ev["n"] == 120 and ev["accuracy"] >= 0.9
     assert np.sum(ev["confusion"]["matrix"]) == 120
     assert (tmp / "cm.png").read_bytes()[:4] == b"\x89PNG"
+    sped = json.loads(cli("recognize", "-m", model, files[0], "--test-speeds", "0.9,1.1", "--json").stdout)
+    assert sped[0]["loglik_per_frame"] >= rows[0]["loglik_per_frame"] - 1e-9  # the best of 3 versions
     rej = json.loads(cli("recognize", "-m", model, files[0], "--threshold", "0", "--json").stdout)
     assert rej[0]["word"] == "<none>" and rej[0]["rejected"]
 
