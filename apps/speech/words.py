@@ -30,6 +30,8 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
+from .classifier import _sequences as _checked
+
 __all__ = ["WordRecognizer", "WORDS_KIND", "labelled_files", "parse_pattern"]
 
 WORDS_KIND = "gmmkit-speech-words"
@@ -37,20 +39,9 @@ DEFAULT_PATTERN = "{word}_{speaker}_{n}"
 
 
 def _sequences(X, n_features=None):
-    if isinstance(X, np.ndarray) and X.ndim == 2:
-        X = [X]
-    seqs = [np.ascontiguousarray(x, dtype=np.float64) for x in X]
-    if not seqs:
-        raise DataError("no utterances given")
-    D = n_features if n_features is not None else seqs[0].shape[-1]
-    for i, s in enumerate(seqs):
-        if s.ndim != 2 or s.shape[0] == 0:
-            raise DataError(f"utterance {i}: expected a non-empty 2-D array of frames, got shape {s.shape}")
-        if s.shape[1] != D:
-            raise DataError(f"utterance {i}: {s.shape[1]} features, expected {D}")
-        if not np.all(np.isfinite(s)):
-            raise DataError(f"utterance {i}: NaN or infinite values")
-    return seqs
+    """Checked utterances (float64 arrays of frames), all with the same number of features."""
+    seqs = _checked(X, n_features)
+    return _checked(seqs, seqs[0].shape[1]) if n_features is None else seqs
 
 
 class WordRecognizer:
@@ -254,10 +245,11 @@ class WordRecognizer:
     @classmethod
     def load(cls, path):
         """Read a recogniser written by :meth:`save`; returns (recogniser, extra metadata)."""
-        from gmmkit import GMMHMM
         from gmmkit.io import load_arrays
 
-        arrays, meta = load_arrays(path, kind=WORDS_KIND)
+        arrays, meta = load_arrays(path, kind=WORDS_KIND)  # validated archive, nothing unpickled
+        from gmmkit import GMMHMM
+
         try:
             words = [str(w) for w in meta["words"]]
             cov = str(meta["covariance_type"])

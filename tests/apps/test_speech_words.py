@@ -22,20 +22,21 @@ DIGITS = os.path.join(ROOT, "datasets", "speech", "digits")
 SR = 8000
 
 
-@pytest.fixture(scope="module")
-def cli():
+_RUNNER = CliRunner()
+
+
+def _words(*args, ok=True):
+    """``gmmkit speech words ARGS`` in-process; exit 0 asserted unless ``ok=False``."""
     from gmmkit.cli import make_app
 
-    app = make_app()
-    runner = CliRunner()
+    res = _RUNNER.invoke(make_app(), ["speech", "words", *map(str, args)])
+    assert not ok or res.exit_code == 0, (res.output, res.exception)
+    return res
 
-    def run(*args, ok=True):
-        res = runner.invoke(app, ["speech", "words", *map(str, args)])
-        if ok:
-            assert res.exit_code == 0, (res.output, res.exception)
-        return res
 
-    return run
+@pytest.fixture(scope="module")
+def cli():
+    return _words
 
 
 def _say(rng, word, n=10):
