@@ -137,6 +137,7 @@ class WordRecognizer:
             if progress is not None:
                 progress(i + 1, len(words))
         self.words_, self.models_ = words, models
+        self.__dict__.pop("_emissions", None)  # per-state densities of the previous models
         self.n_train_ = np.asarray(counts)
         self.n_features_in_ = seqs[0].shape[1]
         return self
@@ -148,17 +149,57 @@ class WordRecognizer:
             raise NotFittedError("WordRecognizer is not fitted yet: call fit() first")
 
     # ------------------------------------------------------------------ scoring
+    def _state_densities(self, j):
+        """Per-state emission mixtures of word j as GaussianMixtures (for the path scores)."""
+        from gmmkit import GaussianMixture
+
+        cache = self.__dict__.setdefault("_emissions", {})
+        if j not in cache:
+            m = self.models_[j]
+            cache[j] = [GaussianMixture.from_parameters(m.weights_[s], m.means_[s], m.covariances_[s],
+                                                        covariance_type=m.covariance_type)
+                        for s in range(m.n_components)]
+        return cache[j]
+
+    def _word_viterbi(self, j, seqs, idx):
+        """Viterbi log-likelihoods of the utterances ``idx`` under word j: one ``decode`` over all
+        of them (the engine returns only the total), then each one's best-path log-probability
+        recomputed from its path (start + transitions + emissions)."""
+        m = self.models_[j]
+        X = np.concatenate([seqs[i] for i in idx])
+        lengths = np.array([len(seqs[i]) for i in idx])
+        _, path = m.decode(X, lengths)
+        logb = np.empty(len(X))
+        for s, gm in enumerate(self._state_densities(j)):
+            at = np.flatnonzero(path == s)
+            if at.size:
+                logb[at] = gm.score_samples(X[at])
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        with np.errstate(divide="ignore"):
+            logA, logpi = np.log(m.transmat_), np.log(m.startprob_)
+        step = logA[path[:-1], path[1:]]
+        step = np.concatenate([[0.0], step])
+        step[starts] = logpi[path[starts]]
+        return np.add.reduceat(logb + step, starts)
+
     def _viterbi(self, seqs):
         shortest = min(m.n_components for m in self.models_)
-        out = np.full((len(seqs), len(self.models_)), -np.inf)
         for i, s in enumerate(seqs):
             if len(s) < shortest:
                 raise DataError(f"utterance {i}: {len(s)} frames, the word models need at least {shortest}")
-            for j, m in enumerate(self.models_):
-                if len(s) >= m.n_components:
+        out = np.full((len(seqs), len(self.models_)), -np.inf)
+        n = np.array([len(s) for s in seqs])
+        for j, m in enumerate(self.models_):
+            idx = np.flatnonzero(n >= m.n_components)
+            if not idx.size:
+                continue
+            try:
+                out[idx, j] = self._word_viterbi(j, seqs, idx)
+            except DataError:  # some utterance has probability zero under this word: one by one
+                for i in idx:
                     try:
-                        out[i, j] = m.decode(s)[0]
-                    except DataError:  # probability zero under this word
+                        out[i, j] = m.decode(seqs[i])[0]
+                    except DataError:
                         pass
         return out
 
