@@ -33,7 +33,7 @@ from scipy import stats
 
 from gmmkit.exceptions import ParameterError
 
-from .dist import NormalMixture, _check_level, normal_fit
+from .dist import _check_level, normal_fit
 
 
 def normal_var_es(mu, sd, level):
@@ -176,11 +176,6 @@ def garch_risk_table(z, mixture, garch, sigma_next, *, levels=(0.95, 0.99), hori
             rows.append(dict(model=k, level=a, horizon=horizon, var=v, es=e,
                              method=f"{method[k]} ({n_sims} paths)"))
     return rows
-
-
-def mixture_var_es(mixture: NormalMixture, level):
-    """``(VaR, ES)`` of a mixture at ``level`` (exact)."""
-    return mixture.value_at_risk(level), mixture.expected_shortfall(level)
 
 
 def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), horizon=1, log=True,
