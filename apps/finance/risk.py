@@ -149,6 +149,7 @@ def garch_risk_table(z, mixture, garch, sigma_next, *, levels=(0.95, 0.99), hori
     recursion, so a large early loss raises the later periods' volatility. Rows as
     :func:`risk_table`.
 
+    >>> from gmmkit_apps.finance.dist import NormalMixture
     >>> from gmmkit_apps.finance.volatility import Garch
     >>> g = Garch(mu=0.0, omega=2e-6, alpha=0.1, beta=0.88)
     >>> z = np.random.default_rng(0).standard_normal(3000)

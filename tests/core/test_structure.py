@@ -134,3 +134,11 @@ def test_ladder_pattern_catches_a_ladder():
     assert _LADDER.search('    if cov_type in ("diag", "spherical"):')
     assert _LADDER.search("    full = entry.family == 'full'")
     assert not _LADDER.search('    entry = covariance_type(gm.covariance_type)')
+
+
+@pytest.mark.parametrize("folder", sorted({p.parent for p in [*CORE.rglob("*.py"), *APPS.rglob("*.py")]}),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_package_folder_has_an_init(folder):
+    """setup.py's find_packages skips a folder without __init__.py: an editable install still
+    imports it (as a namespace package), but `pip install .` leaves it out (gmmkit._em was)."""
+    assert (folder / "__init__.py").exists()
