@@ -243,6 +243,27 @@ def _buffers(K, D, block, dt):
             np.empty(block, dtype=dt))
 
 
+@njit(cache=True, nogil=True)
+def statistics_scratch(K, D, block, dt, itemsize, diag_layout):
+    """Scratch of the statistics step for one block (responsibilities, float64 copies, the
+    GEMM path's buffers when the diagonal family has K >= GEMM_MIN_K) and the sparse/dense
+    switch ``sparse_div``: the sparse path runs while non-zeros * sparse_div < K * rows.
+    Shared by the EM and HMM kernels, so the measured crossover is written once."""
+    diag = diag_layout and D > 1
+    gemm = diag and K >= GEMM_MIN_K
+    # Sparse statistics cost ~10-70 ns per non-zero responsibility, dense ones a
+    # vectorised pass over the whole block; measured crossovers (share of non-zeros):
+    # ~22% diag float64, ~10% diag float32 (twice the lanes dense), 7-10% full with
+    # small D, 20-24% full with D=32.
+    if diag:
+        sparse_div = 4 if itemsize == 8 else 10
+    else:
+        sparse_div = 4 if D * (D + 1) // 2 >= 100 else 10
+    return (np.zeros((K, block), dtype=dt), np.empty(D), np.empty(block),
+            np.empty((D, 0 if diag else block)), np.empty((K, block if gemm else 0)),
+            np.empty((D, block if gemm else 0)), np.empty((D, block if gemm else 0)), sparse_div)
+
+
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, block):
     """Accumulate weighted nk (K+1; last = noise), sx and sxx over rows lo:hi of the
@@ -252,26 +273,10 @@ def em_range(X, sw, lo, hi, shift, means, prec, logc, log_noise, nk, sx, sxx, bl
     has_w = sw.shape[0] > 0
     xt, y, s, lp, bits, m, lse = _buffers(K, D, block, dt)
     w = np.ones(block, dtype=dt)
-    rb = np.zeros((K, block), dtype=dt)
     zero = _const(dt, 0.0)
     skip = _const(dt, R_SKIP)
     half = _const(dt, 0.5)
-    ca = np.empty(D)
-    r64 = np.empty(block)
-    diag = sxx.shape[1] == 1 and D > 1
-    gemm = diag and K >= GEMM_MIN_K
-    yc = np.empty((D, 0 if diag else block))
-    rb64 = np.empty((K, block if gemm else 0))
-    x64 = np.empty((D, block if gemm else 0))
-    x2 = np.empty((D, block if gemm else 0))
-    # Sparse statistics cost ~10-70 ns per non-zero responsibility, dense ones a
-    # vectorised pass over the whole block; measured crossovers (share of non-zeros):
-    # ~22% diag float64, ~10% diag float32 (twice the lanes dense), 7-10% full with
-    # small D, 20-24% full with D=32.
-    if diag:
-        sparse_div = 4 if X.itemsize == 8 else 10
-    else:
-        sparse_div = 4 if D * (D + 1) // 2 >= 100 else 10
+    rb, ca, r64, yc, rb64, x64, x2, sparse_div = statistics_scratch(K, D, block, dt, X.itemsize, sxx.shape[1] == 1)
     ll = 0.0
     for b0 in range(lo, hi, block):
         nb = min(block, hi - b0)

@@ -35,7 +35,6 @@ register_kernel_module(__file__, salt=_hash_files(
 
 from gmmkit._kernels._common import FASTMATH, exp_bits, exp_block  # noqa: E402
 from gmmkit._kernels.em import (  # noqa: E402
-    GEMM_MIN_K,
     R_SKIP,
     _buffers,
     _const,
@@ -43,6 +42,7 @@ from gmmkit._kernels.em import (  # noqa: E402
     _load_block,
     _statistics_dense,
     _statistics_sparse,
+    statistics_scratch,
 )
 
 _CLAMP = 700.0  # exp argument cap in the transition counts (see _backward_counts)
@@ -198,19 +198,7 @@ def forward_backward_range(X, starts, q_lo, q_hi, shift, means, prec, logc, S, l
     tmp = np.empty(S)
     u = np.empty(S)
     ea = np.empty(S)
-    rb = np.zeros((K, block), dtype=dt)
-    ca = np.empty(D)
-    r64 = np.empty(block)
-    diag = sxx.shape[1] == 1 and D > 1
-    yc = np.empty((D, 0 if diag else block))
-    gemm = diag and K >= GEMM_MIN_K
-    rb64 = np.empty((K, block if gemm else 0))
-    x64 = np.empty((D, block if gemm else 0))
-    x2 = np.empty((D, block if gemm else 0))
-    if diag:
-        sparse_div = 4 if X.itemsize == 8 else 10
-    else:
-        sparse_div = 4 if D * (D + 1) // 2 >= 100 else 10
+    rb, ca, r64, yc, rb64, x64, x2, sparse_div = statistics_scratch(K, D, block, dt, X.itemsize, sxx.shape[1] == 1)
     want_post = out_post.shape[0] > 0
     want_filt = out_filt.shape[0] > 0
     total = 0.0
