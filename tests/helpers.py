@@ -134,3 +134,17 @@ def dask_sample_rows(X, w, size, seed, block_rows):
     scan = gdask._scan(blocks, wblocks, [len(b) for b in blocks], len(X), 1,
                        np.random.RandomState(seed), size, None, np.float64)
     return scan["sample"]
+
+
+def app_runner(name):
+    """``run(*args)``: invoke ``gmmkit <name> args...`` through the root CLI (CliRunner), return the result."""
+    from typer.testing import CliRunner
+
+    from gmmkit.cli import app
+
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, [name, *map(str, args)])
+
+    return run

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
-from typer.testing import CliRunner
 
 from gmmkit.exceptions import DataError, ParameterError
 from gmmkit_apps.finance import backtest as bt
@@ -16,6 +15,7 @@ from gmmkit_apps.finance.data import detect_frequency, load_returns, to_returns
 from gmmkit_apps.finance.dist import NormalMixture, fit_mixture
 from gmmkit_apps.finance.regimes import portfolio_mixture, regime_names, stress_scenarios
 from gmmkit_apps.finance.risk import historical_var_es, normal_var_es, risk_table
+from tests.helpers import app_runner
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "finance"
 INDICES = DATA / "indices.csv.gz"
@@ -23,14 +23,7 @@ INDICES = DATA / "indices.csv.gz"
 
 @pytest.fixture(scope="module")
 def cli():
-    from gmmkit.cli import app
-
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(app, ["finance", *map(str, args)])
-
-    return run
+    return app_runner("finance")
 
 
 def write_prices(path, dates, values, name="SPX"):

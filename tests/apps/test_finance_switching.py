@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from typer.testing import CliRunner
 
 from gmmkit import GMMHMM
 from gmmkit.exceptions import DataError, ParameterError
@@ -21,6 +20,7 @@ from gmmkit_apps.finance.switching import (
     switches_per_year,
     switching_risk,
 )
+from tests.helpers import app_runner
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "finance"
 INDICES = DATA / "indices.csv.gz"
@@ -28,14 +28,7 @@ INDICES = DATA / "indices.csv.gz"
 
 @pytest.fixture(scope="module")
 def cli():
-    from gmmkit.cli import app
-
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(app, ["finance", *map(str, args)])
-
-    return run
+    return app_runner("finance")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from gmmkit import GaussianMixture
 from gmmkit.exceptions import DataError, ModelFileError
@@ -17,6 +16,7 @@ from gmmkit_apps.outliers.detector import (
     load_detector,
     robust_scale,
 )
+from tests.helpers import app_runner
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "outliers")
 CANCER = os.path.join(DATA, "breast_cancer.csv")
@@ -25,14 +25,7 @@ ABALONE = os.path.join(DATA, "keel_abalone19.csv")
 
 @pytest.fixture(scope="module")
 def cli():
-    from gmmkit.cli import app
-
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(app, ["outliers", *map(str, args)])
-
-    return run
+    return app_runner("outliers")
 
 
 def _bulk_and_cluster(seed=0, n=970, n_out=30):
