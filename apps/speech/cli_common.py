@@ -1,0 +1,41 @@
+"""Options and helpers shared by the ``gmmkit speech`` command modules."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and --json).")]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+Sr = Annotated[int, typer.Option("--sr", help="Sampling rate every input is resampled to.")]
+NMfcc = Annotated[int, typer.Option("--n-mfcc", help="MFCCs per frame (deltas triple the dimension).")]
+
+
+def _note(quiet, msg):
+    from gmmkit.cli.kit import note
+
+    note(msg, quiet)
+
+
+def _emit_json(obj):
+    from gmmkit.cli.kit import print_json
+
+    print_json(obj)
+
+
+def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True):
+    from .features import FrontEnd
+
+    return FrontEnd(sr=sr, n_mfcc=n_mfcc, vad=vad, cmvn=cmvn)
+
+
+def _save_png(fig, path, force):
+    import matplotlib.pyplot as plt
+
+    from gmmkit.io import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path, overwrite=force) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
