@@ -10,7 +10,7 @@ from typing import Annotated, List
 
 import typer
 
-from .cli_common import Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _note
+from .cli_common import Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note
 from .cli_speaker import commands as _speaker_commands
 from .cli_words import phonemes, words
 
@@ -40,17 +40,33 @@ def features_cmd(
     n_mfcc: NMfcc = 20,
     vad: Annotated[bool, typer.Option("--vad/--no-vad", help="Keep only speech frames.")] = True,
     cmvn: Annotated[bool, typer.Option("--cmvn/--no-cmvn", help="Mean/variance-normalise.")] = True,
+    warp: Warp = 0.0,
+    rasta: Rasta = False,
+    vad_method: VadMethod = "energy",
+    force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
     """Write MFCC + delta + delta-delta frames (float32 .npy, one row per 10 ms) for each audio file.
 
+    The speaker commands (ubm, enroll, identify, verify, evaluate) accept these files in place of
+    the audio; make them with the options the UBM uses.
+
     Example: gmmkit speech features clips/*.wav -o feats/
     """
+    import os
+
+    from gmmkit.cli.kit import check_output
+
     from .corpus import audio_files, write_features
 
+    files = audio_files(audio)
+    fe = _front_end(sr, n_mfcc, vad, cmvn, warp=warp, rasta=rasta, vad_method=vad_method)
+    check_output(out, folder=True)
+    for f in files:  # nothing is replaced without --force (checked before the first write)
+        check_output(os.path.join(out, os.path.splitext(os.path.basename(f))[0] + ".npy"), force)
     report = []
-    for r in write_features(audio_files(audio), out, _front_end(sr, n_mfcc, vad, cmvn)):
+    for r in write_features(files, out, fe):
         report.append(r)
         _note(quiet or json_out, f"{r['file']}: {r['frames']} frames x {r['dim']} -> {r['output']}")
     if json_out:

@@ -10,6 +10,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but er
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Sr = Annotated[int, typer.Option("--sr", help="Sampling rate every input is resampled to.")]
 NMfcc = Annotated[int, typer.Option("--n-mfcc", help="MFCCs per frame (deltas triple the dimension).")]
+Warp = Annotated[float, typer.Option(
+    "--warp", help="Feature warping window in seconds (e.g. 3) instead of CMVN; 0 = off.")]
+Rasta = Annotated[bool, typer.Option("--rasta/--no-rasta", help="RASTA-filter the cepstra (channel robustness).")]
+VadMethod = Annotated[str, typer.Option(
+    "--vad-method", help="Voice activity detector: energy, or gmm (two-Gaussian energy fit, noise-robust).")]
 
 
 def _note(quiet, msg):
@@ -24,10 +29,10 @@ def _emit_json(obj):
     print_json(obj)
 
 
-def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True):
+def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True, *, warp=0.0, rasta=False, vad_method="energy"):
     from .features import FrontEnd
 
-    return FrontEnd(sr=sr, n_mfcc=n_mfcc, vad=vad, cmvn=cmvn)
+    return FrontEnd(sr=sr, n_mfcc=n_mfcc, vad=vad, cmvn=cmvn, warp=warp, rasta=rasta, vad_method=vad_method)
 
 
 def _save_png(fig, path, force):

@@ -6,7 +6,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .cli_common import Force, Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _note, _save_png
+from .cli_common import Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note, _save_png
 
 commands = typer.Typer()
 
@@ -14,13 +14,20 @@ commands = typer.Typer()
 # ---------------------------------------------------------------------------- speakers
 @commands.command("ubm")
 def ubm_cmd(
-    data: Annotated[List[Path], typer.Argument(help="Background speakers' audio: files or folders.")],
+    data: Annotated[List[Path], typer.Argument(
+        help="Background speakers' audio or .npy feature files ('speech features'): files or folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="UBM model file to write.")],
     components: Annotated[int, typer.Option("--components", "-k", help="Diagonal Gaussians (64-512).")] = 64,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 100,
     max_frames: Annotated[Optional[int], typer.Option(help="Train on a random subset of frames.")] = None,
     sr: Sr = 8000,
     n_mfcc: NMfcc = 20,
+    warp: Warp = 0.0,
+    rasta: Rasta = False,
+    vad_method: VadMethod = "energy",
+    multi_condition: Annotated[Optional[str], typer.Option(
+        "--multi-condition", help="Also train on degraded copies made on the fly, e.g. "
+        "noise10,noise20,telephone (white noise at 10/20 dB SNR, 300-3400 Hz band); audio only.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Force = False,
     json_out: Json = False,
@@ -34,22 +41,29 @@ def ubm_cmd(
 
     from gmmkit.cli.kit import Progress, check_output
 
-    from .corpus import audio_files, features_of
+    from .inputs import condition_frames, frames_of, input_files
     from .ubm import train_ubm
 
     check_output(out, force)
-    fe = _front_end(sr, n_mfcc)
-    files = audio_files(data)
+    fe = _front_end(sr, n_mfcc, warp=warp, rasta=rasta, vad_method=vad_method)
+    conditions = None if multi_condition is None else ["clean", *multi_condition.split(",")]
+    if conditions is not None:  # names checked before the long part
+        from .augment import conditions as check
+
+        check([0.0] * 8, fe.sr, conditions)
+    files = input_files(data)
     t0 = time.perf_counter()
     with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
-        feats = features_of(files, fe, progress=bar.task("MFCC features", total=len(files)))
+        task = bar.task("MFCC features", total=len(files))
+        feats = frames_of(files, fe, progress=task) if conditions is None else \
+            condition_frames(files, fe, conditions, seed=seed, progress=task)
     t1 = time.perf_counter()
     n = sum(len(f) for f in feats)
     _note(quiet or json_out, f"{len(files)} files, {n} speech frames x {fe.dim} in {t1 - t0:.1f} s; "
                              f"training {components} components")
     ubm = train_ubm(feats, components, max_iter=max_iter, max_frames=max_frames, random_state=seed)
     ubm.fit_metadata_ = dict(getattr(ubm, "fit_metadata_", {}) or {}, speech_front_end=fe.to_dict(),
-                             speech_files=len(files))
+                             speech_files=len(files), speech_conditions=conditions or ["clean"])
     ubm.save(out, overwrite=force)
     summary = {"output": str(out), "files": len(files), "frames": n, "components": components,
                "n_iter": int(ubm.n_iter_), "converged": bool(ubm.converged_),
@@ -63,45 +77,76 @@ def ubm_cmd(
 
 @commands.command("enroll")
 def enroll_cmd(
-    files: Annotated[List[Path], typer.Argument(help="The speaker's audio files or folders.")],
+    files: Annotated[List[Path], typer.Argument(
+        help="With --speaker: the speaker's audio or .npy files or folders. Without: folders of one "
+        "sub-folder per speaker, or speaker,file CSV tables (many speakers in one run).")],
     ubm: Annotated[Path, typer.Option("--ubm", help="UBM file from 'gmmkit speech ubm'.")],
-    speaker: Annotated[str, typer.Option("--speaker", "-s", help="Speaker name (letters, digits, . _ -).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Models folder (gets ubm.gmm and <speaker>.spk).")],
+    speaker: Annotated[Optional[str], typer.Option(
+        "--speaker", "-s", help="Speaker name (letters, digits, . _ -); omit to enrol many.")] = None,
     relevance: Annotated[float, typer.Option(help="MAP relevance factor.")] = 16.0,
     adapt: Annotated[str, typer.Option(help="Adapt means (m), weights (w), variances (v): e.g. m, mwv.")] = "m",
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
-    """MAP-adapt the UBM to one speaker and store the model in the models folder.
+    """MAP-adapt the UBM to speakers and store their models in the models folder.
 
-    Example: gmmkit speech enroll --ubm ubm.gmm --speaker alice alice/*.wav -o models/
+    Examples: gmmkit speech enroll --ubm ubm.gmm --speaker alice alice/*.wav -o models/
+              gmmkit speech enroll --ubm ubm.gmm speakers/ -o models/   (one sub-folder per speaker)
     """
-    from .models import enroll
+    from .enroll import enroll_speakers
+    from .inputs import input_files, speaker_groups
 
-    model, target, paths = enroll(out, ubm, speaker, files, relevance=relevance, adapt=adapt,
-                                  overwrite=force)
-    summary = {"speaker": speaker, "output": target, "files": len(paths), "frames": model.n_frames}
+    groups = {speaker: input_files(files)} if speaker is not None else speaker_groups(files)
+    done = enroll_speakers(out, ubm, groups, relevance=relevance, adapt=adapt, overwrite=force)
+    summary = [{"speaker": m.name, "output": t, "files": len(p), "frames": m.n_frames} for m, t, p in done]
     if json_out:
-        _emit_json(summary)
+        _emit_json(summary[0] if speaker is not None else summary)
     else:
-        _note(quiet, f"{target}: {speaker} enrolled from {len(paths)} files ({model.n_frames} speech frames)")
+        for r in summary:
+            _note(quiet, f"{r['output']}: {r['speaker']} enrolled from {r['files']} files "
+                         f"({r['frames']} speech frames)")
 
 
 TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per frame.")]
+Cohort = Annotated[Optional[List[Path]], typer.Option(
+    "--cohort", help="Impostor cohort for score normalisation: background files in a folder of one "
+    "sub-folder per speaker, or a speaker,file CSV (repeatable).")]
+Norm = Annotated[str, typer.Option(help="With --cohort: znorm, tnorm, snorm or raw.")]
+TopN = Annotated[Optional[int], typer.Option(
+    "--top-n", help="Adaptive normalisation: use the N closest cohort entries (AS-norm).")]
+
+
+def _cohort(ms, paths, norm):
+    from gmmkit.exceptions import ParameterError
+
+    from .scorenorm import NORMS
+    from .trials import load_cohort
+
+    if norm not in NORMS:
+        raise ParameterError(f"--norm {norm!r}: use one of {', '.join(NORMS)}")
+    if norm != "raw" and not paths:
+        raise ParameterError(f"--norm {norm} needs an impostor cohort (--cohort)")
+    return load_cohort(ms, paths) if paths else None
 
 
 @commands.command("identify")
 def identify_cmd(
-    files: Annotated[List[Path], typer.Argument(help="Audio files to identify.")],
+    files: Annotated[List[Path], typer.Argument(help="Audio or .npy feature files to identify.")],
     models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
     top_c: TopC = 5,
+    cohort: Cohort = None,
+    norm: Norm = "snorm",
+    top_n: TopN = None,
+    threshold: Annotated[Optional[float], typer.Option(
+        help="Open set: a file whose best score is below this is 'none of these' (<none>).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write all scores as CSV.")] = None,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
-    """Closed-set identification: the enrolled speaker with the highest score, per file.
+    """Identification: the enrolled speaker with the highest score per file (open-set with --threshold).
 
     Example: gmmkit speech identify --models models/ unknown1.wav unknown2.wav
     """
@@ -110,13 +155,16 @@ def identify_cmd(
     from gmmkit.cli.kit import check_output
     from gmmkit.io import atomic_path
 
-    from .corpus import audio_files, load_model_set
-    from .trials import identify
+    from .corpus import load_model_set
+    from .inputs import input_files
+    from .trials import _check_threshold, identify
 
     check_output(out, force)
-    paths = audio_files(files)  # cheap checks first
+    _check_threshold(threshold)
+    paths = input_files(files)  # cheap checks first
     ms = load_model_set(models)
-    rows, S = identify(ms, paths, top_c=top_c)
+    rows, S = identify(ms, paths, top_c=top_c, cohort=_cohort(ms, cohort, norm if cohort else "raw"),
+                       norm=norm, top_n=top_n, threshold=threshold)
     if out is not None:
         df = pd.DataFrame(S, columns=ms.names)
         df.insert(0, "file", paths)
@@ -132,12 +180,15 @@ def identify_cmd(
 
 @commands.command("verify")
 def verify_cmd(
-    file: Annotated[Path, typer.Argument(help="Audio file of the claimed speaker.")],
+    file: Annotated[Path, typer.Argument(help="Audio (or .npy feature) file of the claimed speaker.")],
     models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
     speaker: Annotated[str, typer.Option("--speaker", "-s", help="Claimed identity.")],
     threshold: Annotated[Optional[float], typer.Option(
         help="Accept when score >= threshold; default: the one 'evaluate --save-threshold' stored, else 0.")] = None,
     top_c: TopC = 5,
+    cohort: Cohort = None,
+    norm: Norm = "snorm",
+    top_n: TopN = None,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
@@ -145,15 +196,21 @@ def verify_cmd(
 
     Example: gmmkit speech verify --models models/ --speaker alice call.wav
     """
-    from .corpus import audio_files, load_model_set
-    from .models import stored_threshold
-    from .trials import verify
+    from gmmkit.exceptions import ParameterError
 
-    path = audio_files([file])[0]
+    from .corpus import load_model_set
+    from .inputs import input_files
+    from .models import stored_threshold
+    from .trials import _check_threshold, verify
+
+    _check_threshold(threshold)
+    path = input_files([file])[0]
     ms = load_model_set(models)
     ms.speaker(speaker)  # an unknown speaker fails before the scoring
+    if cohort and norm != "raw" and threshold is None:
+        raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
     r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
-               top_c=top_c)
+               top_c=top_c, cohort=_cohort(ms, cohort, norm if cohort else "raw"), norm=norm, top_n=top_n)
     r["file"] = str(file)
     if json_out:
         _emit_json(r)
@@ -169,6 +226,8 @@ def evaluate_cmd(
     models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
     top_c: TopC = 5,
     p_target: Annotated[float, typer.Option(help="Target prior of the detection cost.")] = 0.01,
+    cohort: Cohort = None,
+    top_n: TopN = None,
     det: Annotated[Optional[Path], typer.Option(help="Save the DET curve (PNG).")] = None,
     scores_out: Annotated[Optional[Path], typer.Option("--scores", help="Write trial scores as CSV.")] = None,
     save_threshold: Annotated[bool, typer.Option(
@@ -177,22 +236,29 @@ def evaluate_cmd(
     json_out: Json = False,
     quiet: Quiet = False,
 ):
-    """Verification performance on a trial list: EER, minDCF, closed-set identification accuracy, DET curve.
+    """Verification performance on a trial list: EER, minDCF, closed-set identification accuracy, DET curve;
+    with --cohort also Z-, T- and S-normalised (the DET curve and --scores then show S-norm).
 
-    Example: gmmkit speech evaluate --models models/ trials.csv --det det.png
+    Example: gmmkit speech evaluate --models models/ trials.csv --cohort background/ --det det.png
     """
+    import os
+
     from gmmkit.cli.kit import check_outputs, require_matplotlib
     from gmmkit.io import atomic_path
 
     from .corpus import load_model_set, read_trials
-    from .models import store_threshold
+    from .models import THRESHOLD_FILE, store_threshold
     from .trials import evaluate_trials
 
     check_outputs(det, scores_out, force=force)
+    if save_threshold:
+        check_outputs(os.path.join(models, THRESHOLD_FILE), force=force)
     if det is not None:
         require_matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
-    ev = evaluate_trials(load_model_set(models), df, top_c=top_c, p_target=p_target)
+    ms = load_model_set(models)
+    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=_cohort(ms, cohort, "snorm") if cohort
+                         else None, top_n=top_n)
     result = ev.summary
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:
@@ -210,8 +276,13 @@ def evaluate_cmd(
     if json_out:
         _emit_json(result)
     elif not quiet:
-        typer.echo(f"trials {result['trials']} ({result['targets']} target)  EER {100 * result['eer']:.2f}% "
+        typer.echo(f"trials {result['trials']} ({result['targets']} target)  raw EER {100 * result['eer']:.2f}% "
                    f"(threshold {ev.threshold:.3f})  minDCF(p={p_target:g}) {result['min_dcf']:.3f}")
         if "identification_accuracy" in result:
             typer.echo(f"closed-set identification {100 * result['identification_accuracy']:.1f}% "
                        f"of {result['identification_files']} files")
+        for m, r in result.get("normalised", {}).items():
+            ident = f"  identification {100 * r['identification_accuracy']:.1f}%" \
+                if "identification_accuracy" in r else ""
+            typer.echo(f"{m:5s}  EER {100 * r['eer']:.2f}% (threshold {r['eer_threshold']:.3f})  "
+                       f"minDCF {r['min_dcf']:.3f}{ident}")

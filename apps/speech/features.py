@@ -65,6 +65,14 @@ class FrontEnd:
     min_speech_frames : int
         Utterances with fewer speech frames (after VAD) are refused with a one-line
         error; 10 frames (0.1 s) by default, at least 3 (the deltas' window).
+    vad_method : str
+        'energy' (within ``vad_db`` of the loudest frames) or 'gmm' (a two-Gaussian fit of
+        the frame energies, robust to steady noise); see :mod:`gmmkit_apps.speech.vad`.
+    warp : float
+        Feature warping window in seconds (e.g. 3.0) used instead of CMVN; 0 (default) is off
+        (see :func:`gmmkit_apps.speech.robust.feature_warp`).
+    rasta : bool
+        RASTA-filter the cepstral trajectories before the deltas.
     """
 
     sr: int = 8000
@@ -77,6 +85,9 @@ class FrontEnd:
     vad_db: float = 30.0
     cmvn: bool = True
     min_speech_frames: int = MIN_SPEECH_FRAMES
+    vad_method: str = "energy"
+    warp: float = 0.0
+    rasta: bool = False
 
     def __post_init__(self):
         if self.sr < 4000 or self.n_mfcc < 2 or self.n_mels < self.n_mfcc:
@@ -86,6 +97,12 @@ class FrontEnd:
             raise ParameterError("need 0 < hop_ms <= win_ms <= 100")
         if int(self.min_speech_frames) != self.min_speech_frames or self.min_speech_frames < 3:
             raise ParameterError(f"min_speech_frames must be an integer >= 3, got {self.min_speech_frames!r}")
+        from .vad import VAD_METHODS
+
+        if self.vad_method not in VAD_METHODS:
+            raise ParameterError(f"vad_method={self.vad_method!r}: use one of {', '.join(VAD_METHODS)}")
+        if not (math.isfinite(self.warp) and (self.warp == 0 or 0.1 <= self.warp <= 60)):
+            raise ParameterError(f"warp={self.warp!r}: a window of 0.1-60 seconds, or 0 (off)")
 
     @property
     def dim(self):
@@ -136,6 +153,8 @@ def load_audio(path, sr=8000):
         except Exception as exc:
             msg = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise DataError(f"{path}: cannot read audio (unknown format or corrupt file: {msg})") from None
+    if not native_sr or native_sr <= 0:
+        raise DataError(f"{path}: audio header gives sample rate {native_sr} (corrupt file?)")
     if y.size == 0:
         raise DataError(f"{path}: audio file is empty (0 samples)")
     if not np.all(np.isfinite(y)):
@@ -150,22 +169,22 @@ def load_audio(path, sr=8000):
     return y
 
 
-def energy_vad(y, *, sr=8000, hop=80, win=200, threshold_db=30.0):
+def energy_vad(y, *, sr=8000, hop=80, win=200, threshold_db=30.0, method="energy"):
     """Boolean speech mask, one entry per frame (same framing as the MFCCs).
 
-    A frame is speech when its log energy is within ``threshold_db`` of the
-    99th percentile of the utterance's frame energies and above -60 dBFS; the
-    mask is then smoothed with a 5-frame median so isolated blips are dropped.
+    With ``method='energy'`` a frame is speech when its log energy is within
+    ``threshold_db`` of the 99th percentile of the utterance's frame energies and
+    above -60 dBFS; ``method='gmm'`` also needs the frame to be nearer the louder of
+    two Gaussians fitted to the energies (:func:`gmmkit_apps.speech.vad.gmm_mask`).
+    The mask is then smoothed with a 5-frame median so isolated blips are dropped.
     """
+    from .vad import energy_mask, gmm_mask, smooth_mask
+
     frames = _frames(np.asarray(y, dtype=np.float64), win, hop)
     rms = np.sqrt(np.mean(frames * frames, axis=1))
     db = 20.0 * np.log10(np.maximum(rms, 1e-10))
-    top = np.percentile(db, 99)
-    mask = (db > top - threshold_db) & (db > -60.0)
-    # 5-frame median of a boolean mask = majority vote, edges repeated
-    padded = np.pad(mask.astype(np.int8), 2, mode="edge")
-    votes = np.convolve(padded, np.ones(5, dtype=np.int8), mode="valid")
-    return votes >= 3
+    mask = (gmm_mask if method == "gmm" else energy_mask)(db, threshold_db)
+    return smooth_mask(mask, 5)
 
 
 def cmvn(frames):
@@ -281,6 +300,10 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0)  # 80 dB dynamic range
     m = dct(db, type=2, norm="ortho", axis=1)[:, : fe.n_mfcc].T  # (n_mfcc, frames)
+    if fe.rasta:
+        from .robust import rasta
+
+        m = rasta(m, axis=1)
     feats = [m]
     if fe.deltas:
         width = min(9, m.shape[1] if m.shape[1] % 2 else m.shape[1] - 1)
@@ -290,13 +313,24 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
         feats.append(_delta(m, width, 2))
     F = np.vstack(feats).T
     if use_vad:
-        mask = energy_vad(y, sr=fe.sr, hop=fe.hop, win=fe.win, threshold_db=fe.vad_db)[: F.shape[0]]
+        mask = energy_vad(y, sr=fe.sr, hop=fe.hop, win=fe.win, threshold_db=fe.vad_db,
+                          method=fe.vad_method)[: F.shape[0]]
         F = F[mask]
     need = int(fe.min_speech_frames)
     if F.shape[0] < need:
         raise DataError(f"{source}: too little speech after voice activity detection "
                         f"({F.shape[0]} frames = {F.shape[0] * fe.hop_ms / 1000:.2f} s, need {need})")
-    return cmvn(F) if fe.cmvn else F.astype(np.float32)
+    return normalise(F, fe)
+
+
+def normalise(F, fe):
+    """The front end's per-utterance normalisation of frames ``F``: feature warping over
+    ``fe.warp`` seconds when set, else CMVN when ``fe.cmvn``, else none."""
+    if fe.warp:
+        from .robust import feature_warp
+
+        return feature_warp(F, window=int(round(fe.warp * 1000.0 / fe.hop_ms)) | 1)
+    return cmvn(F) if fe.cmvn else np.asarray(F, dtype=np.float32)
 
 
 def perturb_speed(y, sr, speed):

@@ -1,8 +1,11 @@
 """Scoring audio against a models folder: identification, verification and trial lists.
 
 Each function takes a loaded :class:`~gmmkit_apps.speech.corpus.ModelSet` and
-audio file paths, and returns plain Python results (what ``gmmkit speech
-identify / verify / evaluate`` print).
+audio (or ``.npy`` feature) file paths, and returns plain Python results (what
+``gmmkit speech identify / verify / evaluate`` print). With an impostor cohort
+(:func:`load_cohort`) scores are also Z-, T- and S-normalised
+(:mod:`gmmkit_apps.speech.scorenorm`); identification can then be open-set
+("none of these" below a threshold).
 """
 from __future__ import annotations
 
@@ -12,38 +15,82 @@ import numpy as np
 
 from gmmkit.exceptions import DataError
 
-from .corpus import features_of
+from .inputs import frames_of
 
-__all__ = ["score_files", "identify", "verify", "TrialEvaluation", "evaluate_trials"]
+__all__ = ["NONE", "load_cohort", "score_files", "identify", "verify", "TrialEvaluation", "evaluate_trials"]
+
+#: What open-set identification answers for a file below the threshold.
+NONE = "<none>"
 
 
-def score_files(model_set, files, *, top_c=5, speakers=None):
-    """Scores (n_files, n_speakers): each file's average log-likelihood ratio against the UBM
-    under each speaker model (``speakers``: a subset of ``model_set.speakers``)."""
+def _check_threshold(threshold):
+    import math
+
+    from gmmkit.exceptions import ParameterError
+
+    if threshold is not None and not math.isfinite(threshold):
+        raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
+
+
+def load_cohort(model_set, paths, *, max_size=None):
+    """An impostor cohort for ``model_set`` from background files: folders of one sub-folder
+    per speaker or speaker,file tables (:func:`~gmmkit_apps.speech.inputs.speaker_groups`)."""
+    from .inputs import speaker_groups
+    from .scorenorm import build_cohort
+
+    groups = speaker_groups(paths)
+    files = [f for fs in groups.values() for f in fs]
+    labels = [s for s, fs in groups.items() for _ in fs]
+    return build_cohort(model_set.ubm, frames_of(files, model_set.front_end), labels, max_size=max_size)
+
+
+def _score_frames(model_set, frames, speakers, top_c):
     from .ubm import score_frames
 
+    return np.stack([score_frames(model_set.ubm, speakers, F, top_c=top_c) for F in frames])
+
+
+def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="snorm", top_n=None):
+    """Scores (n_files, n_speakers): each file's average log-likelihood ratio against the UBM
+    under each speaker model (``speakers``: a subset of ``model_set.speakers``); with a
+    ``cohort``, normalised by ``norm`` (znorm, tnorm or snorm; ``top_n``: adaptive)."""
     speakers = model_set.speakers if speakers is None else speakers
-    return np.stack([score_frames(model_set.ubm, speakers, F, top_c=top_c)
-                     for F in features_of(files, model_set.front_end)])
+    frames = frames_of(files, model_set.front_end)
+    S = _score_frames(model_set, frames, speakers, top_c)
+    if cohort is None or norm == "raw":
+        return S
+    return _normalised(model_set, frames, speakers, S, cohort, top_c, top_n)[norm]
 
 
-def identify(model_set, files, *, top_c=5):
-    """Closed-set identification: ``(rows, scores)``; one row per file with the best-scoring
-    speaker, its score and its margin over the runner-up; ``scores`` as :func:`score_files`."""
-    S = score_files(model_set, files, top_c=top_c)
+def _normalised(model_set, frames, speakers, S, cohort, top_c, top_n):
+    from .scorenorm import cohort_scores, normalise
+
+    zc, tc = cohort_scores(model_set.ubm, cohort, speakers, frames, top_c=top_c)
+    return normalise(S, zc, tc, [s.name for s in speakers], cohort.labels, top_n=top_n)
+
+
+def identify(model_set, files, *, top_c=5, cohort=None, norm="snorm", top_n=None, threshold=None):
+    """Identification: ``(rows, scores)``; one row per file with the best-scoring speaker, its
+    score and its margin over the runner-up; ``scores`` as :func:`score_files`. With a
+    ``threshold`` it is open-set: a file whose best score is below it is :data:`NONE`."""
+    _check_threshold(threshold)
+    S = score_files(model_set, files, top_c=top_c, cohort=cohort, norm=norm, top_n=top_n)
     rows = []
     for f, s in zip(files, S):
         b = int(np.argmax(s))
         runner_up = np.sort(s)[-2] if s.size > 1 else 0.0
-        rows.append({"file": f, "speaker": model_set.names[b], "score": float(s[b]),
-                     "margin": float(s[b] - runner_up)})
+        known = threshold is None or s[b] >= threshold
+        rows.append({"file": f, "speaker": model_set.names[b] if known else NONE, "best": model_set.names[b],
+                     "score": float(s[b]), "margin": float(s[b] - runner_up)})
     return rows, S
 
 
-def verify(model_set, file, speaker, *, threshold, top_c=5):
+def verify(model_set, file, speaker, *, threshold, top_c=5, cohort=None, norm="snorm", top_n=None):
     """Accept or reject the claim that ``file`` is ``speaker``: accept when score >= threshold."""
+    _check_threshold(threshold)
     spk = model_set.speaker(speaker)
-    score = float(score_files(model_set, [file], top_c=top_c, speakers=[spk])[0, 0])
+    score = float(score_files(model_set, [file], top_c=top_c, speakers=[spk], cohort=cohort, norm=norm,
+                              top_n=top_n)[0, 0])
     return {"file": str(file), "speaker": speaker, "score": score, "threshold": float(threshold),
             "decision": "accept" if score >= threshold else "reject"}
 
@@ -65,15 +112,17 @@ class TrialEvaluation:
         return self.trials.drop(columns=["path"]).assign(target=self.labels.astype(int), score=self.scores)
 
 
-def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01):
+def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, top_n=None):
     """Verification metrics on a trial list (:func:`~gmmkit_apps.speech.corpus.read_trials`).
 
     Every file is scored once against every speaker. Returns a
     :class:`TrialEvaluation` whose ``summary`` holds the numbers of trials and
     target trials, the EER and its threshold, the minimum normalised detection
     cost at ``p_target`` and, over the files whose true speaker is enrolled, the
-    closed-set identification accuracy. Raises DataError for missing audio files
-    or speakers without a model.
+    closed-set identification accuracy. With a ``cohort`` the summary's ``normalised``
+    entry holds the same numbers for Z-, T- and S-normalised scores, and ``scores``
+    are the S-normalised ones. Raises DataError for missing audio files or speakers
+    without a model.
     """
     from .metrics import eer, min_dcf
 
@@ -86,18 +135,30 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01):
     if unknown:
         raise DataError(f"{source}: speaker(s) {', '.join(unknown[:5])} have no model in "
                         f"{model_set.folder}")
-    S = score_files(model_set, files, top_c=top_c)
+    frames = frames_of(files, model_set.front_end)
+    S = _score_frames(model_set, frames, model_set.speakers, top_c)
     row = {f: i for i, f in enumerate(files)}
     col = {n: j for j, n in enumerate(model_set.names)}
-    scores = np.array([S[row[f], col[s]] for f, s in zip(trials["path"], trials["speaker"])])
     labels = trials["target"].to_numpy(bool)
-    e, thr = eer(scores, labels)
-    dcf, _ = min_dcf(scores, labels, p_target=p_target)
-    summary = {"trials": int(len(trials)), "targets": int(labels.sum()), "eer": e, "eer_threshold": thr,
-               "min_dcf": dcf, "p_target": p_target}
     truth = {f: s for f, s, t in zip(trials["path"], trials["speaker"], labels) if t}
+
+    def metrics(M):
+        scores = np.array([M[row[f], col[s]] for f, s in zip(trials["path"], trials["speaker"])])
+        e, thr = eer(scores, labels)
+        out = {"eer": e, "eer_threshold": thr, "min_dcf": min_dcf(scores, labels, p_target=p_target)[0]}
+        if truth:
+            out["identification_accuracy"] = float(np.mean(
+                [model_set.names[int(np.argmax(M[row[f]]))] == s for f, s in truth.items()]))
+        return out, scores
+
+    raw, scores = metrics(S)
+    summary = {"trials": int(len(trials)), "targets": int(labels.sum()), **raw, "p_target": p_target}
     if truth:
-        hits = [model_set.names[int(np.argmax(S[row[f]]))] == s for f, s in truth.items()]
-        summary["identification_accuracy"] = float(np.mean(hits))
-        summary["identification_files"] = len(hits)
+        summary["identification_files"] = len(truth)
+    if cohort is not None:
+        norm = _normalised(model_set, frames, model_set.speakers, S, cohort, top_c, top_n)
+        summary["normalised"] = {m: metrics(norm[m])[0] for m in ("znorm", "tnorm", "snorm")}
+        summary["cohort"] = len(cohort.labels)
+        summary["top_n"] = top_n
+        scores = metrics(norm["snorm"])[1]
     return TrialEvaluation(summary, scores, labels, trials)

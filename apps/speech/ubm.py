@@ -108,6 +108,8 @@ def train_ubm(frames, n_components=64, *, max_iter=100, tol=1e-3, reg_covar=1e-3
     """
     from gmmkit import GaussianMixture
 
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ParameterError(f"max_iter={max_iter!r}: at least 1 EM iteration")
     X = _stack(frames, "UBM training data")
     if max_frames is not None and X.shape[0] > max_frames:
         rng = np.random.default_rng(random_state)

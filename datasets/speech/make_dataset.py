@@ -79,24 +79,32 @@ def main(work="/tmp/speech-debs"):
     for voice, root in roots.items():
         os.makedirs(os.path.join(out, voice), exist_ok=True)
         for i, name in enumerate(order):
-            src = next(os.path.join(root, name + ext) for ext in (".wav", ".gsm")
-                       if os.path.exists(os.path.join(root, name + ext)))
-            dst = os.path.join(out, voice, name + ".flac")
-            subprocess.run(["sox", "-D", src, "-r", "8000", "-c", "1", "-b", "16", dst,
-                            "trim", "0", str(MAX_SECONDS)], check=True)
+            convert(root, name, os.path.join(out, voice, name + ".flac"), MAX_SECONDS)
             rows.append((voice, f"{voice}/{name}.flac", "enroll" if i < N_ENROLL else "test"))
-    with open(os.path.join(out, "index.csv"), "w", newline="") as fh:
+    write_lists(out, rows, "index.csv")
+
+
+def convert(root, name, dst, max_seconds=None):
+    """Prompt ``name`` (.wav or raw .gsm under ``root``) as 8 kHz mono 16-bit FLAC ``dst`` (sox)."""
+    src = next(os.path.join(root, name + ext) for ext in (".wav", ".gsm")
+               if os.path.exists(os.path.join(root, name + ext)))
+    trim = [] if max_seconds is None else ["trim", "0", str(max_seconds)]
+    subprocess.run(["sox", "-D", src, "-r", "8000", "-c", "1", "-b", "16", dst, *trim], check=True)
+
+
+def write_lists(out, rows, list_name):
+    """``out/list_name`` (speaker,file,split for ``rows``) and ``out/trials.csv``: every test file
+    against every voice (target 1 for its own)."""
+    with open(os.path.join(out, list_name), "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["speaker", "file", "split"])
         w.writerows(rows)
-    # verification trials: every held-out utterance against every enrolled voice
+    voices = list(dict.fromkeys(v for v, _, _ in rows))
     with open(os.path.join(out, "trials.csv"), "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["speaker", "file", "target"])
-        for claimed in VOICES:
-            for voice, path, split in rows:
-                if split == "test":
-                    w.writerow([claimed, path, int(claimed == voice)])
+        for claimed in voices:
+            w.writerows([claimed, path, int(claimed == voice)] for voice, path, split in rows if split == "test")
 
 
 if __name__ == "__main__":

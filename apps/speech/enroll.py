@@ -1,0 +1,51 @@
+"""Enrolling many speakers in one process, from audio or ``.npy`` feature files.
+
+:func:`enroll_speakers` loads the UBM once, MAP-adapts it to each speaker's
+frames and writes ``<speaker>.spk`` files into a models folder (with a copy of
+the UBM the first time), as :func:`gmmkit_apps.speech.models.enroll` does for
+one speaker. Every check (names, existing models, the folder's UBM) is made
+before the first model is written.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+from gmmkit.exceptions import OutputExistsError
+
+__all__ = ["enroll_speakers"]
+
+
+def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", overwrite=False, progress=None):
+    """MAP-adapt the UBM in ``ubm_path`` to each speaker of ``groups`` (``{speaker: files}``,
+    audio or ``.npy``) and store the models in ``folder``.
+
+    Returns a list of ``(model, path, files)``, one per speaker, in the order of ``groups``.
+    """
+    from gmmkit.io import atomic_path
+
+    from .corpus import load_ubm
+    from .inputs import frames_of
+    from .models import _check_same_ubm, speaker_path
+    from .ubm import map_adapt, save_speaker
+
+    folder = os.fspath(folder)
+    targets = {s: speaker_path(folder, s) for s in groups}
+    if not overwrite:
+        for t in targets.values():
+            if os.path.exists(t):
+                raise OutputExistsError(f"{t} exists; pass --force to overwrite it")
+    ubm, front_end = load_ubm(ubm_path)
+    local = _check_same_ubm(folder, ubm, ubm_path)
+    models = [(s, map_adapt(ubm, frames_of(files, front_end), name=s, relevance=relevance, adapt=adapt))
+              for s, files in groups.items()]
+    if not os.path.exists(local):
+        with atomic_path(local) as tmp:
+            shutil.copyfile(ubm_path, tmp)
+    out = []
+    for i, (s, model) in enumerate(models):
+        save_speaker(model, targets[s], overwrite=overwrite, front_end=front_end.to_dict())
+        out.append((model, targets[s], groups[s]))
+        if progress is not None:
+            progress(i + 1, len(models))
+    return out

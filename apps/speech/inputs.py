@@ -1,0 +1,131 @@
+"""Inputs of the speaker commands: audio files or the ``.npy`` feature files that
+``gmmkit speech features`` writes, in any mix; and degraded copies for multi-condition training.
+
+A feature file must hold a 2-D float array with the front end's dimension (its
+frames are used as they are: make them with the same front-end options as the
+model). Folders are searched recursively for both kinds.
+
+>>> import os
+>>> from gmmkit_apps.speech.inputs import input_files
+>>> folder = os.path.join("datasets", "speech", "speakers", "carlo")
+>>> len(input_files([folder])) if os.path.isdir(folder) else 32
+32
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from gmmkit.exceptions import DataError
+
+from .corpus import AUDIO_EXTENSIONS
+from .features import extract, load_audio, mfcc_frames
+
+__all__ = ["FEATURE_EXT", "input_files", "frames_of", "load_feature_file", "condition_frames"]
+
+FEATURE_EXT = ".npy"
+_KINDS = AUDIO_EXTENSIONS + (FEATURE_EXT,)
+
+
+def input_files(paths):
+    """Expand files and folders (searched recursively for audio and ``.npy`` files) into a list;
+    a folder's files are sorted."""
+    from .corpus import audio_files
+
+    out = []
+    for p in map(os.fspath, paths):
+        if not os.path.isdir(p):
+            out.extend(audio_files([p]))  # a file is taken as it is; a missing one is refused
+            continue
+        found = sorted(os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs if f.lower().endswith(_KINDS))
+        if not found:
+            raise DataError(f"{p}: folder holds no audio or .npy feature files")
+        out.extend(found)
+    if not out:
+        raise DataError("no audio or feature files given")
+    return out
+
+
+def load_feature_file(path, front_end):
+    """Frames from a ``.npy`` feature file, checked against ``front_end``'s dimension."""
+    try:
+        F = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npy feature file ({' '.join(str(exc).split())[:120]})") from None
+    if F.ndim != 2 or not np.issubdtype(F.dtype, np.floating):
+        raise DataError(f"{path}: expected a 2-D float array of frames, got {F.dtype} {F.shape}")
+    if F.shape[1] != front_end.dim:
+        raise DataError(f"{path}: {F.shape[1]} features per frame, the front end makes {front_end.dim} "
+                        "(make the features with the model's front-end options)")
+    if F.shape[0] < front_end.min_speech_frames:
+        raise DataError(f"{path}: {F.shape[0]} frames, need {front_end.min_speech_frames}")
+    if not np.all(np.isfinite(F)):
+        raise DataError(f"{path}: frames hold NaN or infinite values")
+    return np.ascontiguousarray(F, dtype=np.float32)
+
+
+def _one(path, front_end):
+    if os.fspath(path).lower().endswith(FEATURE_EXT):
+        return load_feature_file(path, front_end)
+    return extract(path, front_end)
+
+
+def frames_of(paths, front_end, *, progress=None):
+    """Feature frames of each file (audio or ``.npy``), in order."""
+    feats = []
+    for i, p in enumerate(paths):
+        feats.append(_one(p, front_end))
+        if progress is not None:
+            progress(i + 1, len(paths))
+    return feats
+
+
+def condition_frames(paths, front_end, conditions, *, seed=0, progress=None):
+    """Frames of every audio file under every named condition (multi-condition training:
+    see :func:`gmmkit_apps.speech.augment.conditions`); ``.npy`` files cannot be degraded."""
+    from .augment import conditions as make
+
+    feats = []
+    for i, p in enumerate(paths):
+        if os.fspath(p).lower().endswith(FEATURE_EXT):
+            raise DataError(f"{p}: multi-condition training needs audio, not feature files")
+        y = load_audio(p, sr=front_end.sr)
+        for c, yc in zip(conditions, make(y, front_end.sr, conditions, seed=seed + 7919 * i)):
+            try:
+                feats.append(mfcc_frames(yc, front_end=front_end, source=f"{p} ({c})"))
+            except DataError:
+                if c == "clean":
+                    raise
+        if progress is not None:
+            progress(i + 1, len(paths))
+    return feats
+
+
+def speaker_groups(paths):
+    """``{speaker: files}`` from folders of one sub-folder per speaker (its files searched
+    recursively) or from CSV tables with columns speaker,file (paths relative to the table)."""
+    groups = {}
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isfile(p) and p.lower().endswith(".csv"):
+            from .corpus import _read_csv
+
+            df = _read_csv(p, ["speaker", "file"])
+            base = os.path.dirname(os.path.abspath(p))
+            for s, f in zip(df["speaker"].astype(str), df["file"].astype(str)):
+                groups.setdefault(s, []).append(f if os.path.isabs(f) else os.path.join(base, f))
+        elif os.path.isdir(p):
+            subs = sorted(d for d in os.listdir(p) if os.path.isdir(os.path.join(p, d)))
+            if not subs:
+                raise DataError(f"{p}: no sub-folders (give one sub-folder of files per speaker)")
+            for d in subs:
+                groups.setdefault(d, []).extend(input_files([os.path.join(p, d)]))
+        else:
+            raise DataError(f"{p}: not a folder of speaker sub-folders nor a .csv table (speaker,file)")
+    missing = [f for fs in groups.values() for f in fs if not os.path.isfile(f)]
+    if missing:
+        raise DataError(f"{len(missing)} listed file(s) not found, first {missing[0]}")
+    if not groups:
+        raise DataError("no speakers given")
+    return groups
