@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from gmmkit.classifier import GaussianMixtureClassifier, check_sequences
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 __all__ = ["GMMClassifier", "CLASSIFIER_KIND"]
@@ -27,28 +28,21 @@ CLASSIFIER_KIND = "gmmkit-speech-classifier"
 
 
 def _sequences(X, n_features=None):
-    if isinstance(X, np.ndarray) and X.ndim == 2:
-        X = [X]
-    seqs = [np.asarray(x, dtype=np.float64) for x in X]
-    if not seqs:
-        raise DataError("no sequences given")
-    for i, s in enumerate(seqs):
-        if s.ndim != 2 or s.shape[0] == 0:
-            raise DataError(f"sequence {i}: expected a non-empty 2-D array of frames, got shape {s.shape}")
-        if n_features is not None and s.shape[1] != n_features:
-            raise DataError(f"sequence {i}: {s.shape[1]} features, the model expects {n_features}")
-        if not np.all(np.isfinite(s)):
-            raise DataError(f"sequence {i}: NaN or infinite values")
-    return seqs
+    """Float64 frames of every sequence, checked (:func:`gmmkit.classifier.check_sequences`)."""
+    seqs = check_sequences(X, n_features)
+    return [np.asarray(s, dtype=np.float64) for s in seqs]
 
 
 class GMMClassifier(ClassifierMixin, BaseEstimator):
     """One GMM per class; a sequence goes to the class of highest summed frame log-likelihood + log prior.
 
+    A thin front to :class:`gmmkit.classifier.GaussianMixtureClassifier` with one K and
+    one covariance type for every class (no selection), and sequence inputs everywhere.
+
     Parameters
     ----------
     n_components : int
-        Components per class mixture (reduced for classes with few frames).
+        Components per class mixture (reduced to one per 10 frames for classes with few frames).
     covariance_type : str
         Passed to each :class:`gmmkit.GaussianMixture`; 'diag' by default.
     priors : 'empirical', 'uniform' or array-like
@@ -74,6 +68,9 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
         self.n_init = n_init
         self.random_state = random_state
 
+    def _core_params(self):
+        return {"covariance_types": self.covariance_type, "reg_covar": self.reg_covar}
+
     def fit(self, X, y):
         """Fit one mixture per class on the pooled frames of its sequences.
 
@@ -82,67 +79,52 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
         X : list of ndarray (n_frames_i, n_features)
         y : array-like of labels, one per sequence
         """
-        from gmmkit import GaussianMixture
-
         seqs = _sequences(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(seqs):
             raise DataError(f"got {len(seqs)} sequences but {y.size} labels")
-        D = seqs[0].shape[1]
-        seqs = _sequences(seqs, D)
         if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
             raise ParameterError(f"n_components={self.n_components!r} must be a positive integer")
-        self.classes_, counts = np.unique(y, return_counts=True)
-        if len(self.classes_) < 2:
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
             raise DataError("need at least two classes")
         if isinstance(self.priors, str):
-            if self.priors == "empirical":
-                prior = counts / counts.sum()
-            elif self.priors == "uniform":
-                prior = np.full(len(counts), 1.0 / len(counts))
-            else:
+            if self.priors not in ("empirical", "uniform"):
                 raise ParameterError(f"priors={self.priors!r}: use 'empirical', 'uniform' or an array")
+            prior = counts / counts.sum() if self.priors == "empirical" else np.ones(len(counts))
         else:
             prior = np.asarray(self.priors, dtype=np.float64)
             if prior.shape != counts.shape or np.any(prior <= 0):
                 raise ParameterError(f"priors must be {len(counts)} positive numbers (one per class)")
-            prior = prior / prior.sum()
-        self.log_prior_ = np.log(prior)
-        self.models_ = []
-        for c in self.classes_:
-            frames = np.concatenate([s for s, lab in zip(seqs, y) if lab == c])
-            k = int(min(self.n_components, max(1, frames.shape[0] // 10)))
-            gm = GaussianMixture(k, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
-                                 max_iter=self.max_iter, n_init=self.n_init,
-                                 random_state=self.random_state)
-            self.models_.append(gm.fit(frames.astype(np.float32)))
-        self.n_features_in_ = D
+        frames = np.concatenate(seqs).astype(np.float32)  # MFCC frames need no more
+        labels = np.repeat(y, [len(s) for s in seqs])
+        self.core_ = GaussianMixtureClassifier(
+            self.n_components, priors=prior, min_rows_per_component=10, max_iter=self.max_iter,
+            n_init=self.n_init, random_state=self.random_state, **self._core_params()).fit(frames, labels)
+        self._expose()
         return self
 
+    def _expose(self):
+        self.classes_, self.models_ = self.core_.classes_, self.core_.models_
+        self.log_prior_, self.n_features_in_ = self.core_.log_prior_, self.core_.n_features_in_
+
     def _check_fitted(self):
-        if not hasattr(self, "models_"):
+        if not hasattr(self, "core_"):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("GMMClassifier is not fitted yet: call fit() first")
 
+    def _frames(self, X):
+        self._check_fitted()
+        return [s.astype(np.float32) for s in _sequences(X, self.n_features_in_)]
+
     def decision_function(self, X):
         """Summed frame log-likelihood plus log prior, shape (n_sequences, n_classes)."""
-        self._check_fitted()
-        seqs = _sequences(X, self.n_features_in_)
-        lengths = np.array([len(s) for s in seqs])
-        frames = np.concatenate(seqs).astype(np.float32)  # the mixtures were fitted in float32
-        idx = np.repeat(np.arange(len(seqs)), lengths)
-        out = np.empty((len(seqs), len(self.classes_)))
-        for j, gm in enumerate(self.models_):
-            ll = gm.score_samples(frames).astype(np.float64)
-            out[:, j] = np.bincount(idx, weights=ll, minlength=len(seqs))
-        return out + self.log_prior_
+        return self.core_.sequence_scores(self._frames(X))
 
     def predict_log_proba(self, X):
         """Log posterior over classes of each sequence."""
-        s = self.decision_function(X)
-        mx = s.max(axis=1, keepdims=True)
-        return s - (mx + np.log(np.exp(s - mx).sum(axis=1, keepdims=True)))
+        return self.core_.predict_log_proba_sequences(self._frames(X))
 
     def predict_proba(self, X):
         """Posterior over classes of each sequence (rows sum to 1)."""
@@ -150,7 +132,7 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Most probable class of each sequence."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        return self.core_.predict_sequences(self._frames(X))
 
     # -- model files -------------------------------------------------------------------
     def save(self, path, *, overwrite=True, extra=None):
@@ -183,10 +165,8 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
             D = int(meta["n_features"])
             clf = cls(n_components=int(meta["params"]["n_components"]), covariance_type=cov_type,
                       reg_covar=float(meta["params"]["reg_covar"]))
-            clf.classes_ = np.asarray(classes)
-            clf.log_prior_ = np.asarray(meta["log_prior"], dtype=np.float64)
-            clf.n_features_in_ = D
-            clf.models_ = []
+            log_prior = np.asarray(meta["log_prior"], dtype=np.float64)
+            models = []
             for j in range(len(classes)):
                 w, m, c = arrays[f"w{j}"], arrays[f"m{j}"], arrays[f"c{j}"]
                 # validated: shapes for the covariance type, finite, weights summing to 1,
@@ -196,10 +176,13 @@ class GMMClassifier(ClassifierMixin, BaseEstimator):
                 if gm.n_features_in_ != D:
                     raise ValueError(f"class {classes[j]!r} model has {gm.n_features_in_} features, "
                                      f"the file says {D}")
-                clf.models_.append(gm)
+                models.append(gm)
+            if log_prior.shape != (len(classes),):
+                raise ModelFileError(f"{path}: class priors do not match the classes")
+            clf.core_ = GaussianMixtureClassifier.from_models(classes, models, np.exp(log_prior),
+                                                              **clf._core_params())
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
             raise ModelFileError(f"{path}: classifier file is incomplete or invalid ({exc})") from None
-        if clf.log_prior_.shape != (len(classes),):
-            raise ModelFileError(f"{path}: class priors do not match the classes")
+        clf._expose()
         return clf, meta.get("extra") or {}
 
