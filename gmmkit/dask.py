@@ -57,7 +57,7 @@ def get_client(scheduler=None):
         raise ParameterError("--scheduler needs distributed: pip install 'gmmkit[dask]'") from None
     try:
         return Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
 
 

@@ -35,6 +35,8 @@ class State:
 
     def __init__(self):
         self.reset()
+        #: output files claimed so far by this invocation (realpath -> as given); None outside one
+        self.outputs = None
 
     def reset(self):
         self.debug = os.environ.get("GMMKIT_DEBUG", "") not in ("", "0")
@@ -99,44 +101,48 @@ class RootGroup(typer.core.TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
         STATE.reset()
+        STATE.outputs = {}
         if not _quiet_requested(args):
             for problem in self.plugin_problems:
                 echo_err(f"warning: {problem}")
         code = 0
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            # warnings meant for the user (UserWarning: gmmkit's, scikit-learn's ConvergenceWarning)
-            # are always printed, whatever filters the caller set (e.g. pytest's "error")
-            warnings.filterwarnings("default", category=UserWarning)
-            try:
-                rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                                  standalone_mode=False, **extra)
-                if isinstance(rv, int) and not isinstance(rv, bool):
-                    code = rv
-                if code == 130:  # Typer turns KeyboardInterrupt into Exit(130) before we see it
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                # warnings meant for the user (UserWarning: gmmkit's, scikit-learn's ConvergenceWarning)
+                # are always printed, whatever filters the caller set (e.g. pytest's "error")
+                warnings.filterwarnings("default", category=UserWarning)
+                try:
+                    rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                      standalone_mode=False, **extra)
+                    if isinstance(rv, int) and not isinstance(rv, bool):
+                        code = rv
+                    if code == 130:  # Typer turns KeyboardInterrupt into Exit(130) before we see it
+                        echo_err("error: interrupted")
+                except KeyboardInterrupt:
+                    if STATE.debug:
+                        raise
                     echo_err("error: interrupted")
-            except KeyboardInterrupt:
-                if STATE.debug:
-                    raise
-                echo_err("error: interrupted")
-                code = 130
-            except _ABORTS:
-                echo_err("error: aborted")
-                code = 1
-            except ClickException as exc:
-                if NoArgsIsHelpError is not None and isinstance(exc, NoArgsIsHelpError):
-                    typer.echo(exc.ctx.get_help())
-                    code = 0
-                elif STATE.debug:
-                    raise
-                else:
+                    code = 130
+                except _ABORTS:
+                    echo_err("error: aborted")
+                    code = 1
+                except ClickException as exc:
+                    if NoArgsIsHelpError is not None and isinstance(exc, NoArgsIsHelpError):
+                        typer.echo(exc.ctx.get_help())
+                        code = 0
+                    elif STATE.debug:
+                        raise
+                    else:
+                        echo_err(f"error: {describe(exc)}")
+                        code = exc.exit_code
+                except (GMMKitError, *USER_PATH_ERRORS) as exc:
+                    if STATE.debug:
+                        raise
                     echo_err(f"error: {describe(exc)}")
-                    code = exc.exit_code
-            except (GMMKitError, *USER_PATH_ERRORS) as exc:
-                if STATE.debug:
-                    raise
-                echo_err(f"error: {describe(exc)}")
-                code = 2
+                    code = 2
+        finally:
+            STATE.outputs = None
         if standalone_mode:
             sys.exit(code)
         return code

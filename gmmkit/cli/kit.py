@@ -193,6 +193,7 @@ def check_output(path, force=False, *, folder=False):
     """
     if path is None:
         return
+    _check_writable_place(path)
     if folder:
         if os.path.exists(path) and not os.path.isdir(path):
             raise OutputExistsError(f"{path} exists and is not a folder")
@@ -201,6 +202,28 @@ def check_output(path, force=False, *, folder=False):
         raise OutputExistsError(f"{path} is a folder; give a file name")
     if os.path.exists(path) and not force:
         raise OutputExistsError(f"{path} exists; pass --force to overwrite it")
+    if STATE.outputs is not None:  # inside one command: two outputs may not be one file
+        key = os.path.realpath(path)
+        if key in STATE.outputs:
+            raise ParameterError(f"{STATE.outputs[key]} and {path} are the same file; give different outputs")
+        STATE.outputs[key] = path
+
+
+def _check_writable_place(path):
+    """Refuse a path under a file, or whose name the file system cannot hold."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ParameterError(f"cannot write {path}: {folder} is a file, not a folder")
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in os.path.normpath(os.path.abspath(path)).split(os.sep):
+        if len(os.fsencode(part)) > name_max:
+            raise ParameterError(f"cannot write {path}: a name of {len(part)} characters "
+                                 f"(this file system takes at most {name_max})")
 
 
 def check_outputs(*paths, force=False):

@@ -82,6 +82,8 @@ class NpySource(ChunkSource):
             mm = np.load(self.path, mmap_mode="r")
         except (OSError, ValueError) as exc:
             raise DataError(f"{self.path}: not a readable .npy file: {exc}") from None
+        if not isinstance(mm, np.ndarray):
+            raise DataError(f"{self.path}: a .npz archive, not a .npy array; save one array with numpy.save")
         if mm.ndim != 2:
             raise DataError(f"{self.path}: expected a 2-D array (rows x features), got shape {mm.shape}")
         if mm.dtype.kind not in "fiu":

@@ -306,6 +306,28 @@ def _header_names(cells):
     return tuple(c.strip() or f"Unnamed: {j}" for j, c in enumerate(cells))
 
 
+def csv_errors():
+    """The exception families a corrupt, truncated or mislabelled CSV-like file raises
+    (pandas, csv, the decompressors, a missing optional decompressor)."""
+    import lzma
+    import zipfile
+    import zlib
+
+    import pandas as pd
+
+    return (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, EOFError, OSError,
+            zlib.error, lzma.LZMAError, zipfile.BadZipFile, ImportError)
+
+
+def csv_problem(path, exc):
+    """The one-line :class:`DataError` for ``exc``, one of :func:`csv_errors`."""
+    if isinstance(exc, ImportError):
+        found = re.search(r"install the (\w+) package", str(exc))
+        module = found.group(1) if found else getattr(exc, "name", None) or "a missing"
+        return DataError(f"{path}: reading this file needs the {module} package (pip install {module})")
+    return DataError(f"{path}: not a readable CSV table ({one_line(exc)})")
+
+
 def _csv_format(path, compression, header):
     import pandas as pd
 
@@ -314,9 +336,8 @@ def _csv_format(path, compression, header):
         rows = _sample_rows(path, compression, sep)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
-    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, OSError,
-            EOFError) as exc:
-        raise DataError(f"{path}: not a readable CSV table ({one_line(exc)})") from None
+    except csv_errors() as exc:
+        raise csv_problem(path, exc) from None
     check_separator(path, sep, rows)
     decimal = "," if decimal_comma(sep, rows) else "."
     if header is None:
@@ -347,6 +368,10 @@ def _npy_names(path):
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npy array ({one_line(exc)})") from None
+    if not isinstance(arr, np.ndarray):
+        raise DataError(f"{path}: a .npz archive, not a .npy array; save one array with numpy.save")
+    if arr.dtype.kind not in "biuf" and not arr.dtype.names:
+        raise DataError(f"{path}: holds {arr.dtype} values; only real numbers can be fitted")
     if arr.dtype.names:
         return tuple(arr.dtype.names)
     return default_names(arr.shape[1] if arr.ndim == 2 else 1)

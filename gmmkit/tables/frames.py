@@ -10,10 +10,8 @@ of :mod:`gmmkit.tables.format` (so both give the same columns and values).
 """
 from __future__ import annotations
 
-import csv
-
 from ..exceptions import DataError
-from .format import TableFormat, detect_format, one_line
+from .format import TableFormat, csv_errors, csv_problem, detect_format, one_line
 
 __all__ = ["read_frame", "read_head", "iter_frames", "as_format"]
 
@@ -21,12 +19,6 @@ __all__ = ["read_frame", "read_head", "iter_frames", "as_format"]
 def as_format(source, header=None):
     """``source`` if it is a :class:`TableFormat`, else :func:`detect_format` of it."""
     return source if isinstance(source, TableFormat) else detect_format(source, header=header)
-
-
-def _csv_errors():
-    import pandas as pd
-
-    return (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, EOFError, OSError)
 
 
 def _no_rows(fmt):
@@ -42,8 +34,8 @@ def _read_csv(fmt, handle=None, **options):
                            index_col=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{fmt.path} is empty") from None
-    except _csv_errors() as exc:
-        raise DataError(f"{fmt.path}: not a readable CSV table ({one_line(exc)})") from None
+    except csv_errors() as exc:
+        raise csv_problem(fmt.path, exc) from None
 
 
 def _read_parquet(path):
@@ -134,8 +126,8 @@ def _csv_frames(fmt, chunk_rows, columns, handle):
     with _read_csv(fmt, handle, usecols=columns, chunksize=chunk_rows) as reader:
         try:
             yield from reader
-        except _csv_errors() as exc:
-            raise DataError(f"{fmt.path}: not a readable CSV table ({one_line(exc)})") from None
+        except csv_errors() as exc:
+            raise csv_problem(fmt.path, exc) from None
 
 
 def iter_frames(source, chunk_rows, *, columns=None, header=None, handle=None):
