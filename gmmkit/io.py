@@ -36,7 +36,8 @@ _META = "__meta__"
 def atomic_path(path, *, overwrite=True, suffix=None):
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception the temporary file is removed and ``path`` is untouched. The file is
+    fsynced before the rename and the folder after it.
     With ``overwrite=False`` an existing ``path`` raises :class:`OutputExistsError`
     before anything is written.
     """
@@ -59,11 +60,28 @@ def atomic_path(path, *, overwrite=True, suffix=None):
     os.chmod(tmp, mode)
     try:
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(folder, folder=True)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def _fsync(path, *, folder=False):
+    """Flush ``path`` (a file, or a folder's entries) to the disk, so a crash right after a rename
+    cannot leave an empty or partial file under the final name. Best effort where unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems (and Windows folders) cannot fsync
+        pass
+    finally:
+        os.close(fd)
 
 
 def _jsonable(value):

@@ -10,7 +10,9 @@ keeps its traceback (without local variables). Python warnings are printed as on
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import warnings
 
@@ -83,6 +85,29 @@ def _quiet_requested(args):
     return any(a in ("-q", "--quiet") for a in args)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so ``finally`` blocks (temporary files) still run."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While a command runs, SIGTERM unwinds the stack like Ctrl-C instead of killing the process
+    on the spot (which left ``.tmp-*`` files behind); the previous handler is restored after."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class RootGroup(typer.core.TyperGroup):
     """The root click group: prints plugin warnings and turns user errors into one line."""
 
@@ -107,7 +132,7 @@ class RootGroup(typer.core.TyperGroup):
                 echo_err(f"warning: {problem}")
         code = 0
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _sigterm_unwinds():
                 warnings.showwarning = _show_warning
                 # warnings meant for the user (UserWarning: gmmkit's, scikit-learn's ConvergenceWarning)
                 # are always printed, whatever filters the caller set (e.g. pytest's "error")
@@ -124,6 +149,9 @@ class RootGroup(typer.core.TyperGroup):
                         raise
                     echo_err("error: interrupted")
                     code = 130
+                except Terminated:
+                    echo_err("error: terminated")
+                    code = 143
                 except _ABORTS:
                     echo_err("error: aborted")
                     code = 1

@@ -36,3 +36,33 @@ def test_seed_and_sample_size_out_of_range_are_one_line(tmp_path):
         out = subprocess.run([*run, "sample", str(model), *args], capture_output=True, text=True, timeout=300)
         assert out.returncode == 2, out.stderr
         assert out.stderr.startswith("error: Invalid value") and "Traceback" not in out.stderr
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path):
+    """(issue 23) SIGTERM during a write left a ``.tmp-*`` file in the output folder."""
+    out = tmp_path / "out"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys, time
+        import gmmkit.io as io
+        from gmmkit.cli import main
+
+        real = io.save_arrays
+
+        def slow_save(path, arrays, meta=None, **kw):
+            with io.atomic_path(path) as tmp:
+                open(tmp, "wb").write(b"half")
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
+
+        io.save_arrays = slow_save
+        import gmmkit._model_file as mf
+        mf.save_arrays = slow_save
+        sys.argv = ["gmmkit", "fit", {str(IRIS)!r}, "-k", "2", "--seed", "0", "-o", {str(out / "m.gmm")!r}]
+        main()
+    """))
+    out.mkdir()
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 143, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == "error: terminated"
+    assert list(out.iterdir()) == []
