@@ -26,15 +26,17 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOUNDS = "/usr/share/asterisk/sounds"
 CONDS = ("clean", "noise10", "telephone")
-CONFIGS = {  # name -> (front-end options, multi-condition UBM)
-    "base": ({}, False),
-    "warp": ({"warp": 3.0}, False),
-    "rasta": ({"rasta": True}, False),
-    "gmmvad": ({"vad_method": "gmm"}, False),
-    "mc": ({}, True),
-    "warp+gmmvad": ({"warp": 3.0, "vad_method": "gmm"}, False),
-    "warp+gmmvad+mc": ({"warp": 3.0, "vad_method": "gmm"}, True),
-    "all": ({"warp": 3.0, "vad_method": "gmm", "rasta": True}, True),
+MC = ["clean", "noise10", "noise20", "telephone"]
+CONFIGS = {  # name -> (front-end options, multi-condition: 0 off, 1 UBM and cohort, 2 also enrolment)
+    "base": ({}, 0),
+    "warp": ({"warp": 3.0}, 0),
+    "rasta": ({"rasta": True}, 0),
+    "gmmvad": ({"vad_method": "gmm"}, 0),
+    "mc": ({}, 1),
+    "mc2": ({}, 2),
+    "warp+gmmvad": ({"warp": 3.0, "vad_method": "gmm"}, 0),
+    "warp+gmmvad+mc2": ({"warp": 3.0, "vad_method": "gmm"}, 2),
+    "all": ({"warp": 3.0, "vad_method": "gmm", "rasta": True}, 2),
 }
 
 
@@ -105,16 +107,21 @@ def run_config(rows, opts, multi, k, top_n, seed=0):
     t0 = time.perf_counter()
     clean = features(rows, fe, "clean")
     ubm_rows = [r for r in rows if r[2] == "ubm" and clean[r[1]] is not None]
-    if multi:
-        bg = condition_frames([p for _, p, _ in ubm_rows], fe, ["clean", "noise10", "noise20", "telephone"],
-                              seed=seed)
-    else:
-        bg = [clean[p] for _, p, _ in ubm_rows]
+
+    def copies(sel, conds):  # frames and speaker labels of every file under every condition
+        frames, labels = [], []
+        for i, (s, p, _) in enumerate(sel):
+            got = condition_frames([p], fe, conds, seed=seed + i) if len(conds) > 1 else [clean[p]]
+            frames += got
+            labels += [s] * len(got)
+        return frames, labels
+
+    bg, bg_labels = copies(ubm_rows, MC if multi else ["clean"])
     ubm = train_ubm(bg, k, max_iter=50, random_state=seed, max_frames=150_000)
     names = sorted({s for s, _, _ in rows})
-    models = [map_adapt(ubm, [clean[p] for s2, p, sp in rows if s2 == s and sp == "enroll"
-                              and clean[p] is not None], name=s) for s in names]
-    cohort = build_cohort(ubm, [clean[p] for _, p, _ in ubm_rows], [s for s, _, _ in ubm_rows])
+    models = [map_adapt(ubm, copies([r for r in rows if r[0] == s and r[2] == "enroll" and clean[r[1]] is not None],
+                                    MC if multi == 2 else ["clean"])[0], name=s) for s in names]
+    cohort = build_cohort(ubm, bg, bg_labels)
     setup = time.perf_counter() - t0
     test = [r for r in rows if r[2] == "test"]
     res = {}

@@ -40,11 +40,14 @@ def ubm_cmd(
     import time
 
     from gmmkit.cli.kit import Progress, check_output
+    from gmmkit.exceptions import ParameterError
 
     from .inputs import condition_frames, frames_of, input_files
     from .ubm import train_ubm
 
     check_output(out, force)
+    if max_iter < 1 or components < 1:  # checked before the features are made
+        raise ParameterError(f"--max-iter {max_iter} / -k {components}: both must be at least 1")
     fe = _front_end(sr, n_mfcc, warp=warp, rasta=rasta, vad_method=vad_method)
     conditions = None if multi_condition is None else ["clean", *multi_condition.split(",")]
     if conditions is not None:  # names checked before the long part
@@ -113,7 +116,7 @@ TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per fr
 Cohort = Annotated[Optional[List[Path]], typer.Option(
     "--cohort", help="Impostor cohort for score normalisation: background files in a folder of one "
     "sub-folder per speaker, or a speaker,file CSV (repeatable).")]
-Norm = Annotated[str, typer.Option(help="With --cohort: znorm, tnorm, snorm or raw.")]
+Norm = Annotated[Optional[str], typer.Option(help="With --cohort: znorm, tnorm, snorm (default) or raw.")]
 TopN = Annotated[Optional[int], typer.Option(
     "--top-n", help="Adaptive normalisation: use the N closest cohort entries (AS-norm).")]
 
@@ -124,11 +127,12 @@ def _cohort(ms, paths, norm):
     from .scorenorm import NORMS
     from .trials import load_cohort
 
-    if norm not in NORMS:
+    if norm is not None and norm not in NORMS:
         raise ParameterError(f"--norm {norm!r}: use one of {', '.join(NORMS)}")
-    if norm != "raw" and not paths:
+    if norm not in (None, "raw") and not paths:
         raise ParameterError(f"--norm {norm} needs an impostor cohort (--cohort)")
-    return load_cohort(ms, paths) if paths else None
+    norm = norm or ("snorm" if paths else "raw")
+    return (load_cohort(ms, paths) if paths and norm != "raw" else None), norm
 
 
 @commands.command("identify")
@@ -137,7 +141,7 @@ def identify_cmd(
     models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
     top_c: TopC = 5,
     cohort: Cohort = None,
-    norm: Norm = "snorm",
+    norm: Norm = None,
     top_n: TopN = None,
     threshold: Annotated[Optional[float], typer.Option(
         help="Open set: a file whose best score is below this is 'none of these' (<none>).")] = None,
@@ -163,8 +167,8 @@ def identify_cmd(
     _check_threshold(threshold)
     paths = input_files(files)  # cheap checks first
     ms = load_model_set(models)
-    rows, S = identify(ms, paths, top_c=top_c, cohort=_cohort(ms, cohort, norm if cohort else "raw"),
-                       norm=norm, top_n=top_n, threshold=threshold)
+    coh, norm = _cohort(ms, cohort, norm)
+    rows, S = identify(ms, paths, top_c=top_c, cohort=coh, norm=norm, top_n=top_n, threshold=threshold)
     if out is not None:
         df = pd.DataFrame(S, columns=ms.names)
         df.insert(0, "file", paths)
@@ -187,7 +191,7 @@ def verify_cmd(
         help="Accept when score >= threshold; default: the one 'evaluate --save-threshold' stored, else 0.")] = None,
     top_c: TopC = 5,
     cohort: Cohort = None,
-    norm: Norm = "snorm",
+    norm: Norm = None,
     top_n: TopN = None,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -207,10 +211,11 @@ def verify_cmd(
     path = input_files([file])[0]
     ms = load_model_set(models)
     ms.speaker(speaker)  # an unknown speaker fails before the scoring
-    if cohort and norm != "raw" and threshold is None:
+    coh, norm = _cohort(ms, cohort, norm)
+    if norm != "raw" and threshold is None:
         raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
     r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
-               top_c=top_c, cohort=_cohort(ms, cohort, norm if cohort else "raw"), norm=norm, top_n=top_n)
+               top_c=top_c, cohort=coh, norm=norm, top_n=top_n)
     r["file"] = str(file)
     if json_out:
         _emit_json(r)
@@ -257,8 +262,8 @@ def evaluate_cmd(
         require_matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
     ms = load_model_set(models)
-    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=_cohort(ms, cohort, "snorm") if cohort
-                         else None, top_n=top_n)
+    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=_cohort(ms, cohort, None)[0],
+                         top_n=top_n)
     result = ev.summary
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:
