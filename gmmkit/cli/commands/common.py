@@ -103,26 +103,41 @@ def stddevs(est):
     return np.sqrt(variances(est))
 
 
-def print_components(con, est, names, heading, max_cols=8):
-    """A heading line, then a table: one row per component, weight and mean ± sd per column."""
+def print_components(con, est, names, heading):
+    """A heading line, then every component's weight and every feature's mean ± sd.
+
+    One row per component while all features fit the console's width; otherwise (wide
+    tables) one row per feature and one column per component, in as many blocks of
+    components as the width needs, so no value is cut.
+    """
     from rich.table import Table
 
     con.print(heading, soft_wrap=True)
     sd = stddevs(est)
-    shown = list(range(min(len(names), max_cols)))
-    table = Table()
-    table.add_column("k", justify="right")
-    table.add_column("weight", justify="right")
-    for j in shown:
-        table.add_column(f"{escape(names[j])}\nmean ± sd", justify="right")
-    if len(names) > max_cols:
-        table.add_column(f"(+{len(names) - max_cols} more)")
-    for k in range(est.means_.shape[0]):
-        cells = [f"{fmt(est.means_[k, j])} ± {fmt(sd[k, j], 3)}" for j in shown]
-        if len(names) > max_cols:
-            cells.append("…")
-        table.add_row(str(k), f"{est.weights_[k]:.3f}", *cells)
-    con.print(table)
+    K, D = est.means_.shape
+    cells = [[f"{fmt(est.means_[k, j])} ± {fmt(sd[k, j], 3)}" for j in range(D)] for k in range(K)]
+    cell_w = max(len(c) for row in cells for c in row) + 3
+    label_w = min(max(len(str(n)) for n in names), 24) + 3
+    if 16 + D * max(cell_w, min(label_w, 14)) <= con.width:
+        table = Table()
+        table.add_column("k", justify="right")
+        table.add_column("weight", justify="right")
+        for j in range(D):
+            table.add_column(f"{escape(names[j])}\nmean ± sd", justify="right")
+        for k in range(K):
+            table.add_row(str(k), f"{est.weights_[k]:.3f}", *cells[k])
+        con.print(table)
+        return
+    per = max(1, (con.width - label_w - 4) // cell_w)
+    for lo in range(0, K, per):
+        ks = range(lo, min(K, lo + per))
+        table = Table()
+        table.add_column("feature", overflow="fold")
+        for k in ks:
+            table.add_column(f"k={k}\nweight {est.weights_[k]:.3f}\nmean ± sd", justify="right", no_wrap=True)
+        for j in range(D):
+            table.add_row(escape(names[j]), *[cells[k][j] for k in ks])
+        con.print(table)
 
 
 def run_select(X, ks, types, criterion, *, sample_weight=None, n_init, max_iter, tol, reg_covar,
