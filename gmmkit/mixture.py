@@ -56,6 +56,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     Parameters are those of :class:`sklearn.mixture.GaussianMixture`, plus:
 
+    init_params : as scikit-learn's, or "hc": mclust's model-based hierarchical clustering
+        (VVV on SVD-transformed rows; a random 2000-row subsample when there are more).
     callback : callable, optional
         Called after every EM iteration with ``{"init", "n_iter", "lower_bound", "change"}``.
     noise : bool, default False
@@ -116,7 +118,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "k-means++", "random", "random_from_data"})],
+        "init_params": [StrOptions({"kmeans", "k-means++", "random", "random_from_data", "hc"})],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
@@ -474,8 +476,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self.missing == "em"
         return tags
-
-
 
 
 def _is_dask_collection(X):

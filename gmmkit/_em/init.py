@@ -1,6 +1,7 @@
 """Initial parameters: k-means, k-means++, random responsibilities or random rows (as
-scikit-learn), the user's ``*_init`` arrays, a warm start, and the noise component's
-starting rows (an NNclean-like rule)."""
+scikit-learn), mclust's model-based hierarchical clustering (:mod:`gmmkit._em.hc`), the
+user's ``*_init`` arrays, a warm start, and the noise component's starting rows (an
+NNclean-like rule)."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +58,7 @@ class Initialiser:
 
     def __init__(self, problem, est):
         self.problem, self.est = problem, est
-        self._noise = None
+        self._noise = self._hc = None
 
     def __call__(self, rng):
         problem, est = self.problem, self.est
@@ -76,6 +77,8 @@ class Initialiser:
             from sklearn.cluster import KMeans
 
             labels = KMeans(n_clusters=K, n_init=1, random_state=rng).fit(X, sample_weight=sw).labels_
+        elif est.init_params == "hc":
+            labels = self.hc_labels(rng, sw)
         elif est.init_params == "random":
             resp = rng.uniform(size=(N, K)).astype(X.dtype)
             resp /= resp.sum(axis=1)[:, None]
@@ -92,6 +95,19 @@ class Initialiser:
             labels[idx] = np.arange(K)
         params = m_step(problem, partition_statistics(problem, resp, labels, sw), rng, initial=True)
         return self.user_overrides(params, pi0)
+
+    def hc_labels(self, rng, sw):
+        """The hierarchical partition into K of (at most :data:`hc.HC_ROWS` of) the rows of
+        positive weight; -1 for the others. Without a subsample the tree is made once."""
+        from .hc import HC_ROWS, hc_labels
+
+        X, K = self.problem.sample, self.problem.K
+        n_rows = X.shape[0] if sw is None else int(np.count_nonzero(sw > 0))
+        if n_rows > HC_ROWS:
+            return hc_labels(X, K, rng, sw, max_rows=HC_ROWS)
+        if self._hc is None:
+            self._hc = hc_labels(X, K, rng, sw, max_rows=HC_ROWS)
+        return self._hc
 
     def user_overrides(self, params, pi0):
         est, problem = self.est, self.problem
