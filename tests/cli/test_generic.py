@@ -191,10 +191,14 @@ def test_fit_k_auto_uses_selection(runner, cli, iris, tmp_path):
     (["info", "{tmp}/absent.gmm"], "error: model file not found: {tmp}/absent.gmm"),
     (["sample", "{tmp}/absent.gmm", "-n", "0"], "error: Invalid value for '-n'"),
     (["nosuch"], "error: No such command 'nosuch'"),
+    (["fit", "{iris}", "-k", "2", "--merge", "--out-of-core"], "error: --merge needs the data in memory"),
+    (["select", "{iris}", "-k", "1..2", "-c", "VII", "--lrt", "--weights", "petal_width"],
+     "error: --lrt does not take --weights"),
+    (["info", "{model}", "--bootstrap", "{iris}", "--kind", "jk"], "error: kind must be one of bs, wlbs, pb"),
 ])
-def test_user_mistakes_one_line_exit_2(runner, cli, iris, tmp_path, args, message):
+def test_user_mistakes_one_line_exit_2(runner, cli, iris, tmp_path, args, message, fitted):
     (tmp_path / "m.gmm").write_bytes(b"not a model")
-    args = [a.format(iris=iris, tmp=tmp_path) for a in args]
+    args = [a.format(iris=iris, tmp=tmp_path, model=fitted[0]) for a in args]
     result = runner.invoke(cli, args)
     assert result.exit_code == 2, (result.stdout, result.exception)
     assert result.stderr.startswith(message.format(iris=iris, tmp=tmp_path)), result.stderr
@@ -288,3 +292,49 @@ def test_fit_and_predict_with_empty_cells(tmp_path, cli):
     assert len(pred) == len(X) and pred["label"].notna().all()
     agree = (pred["label"].to_numpy() == truth).mean()
     assert max(agree, 1 - agree) > 0.95
+
+
+def test_covariance_all_is_mclusts_14_models_in_fit_and_select(runner, cli, iris):
+    from gmmkit.covariance import MCLUST_MODELS
+
+    doc = json.loads(run_ok(runner, cli, ["fit", iris, "-k", "2", "-c", "all", "--seed", "0", "--json"]).stdout)
+    assert doc["selection"]["covariance_types"] == list(MCLUST_MODELS)
+    assert doc["covariance_type"] == doc["selection"]["best"]["covariance_type"] in MCLUST_MODELS
+    doc = json.loads(run_ok(runner, cli, ["select", iris, "-k", "2", "-c", "all", "--seed", "0", "--json"]).stdout)
+    assert sorted(r["covariance_type"] for r in doc["table"]) == sorted(MCLUST_MODELS)
+    doc = json.loads(run_ok(runner, cli, ["fit", iris, "-k", "2", "-c", "sklearn", "--seed", "0", "--json"]).stdout)
+    assert doc["selection"]["covariance_types"] == ["full", "diag", "tied", "spherical"]
+
+
+def test_select_lrt_info_bootstrap_and_fit_merge(runner, cli, iris, fitted):
+    """The uncertainty surfaces print the Python API's results (tests/core/test_bootstrap.py,
+    test_merge.py compare those with mclust)."""
+    from gmmkit.merge import merge_components
+
+    doc = json.loads(run_ok(runner, cli, ["select", iris, "-k", "1..3", "-c", "VII", "--lrt", "--n-boot", "9",
+                                          "--seed", "0", "--json"]).stdout)
+    lrt = doc["lrt"]
+    assert lrt["covariance_type"] == "VII" and lrt["n_boot"] == 9
+    assert [t["n_components"] for t in lrt["tests"]][0] == 1
+    assert all(0.1 <= t["p_value"] <= 1 for t in lrt["tests"])  # (1 + #{boot >= obs}) / 10
+    human = run_ok(runner, cli, ["select", iris, "-k", "1..2", "-c", "VII", "--lrt", "--n-boot", "4", "--seed", "0"])
+    assert "bootstrap likelihood-ratio tests, VII" in human.stdout and "LRT picks K=" in human.stdout
+
+    path, _ = fitted
+    doc = json.loads(run_ok(runner, cli, ["info", path, "--bootstrap", iris, "--n-boot", "5", "--seed", "0",
+                                          "--json"]).stdout)
+    se = doc["bootstrap"]["standard_errors"]
+    assert np.shape(se["weights"]) == (3,) and np.shape(se["covariances"]) == (3, 4, 4)
+    assert doc["bootstrap"]["n_boot"] == 5 and np.all(np.asarray(se["means"]) > 0)
+    human = run_ok(runner, cli, ["info", path, "--bootstrap", iris, "--n-boot", "3", "--kind", "wlbs"])
+    assert "bootstrap standard errors (wlbs, 3 replicates" in human.stdout
+
+    doc = json.loads(run_ok(runner, cli, ["fit", iris, "-k", "3", "--seed", "0", "--merge", "--json"]).stdout)
+    est = gmmkit.load(path)  # the same fit as the fixture's (K=3, seed 0)
+    X = pd.read_csv(iris).iloc[:, :4].to_numpy()
+    res = merge_components(est, X)
+    merged = doc["merge"]
+    assert merged["n_clusters"] == res.n_clusters and merged["clusters"] == res.components(res.n_clusters)
+    np.testing.assert_allclose([r["entropy"] for r in merged["sequence"]], res.entropy[::-1], rtol=1e-6)
+    human = run_ok(runner, cli, ["fit", iris, "-k", "3", "--seed", "0", "--merge"])
+    assert "components merged by entropy" in human.stdout and "elbow of the entropy" in human.stdout

@@ -11,7 +11,6 @@ from ..kit import (
     escape,
     fmt,
     is_quiet,
-    parse_covariance,
     parse_k,
     print_json,
     stdout_console,
@@ -31,6 +30,7 @@ from .options import (
     SeedOpt,
     TolOpt,
     WeightsOpt,
+    covariance_types,
 )
 
 
@@ -68,6 +68,10 @@ def fit(
     chunk_rows: Annotated[Optional[int], typer.Option(
         "--chunk-rows", min=1, help="Rows per chunk or Dask block with --out-of-core/--scheduler.",
         show_default=False)] = None,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Also merge the components into clusters by entropy (mclust's clustCombi, "
+                        "Baudry et al. 2010): the merge sequence, and the number of clusters at the "
+                        "entropy's elbow.")] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
     quiet_flag: QuietOpt = False,
@@ -81,15 +85,18 @@ def fit(
     Larger than memory: gmmkit fit --out-of-core 'parts/*.parquet' -k 8 -o m.gmm;
     on a cluster: gmmkit fit --scheduler tcp://host:8786 data/*.parquet -k 8 -o m.gmm.
     A progress bar shows on stderr when the fit takes more than a second.
+    Clusters made of several Gaussians: gmmkit fit data.csv -k auto --merge.
     """
     from ... import GaussianMixture
     from ...exceptions import ParameterError
 
     check_output(out, force)
     ks = parse_k(k)
-    types = parse_covariance(covariance)
+    types = covariance_types(covariance)
     scaled = bool(out_of_core or scheduler)
     _check_modes(data, ks, types, weights, float32, chunk_rows, out_of_core, scheduler)
+    if merge and scaled:
+        raise ParameterError("--merge needs the data in memory (not --out-of-core/--scheduler)")
     select = len(ks) > 1 or len(types) > 1
     est = None if select else GaussianMixture(
         ks[0], covariance_type=types[0], n_init=n_init, max_iter=max_iter, tol=tol,
@@ -138,6 +145,9 @@ def fit(
         n_rows = int(X.shape[0])
         crit = {"bic": float(est.bic(X, sample_weight=w)), "aic": float(est.aic(X, sample_weight=w))}
         est.fit_metadata_ = fit_metadata(data, names, X, seed, seconds, selection)
+        if merge:
+            merged = merge_summary(est, X)
+            est.fit_metadata_["merge"] = {k: merged[k] for k in ("n_clusters", "clusters")}
         shown = {"data": str(data), "columns": names}
         how = f"selected by {selection['criterion'].upper()}" if selection else "fitted"
         heading = f"covariance, {how} on {n_rows} rows of {escape(data)}"
@@ -152,6 +162,8 @@ def fit(
     }
     if not scaled:
         summary["selection"] = selection
+    if merge:
+        summary["merge"] = merged
     if as_json:
         print_json(summary)
         return
@@ -162,7 +174,34 @@ def fit(
     state = "converged" if est.converged_ else "[yellow]did not converge[/yellow]"
     ll = "" if scaled else f"mean log-likelihood {fmt(est.lower_bound_)}, "
     con.print(f"{state} after {est.n_iter_} iterations in {seconds:.2f} s; {ll}BIC {fmt(crit['bic'], 6)}")
+    if merge:
+        _print_merge(con, merged)
     con.print(f"model saved to {escape(out)}" if out is not None else "model not saved (add -o model.gmm)")
+
+
+def merge_summary(est, X):
+    """:func:`gmmkit.merge.merge_components` as the summary shows it."""
+    import numpy as np
+
+    from ...merge import merge_components
+
+    res = merge_components(est, X)
+    return {"n_clusters": res.n_clusters, "clusters": res.components(res.n_clusters),
+            "labels_counts": [int(c) for c in np.bincount(res.labels(res.n_clusters), minlength=res.n_clusters)],
+            "sequence": [{"n_clusters": K, "entropy": float(res.entropy[K - 1]), "clusters": res.components(K)}
+                         for K in range(res.max_clusters, 0, -1)]}
+
+
+def _print_merge(con, merged):
+    from ..kit import text_table
+
+    rows = [[r["n_clusters"], fmt(r["entropy"], 6), " | ".join("+".join(map(str, g)) for g in r["clusters"])]
+            for r in merged["sequence"]]
+    con.print("components merged by entropy (mclust's clustCombi):")
+    con.print(escape(text_table(rows, ["clusters", "entropy", "components in each cluster"])), soft_wrap=True)
+    groups = " | ".join("+".join(map(str, g)) for g in merged["clusters"])
+    con.print(f"elbow of the entropy: {merged['n_clusters']} clusters ({groups}; "
+              f"{', '.join(map(str, merged['labels_counts']))} rows)")
 
 
 def _check_modes(data, ks, types, weights, float32, chunk_rows, out_of_core, scheduler):

@@ -1,16 +1,34 @@
-"""``gmmkit info``: show a model file."""
-from ..kit import escape, fmt, print_json, stdout_console
-from .common import names_for, print_components, stddevs
-from .options import JsonOpt, ModelArg
+"""``gmmkit info``: show a model file (and, with data, bootstrap standard errors)."""
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..kit import Progress, escape, fmt, is_quiet, print_json, stdout_console
+from .common import data_for_model, names_for, print_components, stddevs
+from .options import ColumnsOpt, HeaderOpt, JsonOpt, ModelArg, NBootOpt, QuietOpt, SeedOpt
 
 
 def info(
     model: ModelArg,
+    bootstrap: Annotated[Optional[Path], typer.Option(
+        "--bootstrap", help="Data the model was fitted on: add bootstrap standard errors of the "
+                            "weights, means and covariances (mclust's MclustBootstrap).",
+        show_default=False)] = None,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="Resampling of --bootstrap: bs (rows with replacement), wlbs (weighted "
+                       "likelihood) or pb (parametric).")] = "bs",
+    n_boot: NBootOpt = 999,
+    columns: ColumnsOpt = None,
+    header: HeaderOpt = None,
+    seed: SeedOpt = None,
     as_json: JsonOpt = False,
+    quiet_flag: QuietOpt = False,
 ):
     """Show a model: weights, means, covariance summary and fit metadata.
 
     Example: gmmkit info model.gmm
+    Standard errors: gmmkit info model.gmm --bootstrap data.csv --n-boot 999
     """
     import numpy as np
 
@@ -26,6 +44,14 @@ def info(
     logdet = np.linalg.slogdet(covs)[1]
     sd = stddevs(est)
     params = meta.get("params", {})
+    boot = None
+    if bootstrap is not None:
+        from ...bootstrap import bootstrap as run_bootstrap
+
+        _, X, _ = data_for_model(est, model, bootstrap, columns, header)
+        with Progress(enabled=not is_quiet(quiet_flag), delay=1.0) as bar:
+            boot = run_bootstrap(est, X, n_boot=n_boot, kind=kind, random_state=seed,
+                                 callback=bar.task(f"bootstrap ({kind})"))
     if as_json:
         print_json({
             "model": str(model), "kind": meta.get("kind"), "gmmkit_version": meta.get("gmmkit_version"),
@@ -36,6 +62,9 @@ def info(
             "lower_bound": float(est.lower_bound_), "params": params,
             "weights": est.weights_, "means": est.means_, "stddevs": sd,
             "log_det_covariance": logdet, "covariances": est.covariances_, "fit": extra,
+            "bootstrap": None if boot is None else {
+                "data": str(bootstrap), "kind": boot.kind, "n_boot": boot.n_boot, "n_failed": boot.n_failed,
+                "seed": seed, "standard_errors": boot.standard_errors()},
         })
         return
     from rich.table import Table
@@ -75,3 +104,30 @@ def info(
     for key, value in rows:
         facts.add_row(key, value)
     con.print(facts)
+    if boot is not None:
+        _print_standard_errors(con, est, names, boot, bootstrap)
+
+
+def _print_standard_errors(con, est, names, boot, data, max_cols=8):
+    """weight ± SE and mean ± SE per column, then the SEs of the variances."""
+    from rich.table import Table
+
+    se = boot.standard_errors()
+    shown = range(min(len(names), max_cols))
+    table = Table(title=f"bootstrap standard errors ({boot.kind}, {boot.n_boot} replicates on "
+                        f"{escape(data)}; {boot.n_failed} failed fits redrawn)", title_justify="left")
+    table.add_column("k", justify="right")
+    table.add_column("weight ± se", justify="right")
+    for j in shown:
+        table.add_column(f"{escape(names[j])}\nmean ± se", justify="right")
+    for k in range(est.means_.shape[0]):
+        table.add_row(str(k), f"{est.weights_[k]:.3f} ± {se['weights'][k]:.3f}",
+                      *(f"{fmt(est.means_[k, j])} ± {fmt(se['means'][k, j], 3)}" for j in shown))
+    con.print(table)
+    var = Table(title="standard errors of the variances (diagonals of the covariances)", title_justify="left")
+    var.add_column("k", justify="right")
+    for j in shown:
+        var.add_column(escape(names[j]), justify="right")
+    for k in range(est.means_.shape[0]):
+        var.add_row(str(k), *(fmt(se["covariances"][k, j, j], 3) for j in shown))
+    con.print(var)

@@ -19,8 +19,9 @@ SeedOpt = Annotated[Optional[int], typer.Option(
     "--seed", min=0, max=2**32 - 1, help="Random seed, for reproducible results (default: random).",
     show_default=False)]
 CovOpt = Annotated[str, typer.Option(
-    "--covariance", "-c", help="Covariance type: full, diag, tied, spherical; with several "
-                               "K also a comma list or 'all'.")]
+    "--covariance", "-c", help="Covariance type: full, diag, tied, spherical or one of mclust's 14 "
+                               "(EII ... VVV); chosen by the criterion among a comma list, 'all' "
+                               "(mclust's 14) or 'sklearn' (the four).")]
 NInitOpt = Annotated[int, typer.Option("--n-init", min=1, help="EM restarts; the best is kept.")]
 MaxIterOpt = Annotated[int, typer.Option("--max-iter", min=1, help="Maximum EM iterations per restart.")]
 TolOpt = Annotated[float, typer.Option("--tol", min=0.0, help="Stop when the mean log-likelihood gains less.")]
@@ -36,3 +37,15 @@ CriterionOpt = Annotated[str, typer.Option(
 OutTableOpt = Annotated[Optional[Path], typer.Option(
     "--out", "-o", help="Output table (.csv, .parquet, .npy); default: CSV on stdout.",
     show_default=False)]
+NBootOpt = Annotated[int, typer.Option(
+    "--n-boot", min=1, help="Bootstrap replicates (mclust's default: 999).")]
+
+
+def covariance_types(text):
+    """``--covariance``: a name of :data:`gmmkit.selection.NAMED_TYPES` ('all' and 'mclust':
+    mclust's 14 models, 'sklearn': the four), else :func:`gmmkit.cli.kit.parse_covariance`'s
+    comma list of types."""
+    from ...selection import NAMED_TYPES
+    from ..kit import parse_covariance
+
+    return NAMED_TYPES.get(str(text).strip().lower()) or parse_covariance(text)

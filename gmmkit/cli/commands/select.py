@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..kit import check_output, escape, is_quiet, parse_covariance, parse_k, print_json, stdout_console
+from ..kit import Progress, check_output, escape, fmt, is_quiet, parse_k, print_json, stdout_console
 from .common import fit_metadata, read_with_weights, run_select
 from .options import (
     ColumnsOpt,
@@ -17,12 +17,14 @@ from .options import (
     HeaderOpt,
     JsonOpt,
     MaxIterOpt,
+    NBootOpt,
     NInitOpt,
     QuietOpt,
     RegOpt,
     SeedOpt,
     TolOpt,
     WeightsOpt,
+    covariance_types,
 )
 
 
@@ -53,6 +55,13 @@ def select(
     reg_covar: RegOpt = 1e-6,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=-1,
                                       help="Candidates fitted at once (-1: all cores).")] = 1,
+    lrt: Annotated[bool, typer.Option(
+        "--lrt", help="Also test K against K + 1 components for the selected covariance model by "
+                      "the bootstrap likelihood-ratio test (mclust's mclustBootstrapLRT), from K = 1 "
+                      "until a test is not significant at --level.")] = False,
+    n_boot: NBootOpt = 999,
+    level: Annotated[float, typer.Option("--level", min=0.0, max=1.0,
+                                         help="Significance level of --lrt.")] = 0.05,
     seed: SeedOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -65,6 +74,8 @@ def select(
     Every (K, covariance type) pair is fitted; the table shows the criterion
     (lower is better, or higher with --convention mclust) and marks the best, which -o
     saves. Models that cannot be estimated on the data are skipped, with the reason.
+    With --lrt: gmmkit select data.csv --lrt --n-boot 999 adds the bootstrap
+    likelihood-ratio tests of K against K + 1 for the selected covariance model.
     """
     if jobs == 0:
         from ...exceptions import ParameterError
@@ -91,6 +102,8 @@ def select(
         est.save(out, overwrite=force)
     if plot is not None:
         res.plot(path=os.fspath(plot))
+    lrt_result = _run_lrt(X, w, est.covariance_type, n_boot, level, seed, quiet_flag,
+                          n_init=n_init, max_iter=max_iter, tol=tol, reg_covar=reg_covar) if lrt else None
     if as_json:
         print_json({
             "criterion": res.criterion, "best": res.best_params_,
@@ -98,10 +111,15 @@ def select(
             "plot": str(plot) if plot is not None else None,
             "columns": names, "n_rows": int(X.shape[0]), "seconds": round(seconds, 3),
             "table": res.table.to_dict(orient="records"),
+            "lrt": None if lrt_result is None else {
+                "covariance_type": lrt_result.covariance_type, "n_boot": n_boot, "level": level,
+                "selected": lrt_result.selected, "tests": lrt_result.table().to_dict(orient="records")},
         })
         return
     res.convention = convention
     _print_selection(res, data, X.shape[0], seconds)  # the result itself: shown even with -q
+    if lrt_result is not None:
+        _print_lrt(lrt_result, n_boot)
     if is_quiet(quiet_flag):
         return
     con = stdout_console()
@@ -111,12 +129,28 @@ def select(
         con.print(f"plot saved to {escape(plot)}")
 
 
-def covariance_types(text):
-    """``--covariance``: the names of :data:`gmmkit.selection.NAMED_TYPES` ('all' is mclust's
-    14 models), else :func:`parse_covariance`'s comma list."""
-    from ...selection import NAMED_TYPES
+def _run_lrt(X, w, cov_type, n_boot, level, seed, quiet, **params):
+    """:func:`gmmkit.bootstrap.bootstrap_lrt` for the selected model, behind a progress bar."""
+    from ...bootstrap import bootstrap_lrt
+    from ...exceptions import ParameterError
 
-    return NAMED_TYPES.get(str(text).strip().lower()) or parse_covariance(text)
+    if w is not None:
+        raise ParameterError("--lrt does not take --weights (the test simulates unweighted samples)")
+    with Progress(enabled=not is_quiet(quiet), delay=1.0) as bar:
+        return bootstrap_lrt(X, cov_type, n_boot=n_boot, level=level, random_state=seed,
+                             callback=bar.task(f"bootstrap LRT, {cov_type}"), **params)
+
+
+def _print_lrt(lrt, n_boot):
+    from ..kit import text_table
+
+    t = lrt.table()
+    rows = [[f"{r.n_components} vs {r.alternative}", fmt(r.statistic, 6), f"{r.p_value:.4f}",
+             fmt(r.bootstrap_mean, 4)] for r in t.itertuples()]
+    con = stdout_console()
+    con.print(f"bootstrap likelihood-ratio tests, {lrt.covariance_type} ({n_boot} replicates each):")
+    con.print(escape(text_table(rows, ["K", "LRTS", "p-value", "bootstrap mean"])), soft_wrap=True)
+    con.print(f"LRT picks K={lrt.selected} (first test not significant at {lrt.level:g})")
 
 
 def _print_selection(res, data, n_rows, seconds):
