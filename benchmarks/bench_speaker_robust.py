@@ -101,7 +101,7 @@ def run_config(rows, opts, multi, k, top_n, seed=0):
     from gmmkit_apps.speech.features import FrontEnd
     from gmmkit_apps.speech.inputs import condition_frames
     from gmmkit_apps.speech.scorenorm import build_cohort, cohort_scores, normalise
-    from gmmkit_apps.speech.ubm import map_adapt, score_frames, train_ubm
+    from gmmkit_apps.speech.ubm import map_adapt, score_frames, stack_speakers, train_ubm
 
     fe = FrontEnd(**opts)
     t0 = time.perf_counter()
@@ -129,8 +129,9 @@ def run_config(rows, opts, multi, k, top_n, seed=0):
         F = clean if cond == "clean" else features(test, fe, cond)
         ok = [r for r in test if F[r[1]] is not None]
         frames = [F[p] for _, p, _ in ok]
-        raw = np.stack([score_frames(ubm, models, X) for X in frames])
-        zc, tc = cohort_scores(ubm, cohort, models, frames)
+        stack = stack_speakers(ubm, models)
+        raw = np.stack([score_frames(ubm, stack, X) for X in frames])
+        zc, tc = cohort_scores(ubm, cohort, stack, frames)
         norm = normalise(raw, zc, tc, names, cohort.labels, top_n=top_n)
         truth = [s for s, _, _ in ok]
         res[cond] = {m: verification(S, truth, names) for m, S in norm.items()}

@@ -68,10 +68,11 @@ def build_cohort(ubm, frames, labels, *, relevance=16.0, adapt="m", max_size=Non
 def cohort_scores(ubm, cohort, speakers, test_frames, *, top_c=5):
     """``(zc, tc)``: every speaker model against every cohort utterance (n_speakers, n_cohort)
     and every test utterance against every cohort model (n_test, n_cohort)."""
-    from .ubm import score_frames
+    from .ubm import score_frames, stack_speakers
 
+    speakers, models = stack_speakers(ubm, speakers), stack_speakers(ubm, cohort.models)
     zc = np.stack([score_frames(ubm, speakers, F, top_c=top_c) for F in cohort.frames], axis=1)
-    tc = np.stack([score_frames(ubm, cohort.models, F, top_c=top_c) for F in test_frames])
+    tc = np.stack([score_frames(ubm, models, F, top_c=top_c) for F in test_frames])
     return zc, tc
 
 

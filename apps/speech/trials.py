@@ -45,9 +45,10 @@ def load_cohort(model_set, paths, *, max_size=None):
 
 
 def _score_frames(model_set, frames, speakers, top_c):
-    from .ubm import score_frames
+    from .ubm import score_frames, stack_speakers
 
-    return np.stack([score_frames(model_set.ubm, speakers, F, top_c=top_c) for F in frames])
+    stack = stack_speakers(model_set.ubm, speakers)
+    return np.stack([score_frames(model_set.ubm, stack, F, top_c=top_c) for F in frames])
 
 
 def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="snorm", top_n=None):

@@ -32,8 +32,8 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
-__all__ = ["SpeakerModel", "train_ubm", "map_adapt", "score_frames", "ubm_fingerprint",
-           "save_speaker", "load_speaker", "SPEAKER_KIND"]
+__all__ = ["SpeakerModel", "SpeakerStack", "stack_speakers", "train_ubm", "map_adapt", "score_frames",
+           "ubm_fingerprint", "save_speaker", "load_speaker", "SPEAKER_KIND"]
 
 SPEAKER_KIND = "gmmkit-speech-speaker"
 _LOG_2PI = float(np.log(2 * np.pi))
@@ -177,14 +177,53 @@ def map_adapt(ubm, frames, *, name="speaker", relevance=16.0, adapt="m", var_flo
                         relevance=float(relevance), adapt="".join(sorted(set(adapt))))
 
 
+@dataclass
+class SpeakerStack:
+    """Speaker models stacked for scoring (:func:`stack_speakers`): log weights (S, K), means
+    (S, K, D), precision factors 1/sigma (S, K, D) and log-normalisers (S, K)."""
+
+    names: list
+    logw: np.ndarray
+    means: np.ndarray
+    prec: np.ndarray
+    logdet: np.ndarray
+    ubm_fingerprint: str
+
+    def __len__(self):
+        return len(self.names)
+
+
+def stack_speakers(ubm, speakers):
+    """Check that ``speakers`` were adapted from ``ubm`` and stack their parameters once, for
+    scoring many utterances (:func:`score_frames` accepts the result in place of the list)."""
+    if isinstance(speakers, SpeakerStack):
+        if speakers.ubm_fingerprint != ubm_fingerprint(ubm):
+            raise ModelFileError("the stacked speaker models were adapted from a different UBM")
+        return speakers
+    if not speakers:
+        raise ParameterError("no speaker models to score against")
+    fp = ubm_fingerprint(ubm)
+    for s in speakers:
+        if s.ubm_fingerprint != fp:
+            raise ModelFileError(f"speaker model {s.name!r} was adapted from a different UBM")
+    D = ubm.means_.shape[1]
+    logw = np.ascontiguousarray(np.stack([np.log(s.weights) for s in speakers]), dtype=np.float64)
+    means = np.ascontiguousarray(np.stack([s.means for s in speakers]), dtype=np.float64)
+    # gmmkit's diagonal precision factors 1 / sigma, and log|U_k| - D/2 log(2 pi)
+    prec = np.ascontiguousarray(1.0 / np.sqrt(np.stack([s.variances for s in speakers])), dtype=np.float64)
+    logdet = np.ascontiguousarray(np.log(prec).sum(axis=2) - 0.5 * D * _LOG_2PI)
+    return SpeakerStack([s.name for s in speakers], logw, means, prec, logdet, fp)
+
+
 def score_frames(ubm, speakers, frames, *, top_c=5):
     """Average per-frame log-likelihood ratio of each speaker model against the UBM.
 
     Parameters
     ----------
     ubm : gmmkit.GaussianMixture
-    speakers : list of SpeakerModel
-        Models adapted from this UBM.
+    speakers : list of SpeakerModel, or SpeakerStack
+        Models adapted from this UBM (stacked once by :func:`stack_speakers` when many
+        utterances are scored).
     frames : ndarray (T, D)
         One utterance's feature frames.
     top_c : int
@@ -202,12 +241,7 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     K, D = ubm.means_.shape
     if X.shape[1] != D:
         raise DataError(f"test utterance: {X.shape[1]} features, the UBM expects {D}")
-    if not speakers:
-        raise ParameterError("no speaker models to score against")
-    fp = ubm_fingerprint(ubm)
-    for s in speakers:
-        if s.ubm_fingerprint != fp:
-            raise ModelFileError(f"speaker model {s.name!r} was adapted from a different UBM")
+    st = stack_speakers(ubm, speakers)
     if not isinstance(top_c, (int, np.integer)) or top_c < 1:
         raise ParameterError(f"top_c={top_c!r} must be a positive integer")
     C = int(min(top_c, K))
@@ -220,16 +254,10 @@ def score_frames(ubm, speakers, frames, *, top_c=5):
     sel = np.take_along_axis(ll, top, axis=1)
     mx = sel.max(axis=1)
     ubm_ll = mx + np.log(np.exp(sel - mx[:, None]).sum(axis=1))
-    logw = np.stack([np.log(s.weights) for s in speakers])
-    means = np.ascontiguousarray(np.stack([s.means for s in speakers]), dtype=np.float64)
-    # gmmkit's diagonal precision factors 1 / sigma, and log|U_k| - D/2 log(2 pi)
-    prec = np.ascontiguousarray(1.0 / np.sqrt(np.stack([s.variances for s in speakers])), dtype=np.float64)
-    logdet = np.log(prec).sum(axis=2) - 0.5 * D * _LOG_2PI
     # threads pay off only with enough work (and at least two speakers to share out)
-    kernel = topc_llr_sums_parallel if len(speakers) > 1 and X.shape[0] * len(speakers) * C * D > 5e7 \
-        else topc_llr_sums
-    sums = kernel(np.ascontiguousarray(X), top, np.ascontiguousarray(ubm_ll),
-                         np.ascontiguousarray(logw), means, prec, np.ascontiguousarray(logdet))
+    kernel = topc_llr_sums_parallel if len(st) > 1 and X.shape[0] * len(st) * C * D > 5e7 else topc_llr_sums
+    sums = kernel(np.ascontiguousarray(X), top, np.ascontiguousarray(ubm_ll), st.logw, st.means, st.prec,
+                  st.logdet)
     return sums / X.shape[0]
 
 
