@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,11 @@ def _digest(path):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input(case, assets, tmp_path):
+def test_bad_input(case, assets, tmp_path, monkeypatch):
     from gmmkit.cli import app
 
+    for module in case.without:  # as if not installed: importing it raises ImportError
+        monkeypatch.setitem(sys.modules, module, None)
     for name, content in case.files.items():
         target = tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,5 +76,7 @@ def test_bad_input(case, assets, tmp_path):
         assert not NONFINITE.search(result.stdout), shown
     for name, digest in kept.items():
         assert _digest(tmp_path / name) == digest, f"{name} was replaced\n{shown}"
+    for name in case.absent:
+        assert not (tmp_path / name).exists(), f"{name} was written\n{shown}"
     leftovers = [p.name for p in tmp_path.rglob("*") if ".tmp-" in p.name or p.name.startswith(".tmp")]
     assert not leftovers, f"temporary files left: {leftovers}\n{shown}"
