@@ -15,8 +15,10 @@ estimated on the data (more parameters than rows, a singular covariance) are ski
 their row carries the reason in ``error`` and no criterion.
 
 With the default k-means start, every K's partition is computed once and shared by all
-the covariance models (mclust shares its hierarchical clustering in the same way): each
-model starts from its own M-step on that partition.
+the covariance models: each model starts from its own M-step on that partition. With
+``init_params="hc"`` the partitions are mclust's: one model-based hierarchical tree
+(:mod:`gmmkit._em.hc`, VVV on SVD-transformed rows, a 2000-row subsample for larger
+data) cut at every K, as ``Mclust()`` starts every candidate.
 
 Candidates can run in parallel (``n_jobs``) without changing the results: each
 candidate's seed depends only on ``random_state``, never on scheduling.
@@ -227,7 +229,9 @@ def _fit_from(X, sample_weight, K, cov_type, seed, params, labels):
 
     start = {}
     if labels is not None:
-        start = _shared_start(X, sample_weight, K, cov_type, labels, params.get("reg_covar", 1e-6)) or {}
+        # a singular start from the shared partition: the estimator's k-means start instead
+        start = (_shared_start(X, sample_weight, K, cov_type, labels, params.get("reg_covar", 1e-6))
+                 or {"init_params": "kmeans"})
         start["n_init"] = 1
     gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed, **{**params, **start})
     return gm.fit(X, sample_weight=sample_weight)
@@ -302,6 +306,14 @@ def _partition(X, sample_weight, K, seed):
     return labels if np.unique(labels).size == K else None
 
 
+def _hc_partitions(X, sample_weight, ks, seed):
+    """mclust's start: one hierarchical tree (on a START_ROWS subsample for larger data)
+    cut at every K; None for a K the tree cannot give."""
+    from ._em.hc import hc_partitions
+
+    return hc_partitions(X, ks, np.random.default_rng(seed), sample_weight, max_rows=START_ROWS)
+
+
 def covariance_grid(covariance_types):
     """The tuple of covariance types a ``covariance_types`` argument names (a name of
     :data:`NAMED_TYPES`, one type or an iterable of types); ParameterError on unknown ones."""
@@ -331,7 +343,8 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
         "sklearn" (full, diag, tied, spherical)
     criterion : {"bic", "aic", "icl"}; the ranking is the same in either convention.
     n_init : int, starts per candidate (with the default k-means start, each K's
-        ``n_init`` partitions are shared by all covariance types; the best fit is kept).
+        ``n_init`` partitions are shared by all covariance types; the best fit is kept;
+        with ``init_params="hc"``, one hierarchical tree per start, for all K).
     random_state : int or None. Every candidate uses the same seed, so results do
         not depend on ``n_jobs``.
     n_jobs : int, candidates fitted at once (threads; each fit then runs serially).
@@ -374,7 +387,8 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
     params = dict(params, n_init=n_init)
     grid = [(k, c) for c in covariance_types for k in ks]
     n_jobs = max(1, min(int(n_jobs if n_jobs != -1 else _engine.n_threads()), len(grid)))
-    shared = (params.get("init_params", "kmeans") == "kmeans" and len(covariance_types) > 1
+    init = params.get("init_params", "kmeans")
+    shared = (init in ("kmeans", "hc") and (len(covariance_types) > 1 or init == "hc")
               and not params.get("noise") and not np.isnan(X).any()
               and all(params.get(f"{a}_init") is None for a in ("weights", "means", "precisions")))
 
@@ -392,6 +406,11 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
 
     def part(k):
         labels[k] = [_partition(X, sample_weight, k, seed + i) for i in range(n_init)]
+
+    if shared and init == "hc":  # one tree per start, cut at every K
+        trees = [_hc_partitions(X, sample_weight, ks, seed + i) for i in range(n_init)]
+        labels.update({k: [t[k] for t in trees] for k in ks})
+        shared = False
 
     if n_jobs == 1:
         with _engine.blas_single_thread():

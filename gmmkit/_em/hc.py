@@ -345,10 +345,11 @@ def _labels(slots, G):
     return pairs
 
 
-def hc_labels(X, K, rng=None, weights=None, max_rows=HC_ROWS, use="SVD"):
-    """Each row's cluster among K from the hierarchical tree of at most ``max_rows`` rows
-    (drawn with ``rng``, with probability proportional to ``weights`` if given); rows
-    outside the subsample, or of zero weight, get -1."""
+def hc_partitions(X, ks, rng=None, weights=None, max_rows=HC_ROWS, use="SVD"):
+    """{K: each row's cluster among K} for every K of ``ks`` from one hierarchical tree of at
+    most ``max_rows`` rows (drawn with ``rng``, with probability proportional to
+    ``weights`` if given), as mclust's ``Mclust`` shares one tree among all K and models;
+    rows outside the subsample, or of zero weight, get -1; None for a K above the rows."""
     X = np.asarray(X)
     N = X.shape[0]
     rows = np.arange(N) if weights is None else np.flatnonzero(weights > 0)
@@ -356,7 +357,20 @@ def hc_labels(X, K, rng=None, weights=None, max_rows=HC_ROWS, use="SVD"):
         p = None if weights is None else weights[rows] / weights[rows].sum()
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.RandomState) else rng
         rows = np.sort(rng.choice(rows, max_rows, replace=False, p=p))
-    tree = hc(X[rows])
-    labels = np.full(N, -1)
-    labels[rows] = tree.partition(K)
+    tree = hc(X[rows], use=use)
+    out = {}
+    for K in ks:
+        out[K] = None
+        if K <= rows.size:
+            out[K] = np.full(N, -1)
+            out[K][rows] = tree.partition(K)
+    return out
+
+
+def hc_labels(X, K, rng=None, weights=None, max_rows=HC_ROWS, use="SVD"):
+    """Each row's cluster among K (:func:`hc_partitions` for one K); DataError if K is
+    above the rows clustered."""
+    labels = hc_partitions(X, [K], rng, weights, max_rows, use)[K]
+    if labels is None:
+        raise DataError(f"init_params='hc' cannot make {K} clusters from fewer rows")
     return labels
