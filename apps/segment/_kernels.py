@@ -87,6 +87,25 @@ def icm_range(logp, labels, mask, beta, parity, r0, r1):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _set_softmax(s, q, r, c):
+    """q[r, c] = soft-max of the scores s (overwritten); returns the summed absolute change."""
+    K = s.shape[0]
+    m = s[0]
+    for k in range(1, K):
+        m = max(m, s[k])
+    tot = 0.0
+    for k in range(K):
+        s[k] = np.exp(s[k] - m)
+        tot += s[k]
+    change = 0.0
+    for k in range(K):
+        v = s[k] / tot
+        change += abs(v - q[r, c, k])
+        q[r, c, k] = v
+    return change
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def meanfield_range(logp, q, mask, beta, parity, r0, r1):
     """One mean-field half sweep over rows r0:r1, pixels with (r + c) % 2 == parity.
 
@@ -116,17 +135,7 @@ def meanfield_range(logp, q, mask, beta, parity, r0, r1):
             if c + 1 < W and mask[r, c + 1] != 0:
                 for k in range(K):
                     s[k] += beta * q[r, c + 1, k]
-            m = s[0]
-            for k in range(1, K):
-                m = max(m, s[k])
-            tot = 0.0
-            for k in range(K):
-                s[k] = np.exp(s[k] - m)
-                tot += s[k]
-            for k in range(K):
-                v = s[k] / tot
-                total += abs(v - q[r, c, k])
-                q[r, c, k] = v
+            total += _set_softmax(s, q, r, c)
     return total
 
 
@@ -172,3 +181,34 @@ def colour_sums_range(rgb, labels, lo, hi, counts, sums):
         counts[k] += 1.0
         for c in range(3):
             sums[k, c] += rgb[i, c]
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def meanfield8_range(logp, q, mask, beta, beta_diag, pr, pc, r0, r1):
+    """One mean-field quarter sweep with 8 neighbours over rows r0:r1: the pixels with
+    r % 2 == pr and c % 2 == pc (none of them neighbours of another, so the rows can run
+    in parallel). Edge neighbours weigh ``beta``, diagonal ones ``beta_diag``.
+    Returns the summed absolute change of q."""
+    H, W, K = logp.shape
+    s = np.empty(K)
+    total = 0.0
+    r_start = r0 + ((pr - r0) % 2)
+    for r in range(r_start, r1, 2):
+        for c in range(pc, W, 2):
+            if mask[r, c] == 0:
+                continue
+            for k in range(K):
+                s[k] = logp[r, c, k]
+            for dr in range(-1, 2):
+                rr = r + dr
+                if rr < 0 or rr >= H:
+                    continue
+                for dc in range(-1, 2):
+                    cc = c + dc
+                    if (dr == 0 and dc == 0) or cc < 0 or cc >= W or mask[rr, cc] == 0:
+                        continue
+                    b = beta if (dr == 0 or dc == 0) else beta_diag
+                    for k in range(K):
+                        s[k] += b * q[rr, cc, k]
+            total += _set_softmax(s, q, r, c)
+    return total

@@ -24,7 +24,6 @@ True
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -35,13 +34,14 @@ import numpy as np
 from gmmkit.exceptions import DataError, GMMKitError, ParameterError
 
 from .colour import FEATURES, pixel_features
-from .images import Picture, check_palette_size, label_palette, picture_from_array
+from .images import Picture, check_palette_size, picture_from_array
 
 DEFAULT_FIT_PIXELS = 200_000
 DEFAULT_K_RANGE = range(2, 9)
-# BIC for ``k='auto'`` is computed on at most this many of the fit pixels
-SELECT_PIXELS = 50_000
-BOUNDARY_COLOUR = (255, 230, 0)
+SMOOTH_METHODS = ("icm", "meanfield", "em")
+# short EM runs before the fit: off by default (measured on the ARC2017 class map: they reach a
+# higher likelihood on clipped colours with a worse segmentation, ARI 0.71 against 1.0; docs/segment.md)
+DEFAULT_SHORT_RUNS = 0
 
 
 @dataclass
@@ -81,6 +81,16 @@ class Segmentation:
     probabilities: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
     picture: Picture | None = None
+    k_reason: str | None = None
+    smoothing_reason: str | None = None
+    noise_sd: list | None = None
+    contrast_to_noise: float | None = None
+    blur: float = 0.0
+    point_masses: list = field(default_factory=list)
+    foreground: list | None = None
+    foreground_rule: str | None = None
+    objects: dict | None = None
+    notes: list = field(default_factory=list)
 
     def __iter__(self):
         yield self.labels
@@ -89,6 +99,12 @@ class Segmentation:
     @property
     def n_components(self):
         return int(self.model.n_components)
+
+    def foreground_mask(self):
+        """(H, W) bool: pixels in a foreground segment (all False without a foreground)."""
+        if self.foreground is None:
+            return np.zeros(self.labels.shape, dtype=bool)
+        return np.isin(self.labels, self.foreground)
 
     def summary(self):
         """JSON-ready dict: K, weights, mean colours, log-likelihood, BIC, timings..."""
@@ -100,10 +116,19 @@ class Segmentation:
             "n_masked": int(np.count_nonzero(self.labels < 0)),
             "features": self.features,
             "spatial": float(self.spatial),
-            "smooth": float(self.smooth),
+            "smooth": float(self.smooth),  # beta
             "smooth_method": self.smooth_method if self.smooth > 0 else None,
             "k": self.n_components,
             "k_selection": self.k_table,
+            "k_reason": self.k_reason,
+            "noise_sd": self.noise_sd,
+            "contrast_to_noise": None if self.contrast_to_noise is None else round(self.contrast_to_noise, 3),
+            "smoothing_reason": self.smoothing_reason,
+            "blur": float(self.blur),
+            "point_masses": self.point_masses,
+            "foreground": None if self.foreground is None else {
+                "segments": self.foreground, "rule": self.foreground_rule, "objects": self.objects},
+            "notes": self.notes,
             "covariance_type": m.covariance_type,
             "weights": [float(w) for w in m.weights_],
             "pixel_fractions": [float(f) for f in self.fractions],
@@ -166,33 +191,42 @@ def _subsample(active, n_active, n, rng):
     return idx
 
 
-def select_k(X, *, k_range=DEFAULT_K_RANGE, covariance_type="full", random_state=0):
-    """Pick the number of components by BIC on the rows of X.
-
-    Returns
-    -------
-    k : int
-    table : list of dict
-        One row per K tried: ``{"k", "bic"}`` (from :func:`gmmkit.select`).
-    """
-    import gmmkit
-
-    ks = [int(k) for k in k_range]
-    if not ks or min(ks) < 1:
-        raise ParameterError(f"the K range for 'auto' must hold whole numbers >= 1, got {ks}")
-    ks = [k for k in ks if k <= X.shape[0]]
-    res = gmmkit.select(X, n_components=ks, covariance_types=(covariance_type,), criterion="bic",
-                        random_state=random_state, max_iter=200)
-    rows = [{"k": int(r["n_components"]), "bic": float(r["bic"])}
-            for _, r in res.table.sort_values("n_components").iterrows()]
-    return int(res.best_params_["n_components"]), rows
+def _check_options(k, features, spatial, smooth, smooth_method, fit_pixels, blur):
+    k = _check_k(k)
+    if features not in FEATURES:
+        raise ParameterError(f"unknown feature space {features!r}; choose one of {', '.join(FEATURES)}")
+    if isinstance(smooth, str) and smooth.strip().lower() == "auto":
+        smooth = "auto"
+    for name, v in (("spatial", spatial), ("smooth", smooth), ("blur", blur)):
+        if v == "auto" and name == "smooth":
+            continue
+        if not (isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v) and v >= 0):
+            raise ParameterError(f"{name} must be a number >= 0{' or auto' if name == 'smooth' else ''}, got {v!r}")
+    if smooth_method not in SMOOTH_METHODS:
+        raise ParameterError(f"smooth_method must be one of {', '.join(SMOOTH_METHODS)}, got {smooth_method!r}")
+    if int(fit_pixels) < 2:
+        raise ParameterError(f"fit_pixels must be at least 2, got {fit_pixels}")
+    return k, smooth
 
 
-def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
+def _blurred(X, shape, sigma):
+    """Features of every pixel after a Gaussian blur of each channel (the local average)."""
+    from scipy.ndimage import gaussian_filter
+
+    H, W = shape
+    grid = X.reshape(H, W, -1)
+    out = np.empty_like(grid)
+    for c in range(grid.shape[2]):
+        gaussian_filter(grid[:, :, c], sigma, output=out[:, :, c], mode="nearest")
+    return out.reshape(H * W, -1)
+
+
+def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
                   fit_pixels=DEFAULT_FIT_PIXELS, k_range=DEFAULT_K_RANGE, covariance_type="full",
                   mask=None, probabilities=False, random_state=0, smooth_method="icm", max_sweeps=20,
-                  estimator=None):
-    """Segment an image by a Gaussian mixture on pixel colours, optionally smoothed by a Potts prior.
+                  estimator=None, foreground=None, point_masses=True, blur=0.0, n_init=1,
+                  short_runs=DEFAULT_SHORT_RUNS):
+    """Segment an image by a Gaussian mixture on pixel colours, optionally with a Potts prior.
 
     Parameters
     ----------
@@ -201,15 +235,20 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
         (alpha 0 masks a pixel out), or a :class:`~gmmkit_apps.segment.images.Picture`
         from :func:`~gmmkit_apps.segment.images.read_image`.
     k : int or 'auto'
-        Number of components; 'auto' picks it by BIC over ``k_range``.
-    features : {'lab', 'rgb', 'hsv', 'gray'}
-        Colour space of the features (gray images always use 'gray').
+        Number of components; 'auto' picks it by ICL over ``k_range`` (see
+        :func:`~gmmkit_apps.segment.choose.select_k`).
+    features : {'rgb', 'lab', 'hsv', 'gray'}
+        Colour space of the features (gray images always use 'gray'). 'rgb' is the default:
+        sensor noise is about equal in R, G and B, and CIELAB's non-linearity makes it
+        unequal and colour-dependent (measured in docs/segment.md).
     spatial : float
         Weight of the pixel position relative to colour (0 = colour only).
-    smooth : float
-        Potts strength beta (nats per disagreeing 4-neighbour pair); 0 = none.
+    smooth : float or 'auto'
+        Potts strength beta (nats per disagreeing neighbour); 0 = none. 'auto' measures the
+        noise against the contrast of a plain fit and picks the method, beta and blur
+        (:func:`~gmmkit_apps.segment.choose.auto_smoothing`).
     fit_pixels : int
-        Fit on at most this many randomly chosen pixels.
+        Fit on at most this many randomly chosen pixels (the spatial EM uses every pixel).
     k_range : iterable of int
         Candidates for ``k='auto'``.
     covariance_type : str
@@ -220,108 +259,168 @@ def segment_image(image, *, k=4, features="lab", spatial=0.0, smooth=0.0,
         Also return the per-component posterior maps.
     random_state : int
         Seed of the subsample and of the mixture's initialisation.
-    smooth_method : {'icm', 'meanfield'}
-        How the Potts model is solved: iterated conditional modes (fast, labels only)
-        or mean-field (about K exponentials per pixel per sweep; ``probabilities``
-        are then the smoothed marginals rather than the mixture's posterior).
+    smooth_method : {'icm', 'meanfield', 'em'}
+        How the Potts prior is used: labels smoothed by iterated conditional modes after a
+        plain fit (fast), by mean-field (smoothed probabilities too), or 'em': the prior
+        inside the fit (:func:`~gmmkit_apps.segment.hmrf.spatial_em`, 8 neighbours), which
+        keeps noise from biasing the mixture.
     max_sweeps : int
-        At most this many sweeps when smoothing.
+        At most this many sweeps when smoothing labels (icm, meanfield).
     estimator : class, optional
         Mixture class to use instead of :class:`gmmkit.GaussianMixture`, with the
-        same constructor and attributes (e.g. :class:`sklearn.mixture.GaussianMixture`;
-        the benchmark runs the same pipeline with both).
+        same constructor and attributes (e.g. :class:`sklearn.mixture.GaussianMixture`).
+    foreground : None, 'auto', 'border', 'bright', 'dark' or list of int
+        Also decide which segments are foreground (:func:`~gmmkit_apps.segment.foreground.choose_foreground`)
+        and count the connected objects.
+    point_masses : bool
+        Find spikes of identical values (clipping, saturation, a black border) and leave
+        them out of the fit (they are still labelled; reported in ``point_masses``).
+    blur : float
+        Gaussian blur sigma (pixels) applied to the features first (the local average; 0 = none).
+    n_init, short_runs : int
+        Restarts of the mixture fit, and short EM runs from k-means++ starts in each
+        (the best continues); see :class:`gmmkit.GaussianMixture`.
 
     Returns
     -------
     Segmentation
         Unpacks as ``labels, model``; see :class:`Segmentation`.
     """
-    from gmmkit import GaussianMixture
-
-    from .mrf import component_logp, potts_icm, potts_meanfield, softmax_maps
+    from .choose import auto_smoothing, contrast_to_noise, noise_sd, select_k
+    from .pointmass import clipped_channels, find_point_masses, public, spike_pixels
 
     t_all = time.perf_counter()
-    k = _check_k(k)
-    if features not in FEATURES:
-        raise ParameterError(f"unknown feature space {features!r}; choose one of {', '.join(FEATURES)}")
-    for name, v in (("spatial", spatial), ("smooth", smooth)):
-        if not (isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v) and v >= 0):
-            raise ParameterError(f"{name} must be a number >= 0, got {v!r}")
-    if smooth_method not in ("icm", "meanfield"):
-        raise ParameterError(f"smooth_method must be 'icm' or 'meanfield', got {smooth_method!r}")
-    if int(fit_pixels) < 2:
-        raise ParameterError(f"fit_pixels must be at least 2, got {fit_pixels}")
+    k, smooth = _check_options(k, features, spatial, smooth, smooth_method, fit_pixels, blur)
     pic = image if isinstance(image, Picture) else picture_from_array(image, mask=mask)
     H, W = pic.shape
     rng = np.random.default_rng(random_state)
-    timings = {}
+    timings, notes = {}, []
+    kind = "gray" if pic.is_gray else features
 
     t = time.perf_counter()
     X = _features(pic, features, float(spatial), rng)
-    active = None if pic.mask is None else np.flatnonzero(pic.mask.ravel())
-    n_active = H * W if active is None else active.size
-    fit_idx = _subsample(active, n_active, int(fit_pixels), rng)
-    Xfit = np.ascontiguousarray(X[fit_idx])
+    active = None if pic.mask is None else pic.mask.ravel()
+    spikes = find_point_masses(pic.pixels, pic.mask) if point_masses else []
+    usable = active
+    if spikes:
+        keep = ~spike_pixels(pic.pixels, spikes)
+        usable = keep if active is None else (keep & active)
+        values = ", ".join(f"{s['value']} ({100 * s['share']:.1f}%)" for s in spikes)
+        notes.append(f"point mass: {values} of the pixels share one value (clipping, saturation or a "
+                     "border?); left out of the fit, labelled by the model fitted on the rest")
+    fit_rows = None if usable is None else np.flatnonzero(usable)
+    n_usable = H * W if fit_rows is None else fit_rows.size
+    n_min = 2 if k == "auto" else k
+    if n_usable < max(n_min, 2):
+        raise DataError(f"only {n_usable} usable pixel(s), fewer than k={n_min}")
+    sd = noise_sd(X[:, : X.shape[1] - (2 if spatial > 0 else 0)].reshape(H, W, -1))
+    reg_covar = 1e-6
+    clipped = clipped_channels(pic.pixels, pic.mask) if point_masses and not pic.is_gray else []
+    if clipped:
+        # a component can lie flat on a clipped plane (zero variance across it): a covariance
+        # floor at (0.45 x the measured noise sd)^2 keeps it from paying off (docs/segment.md)
+        reg_covar = max(reg_covar, float((0.45 * np.min(sd)) ** 2))
+        where = ", ".join(f"{c['channel']}={c['value']} ({100 * c['share']:.0f}%)" for c in clipped)
+        notes.append(f"clipped channel values {where}: covariances floored at {reg_covar:.3g}")
+    if blur > 0:
+        X = _blurred(X, (H, W), float(blur))
     timings["features"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    k_table = None
-    n_min = 2 if k == "auto" else k
-    if Xfit.shape[0] < max(n_min, 2):
-        raise DataError(f"only {Xfit.shape[0]} usable pixel(s), fewer than k={n_min}")
+    k_table = k_reason = None
     if k == "auto":
-        sel = Xfit
-        if Xfit.shape[0] > SELECT_PIXELS:
-            sel = Xfit[np.sort(rng.choice(Xfit.shape[0], SELECT_PIXELS, replace=False))]
-        k, k_table = select_k(sel, k_range=k_range, covariance_type=covariance_type,
-                              random_state=random_state)
+        Xsel = X[_subsample(fit_rows, n_usable, 50_000, rng)]
+        k, k_table, k_reason = select_k(Xsel, k_range=k_range, covariance_type=covariance_type,
+                                        random_state=random_state, short_runs=short_runs, reg_covar=reg_covar)
         check_palette_size(k)
-    mixture = estimator or GaussianMixture
-    model = mixture(k, covariance_type=covariance_type, random_state=random_state, max_iter=200)
-    model.fit(Xfit)
+    model, Xfit = _fit(X, fit_rows, n_usable, k, rng, estimator=estimator, covariance_type=covariance_type,
+                       random_state=random_state, n_init=n_init, short_runs=short_runs, fit_pixels=fit_pixels,
+                       reg_covar=reg_covar)
+    cnr = contrast_to_noise(np.asarray(model.means_)[:, : len(sd)], sd) if k >= 2 else None
+    reason = None
+    if smooth == "auto":
+        smooth_method, smooth, auto_blur, reason = auto_smoothing(cnr if cnr is not None else np.inf)
+        if auto_blur > 0 and blur == 0:
+            blur = auto_blur
+            X = _blurred(X, (H, W), blur)
+            model, Xfit = _fit(X, fit_rows, n_usable, k, rng, estimator=estimator,
+                               covariance_type=covariance_type, random_state=random_state, n_init=n_init,
+                               short_runs=short_runs, fit_pixels=fit_pixels, reg_covar=reg_covar)
     timings["fit"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    n_sweeps = 0
-    proba = None
-    if smooth == 0 and not probabilities:
-        labels = np.full(H * W, -1, dtype=np.int32)
-        if active is None:
-            labels[:] = model.predict(X)
-        else:
-            labels[active] = model.predict(X[active])
-        labels = labels.reshape(H, W)
-        timings["label"] = time.perf_counter() - t
-    else:
-        logp = component_logp(model, X)
-        del X
-        timings["label"] = time.perf_counter() - t
-        t = time.perf_counter()
-        if smooth_method == "icm":
-            labels, n_sweeps = potts_icm(logp.reshape(H, W, k), float(smooth), mask=pic.mask,
-                                         max_sweeps=max_sweeps)
-            q = softmax_maps(logp, None if pic.mask is None else pic.mask.ravel()) if probabilities else None
-        else:
-            labels, q, n_sweeps = potts_meanfield(logp.reshape(H, W, k), float(smooth), mask=pic.mask,
-                                                  max_sweeps=max_sweeps)
-        del logp
-        timings["smooth"] = time.perf_counter() - t
-        if probabilities:
-            proba = np.ascontiguousarray(np.moveaxis(q.reshape(H, W, k), 2, 0))
+    labels, model, proba, n_sweeps = _label(X, pic, model, k, float(smooth), smooth_method, fit_rows,
+                                            probabilities, max_sweeps, timings)
 
     t = time.perf_counter()
     mean_colors, counts = _mean_colours(pic.display, labels, k)
     fractions = counts / max(counts.sum(), 1)
     ll = model.score(Xfit)
     bic = model.bic(Xfit)
+    seg = Segmentation(labels=labels, model=model, features=kind, spatial=float(spatial), smooth=float(smooth),
+                       smooth_method=smooth_method, mean_colors=mean_colors, fractions=fractions,
+                       log_likelihood=ll, bic=bic, n_fit_pixels=int(Xfit.shape[0]), n_sweeps=n_sweeps,
+                       k_table=k_table, probabilities=proba, timings=timings, picture=pic, k_reason=k_reason,
+                       smoothing_reason=reason, noise_sd=[round(float(v), 4) for v in sd],
+                       contrast_to_noise=cnr, blur=float(blur), point_masses=public(spikes), notes=notes)
+    if foreground is not None:
+        from .colour import luma
+        from .foreground import choose_foreground, objects
+
+        seg.foreground, seg.foreground_rule = choose_foreground(labels, luma(mean_colors), hint=foreground)
+        seg.objects = objects(seg.foreground_mask())
     timings["stats"] = time.perf_counter() - t
     timings["segment_total"] = time.perf_counter() - t_all
-    return Segmentation(labels=labels, model=model, features="gray" if pic.is_gray else features,
-                        spatial=float(spatial), smooth=float(smooth), smooth_method=smooth_method,
-                        mean_colors=mean_colors,
-                        fractions=fractions, log_likelihood=ll, bic=bic,
-                        n_fit_pixels=int(Xfit.shape[0]), n_sweeps=n_sweeps, k_table=k_table,
-                        probabilities=proba, timings=timings, picture=pic)
+    return seg
+
+
+def _fit(X, fit_rows, n_usable, k, rng, *, estimator, covariance_type, random_state, n_init, short_runs,
+         fit_pixels, reg_covar):
+    """The plain mixture fitted on a random subsample of the usable rows: (model, subsample)."""
+    from gmmkit import GaussianMixture
+
+    Xfit = np.ascontiguousarray(X[_subsample(fit_rows, n_usable, int(fit_pixels), rng)])
+    if estimator is None:
+        model = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state, max_iter=200,
+                                n_init=n_init, short_runs=short_runs, reg_covar=reg_covar)
+    else:
+        model = estimator(k, covariance_type=covariance_type, random_state=random_state, max_iter=200,
+                          n_init=n_init, reg_covar=reg_covar)
+    model.fit(Xfit)
+    return model, Xfit
+
+
+def _label(X, pic, model, k, smooth, smooth_method, fit_rows, probabilities, max_sweeps, timings):
+    """Labels of every pixel: arg-max, Potts-smoothed (ICM, mean-field) or by the spatial EM."""
+    from .hmrf import spatial_em
+    from .mrf import argmax_labels, component_logp, potts_icm, potts_meanfield, softmax_maps
+
+    H, W = pic.shape
+    t = time.perf_counter()
+    n_sweeps, proba = 0, None
+    m = None if pic.mask is None else pic.mask.ravel()
+    if smooth > 0 and smooth_method == "em":
+        res = spatial_em(X, (H, W), model, beta=smooth, mask=pic.mask, fit_rows=fit_rows, neighbours=8)
+        timings["smooth"] = time.perf_counter() - t
+        labels, model, n_sweeps = res.labels, res.model, res.n_iter
+        if probabilities:
+            proba = np.ascontiguousarray(np.moveaxis(res.q, 2, 0))
+        return labels, model, proba, n_sweeps
+    logp = component_logp(model, X)
+    timings["label"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if smooth == 0:
+        labels = argmax_labels(logp, m).reshape(H, W)
+        q = softmax_maps(logp, m) if probabilities else None
+    elif smooth_method == "icm":
+        labels, n_sweeps = potts_icm(logp.reshape(H, W, k), smooth, mask=pic.mask, max_sweeps=max_sweeps)
+        q = softmax_maps(logp, m) if probabilities else None
+    else:
+        labels, q, n_sweeps = potts_meanfield(logp.reshape(H, W, k), smooth, mask=pic.mask,
+                                              max_sweeps=max_sweeps)
+    timings["smooth"] = time.perf_counter() - t
+    if probabilities:
+        proba = np.ascontiguousarray(np.moveaxis(q.reshape(H, W, k), 2, 0))
+    return labels, model, proba, n_sweeps
 
 
 def _mean_colours(display, labels, k):
@@ -343,85 +442,6 @@ def _mean_colours(display, labels, k):
     with np.errstate(invalid="ignore", divide="ignore"):
         colours = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 128.0)
     return np.clip(np.rint(colours), 0, 255).astype(np.uint8), counts
-
-
-def boundary_mask(labels, thickness=1):
-    """(H, W) bool: pixels whose right or lower neighbour has another label, grown to ``thickness``."""
-    b = np.zeros(labels.shape, dtype=bool)
-    np.not_equal(labels[:, 1:], labels[:, :-1], out=b[:, :-1])
-    b[:-1, :] |= labels[1:, :] != labels[:-1, :]
-    for _ in range(int(thickness) - 1):
-        g = b.copy()
-        g[1:, :] |= b[:-1, :]
-        g[:, 1:] |= b[:, :-1]
-        b = g
-    return b
-
-
-def output_paths(out_dir, stem, *, probabilities=False):
-    """Where :func:`write_outputs` puts each file (a dict name -> path)."""
-    paths = {
-        "labels": os.path.join(out_dir, f"{stem}_labels.png"),
-        "recolored": os.path.join(out_dir, f"{stem}_recolored.png"),
-        "boundaries": os.path.join(out_dir, f"{stem}_boundaries.png"),
-        "summary": os.path.join(out_dir, f"{stem}_summary.json"),
-    }
-    if probabilities:
-        paths["probabilities"] = os.path.join(out_dir, f"{stem}_proba.npy")
-    return paths
-
-
-def write_outputs(seg, out_dir, stem, *, extra=None):
-    """Write the label map, recoloured image, boundaries, probability maps and JSON summary.
-
-    Every file is written atomically; the summary (with the write time) is written last.
-    Returns the summary dict.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .images import usual_mode, write_indexed_png, write_npy, write_rgb_png
-
-    t = time.perf_counter()
-    pic = seg.picture
-    H, W = seg.labels.shape
-    k = seg.n_components
-    paths = output_paths(out_dir, stem, probabilities=seg.probabilities is not None)
-    os.makedirs(out_dir, exist_ok=True)
-    index = seg.labels.astype(np.uint8)  # -1 -> 255: the transparent entry
-    transparent = 255 if pic is not None and pic.mask is not None else None
-    jobs = [
-        (write_indexed_png, (paths["labels"], index, label_palette(k)), {"transparent": transparent}),
-        (write_indexed_png, (paths["recolored"], index, seg.mean_colors), {"transparent": transparent}),
-    ]
-    if pic is not None:
-        over = pic.display.copy()
-        over[boundary_mask(seg.labels, max(1, max(H, W) // 1500))] = BOUNDARY_COLOUR
-        jobs.append((write_rgb_png, (paths["boundaries"], over), {}))
-    else:
-        paths.pop("boundaries")
-    if seg.probabilities is not None:
-        jobs.append((write_npy, (paths["probabilities"], seg.probabilities), {}))
-    # PNG encoding releases the GIL: the files are written side by side
-    with ThreadPoolExecutor(max_workers=min(len(jobs), 3)) as pool:
-        for f in [pool.submit(fn, *a, **kw) for fn, a, kw in jobs]:
-            f.result()
-    seg.timings["write"] = time.perf_counter() - t
-    seg.timings["total"] = sum(v for key, v in seg.timings.items()
-                               if key not in ("segment_total", "total"))
-    summary = dict(extra or {})
-    summary.update(seg.summary())
-    summary["outputs"] = paths
-    from gmmkit import __version__
-
-    summary["gmmkit_version"] = __version__
-    from gmmkit.io import atomic_path
-
-    with atomic_path(paths["summary"], suffix=".json") as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(summary, fh, indent=2)
-            fh.write("\n")
-        usual_mode(tmp)
-    return summary
 
 
 def segment_file(path, out_dir, *, stem=None, max_pixels=None, **kwargs):
@@ -458,5 +478,7 @@ def segment_file(path, out_dir, *, stem=None, max_pixels=None, **kwargs):
         raise type(exc)(f"{os.fspath(path)}: {exc}") from None
     seg.timings["read"] = t_read
     stem = stem or os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    from .outputs import write_outputs
+
     return write_outputs(seg, os.fspath(out_dir), stem,
                          extra={"image": os.fspath(path), "mode": pic.mode})

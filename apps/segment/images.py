@@ -30,6 +30,9 @@ from gmmkit.io import atomic_path
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pgm",
                     ".ppm", ".pnm")
+# the only decoders Pillow may try: a file named .png holding EPS, PDF or anything else never
+# reaches another plugin (EPS would run Ghostscript)
+PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "DIB", "WEBP", "GIF", "PPM")
 _open_lock = threading.Lock()
 
 
@@ -161,7 +164,7 @@ def read_image(path, *, max_pixels=None):
             saved = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = limit
             try:
-                im = Image.open(path)
+                im = Image.open(path, formats=PIL_FORMATS)
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
         with im:
@@ -178,7 +181,8 @@ def read_image(path, *, max_pixels=None):
     except DataError:
         raise
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file Pillow can read") from None
+        raise DataError(f"{path}: not an image file in a format read here "
+                        f"({', '.join(PIL_FORMATS)})") from None
     except Image.DecompressionBombError:
         raise DataError(
             f"{path}: more than {limit:,} pixels (possible decompression bomb); "

@@ -154,6 +154,38 @@ def softmax_maps(logp, mask=None):
     return q
 
 
+def meanfield_sweeps(logp, q, m8, beta, n_sweeps, *, neighbours=4):
+    """Run ``n_sweeps`` mean-field sweeps on q (H, W, K) float32 in place.
+
+    ``logp`` (H, W, K) float32 and ``m8`` (H, W) uint8 as the kernels want them.
+    ``neighbours``: 4 (checkerboard order) or 8 (diagonal neighbours weigh beta/sqrt(2);
+    four-colour order). Returns the summed absolute change of q.
+    """
+    from . import _kernels
+
+    H, W, _ = logp.shape
+    change = 0.0
+    min_rows = max(2, _PARALLEL_MIN_ROWS // max(W, 1))
+    if neighbours == 8:
+        bd = float(beta) / np.sqrt(2.0)
+        for _ in range(int(n_sweeps)):
+            for pr, pc in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                change += sum(_run_chunks(
+                    _kernels.meanfield8_range, H,
+                    lambda r0, r1, a=pr, b=pc: (logp, q, m8, float(beta), bd, a, b, r0, r1),
+                    min_rows=min_rows))
+        return change
+    if neighbours != 4:
+        raise ParameterError(f"neighbours must be 4 or 8, got {neighbours}")
+    for _ in range(int(n_sweeps)):
+        for parity in (0, 1):
+            change += sum(_run_chunks(
+                _kernels.meanfield_range, H,
+                lambda r0, r1, p=parity: (logp, q, m8, float(beta), p, r0, r1),
+                min_rows=max(1, _PARALLEL_MIN_ROWS // max(W, 1))))
+    return change
+
+
 def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-4):
     """Smooth a label map with a Potts prior by (checkerboard) mean-field iterations.
 
@@ -177,7 +209,6 @@ def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-4):
     q : (H, W, K) float32 marginals (0 on masked pixels)
     n_sweeps : int
     """
-    from . import _kernels
 
     if not (np.isfinite(beta) and beta >= 0):
         raise ParameterError(f"the smoothing strength beta must be >= 0, got {beta}")
@@ -193,13 +224,7 @@ def potts_meanfield(logp, beta, *, mask=None, max_sweeps=30, tol=1e-4):
     if beta > 0:
         while sweeps < max_sweeps:
             sweeps += 1
-            change = 0.0
-            for parity in (0, 1):
-                change += sum(_run_chunks(
-                    _kernels.meanfield_range, H,
-                    lambda r0, r1, p=parity: (logp, q, m8, float(beta), p, r0, r1),
-                    min_rows=max(1, _PARALLEL_MIN_ROWS // max(W, 1))))
-            if change < tol * n_values:
+            if meanfield_sweeps(logp, q, m8, float(beta), 1) < tol * n_values:
                 break
     labels = argmax_labels(q.reshape(H * W, K), m8).reshape(H, W)
     return labels, q, sweeps

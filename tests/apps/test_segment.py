@@ -13,9 +13,10 @@ from PIL import Image
 
 from gmmkit import GaussianMixture
 from gmmkit_apps.segment.colour import rgb_to_hsv_circle, rgb_to_lab
-from gmmkit_apps.segment.core import boundary_mask, segment_image
+from gmmkit_apps.segment.core import segment_image
 from gmmkit_apps.segment.images import read_image
 from gmmkit_apps.segment.mrf import component_logp, potts_icm, potts_meanfield
+from gmmkit_apps.segment.outputs import boundary_mask
 
 IMAGES = Path(__file__).resolve().parents[2] / "datasets" / "images"
 
@@ -241,7 +242,7 @@ def test_photo_end_to_end(tmp_path):
     res = run([IMAGES / "coffee.png", "-k", "4", "--out", tmp_path, "--probs", "--json"])
     assert res.exit_code == 0, res.stderr
     (s,) = json.loads(res.stdout)
-    assert s["k"] == 4 and (s["width"], s["height"]) == (600, 400) and s["features"] == "lab"
+    assert s["k"] == 4 and (s["width"], s["height"]) == (600, 400) and s["features"] == "rgb"
     assert np.isclose(sum(s["weights"]), 1) and np.isclose(sum(s["pixel_fractions"]), 1)
     assert np.isfinite(s["bic"]) and s["n_fit_pixels"] == 200_000
     assert set(s["timings"]) >= {"read", "features", "fit", "label", "write", "total"}
