@@ -349,21 +349,46 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[best]
 
 
+def _refit_chosen(clf, X, y, priors):
+    """``clf``'s chosen models (each class's K and covariance model; EDDA's model) refitted
+    on X, y, as cvMclustDA refits them on every training fold."""
+    from sklearn.base import clone
+
+    from .mixture import GaussianMixture
+
+    if clf.model_type == "EDDA":
+        return clone(clf).set_params(covariance_types=clf.covariance_type_, priors=priors).fit(X, y)
+    models = [GaussianMixture(info["n_components"], covariance_type=info["covariance_type"], n_init=clf.n_init,
+                              random_state=clf.random_state, **clf._estimator_params()).fit(X[y == c])
+              for c, info in zip(clf.classes_, clf.class_models_)]
+    params = {k: v for k, v in clf.get_params().items() if k != "priors"}
+    return GaussianMixtureClassifier.from_models(clf.classes_, models, priors, **params)
+
+
 def cross_val_error(clf, X, y, folds):
     """mclust's ``cvMclustDA``: classification error and its standard error over ``folds``
-    (one fold number per row), each fold predicted by ``clf`` refitted on the other rows
-    with the class priors of the whole data (mclust's ``prop = object$prop``).
+    (one fold number per row). A fitted ``clf`` keeps its chosen models (each class's K and
+    covariance model, as cvMclustDA), refitted on the other rows; an unfitted one is fitted
+    (and chooses) on each. Class priors: the whole data's proportions (cvMclustDA's
+    ``prop = object$prop``).
 
     Returns ``(error, standard_error, predicted labels)``."""
     from sklearn.base import clone
 
     X, y, folds = np.asarray(X), np.asarray(y), np.asarray(folds)
+    if folds.shape != y.shape:
+        raise ParameterError(f"folds must give one fold number per row: {folds.shape} for {y.shape[0]} rows")
     classes, counts = np.unique(y, return_counts=True)
+    priors = counts / counts.sum()
+    fitted = hasattr(clf, "class_models_")
     pred = np.empty(len(y), dtype=y.dtype)
     errors, sizes = [], []
     for f in np.unique(folds):
         test = folds == f
-        model = clone(clf).set_params(priors=counts / counts.sum()).fit(X[~test], y[~test])
+        if fitted:
+            model = _refit_chosen(clf, X[~test], y[~test], priors)
+        else:
+            model = clone(clf).set_params(priors=priors).fit(X[~test], y[~test])
         pred[test] = model.predict(X[test])
         errors.append(np.mean(pred[test] != y[test]))
         sizes.append(test.sum())
