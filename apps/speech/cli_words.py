@@ -301,12 +301,19 @@ def words_recognize(
     threshold: Threshold = None,
     test_speeds: TestSpeeds = None,
     scores: Annotated[bool, typer.Option("--scores", help="Print every word's log-likelihood.")] = False,
+    connected: Annotated[bool, typer.Option(
+        "--connected", help="Each file holds several words in a row: recognise the word string (one "
+                            "Viterbi pass over a loop of the word models).")] = False,
+    word_penalty: Annotated[float, typer.Option(
+        "--word-penalty", help="With --connected: log-probability added per word (lower: fewer words).")] = 0.0,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
     """Recognise the word of each file (Viterbi); '<none>' below the rejection threshold.
 
-    Example: gmmkit speech words recognize -m digits.gmmw clip1.wav clip2.wav
+    Examples: gmmkit speech words recognize -m digits.gmmw clip1.wav clip2.wav
+
+    gmmkit speech words recognize -m digits.gmmw --connected 4-7-6_george_1.flac
     """
     from gmmkit.cli.kit import echo
 
@@ -315,6 +322,11 @@ def words_recognize(
     paths = audio_files(files)
     speeds = _speeds(test_speeds, "--test-speeds")
     rec, fe = _load_words(model)
+    if connected:
+        if speeds or threshold is not None or scores:
+            raise typer.BadParameter("--connected does not take --test-speeds, --threshold or --scores")
+        _recognize_connected(rec, paths, features_of(paths, fe), word_penalty, json_out, quiet)
+        return
     versions = [features_of(paths, fe, speed=v) for v in speeds]
     rows = rec.recognize(features_of(paths, fe), threshold="default" if threshold is None else threshold,
                          versions=versions)
@@ -329,6 +341,24 @@ def words_recognize(
         if scores:
             line += "\t" + " ".join(f"{w}={v:.1f}" for w, v in r["scores"].items())
         echo(line, quiet)
+
+
+def _recognize_connected(rec, paths, feats, word_penalty, json_out, quiet):
+    from gmmkit.cli.kit import echo
+
+    from .loop import WordLoop
+
+    loop = WordLoop(rec, word_penalty=word_penalty)
+    rows = []
+    for p, X in zip(paths, feats):
+        found, segments, total = loop.decode(X, return_segments=True)
+        rows.append({"file": p, "words": found, "frames": len(X), "loglik": total,
+                     "segments": [{"word": w, "first_frame": a, "last_frame": b} for w, a, b in segments]})
+    if json_out:
+        _emit_json(rows)
+        return
+    for r in rows:
+        echo(f"{r['file']}\t{' '.join(r['words'])}", quiet)
 
 
 @words.command("evaluate")

@@ -196,6 +196,30 @@ def test_cli_recognize_evaluate(digits_model, cli):
     assert rej[0]["word"] == "<none>" and rej[0]["rejected"]
 
 
+def test_cli_connected_digit_strings(digits_model, cli):
+    """Shipped strings (datasets/speech/connected: digits of the training takes joined with
+    pauses) recognised by the digit loop; the word error rate is low for speakers it was trained on."""
+    import pandas as pd
+
+    from gmmkit_apps.speech.loop import word_errors
+
+    model, _ = digits_model
+    folder = os.path.join(ROOT, "datasets", "speech", "connected")
+    table = pd.read_csv(os.path.join(folder, "strings.csv"), dtype=str)
+    paths = [os.path.join(folder, f) for f in table["file"]]
+    rows = json.loads(cli("recognize", "-m", model, "--connected", *paths, "--json").stdout)
+    errors = sum(sum(word_errors(ref.split(), r["words"])) for ref, r in zip(table["words"], rows))
+    n = sum(len(ref.split()) for ref in table["words"])
+    assert n >= 24 and errors <= 0.15 * n, (errors, n)
+    seg = rows[0]["segments"]
+    assert [s["word"] for s in seg] == rows[0]["words"] and seg[0]["first_frame"] == 0
+    assert seg[-1]["last_frame"] == rows[0]["frames"] - 1
+    text = cli("recognize", "-m", model, "--connected", paths[0]).stdout
+    assert text.strip() == f"{paths[0]}\t{' '.join(rows[0]['words'])}"
+    bad = cli("recognize", "-m", model, "--connected", paths[0], "--scores", ok=False)
+    assert bad.exit_code == 2 and "--connected" in bad.output
+
+
 def test_model_file_round_trip(digits_model, tmp_path):
     model, _ = digits_model
     rec, extra = WordRecognizer.load(model)
