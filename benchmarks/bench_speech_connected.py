@@ -70,8 +70,9 @@ def main(argv=None):
         totals += errs
         n_ref += n
         best = int(np.argmin(errs.sum(axis=1)))
+        sdi = "/".join(str(int(v)) for v in errs[best])
         print(f"{spk:>10} {len(rows):>7} {n:>6} {100 * iso:>11.1f}% " + " ".join(
-            f"{100 * e.sum() / n:>12.1f}%" for e in errs) + f" {'/'.join(str(int(v)) for v in errs[best]):>14} {dt:>8.1f}")
+            f"{100 * e.sum() / n:>12.1f}%" for e in errs) + f" {sdi:>14} {dt:>8.1f}")
     best = int(np.argmin(totals.sum(axis=1)))
     print(f"{'all':>10} {len(table):>7} {n_ref:>6} {'':>12} " + " ".join(
         f"{100 * e.sum() / n_ref:>12.1f}%" for e in totals) + f" {'/'.join(str(int(v)) for v in totals[best]):>14}")

@@ -63,7 +63,10 @@ def _pause(rng, seconds):
     return (rng.normal(0.0, 1e-3, int(round(seconds * SR)))).astype(np.float32)
 
 
-def main(src=os.path.join(HERE, "digits"), out=os.path.join(HERE, "connected"), per_speaker="2"):
+DIGITS, CONNECTED = os.path.join(HERE, "digits"), os.path.join(HERE, "connected")
+
+
+def main(src=DIGITS, out=CONNECTED, per_speaker="2"):
     n = make_strings(src, out, int(per_speaker))
     print(f"{n} strings written to {out}")
 
