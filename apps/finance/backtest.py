@@ -27,34 +27,17 @@ Examples
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-import pandas as pd
 from scipy import stats
 from scipy.special import xlogy
 
-from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
+from gmmkit.exceptions import DataError
 
-from .dist import _check_level, _mixture_from_model, fit_mixture
-from .risk import historical_var_es, normal_var_es
-from .volatility import check_filter, ewma_volatility, fit_garch
+from .dist import _check_level
+from .estests import mcneil_frey_test, z2_test
+from .rolling import ALL_METHODS, METHODS, rolling_forecasts
 
-METHODS = ("gmm", "normal", "historical")
-ALL_METHODS = METHODS + ("hmm",)   # hmm: the Markov-switching model (:mod:`.switching`), on request
-
-
-def _estimator(k, random_state, *, n_init, warm_start):
-    from gmmkit import GaussianMixture
-
-    return GaussianMixture(k, covariance_type="full", warm_start=warm_start, max_iter=500, tol=1e-6,
-                           n_init=n_init, random_state=random_state)
-
-
-def _degenerate(gm, n, *, min_points=5.0, min_sd=0.05):
-    """A component holding fewer than ``min_points`` days or narrower than ``min_sd`` (standardised)."""
-    sds = np.sqrt(np.asarray(gm.covariances_).reshape(gm.n_components, -1)[:, 0])
-    return bool(np.any(gm.weights_ * n < min_points) or np.any(sds < min_sd))
+__all__ = ["ALL_METHODS", "METHODS", "christoffersen", "evaluate", "kupiec", "rolling_var", "traffic_light"]
 
 
 def _loglik_bernoulli(x, n, p):
@@ -112,24 +95,18 @@ def traffic_light(hits, level, *, days=250):
     return "red"
 
 
-def _garch_summary(fits):
-    """Median parameters over the refits and how many fits SLSQP did not report converged."""
-    keys = ("omega", "alpha", "beta", "gamma", "persistence")
-    return {**{f"median_{k}": float(np.median([f.params()[k] for f in fits])) for k in keys},
-            "not_converged": sum(not f.converged for f in fits)}
-
-
 def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None, max_components=5,
                 n_init=3, random_state=0, methods=METHODS, vol="gjr", ewma_lambda=0.94, progress=None,
-                n_states=None, max_states=3, n_mix=2):
-    """Rolling one-period VaR forecasts of the three methods.
+                n_states=None, max_states=3, n_mix=2, atoms=True):
+    """Rolling one-period VaR (and ES) forecasts at one level: ``(frame, info)``.
 
     Parameters
     ----------
     returns : pandas.Series
         Returns with a DatetimeIndex (sorted).
     level : float
-        VaR confidence level.
+        VaR confidence level (for several levels from the same refits, use
+        :func:`.rolling.rolling_forecasts`).
     window, refit : int
         Estimation window and refit interval, in periods.
     n_components : int, optional
@@ -154,13 +131,16 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
         components per regime. It models the raw returns of the window (the regimes
         are its volatility model: ``vol`` does not apply to it), refits with warm start
         and updates its regime probabilities every day by the forward filter.
+    atoms : bool
+        Repeated exact returns become point masses of the mixture (:mod:`.pointmass`).
 
     Returns
     -------
     (pandas.DataFrame, dict)
-        Frame indexed by date with ``return`` and, per method, ``var_<m>`` and
-        ``hit_<m>``; and info (``n_components``, ``n_refits``, ``n_restarts``: refits
-        restarted from k-means after a collapse, ``mean_em_iterations`` per refit).
+        Frame indexed by date with ``return``, ``sigma`` and, per method, ``var_<m>``,
+        ``es_<m>`` and ``hit_<m>``; and info (``n_components``, ``n_refits``,
+        ``mean_em_iterations`` per refit, ``n_floored``: refits where a width sat at
+        the floor, ``n_restarts``: always 0, the refits never restart from k-means).
 
     Examples
     --------
@@ -170,111 +150,33 @@ def rolling_var(returns, *, level=0.99, window=500, refit=20, n_components=None,
     >>> len(frame), info["n_refits"]
     (400, 4)
     """
-    from sklearn.exceptions import ConvergenceWarning
-
     level = _check_level(level)
-    window, refit = int(window), int(refit)
-    if window < 50:
-        raise ParameterError(f"window must be at least 50 periods, got {window}")
-    if refit < 1:
-        raise ParameterError(f"refit must be at least 1, got {refit}")
-    unknown = set(methods) - set(ALL_METHODS)
-    if unknown:
-        raise ParameterError(f"unknown method(s) {sorted(unknown)}; choose from {list(ALL_METHODS)}")
-    check_filter(vol)
-    if vol in ("garch", "gjr") and window < 100:
-        raise ParameterError(f"--vol {vol} fits a GARCH on each window: window must be at least 100, "
-                             f"got {window}")
-    r = np.asarray(returns, dtype=np.float64)
-    if r.size < window + refit:
-        raise DataError(f"series too short for the backtest: {r.size} returns, need at least "
-                        f"window + refit = {window + refit}")
-    sigma = ewma_volatility(r, lam=ewma_lambda, init_periods=window) if vol == "ewma" else np.ones(r.size)
-    n_out = r.size - window
-    out = {m: np.empty(n_out) for m in methods}
-    info = {"window": window, "refit": refit, "level": level, "vol": vol, "n_restarts": 0}
-    gm = garch = None
-    em_iters, garch_fits = [], []
-    if "hmm" in methods:
-        from .switching import RollingSwitching
-
-        switching = RollingSwitching(level, n_states=n_states, max_states=max_states, n_mix=n_mix,
-                                     n_init=n_init, random_state=random_state)
-    starts = list(range(window, r.size, refit))
-    for j, t in enumerate(starts):
-        stop = min(t + refit, r.size)
-        sl = slice(t - window, stop - window)
-        if vol in ("garch", "gjr"):
-            # refit on the window, then run the recursion on to the last day this fit forecasts
-            garch = fit_garch(r[t - window:t], asymmetric=vol == "gjr", start=garch)
-            garch_fits.append(garch)
-            mu = garch.mu
-            v0 = float(np.mean((r[t - window:t] - mu) ** 2))     # from the window only, as in the fit
-            s = np.sqrt(garch.variance(r[t - window:stop - 1], v0=v0))
-            hist, sig = (r[t - window:t] - mu) / s[:window], s[window:]
-        else:
-            mu, hist, sig = 0.0, r[t - window:t] / sigma[t - window:t], sigma[t:stop]
-        if "gmm" in methods:
-            if gm is None:
-                first = fit_mixture(hist, n_components=n_components, max_components=max_components,
-                                    min_components=min(2, max_components), n_init=n_init,
-                                    random_state=random_state)
-                loc, scale = first.loc, first.scale
-                k = first.mixture.n_components
-                info["n_components"] = k
-                info["bic_first_window"] = first.bic_table
-                gm = _estimator(k, random_state, n_init=1, warm_start=True)
-                gm.set_params(weights_init=first.model.weights_, means_init=first.model.means_,
-                              precisions_init=first.model.precisions_)
-            X = ((hist - loc) / scale)[:, None]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                warnings.simplefilter("ignore", DegenerateComponentWarning)
-                gm.fit(X)
-                if _degenerate(gm, window):
-                    # warm start can stay in a collapsed solution (a spike on a few days):
-                    # start afresh from k-means and warm-start from there on
-                    gm = _estimator(k, random_state, n_init=n_init, warm_start=True).fit(X)
-                    info["n_restarts"] += 1
-            em_iters.append(int(gm.n_iter_))
-            out["gmm"][sl] = sig * _mixture_from_model(gm, loc, scale).value_at_risk(level) - mu
-        if "normal" in methods:
-            out["normal"][sl] = sig * normal_var_es(float(hist.mean()), float(hist.std()), level)[0] - mu
-        if "historical" in methods:
-            out["historical"][sl] = sig * historical_var_es(hist, level)[0] - mu
-        if "hmm" in methods:
-            out["hmm"][sl] = switching.block(r[t - window:t], r[t:stop])
-        if progress is not None:
-            progress(j + 1, len(starts))
-    info["n_refits"] = len(starts)
-    if em_iters:
-        info["mean_em_iterations"] = float(np.mean(em_iters))
-    if vol == "ewma":
-        info["ewma_lambda"] = ewma_lambda
-    if garch_fits:
-        info["garch"] = _garch_summary(garch_fits)
-    if "hmm" in methods:
-        info["hmm"] = {"n_states": switching.fit.n_states, "n_mix": switching.fit.n_mix,
-                       "bic_first_window": switching.first_bic,
-                       "mean_em_iterations": float(np.mean(switching.iterations)),
-                       "n_restarts": switching.restarts}
-    index = returns.index[window:] if hasattr(returns, "index") else np.arange(window, r.size)
-    frame = pd.DataFrame({"return": r[window:]}, index=index)
-    for m in methods:
-        frame[f"var_{m}"] = out[m]
-        frame[f"hit_{m}"] = r[window:] < -out[m]
-    return frame, info
+    frames, info, _ = rolling_forecasts(
+        returns, levels=(level,), window=window, refit=refit, n_components=n_components,
+        max_components=max_components, n_init=n_init, random_state=random_state, methods=methods, vol=vol,
+        ewma_lambda=ewma_lambda, progress=progress, n_states=n_states, max_states=max_states, n_mix=n_mix,
+        atoms=atoms)
+    info["level"] = level
+    return frames[level], info
 
 
-def evaluate(frame, level, *, methods=None):
-    """One row per method: exceedances, rate, Kupiec, Christoffersen and Basel zone."""
+def evaluate(frame, level, *, methods=None, forecasts=None, n_sims=1000, random_state=0):
+    """One row per method: exceedances, rate, Kupiec, Christoffersen and Basel zone.
+
+    With ``forecasts`` (:class:`.rolling.Forecasts`), the ES tests too:
+    Acerbi-Szekely Z2 (``z2``, ``z2_p``, ``n_sims`` simulated paths) and McNeil-Frey
+    (``mf_p``; NaN with fewer than 2 exceedances), see :mod:`.estests`.
+    """
     methods = methods or [c[4:] for c in frame.columns if c.startswith("var_")]
     rows = []
     for m in methods:
         hits = frame[f"hit_{m}"].to_numpy()
         uc = kupiec(hits, level)
         cc = christoffersen(hits, level)
-        rows.append({
+        es_row = {}
+        if forecasts is not None and f"es_{m}" in frame:
+            es_row = _es_tests(frame, m, level, forecasts, n_sims, random_state)
+        rows.append({**es_row,
             "model": m, "n": uc["n"], "exceedances": uc["x"], "rate": uc["rate"],
             "expected": uc["expected"], "kupiec_lr": uc["lr"], "kupiec_p": uc["p_value"],
             "ind_lr": cc["lr_ind"], "ind_p": cc["p_ind"], "cc_lr": cc["lr_cc"], "cc_p": cc["p_cc"],
@@ -282,3 +184,34 @@ def evaluate(frame, level, *, methods=None):
             "mean_var": float(frame[f"var_{m}"].mean()),
         })
     return rows
+
+
+def _es_tests(frame, m, level, forecasts, n_sims, random_state):
+    x, var, es = (frame[c].to_numpy() for c in ("return", f"var_{m}", f"es_{m}"))
+    z2 = z2_test(x, var, es, level, lambda rng, n: forecasts.draw(m, rng, n), n_sims=n_sims,
+                 random_state=random_state)
+    scale = frame["sigma"].to_numpy() * float(np.std(x / frame["sigma"].to_numpy()))
+    mf = mcneil_frey_test(x, var, es, scale, n_boot=n_sims, random_state=random_state)
+    return {"mean_es": float(es.mean()), "z2": z2["z2"], "z2_p": z2["p_value"], "mf_p": mf["p_value"],
+            "mf_mean_residual": mf["mean_residual"]}
+
+
+def backtest_table(returns, *, levels=(0.99,), es_sims=1000, random_state=0, progress=None, **kwargs):
+    """Backtest every column of ``returns`` at every level from one set of refits per series.
+
+    Returns ``(rows, runs)``: one row per series, level and method (the columns of
+    :func:`evaluate`, with ``series`` and ``level``; ES tests unless ``es_sims=0``),
+    and per series ``{"frames": {level: frame}, "info": info}``. ``kwargs`` go to
+    :func:`.rolling.rolling_forecasts`.
+    """
+    rows, runs = [], {}
+    frame = returns.to_frame() if hasattr(returns, "to_frame") and returns.ndim == 1 else returns
+    for name in frame.columns:
+        frames, info, fc = rolling_forecasts(frame[name], levels=levels, random_state=random_state,
+                                             progress=progress, **kwargs)
+        runs[str(name)] = {"frames": frames, "info": info}
+        for a, f in frames.items():
+            for row in evaluate(f, a, forecasts=fc if es_sims else None, n_sims=es_sims,
+                                random_state=random_state):
+                rows.append({"series": str(name), "level": a, **row})
+    return rows, runs

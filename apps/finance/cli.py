@@ -1,7 +1,8 @@
 """``gmmkit finance``: return distributions, VaR/ES, backtests, regimes and portfolios.
 
 A thin Typer layer over :mod:`gmmkit_apps.finance`; heavy imports happen inside
-the commands so ``gmmkit --help`` stays fast.
+the commands so ``gmmkit --help`` stays fast. The shared options live in
+:mod:`.cli_common`, the ``backtest`` command in :mod:`.cli_backtest`.
 """
 from __future__ import annotations
 
@@ -11,100 +12,43 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(
-    name="finance",
-    help=("Return distributions with Gaussian mixtures: fit, VaR/ES, backtests, regimes, portfolios.\n\n"
-          "Input: CSV or Parquet of prices (or --returns) with a date column, wide (one column per "
-          "ticker) or long (date, ticker, value).\n\n"
-          "Example: gmmkit finance fit datasets/finance/indices.csv.gz --ticker SPX"),
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from .cli_common import (
+    DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DropnaOpt,
+    EndOpt,
+    ForceOpt,
+    FreqOpt,
+    GapsOpt,
+    JsonOpt,
+    KOpt,
+    LogReturnsOpt,
+    MaxKOpt,
+    MaxStatesOpt,
+    MixOpt,
+    ModelOpt,
+    NoAtomsOpt,
+    Opts,
+    PercentOpt,
+    PlotOpt,
+    QuietOpt,
+    ReturnsOpt,
+    SeedOpt,
+    SimpleOpt,
+    SimpleReturnsOpt,
+    StartOpt,
+    StatesOpt,
+    TickerOpt,
+    app,
+    check_finite,
+    echo,
+    json_out,
+    load,
+    plot_dir,
+    single,
+    table,
 )
-
-DataArg = typer.Argument(..., help="CSV or Parquet file of prices (or returns with --returns).",
-                         show_default=False)
-
-
-class _Opts:
-    """The input options every command shares."""
-
-    def __init__(self, ticker, freq, returns, simple, start, end, dropna, gaps, percent=False):
-        self.ticker, self.freq, self.returns, self.simple = ticker, freq, returns, simple
-        self.start, self.end, self.dropna, self.gaps = start, end, dropna, gaps
-        self.percent = percent
-
-
-def _load(data, o: _Opts, *, simple=None):
-    from .data import load_returns
-
-    log = not (o.simple if simple is None else simple)
-    r, freq = load_returns(data, o.ticker or None, kind="returns" if o.returns else "prices", log=log,
-                           freq=o.freq, start=o.start, end=o.end, dropna=o.dropna, gaps=o.gaps,
-                           percent=o.percent)
-    return r, freq, log
-
-
-def _single(r, source):
-    from gmmkit.exceptions import DataError
-
-    if r.shape[1] != 1:
-        raise DataError(f"{source}: this command takes one series; choose it with --ticker "
-                        f"(got {list(r.columns)})")
-    return r.iloc[:, 0]
-
-
-def _echo(text, quiet):
-    from gmmkit.cli.kit import echo
-
-    echo(text, quiet)
-
-
-def _table(rows, columns, formats):
-    """Plain aligned text table (no colour, so output can be piped)."""
-    from gmmkit.cli.kit import text_table
-
-    return text_table(rows, columns, formats)
-
-
-def _json_out(obj):
-    """The command's result as JSON on stdout: always valid (NaN and infinity become null)."""
-    from gmmkit.cli.kit import print_json
-
-    print_json(obj)
-
-
-def _plot_dir(plot):
-    if plot is not None:
-        plot.mkdir(parents=True, exist_ok=True)
-    return plot
-
-
-# Shared option declarations (typer reads the defaults).
-TickerOpt = typer.Option(None, "--ticker", "-t", help="Series (column or ticker) to use; repeat for several.")
-FreqOpt = typer.Option(None, "--freq", help="daily, weekly, monthly, quarterly or annual: what you expect, "
-                       "checked against the dates (default: detected).")
-ReturnsOpt = typer.Option(False, "--returns", help="The file holds returns, not prices.")
-PercentOpt = typer.Option(False, "--percent", help="With --returns: the returns are in percent (1.5 = 1.5%).")
-SimpleOpt = typer.Option(False, "--simple", help="Simple returns instead of log returns.")
-StartOpt = typer.Option(None, "--start", help="First date to keep (YYYY-MM-DD).")
-EndOpt = typer.Option(None, "--end", help="Last date to keep (YYYY-MM-DD).")
-DropnaOpt = typer.Option(False, "--dropna", help="Drop rows with missing values instead of failing.")
-GapsOpt = typer.Option("error", "--gaps", help="Returns spanning a gap: error, keep or drop.")
-KOpt = typer.Option(None, "--components", "-k", min=1, help="Fixed number of components (default: BIC).")
-MaxKOpt = typer.Option(5, "--max-components", min=1, max=20, help="Largest K tried by BIC.")
-SeedOpt = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed.")
-JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (files are still written).")
-PlotOpt = typer.Option(None, "--plot", help="Write PNG figures into this folder.", file_okay=False)
-ForceOpt = typer.Option(False, "--force", help="Overwrite an existing output file.")
-ModelOpt = typer.Option("hmm", "--model", help="hmm: Markov-switching regimes (states with mixture emissions, "
-                        "the default); mixture: the i.i.d. Gaussian mixture (each day on its own).")
-MixOpt = typer.Option(2, "--mix", min=1, max=10, help="With --model hmm: normal components in each regime's mixture "
-                      "(1: Hamilton's Gaussian regimes).")
-MaxStatesOpt = typer.Option(None, "--max-components", min=1, max=20,
-                            help="Largest K tried by BIC (default 5; 3 regimes with --model hmm).")
-StatesOpt = typer.Option(None, "--states", min=1, max=10, help="With --model hmm: fixed number of regimes "
-                         "(default: BIC over 2..3).")
 
 
 @app.command()
@@ -113,6 +57,10 @@ def fit(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    log_returns: bool = LogReturnsOpt,
+    simple_returns: bool = SimpleReturnsOpt,
+    dayfirst: Optional[bool] = DayfirstOpt,
+    date_format: Optional[str] = DateFormatOpt,
     percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
@@ -122,6 +70,7 @@ def fit(
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
     seed: int = SeedOpt,
+    no_atoms: bool = NoAtomsOpt,
     save: Optional[Path] = typer.Option(None, "--save", help="Save the fitted mixture as a gmmkit model file."),
     force: bool = ForceOpt,
     plot: Optional[Path] = PlotOpt,
@@ -135,51 +84,71 @@ def fit(
 
     Example: gmmkit finance fit datasets/finance/indices.csv.gz --ticker SPX --plot out/
     """
+    import numpy as np
+
     from gmmkit.cli.kit import check_output
 
     from .data import FREQUENCIES
-    from .dist import compare_fits, components_table, fit_mixture, student_t_fit
+    from .dist import MIN_COMPONENT_POINTS, MIN_COMPONENT_SD, compare_fits, components_table, student_t_fit
+    from .pointmass import fit_returns
 
     check_output(save, force)
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
-    r, freq, log = _load(data, o)
-    s = _single(r, data.name)
-    res = fit_mixture(s.to_numpy(), n_components=components, max_components=max_components,
-                      random_state=seed)
+    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
+              dayfirst, date_format)
+    r, freq, log = load(data, o)
+    s = single(r, data.name)
+    rf = fit_returns(s.to_numpy(), atoms=not no_atoms, n_components=components,
+                     max_components=max_components, random_state=seed)
+    res, cont = rf.fit, s.to_numpy()[rf.continuous]
     ppy = FREQUENCIES[freq][0]
-    comps = components_table(res.mixture, ppy)
-    comparison = compare_fits(s.to_numpy(), res)
+    comps = components_table(res.mixture, ppy, n=cont.size, scale=float(np.std(cont)))
+    comparison = compare_fits(cont, res, atoms=(rf.counts, rf.n))
+    check_finite(comparison, "the fit")
     if save is not None:
         meta = {"ticker": str(s.name), "loc": res.loc, "scale": res.scale, "log_returns": log,
                 "frequency": freq, "note": "fitted on (return - loc) / scale"}
         res.model.fit_metadata_ = {**(getattr(res.model, "fit_metadata_", None) or {}), "finance": meta}
         res.model.save(save, overwrite=force)
     figures = []
-    if _plot_dir(plot) is not None:
+    if plot_dir(plot) is not None:
         from .plots import plot_density, plot_qq, safe_name
 
         name = safe_name(s.name)
-        figures.append(plot_density(s.to_numpy(), res.mixture, plot / f"finance_density_{name}.png",
-                                    title=f"{name} {freq} {'log' if log else 'simple'} returns",
-                                    student_t=student_t_fit(s.to_numpy())))
-        figures.append(plot_qq(s.to_numpy(), res.mixture, plot / f"finance_qq_{name}.png",
-                               title=f"{name}: QQ plot against the normal"))
+        paths = [plot / f"finance_density_{name}.png", plot / f"finance_qq_{name}.png"]
+        for path in paths:
+            check_output(path, force)
+        note = " (point masses left out)" if rf.values.size else ""
+        figures.append(plot_density(cont, res.mixture, paths[0],
+                                    title=f"{name} {freq} {'log' if log else 'simple'} returns{note}",
+                                    student_t=student_t_fit(cont)))
+        figures.append(plot_qq(cont, res.mixture, paths[1], title=f"{name}: QQ plot against the normal{note}"))
     info = {"ticker": str(s.name), "n": int(s.size), "start": str(s.index[0].date()),
             "end": str(s.index[-1].date()), "frequency": freq, "returns": "log" if log else "simple",
             "n_components": res.mixture.n_components, "bic_by_k": res.bic_table, "components": comps,
-            "comparison": comparison, "figures": figures}
+            "comparison": comparison, "figures": figures,
+            "point_masses": [{"value": float(v), "count": int(c), "share": float(c / rf.n)}
+                             for v, c in zip(rf.values, rf.counts)],
+            "passed_over": {int(k): v for k, v in (res.excluded or {}).items()}}
     if as_json:
-        _json_out(info)
+        json_out(info)
         return
-    _echo(f"{s.name}: {s.size} {freq} {info['returns']} returns, {info['start']} to {info['end']}; "
+    echo(f"{s.name}: {s.size} {freq} {info['returns']} returns, {info['start']} to {info['end']}; "
           f"K={res.mixture.n_components} by BIC" + ("" if components is None else " (fixed)"), quiet)
-    _echo(_table(comps, ["component", "weight", "mean", "sd", "ann_vol"],
-                 {"weight": "{:.3f}", "mean": "{:+.5f}", "sd": "{:.5f}", "ann_vol": "{:.1%}"}), quiet)
-    _echo("", quiet)
-    _echo(_table(comparison, ["model", "n_params", "loglik", "aic", "bic", "note"],
+    if rf.values.size:
+        echo(rf.note(), quiet)
+    for k, why in (res.excluded or {}).items():
+        echo(f"K={k} passed over although its BIC was lower: {why}", quiet)
+    echo(table(comps, ["component", "weight", "mean", "sd", "ann_vol"] + (["note"] if any(c["note"] for c in comps)
+                                                                        else []),
+               {"weight": "{:.3f}", "mean": "{:+.5f}", "sd": "{:.5f}", "ann_vol": "{:.1%}"}), quiet)
+    if any(c["note"] for c in comps):
+        echo(f"spike: a component holding fewer than {MIN_COMPONENT_POINTS} observations or narrower than "
+             f"{MIN_COMPONENT_SD:.0%} of the returns' sd (try fewer components)", quiet)
+    echo("", quiet)
+    echo(table(comparison, ["model", "n_params", "loglik", "aic", "bic", "note"],
                  {"loglik": "{:.1f}", "aic": "{:.1f}", "bic": "{:.1f}"}), quiet)
     for f in figures:
-        _echo(f"wrote {f}", quiet)
+        echo(f"wrote {f}", quiet)
 
 
 @app.command()
@@ -188,6 +157,10 @@ def risk(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    log_returns: bool = LogReturnsOpt,
+    simple_returns: bool = SimpleReturnsOpt,
+    dayfirst: Optional[bool] = DayfirstOpt,
+    date_format: Optional[str] = DateFormatOpt,
     percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
@@ -198,8 +171,8 @@ def risk(
                                                 help="Confidence level(s); default 0.95 and 0.99."),
     horizon: int = typer.Option(1, "--horizon", min=1, help="Periods ahead; above 1 the mixture is simulated."),
     sims: int = typer.Option(100_000, "--sims", min=1000, help="Simulated paths for --horizon > 1."),
-    vol: str = typer.Option("none", "--vol", help="none: unconditional (the default); ewma, garch or "
-                            "gjr: conditional on the next period's volatility forecast (as backtest)."),
+    vol: str = typer.Option("none", "--vol", help="none: unconditional (the default); ewma, garch, gjr, "
+                            "garch-t or gjr-t: conditional on the next period's volatility forecast (as backtest)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
     model: str = typer.Option("mixture", "--model", help="mixture: the i.i.d. mixture (the default); hmm: "
                               "the Markov-switching model's predictive distribution (--vol none)."),
@@ -229,6 +202,8 @@ def risk(
 
     Example: gmmkit finance risk datasets/finance/indices.csv.gz -t SPX --level 0.99 --horizon 10
     """
+    import numpy as np
+
     from .risk import conditional_risk
     from .switching import check_model
     from .volatility import check_filter
@@ -239,9 +214,10 @@ def risk(
         from gmmkit.exceptions import ParameterError
 
         raise ParameterError(f"--model hmm is its own volatility model: use it with --vol none, not --vol {vol}")
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
-    r, freq, log = _load(data, o)
-    s = _single(r, data.name)
+    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
+              dayfirst, date_format)
+    r, freq, log = load(data, o)
+    s = single(r, data.name)
     if model == "hmm":
         _risk_hmm(s, freq, log, level, horizon, sims, states, mix, seed, as_json, quiet)
         return
@@ -250,21 +226,22 @@ def risk(
                            max_components=max_components, random_state=seed)
     rows, mu, sigma_next, garch = res["rows"], res["mu"], res["sigma_next"], res["garch"]
     if as_json:
-        _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
+        json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
                    "returns": "log" if log else "simple", "n_components": res["n_components"],
                    "vol": vol, "sigma_next": sigma_next, "mu": mu,
                    "garch": None if garch is None else garch.params(), "rows": rows})
         return
-    _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
+    echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
           f"GMM K={res['n_components']}; losses as positive {'log' if log else 'simple'} returns", quiet)
     if garch is not None:
         how = "scaled to" if horizon == 1 else "variance paths start from"
-        _echo(f"{how} the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
-              f"{mu:+.5f}; alpha {garch.alpha:.3f}, gamma {garch.gamma:.3f}, beta {garch.beta:.3f})", quiet)
+        echo(f"{how} the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
+              f"{mu:+.5f}; alpha {garch.alpha:.3f}, gamma {garch.gamma:.3f}, beta {garch.beta:.3f}"
+              + (f", nu {garch.nu:.1f}" if np.isfinite(garch.nu) else "") + ")", quiet)
     elif sigma_next is not None:
-        _echo(f"scaled to the next period's EWMA volatility forecast {sigma_next:.4%} "
+        echo(f"scaled to the next period's EWMA volatility forecast {sigma_next:.4%} "
               f"(lambda {ewma_lambda})", quiet)
-    _echo(_table(rows, ["model", "level", "horizon", "var", "es", "method"],
+    echo(table(rows, ["model", "level", "horizon", "var", "es", "method"],
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
 
 
@@ -274,128 +251,16 @@ def _risk_hmm(s, freq, log, level, horizon, sims, states, mix, seed, as_json, qu
     res = switching_risk(s.to_numpy(), levels=level or (0.95, 0.99), horizon=horizon, log=log, n_sims=sims,
                          n_states=states, n_mix=mix, random_state=seed)
     if as_json:
-        _json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq, "model": "hmm",
+        json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq, "model": "hmm",
                    "returns": "log" if log else "simple", **res})
         return
     probs = ", ".join(f"{n} {p:.1%}" for n, p in zip(res["regimes"], res["next_state_proba"]))
-    _echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, Markov switching "
+    echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, Markov switching "
           f"K={res['n_states']} regimes x {res['n_mix']} normals; losses as positive "
           f"{'log' if log else 'simple'} returns", quiet)
-    _echo(f"next period's regime probabilities: {probs}", quiet)
-    _echo(_table(res["rows"], ["model", "level", "horizon", "var", "es", "method"],
+    echo(f"next period's regime probabilities: {probs}", quiet)
+    echo(table(res["rows"], ["model", "level", "horizon", "var", "es", "method"],
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
-
-
-@app.command()
-def backtest(
-    data: Path = DataArg,
-    ticker: Optional[List[str]] = TickerOpt,
-    freq: Optional[str] = FreqOpt,
-    returns: bool = ReturnsOpt,
-    percent: bool = PercentOpt,
-    simple: bool = SimpleOpt,
-    start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt,
-    dropna: bool = DropnaOpt,
-    gaps: str = GapsOpt,
-    level: float = typer.Option(0.99, "--level", "-l", help="VaR confidence level."),
-    window: int = typer.Option(500, "--window", min=50, help="Estimation window (periods)."),
-    refit: int = typer.Option(20, "--refit", min=1, help="Refit every this many periods (warm start)."),
-    vol: str = typer.Option("gjr", "--vol", help="Volatility filter: gjr (GJR-GARCH) or garch (GARCH(1,1)), "
-                            "refitted by QMLE on each window; ewma (RiskMetrics); none (plain window, "
-                            "unconditional)."),
-    ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
-    model: str = typer.Option("mixture", "--model", help="hmm: add the Markov-switching model's predictive VaR "
-                              "(raw returns, its regimes are its volatility model) beside the other methods."),
-    states: Optional[int] = StatesOpt,
-    mix: int = MixOpt,
-    components: Optional[int] = KOpt,
-    max_components: int = MaxKOpt,
-    seed: int = SeedOpt,
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the daily forecasts and exceedances (CSV)."),
-    force: bool = ForceOpt,
-    plot: Optional[Path] = PlotOpt,
-    as_json: bool = JsonOpt,
-    quiet: bool = QuietOpt,
-):
-    """Rolling one-period VaR backtest of the mixture, the normal and historical simulation.
-
-    Every --refit periods each method is refitted on the last --window returns
-    (the mixture with warm start, K by BIC over 2..5 on the first window); the
-    table gives exceedances, Kupiec (unconditional coverage), Christoffersen
-    (independence, conditional coverage) p-values and the Basel zone of the last
-    250 days. By default (--vol gjr) a GJR-GARCH(1,1) is refitted by QMLE on each
-    window, every method is fitted to its standardised residuals and scaled by the
-    day's volatility forecast (conditional VaR: the normal is RiskMetrics-like,
-    historical simulation is filtered); --vol garch (symmetric GARCH(1,1)) and
-    --vol ewma (RiskMetrics EWMA) are the other filters; --vol none is the plain,
-    unconditional window (which fails through 2008 for every method).
-
-    --model hmm adds a row ``hmm``: a Markov-switching model (regimes by BIC on the
-    first window or --states, --mix normals each) refitted on the same schedule with
-    warm start; each day's VaR is that of its predictive mixture (the filtered
-    regime probabilities of the day before times the transition matrix).
-
-    Example: gmmkit finance backtest datasets/finance/indices.csv.gz -t SPX --plot out/
-    """
-    from .backtest import METHODS, evaluate, rolling_var
-    from .switching import check_model
-
-    check_model(model)
-
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
-    r, freq, log = _load(data, o)
-    s = _single(r, data.name)
-    from gmmkit.cli.kit import Progress, check_output
-
-    check_output(out, force)
-    with Progress(enabled=not (quiet or as_json)) as bar:
-        frame, info = rolling_var(s, level=level, window=window, refit=refit, n_components=components,
-                                  max_components=max_components, random_state=seed, vol=vol,
-                                  ewma_lambda=ewma_lambda, progress=bar.task("refits"),
-                                  methods=METHODS + (("hmm",) if model == "hmm" else ()), n_states=states,
-                                  n_mix=mix)
-    rows = evaluate(frame, level)
-    if out is not None:
-        from gmmkit.io import atomic_path
-
-        with atomic_path(out, overwrite=force, suffix=".csv") as tmp:
-            frame.to_csv(tmp, index_label="Date")
-    figures = []
-    if _plot_dir(plot) is not None:
-        from .plots import plot_backtest, safe_name
-
-        figures.append(plot_backtest(frame, plot / f"finance_backtest_{safe_name(s.name)}.png", level=level,
-                                     title=f"{s.name}: rolling {level:.0%} one-day VaR "
-                                           f"(window {window}, refit {refit}, vol {vol})"))
-    if as_json:
-        _json_out({"ticker": str(s.name), "start": str(frame.index[0].date()),
-                   "end": str(frame.index[-1].date()), **info, "rows": rows, "figures": figures})
-        return
-    _echo(f"{s.name}: {len(frame)} forecasts {frame.index[0].date()} to {frame.index[-1].date()}, "
-          f"{level:.0%} VaR, window {window}, refit every {refit} ({info['n_refits']} refits), vol {vol}, "
-          f"GMM K={info.get('n_components')}", quiet)
-    if "garch" in info:
-        g = info["garch"]
-        _echo(f"{vol.upper()} refits: median alpha {g['median_alpha']:.3f}, gamma {g['median_gamma']:.3f}, "
-              f"beta {g['median_beta']:.3f}; {g['not_converged']} not reported converged by SLSQP", quiet)
-    if "mean_em_iterations" in info:
-        _echo(f"GMM refits: warm start, {info['mean_em_iterations']:.1f} EM iterations on average, "
-              f"{info['n_restarts']} restarted from k-means after a collapse", quiet)
-    if "hmm" in info:
-        h = info["hmm"]
-        _echo(f"HMM refits: K={h['n_states']} regimes x {h['n_mix']} normals, warm start, "
-              f"{h['mean_em_iterations']:.1f} Baum-Welch iterations on average, {h['n_restarts']} restarted "
-              f"after a collapse", quiet)
-    _echo(_table(rows, ["model", "exceedances", "rate", "kupiec_lr", "kupiec_p", "ind_p", "cc_p",
-                        "basel_zone", "mean_var"],
-                 {"rate": "{:.2%}", "kupiec_lr": "{:.2f}", "kupiec_p": "{:.4f}", "ind_p": "{:.4f}",
-                  "cc_p": "{:.4f}", "mean_var": "{:.3%}"}), quiet)
-    _echo(f"expected rate {1 - level:.2%}; a p-value below 0.05 rejects the model at the 5% level", quiet)
-    if out is not None:
-        _echo(f"wrote {out}", quiet)
-    for f in figures:
-        _echo(f"wrote {f}", quiet)
 
 
 @app.command()
@@ -404,6 +269,10 @@ def regimes(
     ticker: Optional[List[str]] = TickerOpt,
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    log_returns: bool = LogReturnsOpt,
+    simple_returns: bool = SimpleReturnsOpt,
+    dayfirst: Optional[bool] = DayfirstOpt,
+    date_format: Optional[str] = DateFormatOpt,
     percent: bool = PercentOpt,
     simple: bool = SimpleOpt,
     start: Optional[str] = StartOpt,
@@ -442,9 +311,10 @@ def regimes(
 
     check_model(model)
     check_output(out, force)
-    o = _Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent)
-    r, freq, log = _load(data, o)
-    s = _single(r, data.name)
+    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
+              dayfirst, date_format)
+    r, freq, log = load(data, o)
+    s = single(r, data.name)
     ppy = FREQUENCIES[freq][0]
     if model == "mixture":
         _regimes_mixture(s, ppy, components, max_components or 5, seed, out, force, plot, as_json, quiet)
@@ -455,7 +325,7 @@ def regimes(
                                   periods_per_year=ppy, random_state=seed)
     _write_frame(frame, out, force)
     figures = []
-    if _plot_dir(plot) is not None:
+    if plot_dir(plot) is not None:
         from .plots import plot_switching, safe_name
 
         figures.append(plot_switching(frame, plot / f"finance_regimes_{safe_name(s.name)}.png",
@@ -463,33 +333,33 @@ def regimes(
                                             f"({info['n_mix']} normals each)"))
     sw = info["switches_per_year"]
     if as_json:
-        _json_out({"ticker": str(s.name), "model": "hmm", "n": int(len(frame)),
+        json_out({"ticker": str(s.name), "model": "hmm", "n": int(len(frame)),
                    "start": str(frame.index[0].date()), "end": str(frame.index[-1].date()), **info,
                    "figures": figures})
         return
     names = [row["regime"] for row in info["regimes"]]
-    _echo(f"{s.name}: {len(frame)} days {frame.index[0].date()} to {frame.index[-1].date()}, Markov switching, "
+    echo(f"{s.name}: {len(frame)} days {frame.index[0].date()} to {frame.index[-1].date()}, Markov switching, "
           f"K={info['n_states']} regimes" + (" by BIC" if components is None else " (fixed)") +
           f", {info['n_mix']} normals each", quiet)
-    _echo("transition matrix (row: today, column: tomorrow):", quiet)
+    echo("transition matrix (row: today, column: tomorrow):", quiet)
     trans = [{"from": n, **{f"to {m}": p for m, p in zip(names, row)}} for n, row in zip(names, info["transmat"])]
-    _echo(_table(trans, ["from"] + [f"to {m}" for m in names], {f"to {m}": "{:.4f}" for m in names}), quiet)
-    _echo("", quiet)
-    _echo(_table(info["regimes"], ["regime", "p_stay", "duration", "ann_mean", "ann_vol", "days", "share",
+    echo(table(trans, ["from"] + [f"to {m}" for m in names], {f"to {m}": "{:.4f}" for m in names}), quiet)
+    echo("", quiet)
+    echo(table(info["regimes"], ["regime", "p_stay", "duration", "ann_mean", "ann_vol", "days", "share",
                                    "mean_spell"],
                  {"p_stay": "{:.4f}", "duration": "{:.1f}", "ann_mean": "{:+.1%}", "ann_vol": "{:.1%}",
                   "share": "{:.1%}", "mean_spell": "{:.1f}"}), quiet)
-    _echo("duration: expected spell 1/(1-p_stay) in days; days, share and mean_spell from each day's most "
+    echo("duration: expected spell 1/(1-p_stay) in days; days, share and mean_spell from each day's most "
           "probable regime (smoothed)", quiet)
-    _echo(f"regime switches per year: {sw['hmm']:.2f} (smoothed), {sw['hmm_viterbi']:.2f} (Viterbi); i.i.d. "
+    echo(f"regime switches per year: {sw['hmm']:.2f} (smoothed), {sw['hmm_viterbi']:.2f} (Viterbi); i.i.d. "
           f"mixture with {info['n_states']} components: {sw['mixture']:.2f}", quiet)
     spells_text = ", ".join(f"{x['start']} to {x['end']} ({x['days']} days)" for x in info["longest_turbulent_spells"])
     if spells_text:
-        _echo(f"longest turbulent spells: {spells_text}", quiet)
+        echo(f"longest turbulent spells: {spells_text}", quiet)
     if out is not None:
-        _echo(f"wrote {out}", quiet)
+        echo(f"wrote {out}", quiet)
     for f in figures:
-        _echo(f"wrote {f}", quiet)
+        echo(f"wrote {f}", quiet)
 
 
 def _write_frame(frame, out, force):
@@ -512,22 +382,22 @@ def _regimes_mixture(s, ppy, components, max_components, seed, out, force, plot,
     summary = regime_summary(frame, ppy)
     _write_frame(frame, out, force)
     figures = []
-    if _plot_dir(plot) is not None:
+    if plot_dir(plot) is not None:
         from .plots import plot_regimes, safe_name
 
         figures.append(plot_regimes(frame, plot / f"finance_regimes_{safe_name(s.name)}.png",
                                     title=f"{s.name}: regimes of a {res.mixture.n_components}-component GMM"))
     if as_json:
-        _json_out({"ticker": str(s.name), "model": "mixture", "n_components": res.mixture.n_components,
+        json_out({"ticker": str(s.name), "model": "mixture", "n_components": res.mixture.n_components,
                    "summary": summary, "figures": figures})
         return
-    _echo(f"{s.name}: {len(frame)} days, K={res.mixture.n_components}", quiet)
-    _echo(_table(summary, ["regime", "days", "share", "mean", "ann_vol", "mean_run"],
+    echo(f"{s.name}: {len(frame)} days, K={res.mixture.n_components}", quiet)
+    echo(table(summary, ["regime", "days", "share", "mean", "ann_vol", "mean_run"],
                  {"share": "{:.1%}", "mean": "{:+.5f}", "ann_vol": "{:.1%}", "mean_run": "{:.1f}"}), quiet)
     if out is not None:
-        _echo(f"wrote {out}", quiet)
+        echo(f"wrote {out}", quiet)
     for f in figures:
-        _echo(f"wrote {f}", quiet)
+        echo(f"wrote {f}", quiet)
 
 
 def _parse_weights(text, n):
@@ -551,6 +421,10 @@ def portfolio(
                                                "(default: equal)."),
     freq: Optional[str] = FreqOpt,
     returns: bool = ReturnsOpt,
+    log_returns: bool = LogReturnsOpt,
+    simple_returns: bool = SimpleReturnsOpt,
+    dayfirst: Optional[bool] = DayfirstOpt,
+    date_format: Optional[str] = DateFormatOpt,
     percent: bool = PercentOpt,
     start: Optional[str] = StartOpt,
     end: Optional[str] = EndOpt,
@@ -577,28 +451,32 @@ def portfolio(
     """
     from .regimes import portfolio_risk
 
-    o = _Opts(ticker, freq, returns, True, start, end, dropna, gaps, percent)
-    r, freq, _ = _load(data, o, simple=True)
+    o = Opts(ticker, freq, returns, True, start, end, dropna, gaps, percent, log_returns, simple_returns,
+              dayfirst, date_format)
+    r, freq, _ = load(data, o, simple=True)
     alloc = _parse_weights(weights, r.shape[1])
     res = portfolio_risk(r.to_numpy(), alloc, levels=level or (0.95, 0.99), n_components=components,
                          max_components=max_components, n_sims=sims, tail=tail, random_state=seed)
     rows, stress = res["rows"], res["stress"]
     stress["assets"] = list(r.columns)
     if as_json:
-        _json_out({"tickers": list(r.columns), "weights": alloc, "n": int(len(r)), "frequency": freq,
+        json_out({"tickers": list(r.columns), "weights": alloc, "n": int(len(r)), "frequency": freq,
                    "n_components": res["n_components"], "bic_by_k": res["bic_by_k"], "rows": rows,
                    "stress": stress})
         return
-    _echo(f"portfolio {', '.join(f'{a:g} {t}' for a, t in zip(alloc, r.columns))}: {len(r)} {freq} simple "
+    echo(f"portfolio {', '.join(f'{a:g} {t}' for a, t in zip(alloc, r.columns))}: {len(r)} {freq} simple "
           f"returns, joint GMM K={res['n_components']} by BIC", quiet)
-    _echo(_table(rows, ["model", "level", "var", "es", "method"],
+    echo(table(rows, ["model", "level", "var", "es", "method"],
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
-    _echo(f"\nstress: worst {tail:.1%} of {sims} sampled scenarios: portfolio return <= "
+    echo(f"\nstress: worst {tail:.1%} of {sims} sampled scenarios: portfolio return <= "
           f"{stress['quantile']:+.4%}, mean {stress['mean_beyond']:+.4%}", quiet)
     for t, m in zip(r.columns, stress["asset_means"]):
-        _echo(f"  mean {t} return in those scenarios: {m:+.4%}", quiet)
+        echo(f"  mean {t} return in those scenarios: {m:+.4%}", quiet)
     share = ", ".join(f"{v:.0%}" for v in stress["component_share"])
-    _echo(f"  drawn from components (calmest first): {share}", quiet)
+    echo(f"  drawn from components (calmest first): {share}", quiet)
+
+
+from . import cli_backtest  # noqa: E402,F401  (registers the backtest command)
 
 
 def main():  # pragma: no cover - convenience for `python -m gmmkit_apps.finance.cli`

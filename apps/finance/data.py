@@ -12,7 +12,12 @@ Bad input never becomes a silent wrong number:
 - gaps longer than the frequency allows (for daily data, more than 7 calendar
   days between rows) are an error unless ``gaps="keep"`` (the return over the gap
   is kept as one period) or ``gaps="drop"`` (that return is dropped);
-- simple returns at or below -100% are an error.
+- simple returns at or below -100% are an error;
+- dates written ``nn/nn/yyyy`` are read day-first or month-first only when a day
+  above 12 says which (or ``dayfirst``/``date_format`` is given): otherwise an error;
+- a price file whose only column is a generic field (``Adj Close``, ``Close``) names
+  its series after the ticker inside the file (yfinance) or the file's name;
+- yfinance's three-header-row CSV and broker layouts are read (:mod:`.layouts`).
 
 Examples
 --------
@@ -33,6 +38,8 @@ import pandas as pd
 from gmmkit.exceptions import DataError, ParameterError
 from gmmkit.tables import read_frame
 
+from .layouts import PRICE_FIELDS, date_order, file_ticker, normalise_layout
+
 #: periods per year, and the largest spacing (calendar days) that is not a gap
 FREQUENCIES = {
     "daily": (252, 7),
@@ -44,9 +51,9 @@ FREQUENCIES = {
 
 _PERIOD = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
            "annual": "year"}
-_DATE_NAMES = ("date", "datetime", "timestamp", "time", "day")
+_DATE_NAMES = ("date", "datetime", "timestamp", "date/time", "trade date", "tradedate", "time", "day")
 _TICKER_NAMES = ("ticker", "symbol", "asset", "name", "series", "code")
-_VALUE_NAMES = ("adj close", "adj_close", "adjclose", "close", "price", "value", "return", "returns")
+_VALUE_NAMES = PRICE_FIELDS + ("value", "return", "returns")
 
 
 def read_table(path):
@@ -57,8 +64,23 @@ def read_table(path):
     :func:`gmmkit.tables.read_frame` does for every gmmkit command; dates saved
     as a Parquet file's index come back as a column.
     """
-    df = read_frame(path)
-    return df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
+    return read_layout(path)[0]
+
+
+def read_layout(path):
+    """``(frame, ticker)``: the table in plain layout and the ticker a yfinance file names (or None)."""
+    try:
+        df = read_frame(path)
+    except DataError as exc:
+        # yfinance's file of several tickers repeats each field name in its first header row
+        if "twice" not in str(exc):
+            raise
+        df = read_frame(path, header=False)
+        df = df.iloc[1:].set_axis([str(c) for c in df.iloc[0]], axis=1).reset_index(drop=True)
+        if not str(df.columns[0]).strip().lower() == "price":
+            raise
+    df = df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
+    return normalise_layout(df)
 
 
 def _find_date_column(df, source):
@@ -73,12 +95,16 @@ def _find_date_column(df, source):
     raise DataError(f"{source}: no date column (name it 'Date', or put dates in the first column)")
 
 
-def _parse_dates(values, source):
+def _parse_dates(values, source, *, dayfirst=None, date_format=None):
     if np.issubdtype(np.asarray(values).dtype, np.datetime64):
         dates = pd.to_datetime(values)
     else:
         try:
-            dates = pd.to_datetime(values, format="mixed")
+            if date_format is not None:
+                dates = pd.to_datetime(values, format=date_format)
+            else:
+                first = date_order(values, source, dayfirst=dayfirst)
+                dates = pd.to_datetime(values, format="mixed", dayfirst=bool(first))
         except (ValueError, TypeError) as exc:
             raise DataError(f"{source}: unparseable date ({' '.join(str(exc).split())})") from None
     if dates.isna().any():
@@ -86,7 +112,7 @@ def _parse_dates(values, source):
     return pd.DatetimeIndex(dates)
 
 
-def wide_table(df, *, source="input"):
+def wide_table(df, *, source="input", dayfirst=None, date_format=None):
     """Return a wide DataFrame (DatetimeIndex, one numeric column per ticker).
 
     Long input (a ``ticker``/``symbol`` column) is pivoted; the value column is
@@ -114,7 +140,7 @@ def wide_table(df, *, source="input"):
         df = df.pivot(index=date_col, columns=ticker_col, values=value_col).reset_index()
         df.columns = [str(c) for c in df.columns]
         date_col = str(date_col)
-    dates = _parse_dates(df[date_col], source)
+    dates = _parse_dates(df[date_col], source, dayfirst=dayfirst, date_format=date_format)
     out = df.drop(columns=[date_col])
     out.index = dates
     out.index.name = "Date"
@@ -122,10 +148,17 @@ def wide_table(df, *, source="input"):
     return out
 
 
-def select_tickers(wide, tickers=None, *, source="input"):
-    """Pick the requested ticker columns (default: the only one, or Adj Close/Close)."""
+def select_tickers(wide, tickers=None, *, source="input", name=None):
+    """Pick the requested ticker columns (default: the only one, or Adj Close/Close).
+
+    A single column with a generic name (``Adj Close``, ``Close``, ``Price``...) is
+    renamed ``name`` (the file's ticker or name), so two files never share a series name.
+    """
     cols = list(wide.columns)
     if tickers:
+        dup = sorted({t for t in tickers if list(tickers).count(t) > 1})
+        if dup:
+            raise DataError(f"{source}: ticker {dup[0]!r} given twice")
         missing = [t for t in tickers if t not in cols]
         if missing:
             raise DataError(f"{source}: ticker(s) {missing} not found; available: {cols}")
@@ -133,7 +166,7 @@ def select_tickers(wide, tickers=None, *, source="input"):
     else:
         numeric = [c for c in cols if pd.api.types.is_numeric_dtype(wide[c])]
         lower = {c.lower(): c for c in numeric}
-        pick = next((lower[n] for n in ("adj close", "adj_close", "close") if n in lower), None)
+        pick = next((lower[n] for n in PRICE_FIELDS if n in lower), None)
         if pick is not None:
             out = wide[[pick]]
         elif len(numeric) == 1:
@@ -148,7 +181,10 @@ def select_tickers(wide, tickers=None, *, source="input"):
                 raise DataError(f"{source}: column {c!r} has non-numeric value {out[c][bad].iloc[0]!r} "
                                 f"on {out.index[bad][0].date()}")
             out = out.assign(**{c: converted})
-    return out.astype(np.float64)
+    out = out.astype(np.float64)
+    if name and out.shape[1] == 1 and str(out.columns[0]).strip().lower() in _VALUE_NAMES:
+        out.columns = [name]
+    return out
 
 
 def detect_frequency(index):
@@ -207,22 +243,53 @@ def check_dates(table, *, source="input"):
     return table
 
 
-def clean_prices(prices, *, dropna=False, source="input"):
-    """Sort, then check for duplicated dates, missing and non-positive prices."""
-    prices = check_dates(prices, source=source)
-    na = prices.isna().any(axis=1)
+def _drop_missing(table, dropna, source, what):
+    na = table.isna().any(axis=1)
     if na.any():
         if not dropna:
-            raise DataError(f"{source}: {int(na.sum())} missing value(s), first on "
-                            f"{prices.index[na][0].date()} (pass --dropna to drop those rows)")
-        prices = prices[~na]
+            raise DataError(f"{source}: {int(na.sum())} missing {what}(s), first on "
+                            f"{table.index[na][0].date()} (pass --dropna to drop those rows)")
+        table = table[~na]
+    return table
+
+
+def clean_prices(prices, *, dropna=False, source="input"):
+    """Sort, then check for duplicated dates, missing and non-positive prices."""
+    prices = _drop_missing(check_dates(prices, source=source), dropna, source, "value")
     bad = (prices <= 0).any(axis=1)
     if bad.any():
         col = prices.columns[(prices[bad] <= 0).any(axis=0)][0]
-        raise DataError(f"{source}: non-positive price in {col!r} on {prices.index[bad][0].date()}")
+        hint = ""
+        if looks_like_returns(prices[col]):
+            hint = ("; the values look like returns (around zero, both signs): pass --log-returns or "
+                    "--simple-returns")
+        raise DataError(f"{source}: non-positive price in {col!r} on {prices.index[bad][0].date()}{hint}")
     if not np.all(np.isfinite(prices.to_numpy())):
         raise DataError(f"{source}: infinite price value")
     return prices
+
+
+def looks_like_returns(values):
+    """Values around zero of both signs, as returns are (prices are positive and far from zero).
+
+    >>> looks_like_returns(pd.Series([0.01, -0.02, 0.003, -0.001]))
+    True
+    >>> looks_like_returns(pd.Series([101.0, 99.0, 102.0]))
+    False
+    """
+    v = pd.Series(values).dropna().to_numpy(dtype=np.float64)
+    if v.size < 3:
+        return False
+    return bool((v < 0).mean() > 0.2 and (v > 0).mean() > 0.2 and np.median(np.abs(v)) < 0.5)
+
+
+def _check_not_prices(table, source):
+    """A ``--returns`` file whose values are all positive and far from zero holds prices."""
+    pos = (table > 0).all() & (table.abs().median() > 2.0)
+    if pos.any():
+        col = pos.idxmax()
+        raise DataError(f"{source}: {col!r} holds values like {table[col].iloc[0]:g}, all positive: prices, "
+                        f"not returns (drop --log-returns/--simple-returns)")
 
 
 def check_gaps(index, freq, gaps="error", *, source="input"):
@@ -265,7 +332,7 @@ def _timestamp(text, name):
 
 
 def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, start=None, end=None,
-                 dropna=False, gaps="error", percent=False):
+                 dropna=False, gaps="error", percent=False, file_log=None, dayfirst=None, date_format=None):
     """Read ``path`` and return ``(returns DataFrame, frequency name)``.
 
     Parameters
@@ -275,10 +342,13 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
     tickers : list of str, optional
         Columns to use; default: the only series, or ``Adj Close``/``Close``.
     kind : {"prices", "returns"}
-        What the file holds. Returns are used as they are (``log`` then only
-        states what they are, for the aggregation of multi-day horizons).
+        What the file holds.
     log : bool
-        Log returns (default) or simple returns.
+        Work in log returns (default) or simple returns. Returns in the file are
+        converted when they are of the other kind (``log(1 + R)`` or ``exp(r) - 1``).
+    file_log : bool, optional
+        With ``kind="returns"``: the file holds log (True) or simple (False)
+        returns; default: the same as ``log`` (no conversion).
     freq : str, optional
         One of ``daily, weekly, monthly, quarterly, annual``; detected if None.
     start, end : str, optional
@@ -290,6 +360,11 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
     percent : bool
         The returns in the file are in percent (``1.5`` for 1.5%); they are divided
         by 100. Returns that look like percentages without it are an error.
+    dayfirst : bool, optional
+        ``nn/nn/yyyy`` dates are day-first (True) or month-first (False); default:
+        decided by a field above 12, an error when none is.
+    date_format : str, optional
+        An explicit date format (``%d.%m.%Y``).
 
     Examples
     --------
@@ -306,8 +381,12 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
     if freq is not None and freq not in FREQUENCIES:
         raise ParameterError(f"unknown frequency {freq!r}; choose from {list(FREQUENCIES)}")
     if percent and kind != "returns":
-        raise ParameterError("--percent applies to a file of returns (--returns), not prices")
-    table = select_tickers(wide_table(read_table(path), source=source), tickers, source=source)
+        raise ParameterError("--percent applies to a file of returns (--log-returns/--simple-returns), "
+                             "not prices")
+    file_log = log if file_log is None else bool(file_log)
+    raw, ticker = read_layout(path)
+    wide = wide_table(raw, source=source, dayfirst=dayfirst, date_format=date_format)
+    table = select_tickers(wide, tickers, source=source, name=ticker or file_ticker(path))
     lo, hi = _timestamp(start, "start"), _timestamp(end, "end")
     if not table.index.is_monotonic_increasing:
         table = table.sort_index(kind="stable")
@@ -325,28 +404,32 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
         keep = check_gaps(table.index, freq, gaps, source=source)
         returns = to_returns(table, log=log)[keep]
     else:
-        table = check_dates(table, source=source)
-        na = table.isna().any(axis=1)
-        if na.any():
-            if not dropna:
-                raise DataError(f"{source}: {int(na.sum())} missing return(s), first on "
-                                f"{table.index[na][0].date()} (pass --dropna to drop those rows)")
-            table = table[~na]
-        if percent:
-            table = table / 100.0
-        if not log and (table <= -1).any().any():
-            raise DataError(f"{source}: a simple return at or below -100%")
-        if not np.all(np.isfinite(table.to_numpy())):
-            raise DataError(f"{source}: infinite return value")
-        freq = _frequency(table.index, freq, source)
-        if not percent:
-            _check_not_percent(table, freq, source)
-        if len(table) > 1:
-            keep = np.concatenate([[True], check_gaps(table.index, freq, gaps, source=source)])
-            table = table[keep]
-        returns = table
+        returns, freq = _clean_returns(table, freq, file_log, dropna, gaps, percent, source)
+        if file_log and not log:
+            returns = np.expm1(returns)
+        elif log and not file_log:
+            returns = np.log1p(returns)
     if lo is not None:
         returns = returns[returns.index >= lo]
     if len(returns) < 2:
         raise DataError(f"{source}: fewer than 2 returns in the selected span")
     return returns, freq
+
+
+def _clean_returns(table, freq, file_log, dropna, gaps, percent, source):
+    table = _drop_missing(check_dates(table, source=source), dropna, source, "return")
+    if not np.all(np.isfinite(table.to_numpy())):
+        raise DataError(f"{source}: infinite return value")
+    if not percent:
+        _check_not_prices(table, source)
+    if percent:
+        table = table / 100.0
+    if not file_log and (table <= -1).any().any():
+        raise DataError(f"{source}: a simple return at or below -100%")
+    freq = _frequency(table.index, freq, source)
+    if not percent:
+        _check_not_percent(table, freq, source)
+    if len(table) > 1:
+        keep = np.concatenate([[True], check_gaps(table.index, freq, gaps, source=source)])
+        table = table[keep]
+    return table, freq

@@ -33,6 +33,9 @@ from sklearn.exceptions import ConvergenceWarning
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+#: returns larger than this (in absolute value, per period) are refused: a log return of 100
+#: is a factor e^100; anything near it is a unit or data error, and would overflow the fits
+MAX_ABS_RETURN = 100.0
 
 
 class NormalMixture:
@@ -108,6 +111,10 @@ class NormalMixture:
         if lo == hi:
             return lo
         logp = math.log(p)
+        if p > 1e-12:   # the plain CDF is accurate here, and much cheaper than the log-sum-exp form
+            w, m, sd = self.weights, self.means, self.sds
+            return optimize.brentq(lambda x: math.log(float(ndtr((x - m) / sd) @ w)) - logp, lo, hi,
+                                   xtol=1e-14, rtol=1e-13, maxiter=200)
         return optimize.brentq(lambda x: float(self.logcdf(x)) - logp, lo, hi, xtol=1e-14, rtol=1e-13,
                                maxiter=200)
 
@@ -157,6 +164,9 @@ class MixtureFit:
         The standardisation used for fitting.
     bic_table : dict
         ``{K: BIC}`` of the candidates tried (on the returns' scale).
+    excluded : dict
+        ``{K: reason}`` of candidates passed over because a component was below the
+        minimum weight or width (:func:`small_components`).
     """
 
     mixture: NormalMixture
@@ -164,13 +174,35 @@ class MixtureFit:
     loc: float
     scale: float
     bic_table: dict
+    excluded: dict = None
 
     def standardise(self, r):
         return ((np.asarray(r, dtype=np.float64) - self.loc) / self.scale)[:, None]
 
 
+#: a component must hold at least this many observations (weight x n) ...
+MIN_COMPONENT_POINTS = 10
+#: ... and be at least this wide, as a share of the sample's standard deviation, to count as a regime
+MIN_COMPONENT_SD = 0.05
+
+
+def small_components(weights, sds, n, scale):
+    """Indices of components below the minimum weight (``MIN_COMPONENT_POINTS / n``) or width
+    (``MIN_COMPONENT_SD * scale``): a spike on a few observations, not a regime.
+
+    >>> small_components([0.5, 0.497, 0.003], [1.0, 2.0, 1.5], 1000, 1.0).tolist()
+    [2]
+    """
+    w, sd = np.asarray(weights, dtype=np.float64), np.asarray(sds, dtype=np.float64)
+    return np.flatnonzero((w * n < MIN_COMPONENT_POINTS) | (sd < MIN_COMPONENT_SD * scale))
+
+
+def _model_sds(gm):
+    return np.sqrt(np.asarray(gm.covariances_, dtype=np.float64).reshape(gm.n_components, -1)[:, 0])
+
+
 def _mixture_from_model(gm, loc, scale):
-    sds = np.sqrt(np.asarray(gm.covariances_, dtype=np.float64).reshape(gm.n_components, -1)[:, 0])
+    sds = _model_sds(gm)
     return NormalMixture(gm.weights_ / gm.weights_.sum(), gm.means_[:, 0], sds).scaled(loc, scale)
 
 
@@ -182,6 +214,10 @@ def _check_returns(r, minimum=10):
         raise DataError("returns contain NaN or infinite values")
     if np.std(r) == 0:
         raise DataError("returns are constant")
+    big = float(np.max(np.abs(r)))
+    if big > MAX_ABS_RETURN:
+        raise DataError(f"a return of {big:.3g} per period is not plausible (above {MAX_ABS_RETURN:g}); "
+                        f"check the units (--percent?) and the prices")
     return r
 
 
@@ -224,17 +260,18 @@ def fit_mixture(r, *, n_components=None, max_components=5, min_components=1, n_i
     if candidates[0] < 1:
         raise ParameterError("n_components must be at least 1")
     shift = 2.0 * r.size * math.log(scale)   # BIC on the returns' scale = BIC(X) + 2 n log(scale)
-    best, table = None, {}
+    best, table, excluded = None, {}, {}
     with warnings.catch_warnings():
         # the fit is reported as is; EM's iteration limit and re-seeded components are not errors here
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", DegenerateComponentWarning)
-        best = _fit_candidates(X, candidates, n_init, random_state, criterion, shift, table)
-    return MixtureFit(_mixture_from_model(best, loc, scale), best, loc, scale, table)
+        best = _fit_candidates(X, candidates, n_init, random_state, criterion, shift, table, excluded)
+    return MixtureFit(_mixture_from_model(best, loc, scale), best, loc, scale, table, excluded)
 
 
-def _fit_candidates(X, candidates, n_init, random_state, criterion, shift, table):
-    """Fit every K (with :func:`gmmkit.select` when the core has it); fill ``table``; return the best."""
+def _fit_candidates(X, candidates, n_init, random_state, criterion, shift, table, excluded=None):
+    """Fit every K (with :func:`gmmkit.select` when the core has it); fill ``table``; return the best
+    candidate without a component below the minimum weight or width (those go in ``excluded``)."""
     from gmmkit import GaussianMixture
 
     params = dict(max_iter=500, tol=1e-6)
@@ -245,6 +282,18 @@ def _fit_candidates(X, candidates, n_init, random_state, criterion, shift, table
         for _, row in res.table.iterrows():
             if not row.get("error"):
                 table[int(row["n_components"])] = float(row[criterion]) + shift
+        if excluded is None:      # several columns (a portfolio): no width rule, BIC's choice
+            return res.best_model_
+        models = {k: m for (k, _), m in getattr(res, "models", {}).items() if m is not None}
+        for k in sorted(table, key=table.get):
+            gm = models.get(k)
+            if gm is None:
+                return res.best_model_
+            small = small_components(gm.weights_, _model_sds(gm), X.shape[0], 1.0)
+            if small.size == 0 or k == min(table):
+                return gm
+            w, sd = gm.weights_[small[0]], _model_sds(gm)[small[0]]
+            excluded[k] = f"a component of weight {w:.3g} ({w * X.shape[0]:.1f} obs.), sd {sd:.3g} x the sample's"
         return res.best_model_
     best = None
     for k in candidates:
@@ -279,13 +328,21 @@ def student_t_fit(r):
     return float(df), float(loc), float(scale)
 
 
-def compare_fits(r, fit):
+def compare_fits(r, fit, *, atoms=None):
     """Log-likelihood, parameter count, AIC and BIC of the mixture, normal and Student-t fits.
 
-    Returns a list of dicts (one per model), on the returns' scale.
+    Returns a list of dicts (one per model), on the returns' scale. ``atoms``
+    (``(counts, n_total)``): ``r`` are the continuous returns of a series whose other
+    returns are point masses; every model then gets the same atom part (their shares,
+    one parameter each) added to its likelihood, and BIC counts all ``n_total`` returns.
     """
     r = _check_returns(r)
     n = r.size
+    extra_ll, extra_p = 0.0, 0
+    if atoms is not None and len(atoms[0]):
+        from .pointmass import atom_loglik
+
+        extra_ll, extra_p, n = atom_loglik(atoms[0], atoms[1]), len(atoms[0]), int(atoms[1])
     mu, sd = normal_fit(r)
     df, tl, ts = student_t_fit(r)
     rows = [
@@ -294,14 +351,21 @@ def compare_fits(r, fit):
         ("normal", float(np.sum(stats.norm.logpdf(r, mu, sd))), 2, ""),
         ("student-t", float(np.sum(stats.t.logpdf(r, df, tl, ts))), 3, f"df={df:.2f}"),
     ]
+    rows = [(name, ll + extra_ll, p + extra_p, note) for name, ll, p, note in rows]
     return [{"model": name, "loglik": ll, "n_params": p, "aic": 2 * p - 2 * ll,
              "bic": p * math.log(n) - 2 * ll, "note": note} for name, ll, p, note in rows]
 
 
-def components_table(mixture, periods_per_year):
-    """One dict per component: weight, mean, sd, annualised mean and volatility, sorted by volatility."""
+def components_table(mixture, periods_per_year, n=None, scale=None):
+    """One dict per component: weight, mean, sd, annualised mean and volatility, sorted by volatility.
+
+    With ``n`` (observations) and ``scale`` (their standard deviation), a component
+    below the minimum weight or width (:func:`small_components`) gets a ``note``.
+    """
     order = np.argsort(mixture.sds)
+    small = set() if n is None else set(small_components(mixture.weights, mixture.sds, n, scale).tolist())
     return [{"component": int(i), "weight": float(mixture.weights[k]), "mean": float(mixture.means[k]),
              "sd": float(mixture.sds[k]), "ann_mean": float(mixture.means[k] * periods_per_year),
-             "ann_vol": float(mixture.sds[k] * math.sqrt(periods_per_year))}
+             "ann_vol": float(mixture.sds[k] * math.sqrt(periods_per_year)),
+             "note": "spike, not a regime" if k in small else ""}
             for i, k in enumerate(order)]

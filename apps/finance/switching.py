@@ -341,6 +341,10 @@ class RollingSwitching:
     def block(self, window_returns, following):
         """VaR of the ``len(following)`` days after ``window_returns``; ``following[:-1]``
         are the returns those days' forecasts may use (each only the ones before it)."""
+        return np.array([m.value_at_risk(self.level) for m in self.predictives(window_returns, following)])
+
+    def predictives(self, window_returns, following):
+        """The predictive mixture (:class:`NormalMixture`) of each of the ``len(following)`` days."""
         x = np.asarray(window_returns, dtype=np.float64)
         if self.fit is None:
             first = fit_switching(x, n_states=self.n_states, max_states=self.max_states, n_mix=self.n_mix,
@@ -366,7 +370,7 @@ class RollingSwitching:
         seen = np.concatenate([x, np.asarray(following, dtype=np.float64)[:n - 1]])
         filt = self.fit.filtered(seen)[x.size - 1:]            # day before each forecast day
         nxt = filt @ self.fit.transmat
-        return np.array([self.fit.predictive(p).value_at_risk(self.level) for p in nxt])
+        return [self.fit.predictive(p) for p in nxt]
 
 
 def regime_analysis(returns, *, n_states=None, max_states=3, n_mix=2, periods_per_year=252, random_state=0):

@@ -30,8 +30,16 @@ from scipy import optimize, signal
 
 from gmmkit.exceptions import DataError, ParameterError
 
-#: the filters ``--vol`` accepts
-FILTERS = ("none", "ewma", "garch", "gjr")
+from .garch_lik import negloglik
+
+#: the filters ``--vol`` accepts (``-t``: Student-t innovations by maximum likelihood)
+FILTERS = ("none", "ewma", "garch", "gjr", "garch-t", "gjr-t")
+GARCH_FILTERS = ("garch", "gjr", "garch-t", "gjr-t")
+
+
+def garch_options(vol):
+    """``(asymmetric, dist)`` of a GARCH filter name (``"gjr-t"`` -> ``(True, "t")``)."""
+    return vol.startswith("gjr"), ("t" if vol.endswith("-t") else "normal")
 
 #: stationarity bound used in the fit (alpha + gamma/2 + beta)
 _MAX_PERSISTENCE = 0.9999
@@ -90,6 +98,7 @@ class Garch:
     gamma: float = 0.0
     loglik: float = float("nan")
     converged: bool = True
+    nu: float = float("inf")          # Student-t degrees of freedom (inf: Gaussian QMLE)
 
     @property
     def persistence(self):
@@ -127,7 +136,8 @@ class Garch:
 
     def params(self):
         return {"mu": self.mu, "omega": self.omega, "alpha": self.alpha, "beta": self.beta,
-                "gamma": self.gamma, "persistence": self.persistence, "converged": self.converged}
+                "gamma": self.gamma, "persistence": self.persistence, "converged": self.converged,
+                "nu": self.nu}
 
 
 def garch_variance(e, omega, alpha, beta, gamma=0.0, v0=None):
@@ -138,18 +148,11 @@ def garch_variance(e, omega, alpha, beta, gamma=0.0, v0=None):
     return _recursion(u, beta, v0)
 
 
-def _negloglik(theta, x, asymmetric):
-    mu, omega, alpha, beta = theta[:4]
-    gamma = theta[4] if asymmetric else 0.0
-    e = x - mu
-    s2 = garch_variance(e, omega, alpha, beta, gamma, float(np.mean(e * e)))[:-1]
-    if not np.all(s2 > 0):
-        return 1e100
-    return 0.5 * float(np.sum(np.log(s2) + e * e / s2))
+def fit_garch(r, *, asymmetric=False, start=None, dist="normal"):
+    """GARCH(1,1) (or GJR with ``asymmetric=True``) by Gaussian quasi-maximum likelihood,
+    or by maximum likelihood with Student-t innovations (``dist="t"``, ``nu`` estimated).
 
-
-def fit_garch(r, *, asymmetric=False, start=None):
-    """GARCH(1,1) (or GJR with ``asymmetric=True``) by Gaussian quasi-maximum likelihood.
+    The likelihood's exact gradient (:mod:`.garch_lik`) goes to SLSQP.
 
     Parameters
     ----------
@@ -176,12 +179,17 @@ def fit_garch(r, *, asymmetric=False, start=None):
         raise DataError("GARCH input is constant (zero variance); use --vol none")
     # fit on unit-variance data so every parameter is of order one for the optimiser
     x = r / scale
+    if dist not in ("normal", "t"):
+        raise ParameterError(f"GARCH innovations must be 'normal' or 't', not {dist!r}")
     if start is None:
         theta0 = [float(x.mean()), 0.05, 0.02 if asymmetric else 0.05, 0.9] + ([0.1] if asymmetric else [])
+        theta0 += [8.0] if dist == "t" else []
     else:
         theta0 = [start.mu / scale, start.omega / scale ** 2, start.alpha, start.beta]
         theta0 += [start.gamma] if asymmetric else []
+        theta0 += [min(start.nu, 100.0) if np.isfinite(start.nu) else 8.0] if dist == "t" else []
     bounds = [(-1.0, 1.0), (1e-8, 2.0), (0.0, 1.0), (0.0, 1.0)] + ([(0.0, 2.0)] if asymmetric else [])
+    bounds += [(2.05, 500.0)] if dist == "t" else []
     g = 0.5 if asymmetric else 0.0
     cons = {"type": "ineq",
             "fun": lambda t: _MAX_PERSISTENCE - t[2] - t[3] - (g * t[4] if asymmetric else 0.0)}
@@ -189,15 +197,15 @@ def fit_garch(r, *, asymmetric=False, start=None):
         # older SciPy (seen with 1.15) warns when an SLSQP step leaves the bounds and it
         # clips the step back: that clipping is what the bounds ask for
         warnings.filterwarnings("ignore", "Values in x were outside bounds", RuntimeWarning)
-        res = optimize.minimize(_negloglik, np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds]),
-                                args=(x, asymmetric), method="SLSQP", bounds=bounds, constraints=[cons],
-                                options={"maxiter": 200, "ftol": 1e-9})
+        res = optimize.minimize(negloglik, np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds]),
+                                args=(x, asymmetric, dist), jac=True, method="SLSQP", bounds=bounds,
+                                constraints=[cons], options={"maxiter": 200, "ftol": 1e-9})
     t = res.x
     n = r.size
-    loglik = -float(res.fun) - 0.5 * n * float(np.log(2 * np.pi)) - n * float(np.log(scale))
+    loglik = -float(res.fun) - n * float(np.log(scale))
     return Garch(mu=float(t[0] * scale), omega=float(t[1] * scale ** 2), alpha=float(t[2]),
                  beta=float(t[3]), gamma=float(t[4]) if asymmetric else 0.0, loglik=loglik,
-                 converged=bool(res.success))
+                 converged=bool(res.success), nu=float(t[-1]) if dist == "t" else float("inf"))
 
 
 def standardise(r, vol, *, lam=0.94, init_periods=500):
@@ -217,8 +225,9 @@ def standardise(r, vol, *, lam=0.94, init_periods=500):
     if vol == "ewma":
         s2 = ewma_variance(r, lam=lam, init_periods=min(init_periods, r.size))
         mu, g = 0.0, None
-    elif vol in ("garch", "gjr"):
-        g = fit_garch(r, asymmetric=vol == "gjr")
+    elif vol in GARCH_FILTERS:
+        asymmetric, dist = garch_options(vol)
+        g = fit_garch(r, asymmetric=asymmetric, dist=dist)
         mu, s2 = g.mu, g.variance(r)
     else:
         raise ParameterError("standardise() needs a volatility filter, not 'none'")
