@@ -124,6 +124,18 @@ class CovarianceType:
         cov = self.from_stats(nk, means, sxx, n_total, 0.0, previous=previous)
         return prior.map_estimate(self, nk, means, cov)
 
+    def check_structure(self, cov, K, D):
+        """One-line ParameterError if ``cov`` breaks the model's equal volume, shape or
+        orientation across components (the E letters of its mclust name)."""
+        from ._cov_check import structure_error
+        from .exceptions import ParameterError
+
+        problem = structure_error(self.mclust_name, self.full(cov, K, D))
+        if problem:
+            kept = " and ".join(p for p, c in zip(("volume", "shape", "orientation"), self.mclust_name) if c == "E")
+            raise ParameterError(f"covariances do not fit covariance_type={self.name!r} ({self.mclust_name} keeps "
+                                 f"the {kept} equal across components): {problem}")
+
     # -- factors -------------------------------------------------------------
     def precision_cholesky(self, cov):
         """Precision factors (upper triangular for matrices); raises FactorError."""

@@ -336,6 +336,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weights, means, covariances, prec_chol = check_parameters(entry, weights, means, covariances,
                                                                   noise_weight, precisions_cholesky)
         K, D = means.shape
+        entry.check_structure(covariances, K, D)  # a file's E-model copies that disagree: refused
         pi0 = float(noise_weight)
         noise = None
         if pi0 > 0:
@@ -346,8 +347,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                   noise_volume=noise_volume, **params)
         est._validate_all_params()
         est._set_parameters(weights, means, covariances, prec_chol, pi0, noise)
-        est.converged_, est.n_iter_, est.lower_bound_, est.lower_bounds_ = True, 0, -np.inf, []
-        est.n_reseeded_ = 0
+        est.converged_, est.n_iter_, est.lower_bound_, est.lower_bounds_, est.n_reseeded_ = True, 0, -np.inf, [], 0
         est.n_features_in_ = D
         if feature_names is not None:
             est.feature_names_in_ = np.asarray(feature_names, dtype=object)

@@ -171,6 +171,44 @@ def test_model_file_round_trip(model, tmp_path):
     assert covariance_type(back.covariance_type) is covariance_type(model)
 
 
+def _tampered(model, cov):
+    """The covariances with component 1 moved off what its E letters keep equal: scaled
+    (volume), stretched along one axis (shape) or turned (orientation)."""
+    cov = np.array(cov, dtype=np.float64)
+    volume, shape, orientation = model
+    D = cov.shape[-1] if cov.ndim == 3 else (cov.shape[1] if cov.ndim == 2 else 2)
+    if orientation == "E":
+        a = 0.2
+        R = np.eye(D)
+        R[:2, :2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
+        cov[1] = R @ cov[1] @ R.T
+    elif shape == "E" and cov.ndim >= 2:
+        cov[1, ..., 0] *= 1.2  # (a matrix: its first column and, symmetrically, its first row)
+        if cov.ndim == 3:
+            cov[1, 0, :] *= 1.2
+    else:
+        cov[1] *= 1.2  # volume
+    return cov
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if "E" in m and m != "EEE"])
+def test_equal_parts_checked_on_load(model, tmp_path):
+    """Stored copies of what an E-model keeps equal must agree: from_parameters and load
+    refuse them in one line naming the model; a fitted model's own file loads."""
+    gm, X = _structured(model)
+    gm.save(tmp_path / "ok.gmm")
+    gmmkit.load(tmp_path / "ok.gmm")
+    bad = _tampered(model, gm.covariances_)
+    with pytest.raises(ParameterError, match=f"covariance_type='{model}'.*component") as exc:
+        GaussianMixture.from_parameters(gm.weights_, gm.means_, bad, covariance_type=model)
+    assert "\n" not in str(exc.value)
+    entry = covariance_type(model)
+    gm._set_parameters(gm.weights_, gm.means_, bad, entry.precision_cholesky(bad))
+    gm.save(tmp_path / "bad.gmm")
+    with pytest.raises(Exception, match=model):
+        gmmkit.load(tmp_path / "bad.gmm")
+
+
 # mclust's VVE M-step (its MM variant leaves the volumes out of the orientation update) is
 # not the exact maximiser: mclust's own EM goes down on iris (by 0.05 from hc's start);
 # gmmkit follows mclust there, so VVE is held to mclust's numbers only.
