@@ -118,6 +118,30 @@ def calibrated_log_density(gm, Z):
     -------
     ndarray (n,)
     """
+    from scipy.special import logsumexp
+
+    Z = np.asarray(Z, dtype=np.float64)
+    terms = calibrated_component_terms(gm, Z)
+    pi0 = float(gm.noise_weight_)
+    if pi0 > 0:  # a uniform noise component: its complete-row density
+        terms = np.c_[terms, np.full(Z.shape[0], math.log(pi0) - float(gm.noise_log_volume_))]
+    out = np.full(Z.shape[0], np.nan)
+    ok = ~np.isnan(Z).all(axis=1)
+    if ok.any():
+        out[ok] = logsumexp(terms[ok], axis=1)
+    return out
+
+
+def calibrated_component_terms(gm, Z, *, empty_rows=False):
+    """``log w_k`` plus component k's calibrated log-density for every row, shape (n, K).
+
+    For a complete row, ``log w_k + log N(z | mu_k, Sigma_k)``; for a row with
+    missing coordinates, the chi-square-calibrated term of the module docstring;
+    rows with every coordinate missing get NaN, or with ``empty_rows=True`` the
+    term at the median squared distance (tail probability 1/2: nothing observed
+    says the row is rare or common; used when other, categorical, features of the
+    row are observed). (The noise component, if any, is not included.)
+    """
     Z = np.asarray(Z, dtype=np.float64)
     n, D = Z.shape
     S = covariance_matrices(gm)
@@ -128,35 +152,32 @@ def calibrated_log_density(gm, Z):
     L_full = np.linalg.cholesky(S)
     logdet_full = 2.0 * np.log(np.diagonal(L_full, axis1=1, axis2=2)).sum(axis=1)
     logc = logw - 0.5 * D * _LOG_2PI - 0.5 * logdet_full
-    pi0 = float(gm.noise_weight_)
-    noise = math.log(pi0) - float(gm.noise_log_volume_) if pi0 > 0 else None
-    out = np.full(n, np.nan)
-    mask = np.isnan(Z)
+    out = np.full((n, K), np.nan)
     if n == 0:
         return out
+    mask = np.isnan(Z)
     uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     from scipy.linalg import solve_triangular
-    from scipy.special import logsumexp
 
     for p, miss in enumerate(uniq):
         o = ~miss
         d_o = int(o.sum())
-        if d_o == 0:
-            continue
         rows = np.flatnonzero(inverse == p)
+        if d_o == 0:
+            if empty_rows:
+                from scipy.stats import chi2
+
+                out[rows] = logc - 0.5 * chi2.ppf(0.5, D)
+            continue
         Xo = Z[np.ix_(rows, o)]
-        terms = np.empty((rows.size, K))
         for k in range(K):
             Lk = L_full[k] if d_o == D else np.linalg.cholesky(S[k][np.ix_(o, o)])
             u = solve_triangular(Lk, (Xo - means[k, o]).T, lower=True)
             d2 = np.einsum("ij,ij->j", u, u)
             if d_o < D:
                 d2 = chi2_isf_log(chi2_logsf(d2, d_o), D)
-            terms[:, k] = logc[k] - 0.5 * d2
-        if noise is not None:  # a uniform noise component: its complete-row density
-            terms = np.c_[terms, np.full(rows.size, noise)]
-        out[rows] = logsumexp(terms, axis=1)
+            out[rows, k] = logc[k] - 0.5 * d2
     return out
 
 

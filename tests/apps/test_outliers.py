@@ -121,13 +121,6 @@ def test_trimming_keeps_scattered_outliers_from_inflating_the_covariance(rng):
     assert trimmed.n_kept_ < X.shape[0]
 
 
-def test_noise_component_option_flags_the_cluster():
-    X, y = _bulk_and_cluster(seed=1)
-    det = GMMOutlierDetector(contamination=0.03, max_components=3, noise=True, random_state=0).fit(X)
-    assert np.mean(det.predict(X)[y] == -1) >= 0.9
-    assert not hasattr(det.mixture_, "noise_weight_") or det.mixture_.noise_weight_ == 0
-
-
 def test_sklearn_conventions(rng):
     X = rng.normal(size=(400, 3))
     det = GMMOutlierDetector(n_components=1, contamination=0.05, random_state=0).fit(X)
@@ -397,20 +390,21 @@ def test_cli_plot(cli, tmp_path):
     assert "drew" in r.output
 
 
-def test_discrete_features_are_ignored_with_a_warning(rng):
+def test_constant_features_are_ignored_with_a_warning_and_binary_ones_modelled(rng):
     from gmmkit_apps.outliers.detector import IgnoredFeatureWarning
 
     X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400),
-                      "flag": rng.integers(0, 2, 400).astype(float)})
-    with pytest.warns(IgnoredFeatureWarning, match="flag"):
-        det = GMMOutlierDetector(n_components=1, random_state=0).fit(X)
-    assert det.used_features_.tolist() == [True, True, False]
-    # the ignored feature takes no part in the score
+                      "flag": rng.integers(0, 2, 400).astype(float), "flat": np.full(400, 3.0)})
+    with pytest.warns(IgnoredFeatureWarning, match="flat"):
+        det = GMMOutlierDetector(random_state=0).fit(X)
+    assert det.used_features_.tolist() == [True, True, True, False]
+    assert det.kinds_.tolist() == ["continuous", "continuous", "discrete", "constant"]
+    # the ignored feature takes no part in the score; the binary one does
     Y = X.copy()
-    Y["flag"] = 5.0
+    Y["flat"] = 5.0
     np.testing.assert_allclose(det.score_samples(Y), det.score_samples(X))
-    kept = GMMOutlierDetector(n_components=1, min_distinct=2, random_state=0).fit(X)
-    assert kept.used_features_.all()
+    Y["flag"] = 1.0 - X["flag"]
+    assert not np.allclose(det.score_samples(Y), det.score_samples(X))
 
 
 def test_cli_parquet_and_tsv_inputs_score_like_csv(cli, tmp_path):
