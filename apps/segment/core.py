@@ -98,7 +98,8 @@ class Segmentation:
 
     @property
     def n_components(self):
-        return int(self.model.n_components)
+        """Segments: the mixture's components, then one per point mass modelled apart."""
+        return int(self.model.n_components) + sum(1 for p in self.point_masses if p.get("solid"))
 
     def foreground_mask(self):
         """(H, W) bool: pixels in a foreground segment (all False without a foreground)."""
@@ -118,7 +119,8 @@ class Segmentation:
             "spatial": float(self.spatial),
             "smooth": float(self.smooth),  # beta
             "smooth_method": self.smooth_method if self.smooth > 0 else None,
-            "k": self.n_components,
+            "k": int(m.n_components),
+            "segments": self.n_components,
             "k_selection": self.k_table,
             "k_reason": self.k_reason,
             "noise_sd": self.noise_sd,
@@ -287,7 +289,7 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
         Unpacks as ``labels, model``; see :class:`Segmentation`.
     """
     from .choose import auto_smoothing, contrast_to_noise, noise_sd, select_k
-    from .pointmass import clipped_channels, find_point_masses, public, spike_pixels
+    from .pointmass import clipped_channels, find_point_masses, mark_solid, public, spike_pixels
 
     t_all = time.perf_counter()
     k, smooth = _check_options(k, features, spatial, smooth, smooth_method, fit_pixels, blur)
@@ -301,13 +303,12 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     X = _features(pic, features, float(spatial), rng)
     active = None if pic.mask is None else pic.mask.ravel()
     spikes = find_point_masses(pic.pixels, pic.mask) if point_masses else []
-    usable = active
+    usable, apart = active, []
     if spikes:
+        mark_solid(spikes, pic.pixels, (H, W))
         keep = ~spike_pixels(pic.pixels, spikes)
         usable = keep if active is None else (keep & active)
-        values = ", ".join(f"{s['value']} ({100 * s['share']:.1f}%)" for s in spikes)
-        notes.append(f"point mass: {values} of the pixels share one value (clipping, saturation or a "
-                     "border?); left out of the fit, labelled by the model fitted on the rest")
+        apart = [spike_pixels(pic.pixels, [sp]) for sp in spikes if sp["solid"]]
     fit_rows = None if usable is None else np.flatnonzero(usable)
     n_usable = H * W if fit_rows is None else fit_rows.size
     n_min = 2 if k == "auto" else k
@@ -348,11 +349,17 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
                                short_runs=short_runs, fit_pixels=fit_pixels, reg_covar=reg_covar)
     timings["fit"] = time.perf_counter() - t
 
-    labels, model, proba, n_sweeps = _label(X, pic, model, k, float(smooth), smooth_method, fit_rows,
-                                            probabilities, max_sweeps, timings)
+    label_mask = pic.mask
+    if apart:
+        label_mask = ~np.logical_or.reduce(apart).reshape(H, W) & (True if pic.mask is None else pic.mask)
+    labels, model, proba, n_sweeps = _label(X, (H, W), label_mask, model, k, float(smooth), smooth_method,
+                                            fit_rows, probabilities, max_sweeps, timings)
+    for j, where in enumerate(apart):  # point masses modelled apart: segments k, k+1, ...
+        labels.ravel()[where & (True if pic.mask is None else pic.mask.ravel())] = k + j
+    notes.extend(_point_mass_notes(spikes, k))
 
     t = time.perf_counter()
-    mean_colors, counts = _mean_colours(pic.display, labels, k)
+    mean_colors, counts = _mean_colours(pic.display, labels, k + len(apart))
     fractions = counts / max(counts.sum(), 1)
     ll = model.score(Xfit)
     bic = model.bic(Xfit)
@@ -389,17 +396,30 @@ def _fit(X, fit_rows, n_usable, k, rng, *, estimator, covariance_type, random_st
     return model, Xfit
 
 
-def _label(X, pic, model, k, smooth, smooth_method, fit_rows, probabilities, max_sweeps, timings):
-    """Labels of every pixel: arg-max, Potts-smoothed (ICM, mean-field) or by the spatial EM."""
+def _point_mass_notes(spikes, k):
+    """One line per point mass: what it is and what was done with it."""
+    out, j = [], k
+    for sp in spikes:
+        if sp["solid"]:
+            what, j = f"a region of one value (a background or border?), modelled apart as segment {j}", j + 1
+        else:
+            what = "scattered (clipping or saturation?): left out of the fit, labelled by the model"
+        out.append(f"point mass: {100 * sp['share']:.1f}% of the pixels have the value {sp['value']}; {what}")
+    return out
+
+
+def _label(X, shape, mask, model, k, smooth, smooth_method, fit_rows, probabilities, max_sweeps, timings):
+    """Labels of every pixel: arg-max, Potts-smoothed (ICM, mean-field) or by the spatial EM
+    (pixels outside ``mask`` get -1)."""
     from .hmrf import spatial_em
     from .mrf import argmax_labels, component_logp, potts_icm, potts_meanfield, softmax_maps
 
-    H, W = pic.shape
+    H, W = shape
     t = time.perf_counter()
     n_sweeps, proba = 0, None
-    m = None if pic.mask is None else pic.mask.ravel()
+    m = None if mask is None else mask.ravel()
     if smooth > 0 and smooth_method == "em":
-        res = spatial_em(X, (H, W), model, beta=smooth, mask=pic.mask, fit_rows=fit_rows, neighbours=8)
+        res = spatial_em(X, (H, W), model, beta=smooth, mask=mask, fit_rows=fit_rows, neighbours=8)
         timings["smooth"] = time.perf_counter() - t
         labels, model, n_sweeps = res.labels, res.model, res.n_iter
         if probabilities:
@@ -412,10 +432,10 @@ def _label(X, pic, model, k, smooth, smooth_method, fit_rows, probabilities, max
         labels = argmax_labels(logp, m).reshape(H, W)
         q = softmax_maps(logp, m) if probabilities else None
     elif smooth_method == "icm":
-        labels, n_sweeps = potts_icm(logp.reshape(H, W, k), smooth, mask=pic.mask, max_sweeps=max_sweeps)
+        labels, n_sweeps = potts_icm(logp.reshape(H, W, k), smooth, mask=mask, max_sweeps=max_sweeps)
         q = softmax_maps(logp, m) if probabilities else None
     else:
-        labels, q, n_sweeps = potts_meanfield(logp.reshape(H, W, k), smooth, mask=pic.mask,
+        labels, q, n_sweeps = potts_meanfield(logp.reshape(H, W, k), smooth, mask=mask,
                                               max_sweeps=max_sweeps)
     timings["smooth"] = time.perf_counter() - t
     if probabilities:

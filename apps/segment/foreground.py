@@ -3,9 +3,10 @@
 A mixture gives segments, not "cells against background". :func:`choose_foreground`
 decides which segments are foreground by one of three rules:
 
-* ``"border"``: the background is what the image's border is made of. A segment whose
-  share of the one-pixel frame is at least its share of the whole image is background;
-  the others are foreground (objects touch the border less than they fill the image).
+* ``"border"``: the background is what the image's border is made of. The segment with
+  the largest share of the one-pixel frame, and every segment whose share of the frame is
+  at least its share of the whole image, are background; the others are foreground
+  (objects touch the border less than they fill the image).
 * ``"bright"`` / ``"dark"``: segments are split into two groups by the lightness of
   their mean colours (Otsu's rule on the segments' mean lightness weighted by their
   pixel counts); the bright (or dark) group is foreground.
@@ -97,7 +98,8 @@ def choose_foreground(labels, lightness, *, hint="auto"):
         return sorted(set(range(k)) - set(bright)), "dark"
     share = counts / max(counts.sum(), 1.0)
     frame = border_shares(labels, k)
-    by_border = [i for i in range(k) if frame[i] < share[i]]
+    top = int(np.argmax(frame))  # what the border is mostly made of is background, always
+    by_border = [i for i in range(k) if frame[i] < share[i] and i != top]
     if hint == "border":
         if not by_border:
             raise ParameterError("the border rule finds no foreground (every segment fills the border "

@@ -27,6 +27,8 @@ import numpy as np
 MIN_SHARE = 0.01
 RATIO = 5.0
 NEIGHBOURS = 3
+# the pixels outside the spikes must hold at least this many distinct values to be "continuous"
+MIN_DISTINCT = 32
 
 
 def _codes(pixels):
@@ -94,8 +96,29 @@ def find_point_masses(pixels, mask=None, *, min_share=MIN_SHARE, ratio=RATIO):
             code = code.item()
             value = code if channels == 1 else [(code >> 16) & 255, (code >> 8) & 255, code & 255]
             spikes.append({"value": value, "share": count / n, "pixels": count, "_code": code})
-    if sum(s["share"] for s in spikes) > 0.5:
+    rest = np.ones(n, dtype=bool)
+    if spikes:
+        rest = ~np.isin(codes, [s["_code"] for s in spikes])
+    if rest.sum() < 0.1 * n or np.unique(codes[rest]).size < MIN_DISTINCT:
         return []  # mostly exact values: a flat picture, not an artefact on a continuous one
+    return spikes
+
+
+def mark_solid(spikes, pixels, shape):
+    """Add ``solid`` to each spike: True when most of its pixels (>= 50%) have their 4 neighbours
+    in the spike too - a region (a black background or border) rather than scattered clipped
+    noise. Solid spikes are modelled apart as their own segment; scattered ones are left out of
+    the fit and labelled by the model."""
+    H, W = shape
+    codes, _ = _codes(pixels)
+    for s in spikes:
+        m = (codes == s["_code"]).reshape(H, W)
+        inner = m.copy()
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        s["solid"] = bool(inner.sum() >= 0.5 * max(m.sum(), 1))
     return spikes
 
 
