@@ -344,7 +344,8 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
     criterion : {"bic", "aic", "icl"}; the ranking is the same in either convention.
     n_init : int, starts per candidate (with the default k-means start, each K's
         ``n_init`` partitions are shared by all covariance types; the best fit is kept;
-        with ``init_params="hc"``, one hierarchical tree per start, for all K).
+        with ``init_params="hc"``, one hierarchical tree per start for all K; one in all
+        when the data have at most 2000 rows, as the tree is then deterministic).
     random_state : int or None. Every candidate uses the same seed, so results do
         not depend on ``n_jobs``.
     n_jobs : int, candidates fitted at once (threads; each fit then runs serially).
@@ -407,8 +408,9 @@ def select(X, n_components=range(1, 10), covariance_types="all", criterion="bic"
     def part(k):
         labels[k] = [_partition(X, sample_weight, k, seed + i) for i in range(n_init)]
 
-    if shared and init == "hc":  # one tree per start, cut at every K
-        trees = [_hc_partitions(X, sample_weight, ks, seed + i) for i in range(n_init)]
+    if shared and init == "hc":  # one tree per start (one in all without a subsample), cut at every K
+        n_trees = n_init if X.shape[0] > START_ROWS else 1
+        trees = [_hc_partitions(X, sample_weight, ks, seed + i) for i in range(n_trees)]
         labels.update({k: [t[k] for t in trees] for k in ks})
         shared = False
 
