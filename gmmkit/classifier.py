@@ -224,16 +224,16 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         n = Xc.shape[0]
         cap = max(1, n // self.min_rows_per_component)
         ks = sorted({min(k, cap, n) for k in ks})
-        if len(ks) == 1 and len(types) == 1:
-            gm = GaussianMixture(ks[0], covariance_type=types[0], n_init=self.n_init, random_state=seed,
-                                 **self._estimator_params()).fit(Xc)
-            return gm, {"n_components": ks[0], "covariance_type": types[0], "bic_mclust": float(-gm.bic(Xc)),
-                        "n_rows": n}
         try:
+            if len(ks) == 1 and len(types) == 1:
+                gm = GaussianMixture(ks[0], covariance_type=types[0], n_init=self.n_init, random_state=seed,
+                                     **self._estimator_params()).fit(Xc)
+                return gm, {"n_components": ks[0], "covariance_type": types[0], "bic_mclust": float(-gm.bic(Xc)),
+                            "n_rows": n}
             res = select(Xc, n_components=ks, covariance_types=types, criterion=self.criterion,
                          n_init=self.n_init, random_state=seed, **self._estimator_params())
         except GMMKitError as exc:
-            raise DataError(f"class {label!r} ({n} rows): {exc}") from None
+            raise DataError(f"class '{label}' ({n} rows): {exc}") from None
         best = res.table[res.table["selected"]].iloc[0]
         return res.best_model_, {"n_components": int(best["n_components"]),
                                  "covariance_type": str(best["covariance_type"]),

@@ -4,7 +4,10 @@ Each sample is a variable-length sequence of feature frames (an utterance, a
 phone segment). Class c gets its own :class:`gmmkit.GaussianMixture`; a
 sequence's score for c is the sum of its frames' log-likelihoods under that
 mixture plus log P(c), and the prediction is the arg-max.
-``predict_proba`` normalises these scores over the classes.
+``predict_proba`` normalises these scores over the classes. The work is done by the
+core's :class:`gmmkit.classifier.GaussianMixtureClassifier` (mclust's MclustDA), with one
+K and one covariance type for every class; this module adds the speech defaults
+(float32 frames, one component per 10 frames at most) and the model file.
 
 >>> import numpy as np
 >>> from gmmkit_apps.speech.classifier import GMMClassifier

@@ -110,6 +110,8 @@ def test_bad_input_is_refused_in_one_line():
         GaussianMixtureClassifier(n_components=1).fit(X, np.zeros(20))
     with pytest.raises(ParameterError, match="priors"):
         GaussianMixtureClassifier(n_components=1, priors=[1, 2, 3]).fit(X, y)
+    with pytest.raises(DataError, match="class 'b' \\(1 rows\\)"):
+        GaussianMixtureClassifier(n_components=1, covariance_types="full").fit(X[:11], y[:10].tolist() + ["b"])
     with pytest.raises(ParameterError, match="EDDA"):
         GaussianMixtureClassifier(n_components=2, model_type="EDDA").fit(X, y)
     with pytest.raises(ParameterError, match="covariance"):
