@@ -118,7 +118,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         Log-density (in the units of X) below which a row is an outlier.
     trim_fraction : float in [0, 0.5), default=0.3
         Fraction of least likely rows left out of each trimmed refit.
-    n_rounds : int, default=3
+    n_rounds : int, default=2
         Trimmed refits after the first fit (0: no trimming).
     min_component_weight : float in [0, 0.5), default=0.1
         Components lighter than this are not normal modes: dropped (masking guard).
@@ -184,7 +184,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
     }
 
     def __init__(self, n_components="bic", *, max_components=1, covariance_type="full",
-                 contamination=0.01, threshold=None, trim_fraction=0.3, n_rounds=3,
+                 contamination=0.01, threshold=None, trim_fraction=0.3, n_rounds=2,
                  min_component_weight=0.1, reg_covar=0.03, shrinkage=3.0, max_levels=2,
                  rounding_levels=10, alpha=0.5, max_fit_rows=None, random_state=None):
         self.n_components = n_components

@@ -17,20 +17,29 @@ import numpy as np
 from gmmkit.exceptions import GMMKitError
 
 
-def pick_features(explanations, names):
-    """The two features named most often in the explanations of flagged rows
-    (ties and missing ones filled in column order)."""
-    counts = {n: 0 for n in names}
-    for text in explanations:
-        for part in str(text).split():
-            key = part.rsplit("=", 1)[0]
-            if key in counts:
-                counts[key] += 1
-    ranked = sorted(names, key=lambda n: (-counts[n], names.index(n)))
-    return tuple(ranked[:2]) if len(names) > 1 else (names[0], names[0])
+def pick_features(zscores, names, top=3):
+    """The two features most often among the ``top`` largest |z| of the flagged rows'
+    z-scores (``zscores``: (n_flagged, n_features); the largest counts ``top`` times,
+    the next ``top - 1``, ...; NaN never counts; ties and missing ones filled in
+    column order). Works on the numbers, not on the text, so any column name
+    (spaces, ``=``) is found.
+
+    >>> pick_features(np.array([[0.1, 5.0, -4.0], [3.0, np.nan, -6.0]]), ["a b", "c", "d=e"], top=2)
+    ('d=e', 'c')
+    """
+    names = list(names)
+    counts = np.zeros(len(names))
+    z = np.abs(np.asarray(zscores, dtype=np.float64).reshape(-1, len(names)))
+    if z.size:
+        order = np.argsort(-np.where(np.isnan(z), -1.0, z), axis=1)[:, :top]
+        for i, row in enumerate(order):
+            for rank, j in enumerate(row):
+                counts[j] += (top - rank) * (not np.isnan(z[i, j]))
+    ranked = sorted(range(len(names)), key=lambda j: (-counts[j], j))
+    return (names[ranked[0]], names[ranked[1]]) if len(names) > 1 else (names[0], names[0])
 
 
-def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanations=None,
+def plot_outliers(X, scores, flags, threshold, names, *, features=None, zscores=None,
                   row_numbers=None, n_label=5, path=None, title=None):
     """Draw the score histogram (with the threshold) and the rows on two features.
 
@@ -42,7 +51,7 @@ def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanat
     threshold : float, score above which rows are flagged.
     names : list of str, the feature names.
     features : pair of names, optional; default :func:`pick_features`.
-    explanations : list of str, optional, used to pick the features.
+    zscores : (n_flagged, n_features) array, optional, used to pick the features.
     row_numbers : ndarray (n,), optional, labels for the ``n_label`` top rows.
     path : str, optional; PNG written atomically.
 
@@ -58,7 +67,7 @@ def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanat
         raise GMMKitError("--plot needs matplotlib: pip install 'gmmkit[plot]'") from None
     names = list(names)
     if features is None:
-        features = pick_features(explanations or [], names)
+        features = pick_features(np.zeros((0, len(names))) if zscores is None else zscores, names)
     i, j = (names.index(f) for f in features)
     ok = np.isfinite(scores)
     X, scores, flags = X[ok], scores[ok], np.asarray(flags, bool)[ok]
@@ -107,7 +116,7 @@ def plot_outliers(X, scores, flags, threshold, names, *, features=None, explanat
 def plot_detector(det, X, names, path, *, row_numbers=None, title=None):
     """:func:`plot_outliers` for a fitted detector on rows ``X`` (columns ``names``).
 
-    Rows that cannot be scored are left out; the flagged rows' explanations pick
+    Rows that cannot be scored are left out; the flagged rows' z-scores pick
     the two features drawn. Returns the two features.
     """
     import pandas as pd
@@ -118,10 +127,10 @@ def plot_detector(det, X, names, path, *, row_numbers=None, title=None):
     rows = np.arange(1, len(X) + 1) if row_numbers is None else np.asarray(row_numbers)
     X, scores, frame, rows = np.asarray(X)[ok], scores[ok], frame[ok], rows[ok]
     flags = scores > -det.offset_
-    text = det.explain(frame.iloc[flags.nonzero()[0]], feature_names=names)[1] if flags.any() else []
+    z = det.explain(frame.iloc[flags.nonzero()[0]], feature_names=names)[0] if flags.any() else None
     if title is not None:
         title = f"{title}: {int(flags.sum())} of {len(X)} rows flagged"
-    return plot_outliers(X, scores, flags, -det.offset_, names, explanations=text,
+    return plot_outliers(X, scores, flags, -det.offset_, names, zscores=z,
                          row_numbers=rows, path=path, title=title)
 
 
