@@ -128,7 +128,7 @@ def merge_posteriors(resp):
         merged[:, l1] += merged[:, l2]
         posteriors.insert(0, np.delete(merged, l2, axis=1))
         merges.append((l1, l2))
-    entropy = np.array([-_xlogx_sum(t) for t in posteriors])
+    entropy = np.array([-_xlogx_sum(t) for t in posteriors]) + 0.0  # no -0.0
     return MergeResult(posteriors, merges, entropy)
 
 
