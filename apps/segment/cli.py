@@ -28,7 +28,7 @@ _HELP = [
     summary then has the foreground area and its connected objects. --foreground
     defaults to -k 2 and --smooth auto (the noise level picks the method). Existing
     outputs in --out are replaced as a set. A file that cannot be read is reported
-    and skipped, and the exit code is then 1.""",
+    and skipped; the exit code is then 1, or 2 when no input could be segmented.""",
     "Examples:",
     "gmmkit segment photo.jpg --out out/",
     "gmmkit segment photo.jpg -k auto --smooth 1.5 --out out/ --json",
@@ -149,7 +149,8 @@ def segment(
     if n_failed:
         if not is_quiet(quiet):
             typer.echo(f"{n_failed} of {len(paths) + len(problems)} input(s) failed", err=True)
-        raise typer.Exit(1)
+        # nothing could be done (every input bad): a usage error, exit 2; a partly done batch: 1
+        raise typer.Exit(2 if not summaries else 1)
 
 
 def _fg_hint(fg):

@@ -316,7 +316,7 @@ def test_bad_files_one_line_each(tmp_path):
     one = tmp_path / "one.png"
     Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(one)
     res = run([empty, tmp_path / "missing.jpg", one, "-k", "2", "--out", tmp_path / "o"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # no input could be segmented
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 3 and "empty file" in lines[0] and "no such file" in lines[1]
     assert lines[2] == f"error: {one}: only 1 usable pixel(s), fewer than k=2"
@@ -328,11 +328,11 @@ def test_decompression_bomb_and_max_pixels(tmp_path):
     Image.new("1", (12_000, 8_000)).save(bomb)  # 96 MP in a few kB
     assert bomb.stat().st_size < 100_000
     res = run([bomb, "--out", tmp_path / "o"])
-    assert res.exit_code == 1 and "decompression bomb" in res.stderr
+    assert res.exit_code == 2 and "decompression bomb" in res.stderr
     small = tmp_path / "small.png"
     Image.fromarray(np.zeros((100, 100), np.uint8)).save(small)
     res = run([small, "--max-pixels", "5000", "--out", tmp_path / "o"])
-    assert res.exit_code == 1 and "over the limit of 5,000" in res.stderr
+    assert res.exit_code == 2 and "over the limit of 5,000" in res.stderr
 
 
 # --------------------------------------------------------------------------- reading

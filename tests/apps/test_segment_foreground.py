@@ -234,7 +234,7 @@ def test_cli_bounds_k_max_and_refuses_non_image_formats(tmp_path):
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     res = run([fake, "--out", tmp_path / "o"])
-    assert res.exit_code == 1 and "not an image file in a format read here" in res.stderr
+    assert res.exit_code == 2 and "not an image file in a format read here" in res.stderr
     assert "Traceback" not in res.stderr
 
 
