@@ -284,10 +284,12 @@ class HCTree:
         G = self.n_groups
         if not 1 <= K <= G:
             raise DataError(f"the hierarchical tree has {G} leaves (rows); cannot cut it into {K}")
-        label = np.arange(G)
-        for i, j in self.pairs[: G - K]:
-            label[label == j] = i
-        _, out = np.unique(label[self.initial], return_inverse=True)
+        parent = np.arange(G)
+        merged = self.pairs[: G - K]
+        parent[merged[:, 1]] = merged[:, 0]  # a group merges into a smaller label, once
+        for g in range(G):
+            parent[g] = parent[parent[g]]  # (smaller labels are resolved first)
+        _, out = np.unique(parent[self.initial], return_inverse=True)
         first = np.unique(out, return_index=True)[1]
         rank = np.empty(K, dtype=np.int64)
         rank[np.argsort(first)] = np.arange(K)
