@@ -140,7 +140,7 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "k-means++", "random", "random_from_data"})],
+        "init_params": [StrOptions({"kmeans", "k-means++", "random", "random_from_data", "hc"})],
         "random_state": ["random_state"],
     }
 

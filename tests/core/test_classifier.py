@@ -62,6 +62,16 @@ def test_mclustda_picks_mclusts_model_or_a_better_one_per_class():
     assert clf.class_models_[0]["bic_mclust"] == pytest.approx(-clf.models_[0].bic(setosa), rel=1e-12)
 
 
+def test_mclustda_with_mclusts_start_picks_mclusts_models_on_wdbc():
+    """With mclust's hierarchical start and stopping rule, the full default grid (K = 1..5,
+    14 models) picks mclust's model in each class, with a BIC as high or higher."""
+    d, X, y = _data("wdbc")
+    clf = GaussianMixtureClassifier(init_params="hc", tol=1e-5, max_iter=1000, random_state=0).fit(X, y)
+    for ours, theirs in zip(clf.class_models_, d["mclustda"]["classes"]):
+        assert (ours["covariance_type"], ours["n_components"]) == (theirs["model"], theirs["n_components"])
+        assert theirs["bic"] - 1e-6 * abs(theirs["bic"]) <= ours["bic_mclust"] <= theirs["bic"] + 1.0
+
+
 @pytest.mark.parametrize("name", ["iris", "wdbc"])  # banknote's picks: EVE,2 and one Gaussian
 def test_mclustda_cross_validated_error_with_mclusts_models_and_folds(name):
     """cvMclustDA: mclust's per-class picks refitted on every training fold (EM started by
