@@ -27,8 +27,9 @@ the continuous features times level probabilities on the discrete ones.
 3. EM starts deterministically: the fitted model does not depend on the seed
    (which only draws the ``max_fit_rows`` sample).
 
-Missing values (NaN): the fit uses the rows whose continuous features are complete
-(a missing discrete cell is simply left out of its row's likelihood). A row with
+Missing values (NaN): a missing discrete cell is left out of its row's likelihood;
+with missing continuous cells the Gaussian part is fitted by gmmkit's exact EM with
+missing values (:mod:`~gmmkit_apps.outliers.robust_missing`). A row with
 missing continuous cells is scored on its observed features, put on the complete
 rows' scale per component by a chi-square calibration
 (:mod:`gmmkit_apps.outliers.calibrate`); a row with every used feature missing has
@@ -60,7 +61,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from gmmkit.exceptions import DataError, GMMKitError, GMMKitWarning, ParameterError
 
 from .explain import conditional_zscores, discrete_zscores, explain_rows, precision_matrices  # noqa: F401
-from .features import CONSTANT, CONTINUOUS, DISCRETE, discrete_levels, encode, feature_kinds
+from .features import CONSTANT, CONTINUOUS, DISCRETE, discrete_levels, encode, feature_kinds, rounding_variances
+from .mixed import _logsumexp
 from .scaling import (  # noqa: F401  (public helpers, imported from here by users)
     constant_columns,
     inflate_for_trimming,
@@ -76,27 +78,6 @@ UNSCORABLE = 0
 
 class IgnoredFeatureWarning(GMMKitWarning):
     """Some features are constant in the training data and take no part in the density."""
-
-
-def rounding_variances(C, scale, max_levels):
-    """``(spacing / scale)**2 / 12`` for columns of C with at most ``max_levels`` distinct
-    values (0 for the others): the variance of rounding a latent value to their grid.
-
-    >>> rounding_variances(np.array([[0.0, 0.1], [1.0, 0.7], [2.0, 0.35]]), np.ones(2), 3).round(4).tolist()
-    [0.0833, 0.0052]
-    """
-    out = np.zeros(C.shape[1])
-    for j in range(C.shape[1]):
-        u = np.unique(C[~np.isnan(C[:, j]), j])
-        if 1 < u.size <= max_levels:
-            out[j] = (np.diff(u).min() / scale[j]) ** 2 / 12.0
-    return out
-
-
-def _logsumexp_rows(a):
-    m = np.max(a, axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return (m + np.log(np.exp(a - m).sum(axis=1, keepdims=True)))[:, 0]
 
 
 class GMMOutlierDetector(OutlierMixin, BaseEstimator):
@@ -146,11 +127,8 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
     cat_logp_ : list of ndarray (K, L_j + 1), log level probabilities (last: unseen)
     levels_ : list of ndarray, the levels of each categorical feature
     kinds_ : ndarray of str (n_features,): "continuous", "discrete" or "constant"
-    center_, scale_ : ndarray (n_features,)
-    used_features_ : ndarray of bool (n_features,), False for constant features
-    offset_ : float
-    n_kept_ : int, training rows in the final (trimmed) fit
-    dropped_components_ : int
+    center_, scale_ : ndarray (n_features,); used_features_ : bool (n_features,), False if constant
+    offset_ : float; n_kept_ : int (rows in the final trimmed fit); dropped_components_ : int
     feature_names_in_ : ndarray of str, when fitted on a DataFrame.
 
     Examples
@@ -219,8 +197,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         return X
 
     @property
-    def continuous_(self):
-        """Mask of the features in the Gaussian part."""
+    def continuous_(self):  # mask of the features in the Gaussian part
         return self.kinds_ == CONTINUOUS
 
     def _standardise(self, X):
@@ -261,6 +238,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         from sklearn.utils._param_validation import InvalidParameterError
 
         from .robust import fit_robust
+        from .robust_missing import fit_robust_missing
 
         try:
             self._validate_params()
@@ -280,13 +258,15 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         self._warn_ignored()
         self.levels_ = discrete_levels(X, kinds)
         Z, codes = self._standardise(X), self._codes(X)
-        fit_rows = ~np.isnan(Z).any(axis=1) if Z.shape[1] else ~(codes < 0).all(axis=1)
+        # rows with a continuous value (or, without continuous features, a categorical one)
+        fit_rows = ~np.isnan(Z).all(axis=1) if Z.shape[1] else ~(codes < 0).all(axis=1)
         if fit_rows.sum() < 2:
-            raise DataError("fewer than 2 rows have every continuous feature observed: nothing to fit on")
+            raise DataError("fewer than 2 rows have a value in the continuous features: nothing to fit on")
         Zf = Z[fit_rows]
         rounding = rounding_variances(X[fit_rows][:, self.continuous_], self.scale_[self.continuous_],
                                       self.rounding_levels)
-        fit = fit_robust(
+        fit = fit_robust_missing if np.isnan(Zf).any() else fit_robust
+        fit = fit(
             Zf, codes[fit_rows], [lv.size for lv in self.levels_],
             n_components=None if self.n_components == "bic" else self.n_components,
             max_components=self.max_components, trim_fraction=self.trim_fraction,
@@ -399,7 +379,7 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         out = np.full(X.shape[0], np.nan)
         ok = ~np.isnan(terms).any(axis=1)
         if ok.any():
-            lse = _logsumexp_rows(terms[ok])
+            lse = _logsumexp(terms[ok])
             gm = self.mixture_
             if gm is not None and gm.noise_weight_ > 0:  # a wrapped plain mixture with noise
                 noise = math.log(gm.noise_weight_) - float(gm.noise_log_volume_)
@@ -500,23 +480,21 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
 
 
 def load_detector(path):
-    """Read a detector written by :meth:`GMMOutlierDetector.save` (see :mod:`.model_file`)."""
-    from .model_file import load_detector as load
+    """Read a detector written by :meth:`GMMOutlierDetector.save` (:mod:`.model_file`)."""
+    from . import model_file
 
-    return load(path)
+    return model_file.load_detector(path)
 
 
 def from_mixture(gm, *, offset=None, feature_names=None):
-    """Wrap a plain fitted :class:`gmmkit.GaussianMixture` (no scaling) as a detector
-    (see :func:`.model_file.from_mixture`)."""
-    from .model_file import from_mixture as wrap
+    """A plain fitted :class:`gmmkit.GaussianMixture` as a detector (:mod:`.model_file`)."""
+    from . import model_file
 
-    return wrap(gm, offset=offset, feature_names=feature_names)
+    return model_file.from_mixture(gm, offset=offset, feature_names=feature_names)
 
 
 def load_model(path):
-    """A detector from a file: saved by :meth:`GMMOutlierDetector.save`, or a plain
-    :class:`gmmkit.GaussianMixture` model file (see :func:`.model_file.load_model`)."""
-    from .model_file import load_model as load
+    """A saved detector or a plain GaussianMixture model file as a detector (:mod:`.model_file`)."""
+    from . import model_file
 
-    return load(path)
+    return model_file.load_model(path)

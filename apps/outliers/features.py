@@ -91,3 +91,18 @@ def apply_skew(C, transforms):
         if sign:
             C[:, j] = _log_tail(sign * C[:, j], lo, delta)
     return C
+
+
+def rounding_variances(C, scale, max_levels):
+    """``(spacing / scale)**2 / 12`` for columns of C with at most ``max_levels`` distinct
+    values (0 for the others): the variance of rounding a latent value to their grid.
+
+    >>> rounding_variances(np.array([[0.0, 0.1], [1.0, 0.7], [2.0, 0.35]]), np.ones(2), 3).round(4).tolist()
+    [0.0833, 0.0052]
+    """
+    out = np.zeros(C.shape[1])
+    for j in range(C.shape[1]):
+        u = np.unique(C[~np.isnan(C[:, j]), j])
+        if 1 < u.size <= max_levels:
+            out[j] = (np.diff(u).min() / scale[j]) ** 2 / 12.0
+    return out

@@ -92,4 +92,4 @@ def fit_robust(Z, codes, levels, *, max_components=3, trim_fraction=0.1, n_round
         pruned, dropped = prune(p, min_component_weight)
         total_dropped += dropped
     kept = weights > 0
-    return RobustFit(pruned, kept, total_dropped, r, 1.0 - kept.mean())
+    return RobustFit(pruned, kept, total_dropped, r, float(1.0 - kept.mean()))
