@@ -2,8 +2,8 @@
 foreground mask, overlay, per-segment masks, probabilities and the JSON summary.
 
 The set is never mixed: every file is first written into a hidden temporary folder
-inside the output folder; then, with Ctrl-C and SIGTERM held back (on the main
-thread), the old summary of the same name is removed, the files are renamed into
+inside the output folder; then, with Ctrl-C and SIGTERM held back (delivered right
+after), the old summary of the same name is removed, the files are renamed into
 place, stale files of an earlier run (``NAME_proba.npy``, masks) that the new set
 does not have are removed, and the summary is renamed last. An interruption before
 that moment leaves the old set untouched; the temporary folder is always removed.
@@ -64,15 +64,25 @@ def output_paths(out_dir, stem, *, probabilities=False, foreground=False, k=0):
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold SIGINT and SIGTERM back (main thread only) while the set is renamed into place."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Hold Ctrl-C and SIGTERM back while the set is renamed into place; deliver them after.
+
+    Python runs signal handlers in the main thread between bytecodes, whichever thread the
+    signal arrived on, so swapping the handlers for ones that only record is enough (a
+    thread-level signal mask would not be: the signal may land on a worker thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    caught = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)  # now handled as usual (KeyboardInterrupt, 'terminated')
 
 
 def _jobs(seg, tmp_paths):

@@ -260,3 +260,32 @@ def test_interrupted_write_keeps_the_old_set_and_no_temporary_files(tmp_path, mo
     names = sorted(os.listdir(out))
     assert "a_proba.npy" not in names and not [n for n in names if n.startswith(".tmp")]
     assert json.loads((out / "a_summary.json").read_text())["k"] == 3
+
+
+def test_ctrl_c_while_renaming_finishes_the_set_then_stops(tmp_path, monkeypatch):
+    """A SIGINT that arrives while the new files are renamed into place is held back: the new set
+    is complete (summary included), then the command stops as interrupted."""
+    import signal
+
+    from gmmkit_apps.segment import outputs
+
+    img = np.zeros((30, 40, 3), np.uint8)
+    img[:, 20:] = 200
+    Image.fromarray(img).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert run([tmp_path / "a.png", "--out", out, "-q"]).exit_code == 0
+    real = outputs._replace_set
+    sent = []
+
+    def interrupted_while_renaming(*args):
+        sent.append(True)
+        os.kill(os.getpid(), signal.SIGINT)  # handled between the renames unless held back
+        for _ in range(1000):
+            pass
+        real(*args)
+
+    monkeypatch.setattr(outputs, "_replace_set", interrupted_while_renaming)
+    res = run([tmp_path / "a.png", "-k", "3", "--out", out, "-q"])
+    assert sent and res.exit_code == 130
+    assert json.loads((out / "a_summary.json").read_text())["k"] == 3
+    assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
