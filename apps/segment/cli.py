@@ -43,7 +43,7 @@ def segment(
         ..., help="Image files (PNG, JPEG, TIFF, BMP, WebP...) or folders of images.",
         show_default=False),
     k: Optional[str] = typer.Option(
-        None, "-k", "--k", help="Number of segments, or 'auto' to choose it by ICL. [default: 4; 2 with --foreground]",
+        None, "-k", "--k", help="Number of segments, or 'auto' to choose it by ICL (default 4; 2 with --foreground).",
         show_default=False),
     k_max: int = typer.Option(8, "--k-max", min=2, help=f"Largest K tried by -k auto (from 2; at most {K_MAX_LIMIT})."),
     features: str = typer.Option("rgb", "--features", "-f",
@@ -53,7 +53,7 @@ def segment(
     smooth: Optional[str] = typer.Option(
         None, "--smooth",
         help="Potts prior strength beta (about 0.5-3; 0 = none), or 'auto': measured noise picks method and beta. "
-             "[default: 0; auto with --foreground]", show_default=False),
+             "(default 0; auto with --foreground).", show_default=False),
     smooth_method: str = typer.Option(
         "icm", "--smooth-method",
         help="icm (fast), meanfield (--probs then gives the smoothed probabilities) or em (the prior inside the "
