@@ -37,6 +37,9 @@ CONFIGS = {  # name -> (front-end options, multi-condition: 0 off, 1 UBM and coh
     "warp+gmmvad": ({"warp": 3.0, "vad_method": "gmm"}, 0),
     "warp+gmmvad+mc2": ({"warp": 3.0, "vad_method": "gmm"}, 2),
     "all": ({"warp": 3.0, "vad_method": "gmm", "rasta": True}, 2),
+    "ss": ({"denoise": True}, 0),
+    "ss+warp+gmmvad": ({"denoise": True, "warp": 3.0, "vad_method": "gmm"}, 0),
+    "ss+warp+gmmvad+mc2": ({"denoise": True, "warp": 3.0, "vad_method": "gmm"}, 2),
 }
 
 

@@ -73,6 +73,9 @@ class FrontEnd:
         (see :func:`gmmkit_apps.speech.robust.feature_warp`).
     rasta : bool
         RASTA-filter the cepstral trajectories before the deltas.
+    denoise : bool
+        Spectral subtraction of the steady noise floor before the mel filters
+        (:func:`gmmkit_apps.speech.robust.spectral_subtraction`).
     """
 
     sr: int = 8000
@@ -88,6 +91,7 @@ class FrontEnd:
     vad_method: str = "energy"
     warp: float = 0.0
     rasta: bool = False
+    denoise: bool = False
 
     def __post_init__(self):
         if self.sr < 4000 or self.n_mfcc < 2 or self.n_mels < self.n_mfcc:
@@ -292,6 +296,10 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
     rng = np.random.default_rng(0)
     yd = y + rng.normal(0.0, 1e-5, size=y.shape).astype(np.float32)
     spec = np.abs(rfft(_frames(yd, n_fft, fe.hop) * _window(fe.win, n_fft).astype(np.float32), axis=1)) ** 2
+    if fe.denoise:
+        from .robust import spectral_subtraction
+
+        spec = spectral_subtraction(spec)
     from threadpoolctl import threadpool_limits
 
     # a small matmul: one BLAS thread is hundreds of times faster than many on a busy machine

@@ -5,6 +5,9 @@
   standard normal quantile; an utterance shorter than the window is warped as a
   whole (short-time Gaussianisation). Additive noise and a channel bend the
   cepstral distribution; warping makes it N(0, 1) again. Used in place of CMVN.
+- :func:`spectral_subtraction` (Boll, 1979; Berouti et al., 1979): the noise power spectrum,
+  estimated as the mean of the quietest 10% of frames, is subtracted ``alpha`` times from every
+  frame's power spectrum, which keeps at least ``floor`` of its own power. For steady noise.
 - :func:`rasta` (Hermansky and Morgan, 1994): a band-pass IIR filter along time
   on each cepstral trajectory, removing slowly varying channel components (and
   very fast changes); ``H(z) = 0.1 (2 + z^-1 - z^-3 - 2 z^-4) / (1 - 0.98 z^-1)``.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["feature_warp", "rasta", "RASTA_B", "RASTA_A"]
+__all__ = ["feature_warp", "rasta", "spectral_subtraction", "RASTA_B", "RASTA_A"]
 
 RASTA_B = 0.1 * np.array([2.0, 1.0, 0.0, -1.0, -2.0])
 RASTA_A = np.array([1.0, -0.98])
@@ -73,3 +76,14 @@ def rasta(cepstra, axis=-1):
     zi = lfilter_zi(RASTA_B, RASTA_A)
     y = lfilter(RASTA_B, RASTA_A, c, axis=-1, zi=zi * c[..., :1])[0]
     return np.moveaxis(y, -1, axis)
+
+
+def spectral_subtraction(power, alpha=2.0, floor=0.02, quiet=0.1):
+    """Power spectra ``power`` (frames, bins) with the steady noise removed: the noise estimate
+    is the mean spectrum of the ``quiet`` fraction of frames with least energy; each frame keeps
+    ``max(P - alpha * noise, floor * P)``."""
+    P = np.asarray(power)
+    n = max(1, int(round(quiet * P.shape[0])))
+    idx = np.argpartition(P.sum(axis=1), n - 1)[:n]
+    noise = P[idx].mean(axis=0)
+    return np.maximum(P - alpha * noise, floor * P)

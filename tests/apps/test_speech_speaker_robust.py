@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from gmmkit.exceptions import ParameterError
 from gmmkit_apps.speech.augment import add_noise, conditions, telephone_band
 from gmmkit_apps.speech.features import FrontEnd, extract
-from gmmkit_apps.speech.robust import feature_warp, rasta
+from gmmkit_apps.speech.robust import feature_warp, rasta, spectral_subtraction
 from gmmkit_apps.speech.scorenorm import normalise
 from gmmkit_apps.speech.vad import gmm_mask
 
@@ -89,6 +89,17 @@ def test_rasta_is_the_difference_equation():
     assert np.allclose(rasta(np.full((1, 30), 5.0), axis=1), 0.0, atol=1e-9)
 
 
+def test_spectral_subtraction_by_hand():
+    rng = np.random.default_rng(4)
+    P = rng.gamma(2.0, size=(30, 5)) * np.linspace(1, 3, 30)[:, None]
+    got = spectral_subtraction(P, alpha=2.0, floor=0.05, quiet=0.1)
+    quiet3 = sorted(range(30), key=lambda t: P[t].sum())[:3]
+    noise = [np.mean([P[t, f] for t in quiet3]) for f in range(5)]
+    for t in range(30):
+        for f in range(5):
+            assert got[t, f] == pytest.approx(max(P[t, f] - 2.0 * noise[f], 0.05 * P[t, f]))
+
+
 def test_gmm_vad_agrees_with_sklearn_two_component_fit():
     from sklearn.mixture import GaussianMixture
 
@@ -124,7 +135,7 @@ def test_front_end_defaults_unchanged():
     assert FrontEnd.from_dict({"sr": 8000, "n_mfcc": 20}) == fe  # old model files
     F = extract(path, fe)
     assert np.allclose(F.mean(0), 0, atol=1e-4)  # CMVN, as before
-    W = extract(path, FrontEnd(warp=3.0, vad_method="gmm", rasta=True))
+    W = extract(path, FrontEnd(warp=3.0, vad_method="gmm", rasta=True, denoise=True))
     assert W.shape[1] == 60 and abs(float(np.median(W))) < 0.1
     with pytest.raises(ParameterError):
         FrontEnd(vad_method="loud")
