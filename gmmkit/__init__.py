@@ -12,12 +12,15 @@ from ._version import __version__
 from .exceptions import DataError, GMMKitError, ModelFileError, ParameterError
 
 __all__ = [
-    "GaussianMixture", "GMMHMM", "load", "select", "SelectionResult", "GMMKitError", "DataError", "ModelFileError",
+    "GaussianMixture", "BayesianGaussianMixture", "GaussianMixtureClassifier", "GMMHMM", "load", "select",
+    "SelectionResult", "GMMKitError", "DataError", "ModelFileError",
     "ParameterError", "n_threads", "thread_pool", "__version__",
 ]
 
 _LAZY = {
     "GaussianMixture": ("gmmkit.mixture", "GaussianMixture"),
+    "BayesianGaussianMixture": ("gmmkit.bayesian", "BayesianGaussianMixture"),
+    "GaussianMixtureClassifier": ("gmmkit.classifier", "GaussianMixtureClassifier"),
     "GMMHMM": ("gmmkit.hmm", "GMMHMM"),
     "load": ("gmmkit.mixture", "load"),
     "select": ("gmmkit.selection", "select"),

@@ -77,6 +77,9 @@ CASES = [
     error("sample-seed-negative", "sample", "{model}", "--seed", "-1"),
     error("sample-n-huge", "sample", "{model}", "-n", "1e10"),
     error("sample-n-zero", "sample", "{model}", "-n", "0"),
+    error("select-plot-without-matplotlib", "select", "{iris}", "-k", "1..2", "-o", f"{T}/best.gmm",
+          "--plot", f"{T}/p.png", without=("matplotlib", "matplotlib.pyplot"), match="matplotlib",
+          absent=("best.gmm",)),
     # --- predict against the wrong data
     error("predict-missing-column", "predict", "{model}", f"{T}/t.csv", files={"t.csv": "sepal_length,x\n1,2\n"}),
     error("predict-empty", "predict", "{model}", f"{T}/t.csv", files={"t.csv": ""}),

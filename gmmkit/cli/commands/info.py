@@ -84,7 +84,7 @@ def info(
     con.print(cov_table)
     facts = Table(show_header=False, title="fit", title_justify="left")
     facts.add_column(style="bold")
-    facts.add_column()
+    facts.add_column(overflow="fold")  # a long data path wraps instead of being cut
     rows = [
         ("converged", f"{est.converged_} after {est.n_iter_} iterations"),
         ("mean log-likelihood", fmt(est.lower_bound_, 6)),

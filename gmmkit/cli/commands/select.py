@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..kit import Progress, check_output, escape, fmt, is_quiet, parse_k, print_json, stdout_console
+from ..kit import Progress, check_output, escape, fmt, is_quiet, parse_k, print_json, require_matplotlib, stdout_console
 from .common import fit_metadata, read_with_weights, run_select
 from .options import (
     ColumnsOpt,
@@ -83,6 +83,8 @@ def select(
         raise ParameterError("--jobs must be a positive number or -1")
     check_output(out, force)
     check_output(plot, force)
+    if plot is not None:
+        require_matplotlib("--plot")  # before the fits, not after them
     if convention not in ("sklearn", "mclust"):
         from ...exceptions import ParameterError
 
