@@ -201,7 +201,7 @@ def main(argv=None):
             rows.append(dict(data=name, n=X.shape[0], d=X.shape[1], outliers=y.mean(), method=m, **res))
         if not args.quiet:
             g = rows[-len(fns)]
-            print(f"{name:36s} n={X.shape[0]:5d} d={X.shape[1]:3d} gmmkit AUC {g['auc']:.3f} "
+            print(f"{name:36s} n={X.shape[0]:5d} d={X.shape[1]:3d} {g['method']} AUC {g['auc']:.3f} "
                   f"(spread {g['spread']:.3f}, {g['seconds']:.2f} s)  best peer "
                   f"{max(r['auc'] for r in rows[-len(fns) + 1:]):.3f}", flush=True)
     with open(args.cache, "w") as f:
@@ -226,6 +226,8 @@ def report(t, markdown, params):
     print()
     print(f"{len(auc)} sets; gmmkit parameters: {params or 'defaults'}; load {os.getloadavg()[0]:.2f}")
     print(summary.round(3).to_string())
+    if "gmmkit" not in auc.columns:
+        return
     g = auc["gmmkit"]
     peers = auc.drop(columns="gmmkit")
     print(f"gmmkit beats or ties the best peer on {(g >= peers.max(axis=1)).sum()} sets, "
