@@ -72,16 +72,17 @@ def speed(repeat, with_arch):
     print(f"{'series':>9} {'days':>5} {'median s':>9} {'runs':>20} {'target':>7} {'EM it/refit':>11} "
           f"{'floored':>7} {'atoms/window':>12}  load before/after")
     for name, s in series.items():
-        times, load0 = [], _load()
+        times, cpus, load0 = [], [], _load()
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             rows, runs = backtest_table(s, levels=(0.99,), es_sims=1000)
             times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
         info = runs[str(s.name)]["info"]
         med = float(np.median(times))
         print(f"{name:>9} {len(s):>5} {med:>9.2f} {', '.join(f'{t:.2f}' for t in times):>20} "
               f"{'<' + str(targets[name]):>7} {info['mean_em_iterations']:>11.1f} {info['n_floored']:>7} "
-              f"{info['mean_atom_days']:>12.1f}  {load0:.2f}/{_load():.2f}")
+              f"{info['mean_atom_days']:>12.1f}  {load0:.2f}/{_load():.2f}; CPU s {np.median(cpus):.2f}")
         if with_arch:
             print(f"{'':>9} arch GJR-t refits on the same windows: {arch_refits(s.to_numpy()):.2f} s "
                   f"(ours: median {med:.2f} s for the whole backtest)")

@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd  # noqa: F401  (the doctests use it)
 from scipy import stats
 from scipy.special import xlogy
 

@@ -44,6 +44,7 @@ from .cli_common import (
     check_finite,
     echo,
     json_out,
+    kind_note,
     load,
     plot_dir,
     single,
@@ -181,6 +182,7 @@ def risk(
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
     seed: int = SeedOpt,
+    no_atoms: bool = NoAtomsOpt,
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ):
@@ -223,16 +225,25 @@ def risk(
         return
     res = conditional_risk(s.to_numpy(), vol=vol, ewma_lambda=ewma_lambda, levels=level or (0.95, 0.99),
                            horizon=horizon, log=log, n_sims=sims, n_components=components,
-                           max_components=max_components, random_state=seed)
+                           max_components=max_components, random_state=seed, atoms=not no_atoms)
     rows, mu, sigma_next, garch = res["rows"], res["mu"], res["sigma_next"], res["garch"]
+    check_finite(rows, "the risk figures")
     if as_json:
         json_out({"ticker": str(s.name), "n": int(s.size), "frequency": freq,
                    "returns": "log" if log else "simple", "n_components": res["n_components"],
                    "vol": vol, "sigma_next": sigma_next, "mu": mu,
-                   "garch": None if garch is None else garch.params(), "rows": rows})
+                   "garch": None if garch is None else garch.params(), "rows": rows,
+                   "point_masses": res["point_masses"]})
         return
     echo(f"{s.name}: {s.size} {freq} returns {s.index[0].date()} to {s.index[-1].date()}, "
-          f"GMM K={res['n_components']}; losses as positive {'log' if log else 'simple'} returns", quiet)
+          f"GMM K={res['n_components']}; losses as positive {'log' if log else 'simple'} returns"
+          + kind_note(o, log), quiet)
+    if res["point_masses"]:
+        from .pointmass import describe_atoms
+
+        pm = res["point_masses"]
+        echo(describe_atoms([p["value"] for p in pm], [p["count"] for p in pm], s.size)
+             + ": point masses of the gmm row's distribution (its mixture fitted to the other returns)", quiet)
     if garch is not None:
         how = "scaled to" if horizon == 1 else "variance paths start from"
         echo(f"{how} the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
@@ -458,6 +469,7 @@ def portfolio(
     res = portfolio_risk(r.to_numpy(), alloc, levels=level or (0.95, 0.99), n_components=components,
                          max_components=max_components, n_sims=sims, tail=tail, random_state=seed)
     rows, stress = res["rows"], res["stress"]
+    check_finite(rows, "the portfolio figures")
     stress["assets"] = list(r.columns)
     if as_json:
         json_out({"tickers": list(r.columns), "weights": alloc, "n": int(len(r)), "frequency": freq,
@@ -465,7 +477,7 @@ def portfolio(
                    "stress": stress})
         return
     echo(f"portfolio {', '.join(f'{a:g} {t}' for a, t in zip(alloc, r.columns))}: {len(r)} {freq} simple "
-          f"returns, joint GMM K={res['n_components']} by BIC", quiet)
+          f"returns{kind_note(o, False)}, joint GMM K={res['n_components']} by BIC", quiet)
     echo(table(rows, ["model", "level", "var", "es", "method"],
                  {"level": "{:.1%}", "var": "{:.4%}", "es": "{:.4%}"}), quiet)
     echo(f"\nstress: worst {tail:.1%} of {sims} sampled scenarios: portfolio return <= "

@@ -49,6 +49,10 @@ FREQUENCIES = {
     "annual": (1, 400),
 }
 
+#: returns larger than this (in absolute value, per period) are refused: a log return of 100
+#: is a factor e^100; anything near it is a unit or data error, and would overflow the fits
+MAX_ABS_RETURN = 100.0
+
 _PERIOD = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
            "annual": "year"}
 _DATE_NAMES = ("date", "datetime", "timestamp", "date/time", "trade date", "tradedate", "time", "day")
@@ -413,6 +417,12 @@ def load_returns(path, tickers=None, *, kind="prices", log=True, freq=None, star
         returns = returns[returns.index >= lo]
     if len(returns) < 2:
         raise DataError(f"{source}: fewer than 2 returns in the selected span")
+    big = returns.abs().max()
+    if not (big <= MAX_ABS_RETURN).all():
+        col = big.idxmax()
+        day = returns[col].abs().idxmax()
+        raise DataError(f"{source}: a return of {returns[col][day]:.3g} in {col!r} on {day.date()} is not "
+                        f"plausible (above {MAX_ABS_RETURN:g} per period); check the prices and their units")
     return returns, freq
 
 

@@ -32,10 +32,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmkit.exceptions import DataError, DegenerateComponentWarning, ParameterError
 
+from .data import MAX_ABS_RETURN
+
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-#: returns larger than this (in absolute value, per period) are refused: a log return of 100
-#: is a factor e^100; anything near it is a unit or data error, and would overflow the fits
-MAX_ABS_RETURN = 100.0
 
 
 class NormalMixture:

@@ -81,3 +81,38 @@ def em_1d(x, weights, means, sds, *, max_iter=500, tol=1e-6, reg=1e-6, min_sd=0.
             break
         ll = new
     return Fit1D(w, m, np.sqrt(v), it, ll, converged)
+
+
+def _starts(x, k):
+    """Deterministic starting points: nested scales around the centre, and K quantile groups."""
+    sd = float(x.std())
+    w = np.geomspace(1.0, 0.15, k)
+    yield w / w.sum(), np.full(k, float(np.median(x))), sd * np.geomspace(0.5, 2.5, k)
+    groups = np.array_split(np.sort(x), k)
+    yield (np.full(k, 1.0 / k), np.array([g.mean() for g in groups]),
+           np.array([max(g.std(), 0.1 * sd) for g in groups]))
+
+
+def select_1d(x, candidates, *, min_sd=0.0, small=None):
+    """BIC over ``candidates`` (K values), best of the deterministic starts for each K.
+
+    ``small(fit)`` -> bool marks a fit with a component too small to count; for each K
+    the best start without one is kept, and such candidates are passed over unless none is left.
+    Returns ``(best Fit1D, {K: BIC})`` with BIC ``-2 n loglik + (3K - 1) log n`` on ``x``'s scale.
+
+    >>> x = np.r_[np.random.default_rng(0).normal(0, 1, 900), np.random.default_rng(1).normal(0, 4, 100)]
+    >>> best, bic = select_1d(x, [1, 2, 3])
+    >>> len(best.weights), min(bic, key=bic.get)
+    (2, 2)
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    fits, bic = {}, {}
+    for k in candidates:
+        runs = sorted((em_1d(x, *s, min_sd=min_sd, max_iter=300) for s in _starts(x, k)), key=lambda f: -f.loglik)
+        # the best start without a spike component, if one has none
+        fit = next((f for f in runs if small is None or not small(f)), runs[0])
+        fits[k] = fit
+        bic[k] = -2.0 * x.size * fit.loglik + (3 * k - 1) * np.log(x.size)
+    order = sorted(bic, key=bic.get)
+    ok = [k for k in order if small is None or not small(fits[k])]
+    return fits[(ok or order)[0]], bic

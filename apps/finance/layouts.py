@@ -9,8 +9,9 @@ column, then numeric columns):
   several: one column per ticker, of ``Adj Close`` (or ``Close``);
 - MetaTrader exports (``<DATE>,<TIME>,<OPEN>,...``): the angle brackets go;
 - Investing.com and broker statements: numbers as text with thousands separators
-  (``"2,723.99"``) become numbers; columns that are not numbers (``Vol.`` as ``-``,
-  ``Change %``) stay text and are never picked as a series.
+  (``"2,723.99"``) become numbers; columns that are not numbers (``Change %``) stay
+  text and are never picked as a series;
+- missing-value marks (FRED's ``.``, ``-``, ``N/A``...) are missing values (``--dropna``).
 
 :func:`date_order` decides whether ``dd/mm/yyyy`` or ``mm/dd/yyyy`` dates are day-first.
 It never guesses: when no day above 12 tells the two orders apart it raises an error
@@ -31,6 +32,8 @@ from gmmkit.exceptions import DataError
 
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(\s.*)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: cells that mean "no value" (FRED writes '.', Investing.com '-')
+MISSING_MARKS = (".", "-", "--", "n/a", "na", "#n/a", "null", "nan", "none")
 #: fields of a yfinance file, most wanted first
 PRICE_FIELDS = ("adj close", "adj_close", "adjclose", "close", "price", "last")
 
@@ -72,6 +75,7 @@ def _numeric(col):
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
         return col
     text = _text(col)
+    text = text.mask(text.str.lower().isin(MISSING_MARKS))
     filled = text[text.notna() & (text != "")]
     if filled.empty:
         return col

@@ -180,7 +180,7 @@ def garch_risk_table(z, mixture, garch, sigma_next, *, levels=(0.95, 0.99), hori
 
 
 def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), horizon=1, log=True,
-                     n_sims=100_000, n_components=None, max_components=5, random_state=0):
+                     n_sims=100_000, n_components=None, max_components=5, random_state=0, atoms=True):
     """VaR/ES of the mixture, the normal and historical simulation, unconditional or conditional
     on the next period's volatility forecast.
 
@@ -190,19 +190,41 @@ def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), ho
     is scaled to the next period's forecast; with garch/gjr and ``horizon`` above 1
     the paths are simulated through the GARCH variance recursion
     (:func:`garch_risk_table`). Returns a dict: n_components, vol, sigma_next, mu,
-    garch (the filter's parameters or None) and rows.
+    garch (the filter's parameters or None), rows and point_masses.
+
+    ``atoms``: returns repeated exactly (:mod:`.pointmass`) are left out of the
+    mixture's fit and kept as point masses of its distribution (in return units,
+    also when the mixture models filtered residuals); multi-period simulations
+    draw them with their shares, except GARCH path simulations (no atoms there).
     """
     from .dist import fit_mixture
+    from .pointmass import PointMassMixture, find_atoms, split_atoms
     from .volatility import check_filter, standardise
 
     check_filter(vol)
-    x = np.asarray(r, dtype=np.float64)
+    raw = x = np.asarray(r, dtype=np.float64)
     mu = sigma_next = garch = None
     if vol != "none":
         x, mu, sigma_next, garch = standardise(x, vol, lam=ewma_lambda)
-    res = fit_mixture(x, n_components=n_components, max_components=max_components,
+    # a GARCH path simulation draws shocks of the filtered residuals: point masses of returns have no
+    # place in it, so there the mixture is fitted to every residual, as before
+    atoms = atoms and not (garch is not None and horizon > 1)
+    values, counts = find_atoms(raw) if atoms else (np.empty(0), np.empty(0, dtype=np.int64))
+    keep = ~split_atoms(raw, values)
+    res = fit_mixture(x[keep], n_components=n_components, max_components=max_components,
                       random_state=random_state)
     mixture = res.mixture
+    point_masses = [{"value": float(v), "count": int(c), "share": float(c / raw.size)}
+                    for v, c in zip(values, counts)]
+    if values.size:
+        # the atoms are return values: attach them after any scaling to the next period
+        if sigma_next is not None:
+            mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
+        pm = PointMassMixture(values, counts / raw.size, mixture)
+        rows = risk_table(x, pm, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
+                          random_state=random_state)
+        return {"n_components": res.mixture.n_components, "vol": vol, "sigma_next": sigma_next, "mu": mu,
+                "garch": garch, "rows": rows, "point_masses": point_masses}
     if garch is not None and horizon > 1:
         rows = garch_risk_table(x, mixture, garch, sigma_next, levels=levels, horizon=horizon, log=log,
                                 n_sims=n_sims, random_state=random_state)
@@ -212,4 +234,4 @@ def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), ho
         rows = risk_table(x, mixture, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
                           random_state=random_state)
     return {"n_components": res.mixture.n_components, "vol": vol, "sigma_next": sigma_next, "mu": mu,
-            "garch": garch, "rows": rows}
+            "garch": garch, "rows": rows, "point_masses": point_masses}

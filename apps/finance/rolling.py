@@ -6,7 +6,9 @@ its forecast distribution is held until the next refit; the forecast for day
 ES at 99% and 97.5% come from the same refit. The mixture's K is chosen by BIC
 on the first window (or fixed); later refits run EM warm-started from the
 previous fit (:func:`.em1d.em_1d`, widths floored at ``MIN_SD`` of the window's
-scale, so no refit collapses and none restarts from k-means).
+scale, so no refit collapses and none restarts from k-means). The first window's
+BIC search also runs that EM, from deterministic starts (:func:`.em1d.select_1d`):
+a backtest costs no k-means and no compiled-kernel set-up.
 
 Point masses (:mod:`.pointmass`): returns repeated exactly in the window (the
 zeros of a stale price) are taken out of the mixture's fit and given their
@@ -27,8 +29,8 @@ import pandas as pd
 
 from gmmkit.exceptions import DataError, ParameterError
 
-from .dist import NormalMixture, _check_level, fit_mixture
-from .em1d import em_1d
+from .dist import NormalMixture, _check_level, small_components
+from .em1d import em_1d, select_1d
 from .pointmass import PointMassMixture, find_atoms, split_atoms
 from .risk import normal_var_es
 from .volatility import GARCH_FILTERS, check_filter, ewma_volatility, fit_garch, garch_options
@@ -136,11 +138,15 @@ class _MixtureRefits:
         self.atom_days.append(int(np.sum(counts)))
         x = z[keep]
         if self.params is None:
-            first = fit_mixture(x, n_components=self.k, max_components=self.max_k,
-                                min_components=min(2, self.max_k), n_init=self.n_init, random_state=self.seed)
-            self.loc, self.scale, self.bic = first.loc, first.scale, first.bic_table
-            m = first.model
-            self.params = (m.weights_, m.means_[:, 0], np.sqrt(np.asarray(m.covariances_).reshape(m.n_components)))
+            # the first window: K by BIC over 2..max (or fixed), best of deterministic starts, with
+            # the same floor as the refits; a K with a spike component is passed over
+            self.loc, self.scale = float(x.mean()), float(x.std())
+            X = (x - self.loc) / self.scale
+            ks = [int(self.k)] if self.k is not None else list(range(min(2, self.max_k), self.max_k + 1))
+            best, bic = select_1d(X, ks, min_sd=MIN_SD,
+                                  small=lambda f: small_components(f.weights, f.sds, X.size, 1.0).size > 0)
+            self.bic = {k: v + 2.0 * X.size * np.log(self.scale) for k, v in bic.items()}
+            self.params = (best.weights, best.means, best.sds)
         X = (x - self.loc) / self.scale
         f = em_1d(X, *self.params, min_sd=MIN_SD)
         self.params = (f.weights, f.means, f.sds)

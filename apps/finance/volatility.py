@@ -191,8 +191,12 @@ def fit_garch(r, *, asymmetric=False, start=None, dist="normal"):
     bounds = [(-1.0, 1.0), (1e-8, 2.0), (0.0, 1.0), (0.0, 1.0)] + ([(0.0, 2.0)] if asymmetric else [])
     bounds += [(2.05, 500.0)] if dist == "t" else []
     g = 0.5 if asymmetric else 0.0
-    cons = {"type": "ineq",
-            "fun": lambda t: _MAX_PERSISTENCE - t[2] - t[3] - (g * t[4] if asymmetric else 0.0)}
+    cons_jac = np.zeros(len(theta0))
+    cons_jac[2:4] = -1.0
+    if asymmetric:
+        cons_jac[4] = -g
+    cons = {"type": "ineq", "fun": lambda t: _MAX_PERSISTENCE - t[2] - t[3] - (g * t[4] if asymmetric else 0.0),
+            "jac": lambda t: cons_jac}
     with warnings.catch_warnings():
         # older SciPy (seen with 1.15) warns when an SLSQP step leaves the bounds and it
         # clips the step back: that clipping is what the bounds ask for

@@ -159,10 +159,9 @@ def test_backtest_with_zeros_models_them_as_a_point_mass():
     f99, f975 = frames[0.99], frames[0.975]
     assert (f99["var_gmm"] > f975["var_gmm"]).all() and (f99["es_gmm"] > f99["var_gmm"]).all()
     # the forecast VaR is the exact quantile of zeros + mixture: simulated draws agree
-    draws = fc.draw("gmm", np.random.default_rng(0), 20_000)
-    day = 10
-    assert np.quantile(draws[:, day], 0.01) == pytest.approx(-f99["var_gmm"].iloc[day], rel=0.05)
-    assert np.mean(draws[:, day] == 0) == pytest.approx(fc.blocks[0].atoms[1][0], abs=0.01)
+    draws = fc.draw("gmm", np.random.default_rng(0), 20_000)[:, :50].ravel()   # the first block: one distribution
+    assert np.quantile(draws, 0.01) == pytest.approx(-f99["var_gmm"].iloc[0], rel=0.02)
+    assert np.mean(draws == 0) == pytest.approx(fc.blocks[0].atoms[1][0], abs=0.002)
     rows = evaluate(f99, 0.99, forecasts=fc, n_sims=200)
     assert {"z2", "z2_p", "mf_p"} <= set(rows[0])
     assert all(0 < row["z2_p"] <= 1 for row in rows)

@@ -133,3 +133,27 @@ def test_same_ticker_twice_and_contradicting_kinds(cli):
     assert res.exit_code == 2 and "contradict" in res.output
     with pytest.raises(ParameterError):
         load_returns(INDICES, ["SPX"], kind="levels")
+
+
+@pytest.mark.parametrize("command", ["fit", "risk", "backtest", "portfolio"])
+def test_absurd_prices_are_refused_not_printed_as_inf(tmp_path, cli, command):
+    dates = pd.bdate_range("2020-01-01", periods=700)
+    values = np.exp(np.random.default_rng(0).normal(0, 0.01, 700).cumsum()) * 100
+    values[300:] *= 1e250                           # a factor e^575 in one day
+    pd.DataFrame({"Date": dates, "X": values, "Y": values}).to_csv(tmp_path / "absurd.csv", index=False)
+    extra = ("-t", "X", "-t", "Y") if command == "portfolio" else ("-t", "X")
+    res = cli(command, tmp_path / "absurd.csv", *extra, "-k", "2")
+    assert res.exit_code == 2, res.output
+    assert "inf" not in res.output.lower().replace("infinite", "") and "nan" not in res.output.lower()
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_fit_plot_does_not_replace_a_file_without_force(tmp_path, cli):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "finance_density_SPX.png"
+    target.write_bytes(b"keep me")
+    args = ("fit", INDICES, "-t", "SPX", "--start", "2018-01-01", "-k", "2", "--plot", tmp_path)
+    res = cli(*args)
+    assert res.exit_code == 2 and "--force" in res.output and target.read_bytes() == b"keep me"
+    res = cli(*args, "--force", "--quiet")
+    assert res.exit_code == 0 and target.read_bytes()[:4] == b"\x89PNG"
