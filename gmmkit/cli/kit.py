@@ -128,24 +128,27 @@ def parse_k(text):
 
 
 def parse_covariance(text, *, allow_all=True):
-    """Parse ``--covariance``: one type, a comma list, ``all`` (scikit-learn's four) or
-    ``mclust`` (mclust's 14 models, EII ... VVV); names are case-insensitive.
+    """Parse ``--covariance``: one type, a comma list, ``all`` or ``mclust`` (mclust's 14
+    models, EII ... VVV, as ``gmmkit.select``'s default grid) or ``sklearn`` (scikit-learn's
+    four); names are case-insensitive.
 
     >>> parse_covariance("diag,full"), len(parse_covariance("all")), parse_covariance("vev,EEE")
-    (('diag', 'full'), 4, ('VEV', 'EEE'))
+    (('diag', 'full'), 14, ('VEV', 'EEE'))
+    >>> parse_covariance("sklearn")
+    ('full', 'diag', 'tied', 'spherical')
     """
     from .._covariance import COVARIANCE_NAMES, MCLUST_MODELS
 
     text = str(text).strip()
-    if text.lower() == "all" and allow_all:
-        return COVARIANCE_TYPES
-    if text.lower() == "mclust" and allow_all:
+    if text.lower() in ("all", "mclust") and allow_all:
         return tuple(MCLUST_MODELS)
+    if text.lower() == "sklearn" and allow_all:
+        return COVARIANCE_TYPES
     canonical = {n.lower(): n for n in COVARIANCE_NAMES}
     types = tuple(canonical.get(t.strip().lower(), t.strip()) for t in text.split(",") if t.strip())
     bad = [t for t in types if t not in COVARIANCE_NAMES]
     if bad or not types:
-        choices = ", ".join(COVARIANCE_NAMES) + (", all, mclust" if allow_all else "")
+        choices = ", ".join(COVARIANCE_NAMES) + (", all, mclust, sklearn" if allow_all else "")
         raise ParameterError(f"--covariance {text!r}: choose from {choices}")
     return types
 

@@ -211,7 +211,8 @@ def test_parse_k_and_covariance():
     with pytest.raises(ParameterError):
         parse_k("4..2")
     assert parse_k("8,2,2") == [2, 8]
-    assert parse_covariance("all") == ("full", "diag", "tied", "spherical")
+    assert parse_covariance("sklearn") == ("full", "diag", "tied", "spherical")
+    assert len(parse_covariance("all")) == 14 and parse_covariance("mclust") == parse_covariance("all")
     assert parse_covariance("Diag, tied") == ("diag", "tied")
     with pytest.raises(ParameterError):
         parse_covariance("all", allow_all=False)

@@ -42,10 +42,8 @@ NBootOpt = Annotated[int, typer.Option(
 
 
 def covariance_types(text):
-    """``--covariance``: a name of :data:`gmmkit.selection.NAMED_TYPES` ('all' and 'mclust':
-    mclust's 14 models, 'sklearn': the four), else :func:`gmmkit.cli.kit.parse_covariance`'s
-    comma list of types."""
-    from ...selection import NAMED_TYPES
+    """``--covariance``: :func:`gmmkit.cli.kit.parse_covariance` ('all' and 'mclust': mclust's
+    14 models, 'sklearn': the four, or a comma list of types)."""
     from ..kit import parse_covariance
 
-    return NAMED_TYPES.get(str(text).strip().lower()) or parse_covariance(text)
+    return parse_covariance(text)
