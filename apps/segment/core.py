@@ -1,12 +1,15 @@
 """Image segmentation with a Gaussian mixture on pixel colours: the Python API behind ``gmmkit segment``.
 
-Method: pixel features (CIELAB by default, optionally with position) are
-computed for every pixel; a :class:`gmmkit.GaussianMixture` is fitted on a
-random subsample of them (200,000 by default, K fixed or chosen by BIC); then
-every pixel is labelled in one parallel pass. With ``smooth=beta > 0`` the
-labels are the local optimum (ICM) of the GMM log-likelihood plus a Potts prior
-that costs ``beta`` nats for every pair of 4-neighbours with different labels,
-which removes the salt-and-pepper noise a per-pixel classifier leaves.
+Method: pixel features (RGB by default, optionally with position) are
+computed for every pixel; spikes of identical values (point masses) are found and
+kept out of the fit; a :class:`gmmkit.GaussianMixture` is fitted on a random
+subsample of the rest (200,000 by default, K fixed or chosen by ICL); then every
+pixel is labelled in one parallel pass. With ``smooth=beta > 0`` a Potts prior
+that costs ``beta`` nats for every pair of neighbours with different labels
+smooths the labels (ICM, mean-field) or enters the fit itself (``smooth_method='em'``,
+:mod:`~gmmkit_apps.segment.hmrf`); ``smooth='auto'`` measures the noise and chooses.
+``foreground=`` also decides which segments are foreground
+(:mod:`~gmmkit_apps.segment.foreground`).
 
 >>> import numpy as np
 >>> from gmmkit_apps.segment import segment_image
