@@ -351,20 +351,20 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _terms(self, X):
         """``log w_k + log p_k(x)`` per row and component (n, K); NaN rows: nothing observed."""
-        from gmmkit.kernels import log_densities
+        from .calibrate import calibrated_component_terms, covariance_matrices
+        from .mixed import MixedParams, categorical_terms, gaussian_terms
 
-        from .calibrate import calibrated_component_terms
-        from .mixed import MixedParams, categorical_terms
-
-        Z, codes = self._standardise(X), self._codes(X)
-        n = X.shape[0]
+        Z, codes, n = self._standardise(X), self._codes(X), X.shape[0]
         with np.errstate(divide="ignore"):
             out = np.tile(np.log(self.weights_), (n, 1))
         nan = np.isnan(Z)
         if Z.shape[1]:
             full = ~nan.any(axis=1)
-            if full.any():
-                out[full] = log_densities(self.mixture_, Z[full])
+            if full.any():  # NumPy (BLAS) here: no kernel start-up for a command-line run
+                gm = self.mixture_
+                p = MixedParams(np.asarray(gm.weights_, dtype=np.float64), np.asarray(gm.means_),
+                                covariance_matrices(gm), "full")
+                out[full] = gaussian_terms(p, Z[full])
             part = ~full
             if part.any():
                 out[part] = calibrated_component_terms(self.mixture_, Z[part], empty_rows=True)
