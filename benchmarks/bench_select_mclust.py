@@ -18,7 +18,7 @@ gmmkit's is the wall time of ``select`` after one warm-up call (kernels loaded).
 
 Usage::
 
-    python benchmarks/bench_select_mclust.py [--real] [--big] [--repeats 3] [--jobs -1]
+    python benchmarks/bench_select_mclust.py [--real] [--big] [--repeats 3] [--jobs -1] [--variants default,hc]
 """
 from __future__ import annotations
 
@@ -154,7 +154,13 @@ def main(argv=None):
     ap.add_argument("--big", action="store_true", help="only the 20,000 x 6 speed check")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each (medians)")
     ap.add_argument("--jobs", type=int, default=-1, help="gmmkit's n_jobs (-1: all cores)")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"gmmkit settings to run, comma-separated (default: all of {', '.join(VARIANTS)})")
     args = ap.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",")]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}; choose among {', '.join(VARIANTS)}")
     both = not (args.real or args.big)
     ks = list(range(1, 10))
     import gmmkit
@@ -168,7 +174,7 @@ def main(argv=None):
         for name, (file, cols) in REAL.items():
             X = pd.read_csv(os.path.join(TABLES, file))[cols].to_numpy(float)
             mc = run_mclust(X, ks, args.repeats)
-            for variant in VARIANTS:
+            for variant in variants:
                 row, *_ = compare(name, X, ks, args.repeats, args.jobs, mc, variant)
                 rows.append(row)
                 print(f"{name}: mclust {row['mclust pick']} {row['mclust BIC']:.2f} | gmmkit {variant} "
@@ -176,7 +182,7 @@ def main(argv=None):
     if args.big or both:
         X = big_data()
         mc = run_mclust(X, ks, args.repeats)
-        for variant in VARIANTS:
+        for variant in variants:
             row, res, times = compare("synthetic", X, ks, args.repeats, args.jobs, mc, variant)
             rows.append(row)
             print(f"20,000 x 6: mclust {mc.get('version')} times {[round(t, 1) for t in mc['times']]} s, "

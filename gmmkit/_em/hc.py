@@ -59,31 +59,33 @@ def _dot(v):
 
 
 @njit(cache=True)
-def _vvv_term(n, trc, W, s, alpha, beta, scratch):
+def _vvv_term(n, trc, W, alpha, beta, scratch):
     """mclust's VVV cluster term from the count, scatter trace and scatter matrix."""
     p = W.shape[0]
     if n <= p:
         return n * math.log(beta * (trc + alpha) / n)
     if trc == 0.0:
         return n * math.log(alpha * beta / n)
-    # log det(W / n) from the Cholesky factor of W (singular: the trace term alone)
+    # det(W) as the product of the pivots of W = L diag(piv) L^T (no square roots, one
+    # log); a pivot <= 0 (W singular): the trace term alone, as mclust
+    det, logdet = 1.0, 0.0
     for a in range(p):
-        for b in range(p):
-            scratch[a, b] = W[a, b]
-    detlog = 0.0
-    for a in range(p):
+        piv = W[a, a]
         for b in range(a):
-            scratch[a, a] -= scratch[a, b] * scratch[a, b]
-        if not scratch[a, a] > 0.0:
+            piv -= scratch[a, b] * scratch[a, b] * scratch[b, b]
+        if not piv > 0.0:
             return n * math.log(beta * (trc + alpha) / n)
-        scratch[a, a] = math.sqrt(scratch[a, a])
-        detlog += math.log(scratch[a, a] * s)
+        scratch[a, a] = piv
+        det *= piv
+        if not 1e-150 < det < 1e150:  # many dimensions: fold into the log before it over/underflows
+            logdet += math.log(det)
+            det = 1.0
         for c in range(a + 1, p):
-            acc = scratch[c, a]
+            acc = W[c, a]
             for b in range(a):
-                acc -= scratch[c, b] * scratch[a, b]
-            scratch[c, a] = acc / scratch[a, a]
-    detlog *= 2.0
+                acc -= scratch[c, b] * scratch[a, b] * scratch[b, b]
+            scratch[c, a] = acc / piv
+    detlog = logdet + math.log(det) - p * math.log(n)  # log det(W / n)
     rest = beta * (trc + alpha) / n
     if detlog <= 0.0:
         return n * math.log(math.exp(detlog) + rest)
@@ -116,7 +118,7 @@ def _merge(i, j, xs, cnt, tr, term, W, model, alpha, beta, v, Wm, scratch):
             for a in range(p):
                 for b in range(p):
                     Wm[a, b] = W[i, a, b] + W[j, a, b] + v[a] * v[b]
-        trm = _vvv_term(nij, trc, Wm, math.sqrt(1.0 / nij), alpha, beta, scratch)
+        trm = _vvv_term(nij, trc, Wm, alpha, beta, scratch)
     return trm - (term[i] + term[j]), trc, trm
 
 
