@@ -2,9 +2,9 @@
 Raftery 1993, Fraley 1998): the start of ``init_params="hc"`` and of ``gmmkit.select``
 with that start.
 
-Starting from one cluster per row (as mclust's ``hc()``, whose duplicate grouping
-does not reach its model functions), each step merges the two clusters whose merge costs the least
-classification likelihood. With ``n`` points, scatter matrix ``W`` (about the cluster
+Starting from one cluster per row (as mclust's ``hc()``: its duplicate grouping does not
+reach the model functions), each step merges the two clusters whose merge costs the
+least classification likelihood. With ``n`` points, scatter matrix ``W`` (about the cluster
 mean) and trace ``t``, mclust's cluster terms are
 
 - ``VVV``: ``n log(det(W / n) + beta (t + alpha) / n)``, and ``n log(beta (t + alpha) / n)``
@@ -12,7 +12,8 @@ mean) and trace ``t``, mclust's cluster terms are
   ``beta`` = 1 (mclust's ``hcVVV`` defaults);
 - ``VII`` (``V`` on one column): ``n log((t + alpha) / n)``;
 - ``EII`` (``E`` on one column, Ward's criterion): the merge cost is the trace increase
-  ``n_i n_j / (n_i + n_j) |m_i - m_j|^2``;
+  ``n_i n_j / (n_i + n_j) |m_i - m_j|^2``, updated after a merge by Lance and Williams's
+  formula as mclust does (so that rounding, and with it ties, go the same way);
 
 and the cost of merging i and j is term(i + j) - term(i) - term(j). Ties go as in
 mclust: the pair last in the packed order of the current cluster slots (after a merge
@@ -24,9 +25,10 @@ default is ``"SVD"`` (centred, scaled to unit standard deviation, then the scale
 principal components divided by the square roots of their singular values).
 
 Cost: every pair's cost is kept (N (N - 1) / 2 floats: 16 MB for N = 2000), each merge
-recomputes the costs against the merged cluster (O(N D^3)) and keeps each column's
-minimum, so a step is O(N) besides; the estimators run it on at most
-:data:`HC_ROWS` rows, as mclust's ``Mclust`` does (its ``subset``).
+recomputes the costs against the merged cluster (O(N D^3): an LDL factor of each merged
+scatter for VVV) and each column keeps its minimum, rescanned only where the minimum was
+one of the merged pair and grew; the estimators run it on at most :data:`HC_ROWS` rows,
+as mclust's ``Mclust`` does (its ``subset``). 2000 x 6 takes 0.7 s of CPU.
 """
 from __future__ import annotations
 
