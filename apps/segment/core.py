@@ -292,10 +292,13 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
         Unpacks as ``labels, model``; see :class:`Segmentation`.
     """
     from .choose import auto_smoothing, contrast_to_noise, noise_sd, select_k
+    from .labelling import label_pixels
     from .pointmass import clipped_channels, find_point_masses, mark_solid, public, spike_pixels
 
     t_all = time.perf_counter()
     k, smooth = _check_options(k, features, spatial, smooth, smooth_method, fit_pixels, blur)
+    if foreground is not None and k == 1:
+        raise ParameterError("a foreground needs at least 2 segments (use -k 2 or more)")
     pic = image if isinstance(image, Picture) else picture_from_array(image, mask=mask)
     H, W = pic.shape
     rng = np.random.default_rng(random_state)
@@ -355,7 +358,7 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     label_mask = pic.mask
     if apart:
         label_mask = ~np.logical_or.reduce(apart).reshape(H, W) & (True if pic.mask is None else pic.mask)
-    labels, model, proba, n_sweeps = _label(X, (H, W), label_mask, model, k, float(smooth), smooth_method,
+    labels, model, proba, n_sweeps = label_pixels(X, (H, W), label_mask, model, k, float(smooth), smooth_method,
                                             fit_rows, probabilities, max_sweeps, timings)
     for j, where in enumerate(apart):  # point masses modelled apart: segments k, k+1, ...
         labels.ravel()[where & (True if pic.mask is None else pic.mask.ravel())] = k + j
@@ -409,41 +412,6 @@ def _point_mass_notes(spikes, k):
             what = "scattered (clipping or saturation?): left out of the fit, labelled by the model"
         out.append(f"point mass: {100 * sp['share']:.1f}% of the pixels have the value {sp['value']}; {what}")
     return out
-
-
-def _label(X, shape, mask, model, k, smooth, smooth_method, fit_rows, probabilities, max_sweeps, timings):
-    """Labels of every pixel: arg-max, Potts-smoothed (ICM, mean-field) or by the spatial EM
-    (pixels outside ``mask`` get -1)."""
-    from .hmrf import spatial_em
-    from .mrf import argmax_labels, component_logp, potts_icm, potts_meanfield, softmax_maps
-
-    H, W = shape
-    t = time.perf_counter()
-    n_sweeps, proba = 0, None
-    m = None if mask is None else mask.ravel()
-    if smooth > 0 and smooth_method == "em":
-        res = spatial_em(X, (H, W), model, beta=smooth, mask=mask, fit_rows=fit_rows, neighbours=8)
-        timings["smooth"] = time.perf_counter() - t
-        labels, model, n_sweeps = res.labels, res.model, res.n_iter
-        if probabilities:
-            proba = np.ascontiguousarray(np.moveaxis(res.q, 2, 0))
-        return labels, model, proba, n_sweeps
-    logp = component_logp(model, X)
-    timings["label"] = time.perf_counter() - t
-    t = time.perf_counter()
-    if smooth == 0:
-        labels = argmax_labels(logp, m).reshape(H, W)
-        q = softmax_maps(logp, m) if probabilities else None
-    elif smooth_method == "icm":
-        labels, n_sweeps = potts_icm(logp.reshape(H, W, k), smooth, mask=mask, max_sweeps=max_sweeps)
-        q = softmax_maps(logp, m) if probabilities else None
-    else:
-        labels, q, n_sweeps = potts_meanfield(logp.reshape(H, W, k), smooth, mask=mask,
-                                              max_sweeps=max_sweeps)
-    timings["smooth"] = time.perf_counter() - t
-    if probabilities:
-        proba = np.ascontiguousarray(np.moveaxis(q.reshape(H, W, k), 2, 0))
-    return labels, model, proba, n_sweeps
 
 
 def _mean_colours(display, labels, k):
