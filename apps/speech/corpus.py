@@ -126,27 +126,35 @@ def read_segments(path, *, split=None):
     return df.reset_index(drop=True)
 
 
-def segment_frames(df, front_end):
+def segment_frames(df, front_end, *, speed=1.0, min_frames=1):
     """Frames of every segment row: each file's features are computed once (no VAD, CMVN per file).
 
     A frame belongs to a segment when its centre lies inside [start, end); a
-    segment shorter than one hop gets its nearest frame.
+    segment shorter than one hop gets its nearest frame. ``speed``: the audio is
+    played that many times faster first (:func:`~gmmkit_apps.speech.features.perturb_speed`),
+    the segment times divided by it. Segments shorter than ``min_frames`` are
+    stretched to it by repeating each frame.
     """
+    from .features import perturb_speed
+
     fe = FrontEnd(**{**front_end.to_dict(), "vad": False})
     cache = {}
     out = []
     for row in df.itertuples(index=False):
         if row.path not in cache:
-            cache[row.path] = mfcc_frames(load_audio(row.path, fe.sr), front_end=fe, source=row.path)
+            y = perturb_speed(load_audio(row.path, fe.sr), fe.sr, speed)
+            cache[row.path] = mfcc_frames(y, front_end=fe, source=row.path)
         F = cache[row.path]
         centres = np.arange(len(F)) * fe.hop / fe.sr
-        mask = (centres >= row.start) & (centres < row.end)
+        start, end = row.start / speed, row.end / speed
+        mask = (centres >= start) & (centres < end)
         if not mask.any():
-            mid = int(round(0.5 * (row.start + row.end) * fe.sr / fe.hop))
+            mid = int(round(0.5 * (start + end) * fe.sr / fe.hop))
             if mid >= len(F):
                 raise DataError(f"{row.path}: segment {row.start}-{row.end} s lies past the end of the audio")
             mask[mid] = True
-        out.append(F[mask])
+        x = F[mask]
+        out.append(x if len(x) >= min_frames else np.repeat(x, -(-min_frames // len(x)), axis=0))
     return out
 
 
