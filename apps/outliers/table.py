@@ -25,7 +25,6 @@ empty in the output). The summary counts both kinds of rows.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 
 import numpy as np
@@ -212,14 +211,7 @@ def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000
             n_flagged += int(flagged.sum())
             n_partial += int((partial & ok).sum())
             n_partial_flagged += int((partial & flagged).sum())
-            for i in np.flatnonzero(ok):
-                item = (float(s[i]), n_rows + int(i) + 1)
-                if len(top_heap) < n_top_rows:
-                    heapq.heappush(top_heap, item + (int(table["component"].iloc[i]),
-                                                     _explain_one(det, table, names, i, top)))
-                elif item[0] > top_heap[0][0]:
-                    heapq.heapreplace(top_heap, item + (int(table["component"].iloc[i]),
-                                                        _explain_one(det, table, names, i, top)))
+            top_heap[:] = _top_rows(det, table, names, s, ok, n_rows, top_heap, n_top_rows, top)
             if label_column is not None:
                 scores.append(s)
                 labels.append(frame[label_column].astype(str).to_numpy())
@@ -235,7 +227,7 @@ def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000
         "with_empty_cells": n_partial, "flagged_with_empty_cells": n_partial_flagged,
         "flagged": n_flagged,
         "top": [dict(row=r, score=sc, component=c, explanation=e)
-                for sc, r, c, e in sorted(top_heap, reverse=True)],
+                for sc, r, c, e in sorted(top_heap, key=lambda t: (t[0], -t[1]), reverse=True)],
     }
     if label_column is not None:
         result["scores"] = np.concatenate(scores)
@@ -243,14 +235,27 @@ def score_file(det, path, names, out=None, *, overwrite=False, chunksize=100_000
     return result
 
 
-def _explain_one(det, table, names, i, top):
-    text = table["explanation"].iloc[i]
-    if text:
-        return text
+def _top_rows(det, table, names, s, ok, row0, kept, n, top):
+    """The ``n`` highest scores among ``kept`` (score, row, component, explanation) and this
+    chunk's scored rows; only the chunk's ``n`` best are looked at, and the explanations
+    they lack (rows that were not flagged) are computed in one call."""
     import pandas as pd
 
-    row = pd.DataFrame(table[names].iloc[[i]].to_numpy(dtype=np.float64), columns=names)
-    return det.explain(row, top=top, feature_names=names)[1][0]
+    idx = np.flatnonzero(ok)
+    if n <= 0 or idx.size == 0:
+        return kept[:max(n, 0)]
+    if idx.size > n:
+        idx = idx[np.argpartition(-s[idx], n - 1)[:n]]
+    new = [(float(s[i]), row0 + int(i) + 1, int(i)) for i in idx]
+    best = sorted(list(kept) + new, key=lambda t: (t[0], -t[1]), reverse=True)[:n]
+    fresh = [t[2] for t in best if len(t) == 3]
+    text = dict(zip(fresh, table["explanation"].iloc[fresh]))
+    missing = [i for i in fresh if not text[i]]
+    if missing:
+        rows = pd.DataFrame(table[names].iloc[missing].to_numpy(dtype=np.float64), columns=names)
+        text.update(zip(missing, det.explain(rows, top=top, feature_names=names)[1]))
+    return [t if len(t) == 4 else (t[0], t[1], int(table["component"].iloc[t[2]]), text[t[2]])
+            for t in best]
 
 
 def positive_label(labels, positive=None):
