@@ -188,7 +188,8 @@ def _describe_run(name, run, levels, window, refit, vol, quiet):
     if "mean_em_iterations" in info:
         atoms = info.get("mean_atom_days", 0.0)
         echo(f"  GMM refits: warm start, {info['mean_em_iterations']:.1f} EM iterations on average, "
-             f"{info['n_floored']} with a width held at the floor, none restarted"
+             f"{info['n_floored']} with a width held at the floor, {info['n_reseeded']} re-seeded after "
+             f"drifting into a spike, none from k-means"
              + (f"; {atoms:.0f} repeated returns per window as point masses" if atoms else ""), quiet)
     if "hmm" in info:
         h = info["hmm"]

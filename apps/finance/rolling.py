@@ -6,7 +6,9 @@ its forecast distribution is held until the next refit; the forecast for day
 ES at 99% and 97.5% come from the same refit. The mixture's K is chosen by BIC
 on the first window (or fixed); later refits run EM warm-started from the
 previous fit (:func:`.em1d.em_1d`, widths floored at ``MIN_SD`` of the window's
-scale, so no refit collapses and none restarts from k-means). The first window's
+scale, so no refit collapses and none restarts from k-means; a refit that ends with a
+component on fewer than 10 days is re-run from the deterministic starts, counted in
+``n_reseeded``). The first window's
 BIC search also runs that EM, from deterministic starts (:func:`.em1d.select_1d`):
 a backtest costs no k-means and no compiled-kernel set-up.
 
@@ -127,7 +129,7 @@ class _MixtureRefits:
         self.k, self.max_k, self.n_init, self.seed = n_components, max_components, n_init, random_state
         self.use_atoms = atoms
         self.params = None
-        self.iterations, self.floored, self.atom_days = [], 0, []
+        self.iterations, self.floored, self.atom_days, self.reseeded = [], 0, [], 0
 
     def fit(self, raw, z):
         if self.use_atoms:
@@ -149,6 +151,12 @@ class _MixtureRefits:
             self.params = (best.weights, best.means, best.sds)
         X = (x - self.loc) / self.scale
         f = em_1d(X, *self.params, min_sd=MIN_SD)
+        if small_components(f.weights, f.sds, X.size, 1.0).size:
+            # the warm start drifted into a spike (a component on a few days): start this window
+            # afresh from the deterministic starts, keeping the best without a spike
+            f, _ = select_1d(X, [len(f.weights)], min_sd=MIN_SD,
+                             small=lambda g: small_components(g.weights, g.sds, X.size, 1.0).size > 0)
+            self.reseeded += 1
         self.params = (f.weights, f.means, f.sds)
         self.iterations.append(f.n_iter)
         self.floored += int(np.any(f.sds <= MIN_SD * (1 + 1e-9)))
@@ -259,6 +267,7 @@ def _fill_info(info, n_refits, gmm, garch_fits, vol, ewma_lambda, switching):
         info["bic_first_window"] = gmm.bic
         info["mean_em_iterations"] = float(np.mean(gmm.iterations))
         info["n_floored"] = gmm.floored
+        info["n_reseeded"] = gmm.reseeded
         info["mean_atom_days"] = float(np.mean(gmm.atom_days))
     if vol == "ewma":
         info["ewma_lambda"] = ewma_lambda
