@@ -165,3 +165,28 @@ def test_backtest_with_zeros_models_them_as_a_point_mass():
     rows = evaluate(f99, 0.99, forecasts=fc, n_sims=200)
     assert {"z2", "z2_p", "mf_p"} <= set(rows[0])
     assert all(0 < row["z2_p"] <= 1 for row in rows)
+
+
+def test_fit_puts_stale_prices_in_a_point_mass_not_a_collapsed_component(tmp_path):
+    from tests.helpers import app_runner
+
+    cli = app_runner("finance")
+    r = _stale_series(n=2000, share=0.12, seed=9)
+    prices = 100 * np.exp(np.r_[0.0, r.to_numpy()].cumsum())
+    pd.DataFrame({"Date": pd.bdate_range("2001-01-01", periods=prices.size), "Close": prices}).to_csv(
+        tmp_path / "STALE.csv", index=False)
+    import json
+
+    res = cli("fit", tmp_path / "STALE.csv", "--json", "--max-components", "4")
+    out = json.loads(res.output)
+    assert out["ticker"] == "STALE" and out["point_masses"][0]["value"] == 0.0
+    assert out["point_masses"][0]["share"] == pytest.approx(np.mean(r.to_numpy() == 0))
+    assert min(c["sd"] for c in out["components"]) > 1e-3            # no component on the zeros
+    rows = {row["model"]: row for row in out["comparison"]}
+    assert rows["gmm"]["n_params"] == 3 * out["n_components"] - 1 + 1  # + the atom's share
+    # without the point mass, BIC's best K has a component of almost no width on the zeros (the issue's
+    # artefact): the width rule passes that K over, and says so
+    res = cli("fit", tmp_path / "STALE.csv", "--json", "--max-components", "4", "--no-point-masses")
+    out = json.loads(res.output)
+    assert out["passed_over"] and "sd" in next(iter(out["passed_over"].values()))
+    assert min(c["sd"] for c in out["components"]) > 1e-3
