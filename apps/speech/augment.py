@@ -13,7 +13,7 @@ import numpy as np
 
 from gmmkit.exceptions import ParameterError
 
-__all__ = ["add_noise", "telephone_band", "conditions", "CONDITIONS"]
+__all__ = ["add_noise", "telephone_band", "conditions", "check_conditions", "CONDITIONS"]
 
 #: Named conditions: clean, white noise at 10 dB SNR, telephone band (300-3400 Hz).
 CONDITIONS = ("clean", "noise10", "telephone")
@@ -38,20 +38,28 @@ def telephone_band(y, sr, lo=300.0, hi=3400.0, order=6):
     if not 0 < lo < hi < sr / 2:
         raise ParameterError(f"need 0 < lo < hi < sr/2, got {lo}, {hi} at {sr} Hz")
     sos = butter(order, [lo, hi], btype="bandpass", fs=sr, output="sos")
-    return sosfiltfilt(sos, np.asarray(y, dtype=np.float64)).astype(np.float32)
+    y = np.asarray(y, dtype=np.float64)
+    pad = min(3 * (2 * len(sos) + 1), max(y.size - 1, 0))  # scipy's default, or less for tiny inputs
+    return sosfiltfilt(sos, y, padlen=pad).astype(np.float32)
+
+
+def check_conditions(names):
+    """Refuse (ParameterError) a name that is not ``clean``, ``noiseNN`` or ``telephone``."""
+    for c in names:
+        if not (c in ("clean", "telephone") or (c.startswith("noise") and c[5:].lstrip("-").isdigit())):
+            raise ParameterError(f"unknown condition {c!r}: use clean, noiseNN (SNR in dB) or telephone")
+    return list(names)
 
 
 def conditions(y, sr, names, *, seed=0):
     """One copy of ``y`` per condition name: ``clean``, ``noiseNN`` (white noise at NN dB
     SNR) or ``telephone``."""
     out = []
-    for i, c in enumerate(names):
+    for i, c in enumerate(check_conditions(names)):
         if c == "clean":
             out.append(np.asarray(y, dtype=np.float32))
-        elif c.startswith("noise") and c[5:].lstrip("-").isdigit():
-            out.append(add_noise(y, float(c[5:]), seed=seed + i))
         elif c == "telephone":
             out.append(telephone_band(y, sr))
         else:
-            raise ParameterError(f"unknown condition {c!r}: use clean, noiseNN (SNR in dB) or telephone")
+            out.append(add_noise(y, float(c[5:]), seed=seed + i))
     return out

@@ -9,6 +9,18 @@ import typer
 from .cli_common import Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note, _save_png
 
 commands = typer.Typer()
+MultiCondition = Annotated[Optional[str], typer.Option(
+    "--multi-condition", help="Also train on degraded copies made on the fly, e.g. "
+    "noise10,noise20,telephone (white noise at 10/20 dB SNR, 300-3400 Hz band); audio only.")]
+
+
+def _conditions(text):
+    """['clean', ...] from a --multi-condition list (names checked now, before any long work)."""
+    if text is None:
+        return None
+    from .augment import check_conditions
+
+    return check_conditions(["clean", *text.split(",")])
 
 
 # ---------------------------------------------------------------------------- speakers
@@ -25,9 +37,7 @@ def ubm_cmd(
     warp: Warp = 0.0,
     rasta: Rasta = False,
     vad_method: VadMethod = "energy",
-    multi_condition: Annotated[Optional[str], typer.Option(
-        "--multi-condition", help="Also train on degraded copies made on the fly, e.g. "
-        "noise10,noise20,telephone (white noise at 10/20 dB SNR, 300-3400 Hz band); audio only.")] = None,
+    multi_condition: MultiCondition = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Force = False,
     json_out: Json = False,
@@ -49,11 +59,7 @@ def ubm_cmd(
     if max_iter < 1 or components < 1:  # checked before the features are made
         raise ParameterError(f"--max-iter {max_iter} / -k {components}: both must be at least 1")
     fe = _front_end(sr, n_mfcc, warp=warp, rasta=rasta, vad_method=vad_method)
-    conditions = None if multi_condition is None else ["clean", *multi_condition.split(",")]
-    if conditions is not None:  # names checked before the long part
-        from .augment import conditions as check
-
-        check([0.0] * 8, fe.sr, conditions)
+    conditions = _conditions(multi_condition)
     files = input_files(data)
     t0 = time.perf_counter()
     with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
@@ -89,6 +95,7 @@ def enroll_cmd(
         "--speaker", "-s", help="Speaker name (letters, digits, . _ -); omit to enrol many.")] = None,
     relevance: Annotated[float, typer.Option(help="MAP relevance factor.")] = 16.0,
     adapt: Annotated[str, typer.Option(help="Adapt means (m), weights (w), variances (v): e.g. m, mwv.")] = "m",
+    multi_condition: MultiCondition = None,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -102,7 +109,8 @@ def enroll_cmd(
     from .inputs import input_files, speaker_groups
 
     groups = {speaker: input_files(files)} if speaker is not None else speaker_groups(files)
-    done = enroll_speakers(out, ubm, groups, relevance=relevance, adapt=adapt, overwrite=force)
+    done = enroll_speakers(out, ubm, groups, relevance=relevance, adapt=adapt, overwrite=force,
+                           conditions=_conditions(multi_condition))
     summary = [{"speaker": m.name, "output": t, "files": len(p), "frames": m.n_frames} for m, t, p in done]
     if json_out:
         _emit_json(summary[0] if speaker is not None else summary)

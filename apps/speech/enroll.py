@@ -16,16 +16,19 @@ from gmmkit.exceptions import OutputExistsError
 __all__ = ["enroll_speakers"]
 
 
-def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", overwrite=False, progress=None):
+def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", overwrite=False, progress=None,
+                    conditions=None):
     """MAP-adapt the UBM in ``ubm_path`` to each speaker of ``groups`` (``{speaker: files}``,
-    audio or ``.npy``) and store the models in ``folder``.
+    audio or ``.npy``) and store the models in ``folder``. With ``conditions`` (e.g.
+    ``["clean", "noise10", "telephone"]``, audio only) each file is also used in degraded
+    copies (multi-condition enrolment, :func:`gmmkit_apps.speech.inputs.condition_frames`).
 
     Returns a list of ``(model, path, files)``, one per speaker, in the order of ``groups``.
     """
     from gmmkit.io import atomic_path
 
     from .corpus import load_ubm
-    from .inputs import frames_of
+    from .inputs import condition_frames, frames_of
     from .models import _check_same_ubm, speaker_path
     from .ubm import map_adapt, save_speaker
 
@@ -37,7 +40,10 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
                 raise OutputExistsError(f"{t} exists; pass --force to overwrite it")
     ubm, front_end = load_ubm(ubm_path)
     local = _check_same_ubm(folder, ubm, ubm_path)
-    models = [(s, map_adapt(ubm, frames_of(files, front_end), name=s, relevance=relevance, adapt=adapt))
+    def frames(files):
+        return frames_of(files, front_end) if not conditions else condition_frames(files, front_end, conditions)
+
+    models = [(s, map_adapt(ubm, frames(files), name=s, relevance=relevance, adapt=adapt))
               for s, files in groups.items()]
     if not os.path.exists(local):
         with atomic_path(local) as tmp:
