@@ -82,17 +82,23 @@ def backtest(
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ):
-    """Rolling one-period VaR backtest of the mixture, the normal and historical simulation.
+    """Rolling one-period VaR and ES backtest of the mixture, the normal and historical simulation.
 
     Every --refit periods each method is refitted on the last --window returns
-    (the mixture with warm start, K by BIC over 2..5 on the first window); the
-    table gives exceedances, Kupiec (unconditional coverage), Christoffersen
-    (independence, conditional coverage) p-values and the Basel zone of the last
-    250 days. By default (--vol gjr) a GJR-GARCH(1,1) is refitted by QMLE on each
+    (the mixture with warm start, K by BIC over 2..5 on the first window); one
+    table, a row per series (-t, repeatable), level (-l, repeatable, from the same
+    refits) and method, gives exceedances, Kupiec (unconditional coverage),
+    Christoffersen (independence, conditional coverage) p-values, the Basel zone of
+    the last 250 days, and the ES tests: Acerbi-Szekely Z2 and McNeil-Frey, with
+    p-values by simulation (--es-sims paths; 0 turns them off). Repeated exact
+    returns (stale prices) are point masses of the mixture's forecast.
+
+    By default (--vol gjr) a GJR-GARCH(1,1) is refitted by QMLE on each
     window, every method is fitted to its standardised residuals and scaled by the
     day's volatility forecast (conditional VaR: the normal is RiskMetrics-like,
     historical simulation is filtered); --vol garch (symmetric GARCH(1,1)) and
-    --vol ewma (RiskMetrics EWMA) are the other filters; --vol none is the plain,
+    --vol ewma (RiskMetrics EWMA) are the other filters, gjr-t and garch-t the same
+    with Student-t innovations; --vol none is the plain,
     unconditional window (which fails through 2008 for every method).
 
     --model hmm adds a row ``hmm``: a Markov-switching model (regimes by BIC on the
@@ -100,7 +106,7 @@ def backtest(
     warm start; each day's VaR is that of its predictive mixture (the filtered
     regime probabilities of the day before times the transition matrix).
 
-    Example: gmmkit finance backtest datasets/finance/indices.csv.gz -t SPX --plot out/
+    Example: gmmkit finance backtest datasets/finance/indices.csv.gz -t SPX -t IXIC -l 0.99 -l 0.975
     """
     from gmmkit.cli.kit import Progress, check_output
 
