@@ -114,7 +114,7 @@ def dice(a, b):
     return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
 
 
-def quality(repeats, which="all"):
+def quality(repeats, which="all", only=""):
     """Print the Dice and/or ARI tables of docs/segment.md, with each method's median wall time."""
     from make_test_images import arc9, noisy_nuclei, rectangles
     from scipy.ndimage import gaussian_filter
@@ -125,13 +125,13 @@ def quality(repeats, which="all"):
     print(f"load before: {os.getloadavg()}; medians of {repeats} runs")
     segment_image(noisy_nuclei(20)[0][:64, :64], k=2, smooth="auto", foreground="auto")  # warm kernels
     if which in ("all", "dice"):
-        _dice_table(repeats, segment_image, gaussian_filter, noisy_nuclei)
+        _dice_table(repeats, segment_image, gaussian_filter, noisy_nuclei, only)
     if which in ("all", "ari"):
-        _ari_table(repeats, segment_image, adjusted_rand_score, rectangles, arc9)
+        _ari_table(repeats, segment_image, adjusted_rand_score, rectangles, arc9, only)
     print(f"load after: {os.getloadavg()}")
 
 
-def _dice_table(repeats, segment_image, gaussian_filter, noisy_nuclei):
+def _dice_table(repeats, segment_image, gaussian_filter, noisy_nuclei, only):
     cases = [("clean", noisy_nuclei(0)), ("sigma 20", noisy_nuclei(20)), ("sigma 40", noisy_nuclei(40)),
              ("sigma 40 clipped", noisy_nuclei(40, clip=True))]
     fg_methods = {
@@ -151,6 +151,8 @@ def _dice_table(repeats, segment_image, gaussian_filter, noisy_nuclei):
     print("\n| nuclei, foreground Dice (seconds) | " + " | ".join(c for c, _ in cases) + " |")
     print("|---" * (len(cases) + 1) + "|")
     for name, fn in fg_methods.items():
+        if only not in name:
+            continue
         cells = []
         for _, (x, truth) in cases:
             mask, sec = _timed(lambda x=x, fn=fn: fn(x), repeats)
@@ -158,7 +160,7 @@ def _dice_table(repeats, segment_image, gaussian_filter, noisy_nuclei):
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
-def _ari_table(repeats, segment_image, adjusted_rand_score, rectangles, arc9):
+def _ari_table(repeats, segment_image, adjusted_rand_score, rectangles, arc9, only):
     colour = [("rectangles, sigma 45, K=4", rectangles(), 4), ("ARC2017 class map, 9 colours, K=9", arc9(), 9)]
     ari_methods = {
         "k-means (RGB)": lambda img, k: peer_labels("kmeans", img.reshape(-1, 3).astype(float), k),
@@ -174,6 +176,8 @@ def _ari_table(repeats, segment_image, adjusted_rand_score, rectangles, arc9):
     print("\n| adjusted Rand index (seconds) | " + " | ".join(c for c, _, _ in colour) + " |")
     print("|---" * (len(colour) + 1) + "|")
     for name, fn in ari_methods.items():
+        if only not in name:
+            continue
         cells = []
         for _, (img, truth), k in colour:
             labels, sec = _timed(lambda img=img, k=k, fn=fn: fn(img, k), repeats)
@@ -265,12 +269,13 @@ def main():
                     help="limit BLAS threads during the sklearn runs (default: its own choice)")
     ap.add_argument("--quality", nargs="?", const="all", choices=("all", "dice", "ari"), default=None,
                     help="Dice and/or ARI table against the peers")
+    ap.add_argument("--methods", default="", help="with --quality: only the methods whose name contains this")
     ap.add_argument("--auto-k", action="store_true", help="K chosen by -k auto on every image")
     ap.add_argument("--figures", action="store_true", help="write the docs pictures")
     args = ap.parse_args()
     if args.quality or args.auto_k or args.figures:
         if args.quality:
-            quality(args.repeats, args.quality)
+            quality(args.repeats, args.quality, args.methods)
         for flag, fn in ((args.auto_k, auto_k), (args.figures, figures)):
             if flag:
                 fn(args.repeats)
