@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: the two covariance models of the Gaussian part: full matrices, or variances only
+_DIAGONAL = {"full": False, "diag": True}
 
 
 @dataclass
@@ -57,7 +59,7 @@ class MixedParams:
 
     def n_parameters(self):
         K, D = self.means.shape
-        cov = D * (D + 1) // 2 if self.covariance_type == "full" else D
+        cov = D if self.covariances.ndim == 2 else D * (D + 1) // 2  # (K, D): diagonal
         return (K - 1) + K * (D + cov) + K * sum(t.shape[1] - 2 for t in self.cat_logp)
 
 
@@ -71,7 +73,7 @@ def gaussian_terms(p, Z):
         return out
     for k in range(K):
         diff = Z - p.means[k]
-        if p.covariance_type == "full":
+        if p.covariances.ndim == 3:  # full matrices; (K, D) holds variances
             L = np.linalg.cholesky(p.covariances[k])
             u = np.linalg.solve(L, diff.T)
             d2 = np.einsum("ij,ij->j", u, u)
@@ -110,7 +112,7 @@ def m_step(Z, codes, levels, resp, weights, covariance_type, reg_covar, alpha, s
     nk = R.sum(axis=0) + 1e-12
     means = (R.T @ Z) / nk[:, None]
     D = Z.shape[1]
-    if covariance_type == "full":
+    if not _DIAGONAL[covariance_type]:
         covs = np.empty((len(nk), D, D))
         for k in range(len(nk)):
             diff = Z - means[k]

@@ -117,7 +117,7 @@ def from_mixture(gm, *, offset=None, feature_names=None):
 
     D = int(gm.n_features_in_)
     det = GMMOutlierDetector(n_components=int(gm.n_components),
-                             covariance_type="diag" if gm.covariance_type == "diag" else "full")
+                             covariance_type={"diag": "diag"}.get(gm.covariance_type, "full"))
     names = getattr(gm, "feature_names_in_", None)
     if names is not None:  # the detector checks names; its mixture sees arrays
         gm = copy.deepcopy(gm)
