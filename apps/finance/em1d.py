@@ -44,6 +44,12 @@ class Fit1D:
 
 
 def _e_step(x, w, m, v):
+    # densities directly (one exp per point and component); the log-sum-exp form only when a
+    # point lies so far out that every component's density underflows
+    d = (w / np.sqrt(2.0 * np.pi * v)) * np.exp((-0.5 / v) * (x[:, None] - m) ** 2)
+    tot = d.sum(axis=1)
+    if np.all(tot > 1e-280):
+        return d / tot[:, None], float(np.mean(np.log(tot)))
     logp = np.log(w) - 0.5 * (np.log(v) + _LOG_2PI) - 0.5 * (x[:, None] - m) ** 2 / v
     top = logp.max(axis=1, keepdims=True)
     dens = np.exp(logp - top)
@@ -71,8 +77,8 @@ def em_1d(x, weights, means, sds, *, max_iter=500, tol=1e-6, reg=1e-6, min_sd=0.
         it += 1
         nk = resp.sum(axis=0) + 10 * np.finfo(float).eps
         w = nk / x.size
-        m = (resp * x[:, None]).sum(axis=0) / nk
-        v = (resp * (x[:, None] - m) ** 2).sum(axis=0) / nk + reg
+        m = (x @ resp) / nk
+        v = ((x - m[:, None]) ** 2 * resp.T).sum(axis=1) / nk + reg
         v = np.maximum(v, floor)
         resp, new = _e_step(x, w, m, v)
         if abs(new - ll) < tol:
