@@ -9,7 +9,7 @@ frequency, then linearly to it. At alpha = 1 with the defaults the features equa
 
     python benchmarks/bench_speech_words_variants.py [VARIANT ...]
 
-Variants: defaults novad endpoint vad40 spkcmvn cmn mels23 noc0 vtln (test-time VTLN: one warp
+Variants: defaults novad endpoint vad40 vad50 spkcmvn cmn mels23 noc0 vtln (test-time VTLN: one warp
 per speaker and per utterance, maximum likelihood over 0.86-1.14). Each takes ~35 CPU-seconds of
 training per fold.
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 FSDD = "/work/shared/data/fsdd/recordings"
 VARIANTS = {"defaults": {}, "novad": {"vad": False}, "endpoint": {"pad": 5}, "vad40": {"vad_db": 40.0},
-            "cmn": {"norm": "cmn"}, "mels23": {"n_mels": 23}, "noc0": {"c0": False},
+            "vad50": {"vad_db": 50.0}, "cmn": {"norm": "cmn"}, "mels23": {"n_mels": 23}, "noc0": {"c0": False},
             "spkcmvn": {"norm": "speaker"}, "vtln": {}}
 ALPHAS = np.round(np.arange(0.86, 1.1401, 0.02), 2)
 
