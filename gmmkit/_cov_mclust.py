@@ -66,6 +66,11 @@ class _Matrices(Full):
     def state(self, cov):
         return None
 
+    def reseed(self, cov, k, C):
+        """Every component from the data covariance: one component alone would break the
+        parts the model keeps equal (and a model file of it would be refused)."""
+        return np.broadcast_to(C, np.shape(cov)).copy()
+
     def map_estimate(self, cov, nk, L, nu, outer, D):
         _no_prior(self.name)
 
@@ -80,6 +85,10 @@ class _Variances(Diag):
         w = _diag_scatter(nk, means, sxx) + reg * nk[:, None]
         with np.errstate(all="ignore"):  # a zero variance gives NaN: the M-step re-seeds or says so
             return self.estimate(w, nk, n_total, None if previous is None else ms.state_from_diag(previous))
+
+    def reseed(self, cov, k, C):
+        """Every component from the data's variances (see :meth:`_Matrices.reseed`)."""
+        return np.broadcast_to(np.diag(C), np.shape(cov)).copy()
 
     def map_estimate(self, cov, nk, L, nu, outer, D):
         _no_prior(self.name)

@@ -198,11 +198,13 @@ def test_equal_parts_checked_on_load(model, tmp_path):
     gm, X = _structured(model)
     gm.save(tmp_path / "ok.gmm")
     gmmkit.load(tmp_path / "ok.gmm")
+    entry, (K, D) = covariance_type(model), gm.means_.shape
+    # re-seeding one component keeps what the model keeps equal
+    entry.check_structure(entry.reseed(gm.covariances_, 1, np.cov(X, rowvar=False)), K, D)
     bad = _tampered(model, gm.covariances_)
     with pytest.raises(ParameterError, match=f"covariance_type='{model}'.*component") as exc:
         GaussianMixture.from_parameters(gm.weights_, gm.means_, bad, covariance_type=model)
     assert "\n" not in str(exc.value)
-    entry = covariance_type(model)
     gm._set_parameters(gm.weights_, gm.means_, bad, entry.precision_cholesky(bad))
     gm.save(tmp_path / "bad.gmm")
     with pytest.raises(Exception, match=model):
