@@ -36,15 +36,29 @@ VERY_NOISY_CNR = 1.3
 SELECT_PIXELS = 20_000
 
 
-def noise_sd(grid):
-    """(D,) noise standard deviation of every channel of an (H, W, D) float array."""
+def noise_sd(grid, valid=None):
+    """(D,) noise standard deviation of every channel of an (H, W, D) float array.
+
+    ``valid`` (H, W) bool, optional: only 3x3 windows made entirely of valid pixels count
+    (point masses - clipped values - would make the noise look weaker than it is).
+    """
     g = np.asarray(grid, dtype=np.float64)
     H, W = g.shape[:2]
     if H < 3 or W < 3:
         return np.zeros(g.shape[2])
     d = g[:, :-2] - 2 * g[:, 1:-1] + g[:, 2:]
-    dd = d[:-2] - 2 * d[1:-1] + d[2:]
-    return math.sqrt(math.pi / 2) * np.abs(dd).sum(axis=(0, 1)) / (6.0 * (H - 2) * (W - 2))
+    dd = np.abs(d[:-2] - 2 * d[1:-1] + d[2:])
+    if valid is None:
+        return math.sqrt(math.pi / 2) * dd.sum(axis=(0, 1)) / (6.0 * (H - 2) * (W - 2))
+    v = np.asarray(valid, dtype=bool)
+    win = np.ones((H - 2, W - 2), dtype=bool)
+    for dr in range(3):
+        for dc in range(3):
+            win &= v[dr:dr + H - 2, dc:dc + W - 2]
+    n = int(win.sum())
+    if n < 100:
+        return noise_sd(grid)
+    return math.sqrt(math.pi / 2) * dd[win].sum(axis=0) / (6.0 * n)
 
 
 def contrast_to_noise(means, sd):

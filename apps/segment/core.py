@@ -320,7 +320,8 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     n_min = 2 if k == "auto" else k
     if n_usable < max(n_min, 2):
         raise DataError(f"only {n_usable} usable pixel(s), fewer than k={n_min}")
-    sd = noise_sd(X[:, : X.shape[1] - (2 if spatial > 0 else 0)].reshape(H, W, -1))
+    sd = noise_sd(X[:, : X.shape[1] - (2 if spatial > 0 else 0)].reshape(H, W, -1),
+                  valid=None if not spikes else ~spike_pixels(pic.pixels, spikes).reshape(H, W))
     reg_covar = 1e-6
     clipped = clipped_channels(pic.pixels, pic.mask) if point_masses and not pic.is_gray else []
     if clipped:
