@@ -339,3 +339,17 @@ def test_select_lrt_info_bootstrap_and_fit_merge(runner, cli, iris, fitted):
     np.testing.assert_allclose([r["entropy"] for r in merged["sequence"]], res.entropy[::-1], rtol=1e-6)
     human = run_ok(runner, cli, ["fit", iris, "-k", "3", "--seed", "0", "--merge"])
     assert "components merged by entropy" in human.stdout and "elbow of the entropy" in human.stdout
+
+
+def test_select_init_hc_picks_mclusts_model_on_faithful(runner, cli):
+    """``--init hc``: one hierarchical tree for every K and model, as Mclust() (its pick: EEE,3)."""
+    import json
+
+    from tests.helpers import ROOT
+
+    faithful = str(ROOT / "datasets" / "tables" / "faithful.csv")
+    res = runner.invoke(cli, ["select", faithful, "--init", "hc", "-k", "1..4", "-c", "EEE,VVE,VVV", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["best"] == {"n_components": 3, "covariance_type": "EEE"}
+    kmeans = runner.invoke(cli, ["select", faithful, "-k", "1..4", "-c", "EEE,VVE,VVV", "--seed", "0", "--json"])
+    assert json.loads(kmeans.stdout)["best"] != {"n_components": 3, "covariance_type": "EEE"}  # the start matters

@@ -22,6 +22,7 @@ from .options import (
     CriterionOpt,
     ForceOpt,
     HeaderOpt,
+    InitOpt,
     JsonOpt,
     MaxIterOpt,
     NInitOpt,
@@ -53,8 +54,7 @@ def fit(
     max_iter: MaxIterOpt = 100,
     tol: TolOpt = 1e-3,
     reg_covar: RegOpt = 1e-6,
-    init: Annotated[str, typer.Option(
-        "--init", help="Initialisation: kmeans, k-means++, random or random_from_data.")] = "kmeans",
+    init: InitOpt = "kmeans",
     criterion: CriterionOpt = "bic",
     weights: WeightsOpt = None,
     float32: Annotated[bool, typer.Option("--float32", help="Compute in float32 (half the memory).")] = False,

@@ -23,6 +23,10 @@ CovOpt = Annotated[str, typer.Option(
                                "(EII ... VVV); chosen by the criterion among a comma list, 'all' "
                                "(mclust's 14) or 'sklearn' (the four).")]
 NInitOpt = Annotated[int, typer.Option("--n-init", min=1, help="EM restarts; the best is kept.")]
+InitOpt = Annotated[str, typer.Option(
+    "--init", help="Initialisation: kmeans, k-means++, random, random_from_data, or hc (mclust's "
+                   "model-based hierarchical clustering; with select, one tree for every K and model, "
+                   "as Mclust()).")]
 MaxIterOpt = Annotated[int, typer.Option("--max-iter", min=1, help="Maximum EM iterations per restart.")]
 TolOpt = Annotated[float, typer.Option("--tol", min=0.0, help="Stop when the mean log-likelihood gains less.")]
 RegOpt = Annotated[float, typer.Option("--reg-covar", min=0.0, help="Added to covariance diagonals.")]

@@ -15,6 +15,7 @@ from .options import (
     DataArg,
     ForceOpt,
     HeaderOpt,
+    InitOpt,
     JsonOpt,
     MaxIterOpt,
     NBootOpt,
@@ -60,6 +61,7 @@ def select(
                       "the bootstrap likelihood-ratio test (mclust's mclustBootstrapLRT), from K = 1 "
                       "until a test is not significant at --level.")] = False,
     n_boot: NBootOpt = 999,
+    init: InitOpt = "kmeans",
     level: Annotated[float, typer.Option("--level", min=0.0, max=1.0,
                                          help="Significance level of --lrt.")] = 0.05,
     seed: SeedOpt = None,
@@ -94,7 +96,7 @@ def select(
     X, names, w = read_with_weights(data, columns, weights, header)
     t0 = time.perf_counter()
     res = run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init, max_iter=max_iter,
-                     tol=tol, reg_covar=reg_covar, seed=seed, jobs=jobs, quiet=quiet_flag)
+                     tol=tol, reg_covar=reg_covar, seed=seed, jobs=jobs, quiet=quiet_flag, init=init)
     seconds = time.perf_counter() - t0
     est = res.best_model_
     selection = {"criterion": res.criterion, "k": ks, "covariance_types": list(types),
