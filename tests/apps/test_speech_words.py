@@ -220,6 +220,16 @@ def test_cli_connected_digit_strings(digits_model, cli):
     assert bad.exit_code == 2 and "--connected" in bad.output
 
 
+def test_cli_vad_threshold_travels_in_the_model(cli, tmp_path):
+    files = [os.path.join(DIGITS, f"{d}_{s}_{n}.flac") for d in "01" for s in ("george", "lucas") for n in range(3)]
+    cli("train", *files, "-o", tmp_path / "m.gmmw", "--vad-db", "40", "--mix", "1", "--states", "3")
+    _, extra = WordRecognizer.load(tmp_path / "m.gmmw")
+    fe = FrontEnd.from_dict(extra["speech_front_end"])
+    assert fe.vad_db == 40.0
+    loud = extract(files[0], fe)
+    assert len(loud) >= len(extract(files[0], FrontEnd(n_mfcc=13)))  # a lower floor keeps more frames
+
+
 def test_model_file_round_trip(digits_model, tmp_path):
     model, _ = digits_model
     rec, extra = WordRecognizer.load(model)
