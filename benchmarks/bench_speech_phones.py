@@ -36,6 +36,7 @@ def main(argv=None):
     ap.add_argument("--test-speeds", default="0.9,1.1", help="also score each test segment at these speeds")
     ap.add_argument("--penalty", type=float, default=-10.0, help="phone-entry penalty of the phone loop")
     ap.add_argument("--voices", default="slt,awb,rms,kal16")
+    ap.add_argument("--confusion", help="PNG: confusion matrix of the first held-out voice (models with the copies)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     speeds = [float(v) for v in args.speeds.split(",") if v]
@@ -59,8 +60,14 @@ def main(argv=None):
         if speeds:
             aug = WordRecognizer(**PHONE_MODEL).fit([X[v][i] for v in [1.0] + speeds for i in tr],
                                                     np.tile(y[tr], 1 + len(speeds)))
-            acc_aug = np.mean(aug.predict(test) == y[te])
+            pred = aug.predict(test)
+            acc_aug = np.mean(pred == y[te])
             best = aug
+            if args.confusion and held == args.voices.split(",")[0]:
+                from gmmkit_apps.speech.cli_words import _plot_confusion
+                from gmmkit_apps.speech.metrics import classification_scores
+
+                _plot_confusion(classification_scores(y[te], pred, aug.words_)[2], args.confusion, acc_aug, True)
         else:
             best = hmm
         versions = [[X[v][i] for i in te] for v in test_speeds]
