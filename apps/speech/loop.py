@@ -13,10 +13,9 @@ reference length (:func:`word_errors`).
 >>> from gmmkit_apps.speech.words import WordRecognizer
 >>> from gmmkit_apps.speech.loop import WordLoop
 >>> rng = np.random.default_rng(0)
->>> sound = {"up": (-3, 3), "down": (3, -3)}
+>>> sound = {"up": [(-3, 3), (3, 3)], "down": [(3, -3), (-3, -3)]}   # two sounds each
 >>> def say(word, n=12):
-...     a, b = sound[word]
-...     return np.vstack([rng.normal(a, 1, (n, 2)), rng.normal(b, 1, (n, 2))])
+...     return np.vstack([rng.normal(m, 1, (n, 2)) for m in sound[word]])
 >>> rec = WordRecognizer(n_mix=1).fit([say(w) for w in ["up", "down"] * 5], ["up", "down"] * 5)
 >>> WordLoop(rec).decode(np.vstack([say("up"), say("down"), say("down")]))
 ['up', 'down', 'down']
