@@ -115,10 +115,19 @@ def read_segments(path, *, split=None):
         df = df[df["split"] == split]
         if len(df) == 0:
             raise DataError(f"{path}: no rows with split == {split!r}")
+    import pandas as pd
+
+    df = df.copy()
+    for col in ("start", "end"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        text = values.isna() & df[col].notna()
+        if text.any():
+            row = int(np.flatnonzero(text.values)[0])
+            raise DataError(f"{path}: row {row + 2}: {col} {df[col].iloc[row]!r} is not a number of seconds")
+        df[col] = values
     bad = ~(np.isfinite(df["start"].astype(float)) & (df["end"].astype(float) > df["start"].astype(float)))
     if bad.any():
         raise DataError(f"{path}: row {int(np.flatnonzero(bad.values)[0]) + 2} needs start < end")
-    df = df.copy()
     base = os.path.dirname(os.path.abspath(path))
     df["path"] = [_resolve(base, f) for f in df["file"]]
     label = "phone" if "phone" in df.columns else "label" if "label" in df.columns else None

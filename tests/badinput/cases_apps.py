@@ -1,0 +1,76 @@
+"""The applications' commands: outliers, segment, finance, speech (issue 23's cases and more)."""
+import io
+import wave
+
+import numpy as np
+
+from tests.badinput import makers as mk
+from tests.badinput.kit import error, ok
+
+T = "{tmp}"
+IDX = "{data}/finance/indices.csv.gz"
+IMG = "{data}/images/coins.png"
+SPK = "{data}/speech/speakers/allison/agent-alreadyon.flac"
+
+
+def wav_rate_zero(path, assets):
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes((np.sin(np.arange(8000) / 5) * 8000).astype("<i2").tobytes())
+    blob = bytearray(buf.getvalue())
+    blob[24:28] = (0).to_bytes(4, "little")  # the header's sample rate
+    path.write_bytes(bytes(blob))
+
+
+def eps_named_png(path, assets):
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+
+
+SEGMENTS_BAD_START = "file,start,end,label\n" + f"{SPK},abc,0.5,x\n"
+
+CASES = [
+    # --- outliers
+    error("outliers-threshold-nan", "outliers", "{iris}", "--threshold", "nan"),
+    error("outliers-contamination-above-one", "outliers", "{iris}", "--contamination", "1.5"),
+    error("outliers-seed-negative", "outliers", "{iris}", "--seed", "-1"),
+    error("outliers-show-negative", "outliers", "{iris}", "--explain", "--show", "-5"),
+    error("outliers-out-exists", "outliers", "{iris}", "-o", f"{T}/o.csv", files={"o.csv": "precious"},
+          keep=("o.csv",)),
+    error("outliers-columns-unknown", "outliers", "{iris}", "--columns", "nosuch"),
+    error("outliers-model-not-a-model", "outliers", "{iris}", "--model", "{iris}"),
+    ok("outliers-ok", "outliers", "{iris}", "-q"),
+    # --- segment
+    error("segment-k-max-huge", "segment", IMG, "-k", "auto", "--k-max", "100000", "-o", f"{T}/s"),
+    error("segment-k-huge", "segment", IMG, "-k", "100000", "-o", f"{T}/s"),
+    error("segment-eps-named-png", "segment", f"{T}/x.png", "-o", f"{T}/s", files={"x.png": eps_named_png}),
+    error("segment-text-named-png", "segment", f"{T}/x.png", "-o", f"{T}/s", files={"x.png": "hello"}),
+    error("segment-smooth-method-unknown", "segment", IMG, "--smooth", "1", "--smooth-method", "magic",
+          "-o", f"{T}/s"),
+    error("segment-out-is-a-file", "segment", IMG, "-o", f"{T}/s", files={"s": "precious"}, keep=("s",)),
+    # --- finance
+    error("finance-same-ticker-twice", "finance", "portfolio", IDX, "-t", "SPX", "-t", "SPX"),
+    error("finance-unknown-ticker", "finance", "risk", IDX, "-t", "NOPE"),
+    error("finance-level-above-one", "finance", "risk", IDX, "-t", "SPX", "-l", "1.5"),
+    error("finance-level-nan", "finance", "risk", IDX, "-t", "SPX", "-l", "nan"),
+    error("finance-weights-wrong-count", "finance", "portfolio", IDX, "-t", "SPX", "-t", "IXIC", "-w", "1"),
+    error("finance-absurd-prices", "finance", "fit", f"{T}/p.csv",
+          files={"p.csv": mk.table("Date,Close\n" + "".join(
+              f"2020-01-{d:02d},{10.0 ** (300 if d % 2 else -300)}\n" for d in range(1, 29)))}),
+    error("finance-ambiguous-dates", "finance", "fit", f"{T}/p.csv",
+          files={"p.csv": mk.table("Date,Close\n" + "".join(
+              f"{d:02d}/{m:02d}/2018,{100 + d + 30 * m}\n" for m in (1, 2) for d in range(1, 13)))},
+          match="dayfirst|date-format|day"),
+    # --- speech
+    error("speech-verify-threshold-nan", "speech", "verify", SPK, "--threshold", "nan", "--models", T,
+          "--speaker", "allison"),
+    error("speech-ubm-max-iter-zero", "speech", "ubm", SPK, "--max-iter", "0", "-o", f"{T}/u.gmm"),
+    error("speech-wav-rate-zero", "speech", "features", f"{T}/x.wav", "-o", f"{T}/f",
+          files={"x.wav": wav_rate_zero}),
+    error("speech-segment-start-not-a-number", "speech", "phonemes", "train", f"{T}/seg.csv",
+          "-o", f"{T}/p.gmmc", files={"seg.csv": SEGMENTS_BAD_START}),
+    error("speech-features-out-exists", "speech", "features", SPK, "-o", T,
+          files={"agent-alreadyon.npy": b"precious"}, keep=("agent-alreadyon.npy",)),
+]
