@@ -70,6 +70,29 @@ def prepare(cache):
     print(f"{len(rows)} files ({len(common)} prompts x {len(roots)} voices) in {cache}")
 
 
+SCORES = {}  # condition -> (normalised score matrices, trial labels) of the last configuration run
+
+
+def plot_dets(path, title):
+    """DET curves, raw and AS-norm, for every condition of the last configuration run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gmmkit_apps.speech.metrics import eer, plot_det
+
+    fig, ax = plt.subplots(figsize=(5.2, 5.2), dpi=90)
+    for cond, (norm, y) in SCORES.items():
+        for m in ("raw", "snorm"):
+            s = norm[m].ravel()
+            plot_det(s, y, ax=ax, label=f"{cond}, {'AS-norm' if m == 'snorm' else m}: EER {100 * eer(s, y)[0]:.2f}%")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def read_lists(cache):
     with open(os.path.join(cache, "lists.csv"), newline="") as fh:
         return [(r["speaker"], os.path.join(cache, r["file"]), r["split"]) for r in csv.DictReader(fh)]
@@ -137,6 +160,7 @@ def run_config(rows, opts, multi, k, top_n, seed=0):
         zc, tc = cohort_scores(ubm, cohort, stack, frames)
         norm = normalise(raw, zc, tc, names, cohort.labels, top_n=top_n)
         truth = [s for s, _, _ in ok]
+        SCORES[cond] = (norm, (np.asarray(truth)[:, None] == np.asarray(names)[None, :]).ravel())
         res[cond] = {m: verification(S, truth, names) for m, S in norm.items()}
         res[cond]["refused"] = len(test) - len(ok)
     return res, setup, (ubm, models, cohort, clean, names, fe)
@@ -188,6 +212,7 @@ def main():
     ap.add_argument("-k", type=int, default=256)
     ap.add_argument("--top-n", type=int, default=50)
     ap.add_argument("--open-set", action="store_true")
+    ap.add_argument("--det", help="PNG of the DET curves of the last configuration (raw and AS-norm)")
     a = ap.parse_args()
     if a.prepare or not os.path.exists(os.path.join(a.cache, "lists.csv")):
         prepare(a.cache)
@@ -210,6 +235,8 @@ def main():
                       f"in-set error {100 * v['in_set_error']:.1f}%)")
         print(f"{name:15s} setup {setup:.0f} s, total {time.perf_counter() - t0:.0f} s, "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
+    if a.det:
+        plot_dets(a.det, f"GMM-UBM {a.k}, {name}: 7 voices, 2,940 trials per condition")
 
 
 if __name__ == "__main__":
