@@ -9,7 +9,7 @@ Prints WER (substitutions, deletions, insertions) per held-out speaker for a few
 penalties, and the isolated-digit accuracy of the same models on the same speaker beside it.
 
     python datasets/speech/make_connected.py /work/shared/data/fsdd/recordings /tmp/connected 25
-    python benchmarks/bench_speech_connected.py --strings /tmp/connected
+    python benchmarks/bench_speech_connected.py --strings /tmp/connected [--penalties=0,-20,-40]
 """
 from __future__ import annotations
 
