@@ -10,7 +10,7 @@ from typing import Annotated, List
 
 import typer
 
-from .cli_common import Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note
+from .cli_common import Denoise, Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note
 from .cli_speaker import commands as _speaker_commands
 from .cli_words import phonemes, words
 
@@ -42,6 +42,7 @@ def features_cmd(
     cmvn: Annotated[bool, typer.Option("--cmvn/--no-cmvn", help="Mean/variance-normalise.")] = True,
     warp: Warp = 0.0,
     rasta: Rasta = False,
+    denoise: Denoise = False,
     vad_method: VadMethod = "energy",
     force: Force = False,
     json_out: Json = False,
@@ -61,7 +62,8 @@ def features_cmd(
     from .corpus import audio_files, write_features
 
     files = audio_files(audio)
-    fe = _front_end(sr, n_mfcc, vad, cmvn, warp=warp, rasta=rasta, vad_method=vad_method)
+    fe = _front_end(sr, n_mfcc, vad, cmvn, warp=warp, rasta=rasta, vad_method=vad_method,
+                    denoise=denoise)
     check_output(out, folder=True)
     for f in files:  # nothing is replaced without --force (checked before the first write)
         check_output(os.path.join(out, os.path.splitext(os.path.basename(f))[0] + ".npy"), force)

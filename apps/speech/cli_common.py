@@ -13,6 +13,7 @@ NMfcc = Annotated[int, typer.Option("--n-mfcc", help="MFCCs per frame (deltas tr
 Warp = Annotated[float, typer.Option(
     "--warp", help="Feature warping window in seconds (e.g. 3) instead of CMVN; 0 = off.")]
 Rasta = Annotated[bool, typer.Option("--rasta/--no-rasta", help="RASTA-filter the cepstra (channel robustness).")]
+Denoise = Annotated[bool, typer.Option("--denoise/--no-denoise", help="Spectral subtraction of steady noise.")]
 VadMethod = Annotated[str, typer.Option(
     "--vad-method", help="Voice activity detector: energy, or gmm (two-Gaussian energy fit, noise-robust).")]
 
@@ -29,10 +30,12 @@ def _emit_json(obj):
     print_json(obj)
 
 
-def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True, *, warp=0.0, rasta=False, vad_method="energy"):
+def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True, *, warp=0.0, rasta=False, vad_method="energy",
+               denoise=False):
     from .features import FrontEnd
 
-    return FrontEnd(sr=sr, n_mfcc=n_mfcc, vad=vad, cmvn=cmvn, warp=warp, rasta=rasta, vad_method=vad_method)
+    return FrontEnd(sr=sr, n_mfcc=n_mfcc, vad=vad, cmvn=cmvn, warp=warp, rasta=rasta, vad_method=vad_method,
+                    denoise=denoise)
 
 
 def _save_png(fig, path, force):

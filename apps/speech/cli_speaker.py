@@ -6,7 +6,21 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .cli_common import Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note, _save_png
+from .cli_common import (
+    Denoise,
+    Force,
+    Json,
+    NMfcc,
+    Quiet,
+    Rasta,
+    Sr,
+    VadMethod,
+    Warp,
+    _emit_json,
+    _front_end,
+    _note,
+    _save_png,
+)
 
 commands = typer.Typer()
 MultiCondition = Annotated[Optional[str], typer.Option(
@@ -36,6 +50,7 @@ def ubm_cmd(
     n_mfcc: NMfcc = 20,
     warp: Warp = 0.0,
     rasta: Rasta = False,
+    denoise: Denoise = False,
     vad_method: VadMethod = "energy",
     multi_condition: MultiCondition = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -58,7 +73,8 @@ def ubm_cmd(
     check_output(out, force)
     if max_iter < 1 or components < 1:  # checked before the features are made
         raise ParameterError(f"--max-iter {max_iter} / -k {components}: both must be at least 1")
-    fe = _front_end(sr, n_mfcc, warp=warp, rasta=rasta, vad_method=vad_method)
+    fe = _front_end(sr, n_mfcc, warp=warp, rasta=rasta, vad_method=vad_method,
+                    denoise=denoise)
     conditions = _conditions(multi_condition)
     files = input_files(data)
     t0 = time.perf_counter()
