@@ -309,7 +309,8 @@ def words_recognize(
         "--connected", help="Each file holds several words in a row: recognise the word string (one "
                             "Viterbi pass over a loop of the word models).")] = False,
     word_penalty: Annotated[float, typer.Option(
-        "--word-penalty", help="With --connected: log-probability added per word (lower: fewer words).")] = 0.0,
+        "--word-penalty", help="With --connected: log-probability added per word (lower: fewer words; "
+                               "-40 to -80 gave the fewest errors on FSDD digit strings).")] = 0.0,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
