@@ -1,5 +1,5 @@
 """Speaker-independent digit recognition on FSDD: the standard speaker-normalisation tools,
-each switched on alone, leave-one-speaker-out (the table "what was tried" of docs/speech_words.md).
+each switched on alone, leave-one-speaker-out (the table "what was tried" of docs/speech.md).
 
 The MFCCs are recomputed here with the front end's own pieces (framing, window, mel scale, deltas,
 VAD, CMVN of ``gmmkit_apps.speech.features``) so that the mel filter bank can be warped for
