@@ -42,6 +42,7 @@ from .cli_common import (
     TickerOpt,
     app,
     check_finite,
+    check_plot,
     echo,
     json_out,
     kind_note,
@@ -94,6 +95,7 @@ def fit(
     from .pointmass import fit_returns
 
     check_output(save, force)
+    check_plot(plot)
     o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
               dayfirst, date_format)
     r, freq, log = load(data, o)
@@ -322,6 +324,7 @@ def regimes(
 
     check_model(model)
     check_output(out, force)
+    check_plot(plot)
     o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
               dayfirst, date_format)
     r, freq, log = load(data, o)

@@ -34,6 +34,7 @@ from .cli_common import (
     TickerOpt,
     app,
     check_finite,
+    check_plot,
     echo,
     json_out,
     load,
@@ -114,11 +115,12 @@ def backtest(
     from .switching import check_model
 
     check_model(model)
+    check_output(out, force)
+    check_plot(plot)
     levels = sorted(set(level or [0.99]))
     o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
              dayfirst, date_format)
     r, freq, log = load(data, o)
-    check_output(out, force)
     names = [str(c) for c in r.columns]
     if plot_dir(plot) is not None:
         from .plots import safe_name

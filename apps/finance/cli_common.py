@@ -94,6 +94,16 @@ def json_out(obj):
     print_json(obj)
 
 
+def check_plot(plot):
+    """``--plot``: a folder for the pictures, and matplotlib, checked before any work."""
+    if plot is None:
+        return
+    from gmmkit.cli.kit import check_output, require_matplotlib
+
+    check_output(plot, folder=True)
+    require_matplotlib("--plot")
+
+
 def plot_dir(plot):
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)

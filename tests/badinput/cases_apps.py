@@ -29,6 +29,8 @@ def eps_named_png(path, assets):
     path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
 
 
+NO_MPL = ("matplotlib", "matplotlib.pyplot")
+
 SEGMENTS_BAD_START = "file,start,end,label\n" + f"{SPK},abc,0.5,x\n"
 
 CASES = [
@@ -41,6 +43,8 @@ CASES = [
           keep=("o.csv",)),
     error("outliers-columns-unknown", "outliers", "{iris}", "--columns", "nosuch"),
     error("outliers-model-not-a-model", "outliers", "{iris}", "--model", "{iris}"),
+    error("outliers-plot-without-matplotlib", "outliers", "{iris}", "-o", f"{T}/o.csv", "--plot", f"{T}/p.png",
+          without=NO_MPL, match="matplotlib", absent=("o.csv", "p.png")),
     ok("outliers-ok", "outliers", "{iris}", "-q"),
     # --- segment
     error("segment-k-max-huge", "segment", IMG, "-k", "auto", "--k-max", "100000", "-o", f"{T}/s"),
@@ -63,6 +67,10 @@ CASES = [
           files={"p.csv": mk.table("Date,Close\n" + "".join(
               f"{d:02d}/{m:02d}/2018,{100 + d + 30 * m}\n" for m in (1, 2) for d in range(1, 13)))},
           match="dayfirst|date-format|day"),
+    error("finance-backtest-plot-without-matplotlib", "finance", "backtest", IDX, "-t", "SPX", "--out",
+          f"{T}/bt.csv", "--plot", f"{T}/pl", without=NO_MPL, match="matplotlib", absent=("bt.csv", "pl")),
+    error("finance-fit-plot-without-matplotlib", "finance", "fit", IDX, "-t", "SPX", "--save", f"{T}/m.gmm",
+          "--plot", f"{T}/pl", without=NO_MPL, match="matplotlib", absent=("m.gmm", "pl")),
     # --- speech
     error("speech-verify-threshold-nan", "speech", "verify", SPK, "--threshold", "nan", "--models", T,
           "--speaker", "allison"),
