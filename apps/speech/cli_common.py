@@ -30,6 +30,15 @@ def _emit_json(obj):
     print_json(obj)
 
 
+def _report(obj, json_out, quiet, *lines):
+    """With --json, ``obj`` as JSON on stdout; otherwise each line as a note (none with --quiet)."""
+    if json_out:
+        _emit_json(obj)
+        return
+    for line in lines:
+        _note(quiet, line)
+
+
 def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True, *, warp=0.0, rasta=False, vad_method="energy",
                denoise=False):
     from .features import FrontEnd

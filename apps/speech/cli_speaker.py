@@ -19,6 +19,7 @@ from .cli_common import (
     _emit_json,
     _front_end,
     _note,
+    _report,
     _save_png,
 )
 
@@ -93,11 +94,8 @@ def ubm_cmd(
     summary = {"output": str(out), "files": len(files), "frames": n, "components": components,
                "n_iter": int(ubm.n_iter_), "converged": bool(ubm.converged_),
                "seconds": round(time.perf_counter() - t1, 2)}
-    if json_out:
-        _emit_json(summary)
-    else:
-        _note(quiet, f"{out}: {summary['n_iter']} EM iterations in {summary['seconds']} s"
-                     f"{'' if ubm.converged_ else ' (not converged)'}")
+    _report(summary, json_out, quiet, f"{out}: {summary['n_iter']} EM iterations in {summary['seconds']} s"
+                                      f"{'' if ubm.converged_ else ' (not converged)'}")
 
 
 @commands.command("enroll")
@@ -128,12 +126,9 @@ def enroll_cmd(
     done = enroll_speakers(out, ubm, groups, relevance=relevance, adapt=adapt, overwrite=force,
                            conditions=_conditions(multi_condition))
     summary = [{"speaker": m.name, "output": t, "files": len(p), "frames": m.n_frames} for m, t, p in done]
-    if json_out:
-        _emit_json(summary[0] if speaker is not None else summary)
-    else:
-        for r in summary:
-            _note(quiet, f"{r['output']}: {r['speaker']} enrolled from {r['files']} files "
-                         f"({r['frames']} speech frames)")
+    _report(summary[0] if speaker is not None else summary, json_out, quiet,
+            *(f"{r['output']}: {r['speaker']} enrolled from {r['files']} files ({r['frames']} speech frames)"
+              for r in summary))
 
 
 TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per frame.")]

@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .cli_common import Force, Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _note, _save_png
+from .cli_common import Force, Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _report, _save_png
 
 phonemes = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="""Phoneme or word classifier: one GMM per class.
@@ -85,11 +85,8 @@ def phonemes_train(
     clf.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict()})
     summary = {"output": str(out), "classes": len(clf.classes_), "sequences": len(keep),
                "frames": int(sum(len(seqs[i]) for i in keep))}
-    if json_out:
-        _emit_json(summary)
-    else:
-        _note(quiet, f"{out}: {summary['classes']} classes from {summary['sequences']} sequences "
-                     f"({summary['frames']} frames)")
+    _report(summary, json_out, quiet, f"{out}: {summary['classes']} classes from {summary['sequences']} "
+                                      f"sequences ({summary['frames']} frames)")
 
 
 @phonemes.command("classify")
@@ -283,11 +280,9 @@ def words_train(
                "states": {str(w): int(m.n_components) for w, m in zip(rec.words_, rec.models_)},
                "mix": {str(w): int(m.n_mix) for w, m in zip(rec.words_, rec.models_)},
                "feature_seconds": round(t1 - t0, 2), "train_seconds": round(t2 - t1, 2)}
-    if json_out:
-        _emit_json(summary)
-    else:
-        _note(quiet, f"{out}: {len(rec.words_)} words from {len(files)} files ({summary['frames']} frames); "
-                     f"features {summary['feature_seconds']} s, Baum-Welch {summary['train_seconds']} s")
+    _report(summary, json_out, quiet,
+            f"{out}: {len(rec.words_)} words from {len(files)} files ({summary['frames']} frames); "
+            f"features {summary['feature_seconds']} s, Baum-Welch {summary['train_seconds']} s")
 
 
 def _load_words(model):
