@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..kit import Progress, check_output, escape, fmt, is_quiet, parse_k, print_json, require_matplotlib, stdout_console
-from .common import fit_metadata, read_with_weights, run_select
+from .common import fit_metadata, load_kernels, read_with_weights, run_select
 from .options import (
     ColumnsOpt,
     CriterionOpt,
@@ -94,6 +94,7 @@ def select(
     ks = parse_k(k)
     types = covariance_types(covariance)
     X, names, w = read_with_weights(data, columns, weights, header)
+    load_kernels(X, types, init)  # start-up, not selection time
     t0 = time.perf_counter()
     res = run_select(X, ks, types, criterion, sample_weight=w, n_init=n_init, max_iter=max_iter,
                      tol=tol, reg_covar=reg_covar, seed=seed, jobs=jobs, quiet=quiet_flag, init=init)
