@@ -13,37 +13,24 @@ from typing import List, Optional
 import typer
 
 from .cli_common import (
-    DataArg,
-    DateFormatOpt,
-    DayfirstOpt,
-    DropnaOpt,
-    EndOpt,
     ForceOpt,
-    FreqOpt,
-    GapsOpt,
     JsonOpt,
     KOpt,
-    LogReturnsOpt,
     MaxKOpt,
     MaxStatesOpt,
     MixOpt,
     ModelOpt,
     NoAtomsOpt,
     Opts,
-    PercentOpt,
     PlotOpt,
     QuietOpt,
-    ReturnsOpt,
     SeedOpt,
-    SimpleOpt,
-    SimpleReturnsOpt,
-    StartOpt,
     StatesOpt,
-    TickerOpt,
     app,
     check_finite,
     check_plot,
     echo,
+    input_options,
     json_out,
     kind_note,
     load,
@@ -54,21 +41,10 @@ from .cli_common import (
 
 
 @app.command()
+@input_options()
 def fit(
-    data: Path = DataArg,
-    ticker: Optional[List[str]] = TickerOpt,
-    freq: Optional[str] = FreqOpt,
-    returns: bool = ReturnsOpt,
-    log_returns: bool = LogReturnsOpt,
-    simple_returns: bool = SimpleReturnsOpt,
-    dayfirst: Optional[bool] = DayfirstOpt,
-    date_format: Optional[str] = DateFormatOpt,
-    percent: bool = PercentOpt,
-    simple: bool = SimpleOpt,
-    start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt,
-    dropna: bool = DropnaOpt,
-    gaps: str = GapsOpt,
+    data: Path,
+    o: Opts,
     components: Optional[int] = KOpt,
     max_components: int = MaxKOpt,
     seed: int = SeedOpt,
@@ -96,8 +72,6 @@ def fit(
 
     check_output(save, force)
     check_plot(plot)
-    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
-              dayfirst, date_format)
     r, freq, log = load(data, o)
     s = single(r, data.name)
     rf = fit_returns(s.to_numpy(), atoms=not no_atoms, n_components=components,
@@ -155,27 +129,17 @@ def fit(
 
 
 @app.command()
+@input_options()
 def risk(
-    data: Path = DataArg,
-    ticker: Optional[List[str]] = TickerOpt,
-    freq: Optional[str] = FreqOpt,
-    returns: bool = ReturnsOpt,
-    log_returns: bool = LogReturnsOpt,
-    simple_returns: bool = SimpleReturnsOpt,
-    dayfirst: Optional[bool] = DayfirstOpt,
-    date_format: Optional[str] = DateFormatOpt,
-    percent: bool = PercentOpt,
-    simple: bool = SimpleOpt,
-    start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt,
-    dropna: bool = DropnaOpt,
-    gaps: str = GapsOpt,
+    data: Path,
+    o: Opts,
     level: Optional[List[float]] = typer.Option(None, "--level", "-l",
                                                 help="Confidence level(s); default 0.95 and 0.99."),
     horizon: int = typer.Option(1, "--horizon", min=1, help="Periods ahead; above 1 the mixture is simulated."),
     sims: int = typer.Option(100_000, "--sims", min=1000, help="Simulated paths for --horizon > 1."),
     vol: str = typer.Option("none", "--vol", help="none: unconditional (the default); ewma, garch, gjr, "
-                            "garch-t or gjr-t: conditional on the next period's volatility forecast (as backtest)."),
+                            "garch-t, gjr-t, garch-skewt or gjr-skewt: conditional on the next period's volatility "
+                            "forecast (as backtest)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
     model: str = typer.Option("mixture", "--model", help="mixture: the i.i.d. mixture (the default); hmm: "
                               "the Markov-switching model's predictive distribution (--vol none)."),
@@ -218,8 +182,6 @@ def risk(
         from gmmkit.exceptions import ParameterError
 
         raise ParameterError(f"--model hmm is its own volatility model: use it with --vol none, not --vol {vol}")
-    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
-              dayfirst, date_format)
     r, freq, log = load(data, o)
     s = single(r, data.name)
     if model == "hmm":
@@ -250,7 +212,8 @@ def risk(
         how = "scaled to" if horizon == 1 else "variance paths start from"
         echo(f"{how} the next period's {vol.upper()} volatility forecast {sigma_next:.4%} (mean "
               f"{mu:+.5f}; alpha {garch.alpha:.3f}, gamma {garch.gamma:.3f}, beta {garch.beta:.3f}"
-              + (f", nu {garch.nu:.1f}" if np.isfinite(garch.nu) else "") + ")", quiet)
+              + (f", nu {garch.nu:.1f}" if np.isfinite(garch.nu) else "")
+              + (f", lambda {garch.lam:+.3f}" if garch.dist == "skewt" else "") + ")", quiet)
     elif sigma_next is not None:
         echo(f"scaled to the next period's EWMA volatility forecast {sigma_next:.4%} "
               f"(lambda {ewma_lambda})", quiet)
@@ -277,21 +240,10 @@ def _risk_hmm(s, freq, log, level, horizon, sims, states, mix, seed, as_json, qu
 
 
 @app.command()
+@input_options()
 def regimes(
-    data: Path = DataArg,
-    ticker: Optional[List[str]] = TickerOpt,
-    freq: Optional[str] = FreqOpt,
-    returns: bool = ReturnsOpt,
-    log_returns: bool = LogReturnsOpt,
-    simple_returns: bool = SimpleReturnsOpt,
-    dayfirst: Optional[bool] = DayfirstOpt,
-    date_format: Optional[str] = DateFormatOpt,
-    percent: bool = PercentOpt,
-    simple: bool = SimpleOpt,
-    start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt,
-    dropna: bool = DropnaOpt,
-    gaps: str = GapsOpt,
+    data: Path,
+    o: Opts,
     model: str = ModelOpt,
     components: Optional[int] = typer.Option(None, "--components", "-k", min=1,
                                              help="Fixed number of regimes (default: BIC)."),
@@ -325,8 +277,6 @@ def regimes(
     check_model(model)
     check_output(out, force)
     check_plot(plot)
-    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
-              dayfirst, date_format)
     r, freq, log = load(data, o)
     s = single(r, data.name)
     ppy = FREQUENCIES[freq][0]
@@ -427,23 +377,13 @@ def _parse_weights(text, n):
 
 
 @app.command()
+@input_options(simple=False)
 def portfolio(
-    data: Path = DataArg,
-    ticker: Optional[List[str]] = TickerOpt,
+    data: Path,
+    o: Opts,
     weights: Optional[str] = typer.Option(None, "--weights", "-w",
                                           help="Comma-separated portfolio weights, one per --ticker "
                                                "(default: equal)."),
-    freq: Optional[str] = FreqOpt,
-    returns: bool = ReturnsOpt,
-    log_returns: bool = LogReturnsOpt,
-    simple_returns: bool = SimpleReturnsOpt,
-    dayfirst: Optional[bool] = DayfirstOpt,
-    date_format: Optional[str] = DateFormatOpt,
-    percent: bool = PercentOpt,
-    start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt,
-    dropna: bool = DropnaOpt,
-    gaps: str = GapsOpt,
     level: Optional[List[float]] = typer.Option(None, "--level", "-l",
                                                 help="Confidence level(s); default 0.95 and 0.99."),
     components: Optional[int] = KOpt,
@@ -465,8 +405,6 @@ def portfolio(
     """
     from .regimes import portfolio_risk
 
-    o = Opts(ticker, freq, returns, True, start, end, dropna, gaps, percent, log_returns, simple_returns,
-              dayfirst, date_format)
     r, freq, _ = load(data, o, simple=True)
     alloc = _parse_weights(weights, r.shape[1])
     res = portfolio_risk(r.to_numpy(), alloc, levels=level or (0.95, 0.99), n_components=components,

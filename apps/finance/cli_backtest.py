@@ -7,35 +7,22 @@ from typing import List, Optional
 import typer
 
 from .cli_common import (
-    DataArg,
-    DateFormatOpt,
-    DayfirstOpt,
-    DropnaOpt,
-    EndOpt,
     ForceOpt,
-    FreqOpt,
-    GapsOpt,
     JsonOpt,
     KOpt,
-    LogReturnsOpt,
     MaxKOpt,
     MixOpt,
     NoAtomsOpt,
     Opts,
-    PercentOpt,
     PlotOpt,
     QuietOpt,
-    ReturnsOpt,
     SeedOpt,
-    SimpleOpt,
-    SimpleReturnsOpt,
-    StartOpt,
     StatesOpt,
-    TickerOpt,
     app,
     check_finite,
     check_plot,
     echo,
+    input_options,
     json_out,
     load,
     plot_dir,
@@ -44,21 +31,10 @@ from .cli_common import (
 
 
 @app.command()
+@input_options()
 def backtest(
-    data: Path = DataArg,
-    ticker: Optional[List[str]] = TickerOpt,
-    freq: Optional[str] = FreqOpt,
-    returns: bool = ReturnsOpt,
-    log_returns: bool = LogReturnsOpt,
-    simple_returns: bool = SimpleReturnsOpt,
-    dayfirst: Optional[bool] = DayfirstOpt,
-    date_format: Optional[str] = DateFormatOpt,
-    percent: bool = PercentOpt,
-    simple: bool = SimpleOpt,
-    start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt,
-    dropna: bool = DropnaOpt,
-    gaps: str = GapsOpt,
+    data: Path,
+    o: Opts,
     level: Optional[List[float]] = typer.Option(None, "--level", "-l", help="VaR/ES confidence level; repeat "
                                                 "for several from the same refits (default 0.99)."),
     es_sims: int = typer.Option(1000, "--es-sims", min=0, max=100_000, help="Simulated paths for the ES tests' "
@@ -68,7 +44,8 @@ def backtest(
     refit: int = typer.Option(20, "--refit", min=1, help="Refit every this many periods (warm start)."),
     vol: str = typer.Option("gjr", "--vol", help="Volatility filter: gjr (GJR-GARCH) or garch (GARCH(1,1)), "
                             "refitted by Gaussian QMLE on each window; gjr-t, garch-t: the same with Student-t "
-                            "innovations (ML); ewma (RiskMetrics); none (plain window, unconditional)."),
+                            "innovations (ML), gjr-skewt, garch-skewt with Hansen's skewed t; ewma (RiskMetrics); "
+                            "none (plain window, unconditional)."),
     ewma_lambda: float = typer.Option(0.94, "--lambda", help="EWMA decay for --vol ewma."),
     model: str = typer.Option("mixture", "--model", help="hmm: add the Markov-switching model's predictive VaR "
                               "(raw returns, its regimes are its volatility model) beside the other methods."),
@@ -99,7 +76,8 @@ def backtest(
     day's volatility forecast (conditional VaR: the normal is RiskMetrics-like,
     historical simulation is filtered); --vol garch (symmetric GARCH(1,1)) and
     --vol ewma (RiskMetrics EWMA) are the other filters, gjr-t and garch-t the same
-    with Student-t innovations; --vol none is the plain,
+    with Student-t innovations, gjr-skewt and garch-skewt with Hansen's skewed t (these
+    add a row 'filter': the filter's own innovation law, as arch forecasts); --vol none is the plain,
     unconditional window (which fails through 2008 for every method).
 
     --model hmm adds a row ``hmm``: a Markov-switching model (regimes by BIC on the
@@ -118,8 +96,6 @@ def backtest(
     check_output(out, force)
     check_plot(plot)
     levels = sorted(set(level or [0.99]))
-    o = Opts(ticker, freq, returns, simple, start, end, dropna, gaps, percent, log_returns, simple_returns,
-             dayfirst, date_format)
     r, freq, log = load(data, o)
     names = [str(c) for c in r.columns]
     if plot_dir(plot) is not None:
@@ -133,7 +109,8 @@ def backtest(
                                     progress=bar.task("refits"), window=window, refit=refit,
                                     n_components=components, max_components=max_components, vol=vol,
                                     ewma_lambda=ewma_lambda, n_states=states, n_mix=mix, atoms=not no_atoms,
-                                    methods=METHODS + (("hmm",) if model == "hmm" else ()))
+                                    methods=METHODS + (("filter",) if "-" in vol else ())
+                                    + (("hmm",) if model == "hmm" else ()))
     check_finite([{k: v for k, v in row.items() if k not in ("mf_p", "z2_p", "mf_mean_residual")}
                   for row in rows], "the backtest")
     _write_out(out, force, runs)
@@ -191,7 +168,8 @@ def _describe_run(name, run, levels, window, refit, vol, quiet):
     if "garch" in info:
         g = info["garch"]
         echo(f"  {vol.upper()} refits: median alpha {g['median_alpha']:.3f}, gamma {g['median_gamma']:.3f}, "
-             f"beta {g['median_beta']:.3f}" + (f", nu {g['median_nu']:.1f}" if vol.endswith("-t") else "")
+             f"beta {g['median_beta']:.3f}" + (f", nu {g['median_nu']:.1f}" if "-" in vol else "")
+             + (f", lambda {g['median_lam']:+.3f}" if vol.endswith("-skewt") else "")
              + f"; {g['not_converged']} not reported converged by SLSQP", quiet)
     if "mean_em_iterations" in info:
         atoms = info.get("mean_atom_days", 0.0)

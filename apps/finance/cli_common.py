@@ -147,6 +147,47 @@ StatesOpt = typer.Option(None, "--states", min=1, max=10, help="With --model hmm
                          "(default: BIC over 2..3).")
 
 
+#: the input options every command takes, in --help order: (name, annotation, declaration)
+_INPUT = [("data", "Path", DataArg), ("ticker", "Optional[List[str]]", TickerOpt),
+          ("freq", "Optional[str]", FreqOpt), ("returns", "bool", ReturnsOpt),
+          ("log_returns", "bool", LogReturnsOpt), ("simple_returns", "bool", SimpleReturnsOpt),
+          ("dayfirst", "Optional[bool]", DayfirstOpt), ("date_format", "Optional[str]", DateFormatOpt),
+          ("percent", "bool", PercentOpt), ("simple", "bool", SimpleOpt), ("start", "Optional[str]", StartOpt),
+          ("end", "Optional[str]", EndOpt), ("dropna", "bool", DropnaOpt), ("gaps", "str", GapsOpt)]
+
+
+def input_options(*, simple=True):
+    """Give a command the shared input options once: it is called with ``data`` and ``o`` (:class:`Opts`).
+
+    The command's own parameters follow the shared ones in ``--help``. ``simple=False``
+    leaves out ``--simple`` (the command always works in simple returns, ``o.simple`` True).
+    """
+    import functools
+    import inspect
+    from pathlib import Path
+    from typing import List, Optional
+
+    types = {"Path": Path, "bool": bool, "str": str, "Optional[str]": Optional[str],
+             "Optional[bool]": Optional[bool], "Optional[List[str]]": Optional[List[str]]}
+    shared = [(n, types[t], d) for n, t, d in _INPUT if simple or n != "simple"]
+
+    def decorate(func):
+        own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name not in ("data", "o")]
+        params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d, annotation=t)
+                  for n, t, d in shared] + own
+
+        @functools.wraps(func)
+        def command(**kw):
+            given = {n: kw.pop(n) for n, _, _ in shared}
+            data = given.pop("data")
+            given.setdefault("simple", True)
+            return func(data=data, o=Opts(**given), **kw)
+
+        command.__signature__ = inspect.Signature(params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
 
 
 def check_finite(rows, what):

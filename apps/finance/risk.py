@@ -196,6 +196,8 @@ def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), ho
     mixture's fit and kept as point masses of its distribution (in return units,
     also when the mixture models filtered residuals); multi-period simulations
     draw them with their shares, except GARCH path simulations (no atoms there).
+    A Student-t or skewed-t GARCH filter adds, for one period, a row named after
+    ``vol``: VaR/ES of its own innovation law (:meth:`.volatility.Garch.innovations`).
     """
     from .dist import fit_mixture
     from .pointmass import PointMassMixture, find_atoms, split_atoms
@@ -223,9 +225,7 @@ def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), ho
         pm = PointMassMixture(values, counts / raw.size, mixture)
         rows = risk_table(x, pm, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
                           random_state=random_state)
-        return {"n_components": res.mixture.n_components, "vol": vol, "sigma_next": sigma_next, "mu": mu,
-                "garch": garch, "rows": rows, "point_masses": point_masses}
-    if garch is not None and horizon > 1:
+    elif garch is not None and horizon > 1:
         rows = garch_risk_table(x, mixture, garch, sigma_next, levels=levels, horizon=horizon, log=log,
                                 n_sims=n_sims, random_state=random_state)
     else:
@@ -233,5 +233,10 @@ def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), ho
             mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
         rows = risk_table(x, mixture, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
                           random_state=random_state)
+    if garch is not None and garch.dist != "normal" and horizon == 1:
+        # the filter's own innovation law (Student-t or skewed t), as arch forecasts: exact
+        d = garch.innovations().scaled(mu, sigma_next)
+        rows += [dict(model=vol, level=a, horizon=1, var=d.value_at_risk(a), es=d.expected_shortfall(a),
+                      method="exact") for a in levels]
     return {"n_components": res.mixture.n_components, "vol": vol, "sigma_next": sigma_next, "mu": mu,
             "garch": garch, "rows": rows, "point_masses": point_masses}

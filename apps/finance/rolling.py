@@ -38,7 +38,9 @@ from .risk import normal_var_es
 from .volatility import GARCH_FILTERS, check_filter, ewma_volatility, fit_garch, garch_options
 
 METHODS = ("gmm", "normal", "historical")
-ALL_METHODS = METHODS + ("hmm",)   # hmm: the Markov-switching model (:mod:`.switching`), on request
+#: on request: hmm, the Markov-switching model (:mod:`.switching`); filter, a GARCH filter's own
+#: innovation law (Student-t or skewed t: :meth:`.volatility.Garch.innovations`), as arch forecasts
+ALL_METHODS = METHODS + ("hmm", "filter")
 #: narrowest component the refits allow, in units of the first window's standard deviation
 MIN_SD = 0.05
 
@@ -184,6 +186,9 @@ def rolling_forecasts(returns, *, levels=(0.99,), window=500, refit=20, n_compon
     if unknown:
         raise ParameterError(f"unknown method(s) {sorted(unknown)}; choose from {list(ALL_METHODS)}")
     check_filter(vol)
+    if "filter" in methods and vol not in GARCH_FILTERS:
+        raise ParameterError(f"the method 'filter' is a GARCH filter's innovation law: it needs a GARCH --vol, "
+                             f"not {vol!r}")
     if vol in GARCH_FILTERS and window < 100:
         raise ParameterError(f"--vol {vol} fits a GARCH on each window: window must be at least 100, "
                              f"got {window}")
@@ -225,6 +230,11 @@ def rolling_forecasts(returns, *, levels=(0.99,), window=500, refit=20, n_compon
             block.dists["gmm"], block.atoms = dist, (values, probs)
             for a in levels:
                 out["gmm", a, "var"][sl], out["gmm", a, "es"][sl] = _mixture_var_es(dist, values, probs, mu, sig, a)
+        if "filter" in methods:
+            block.dists["filter"] = d = garch.innovations()
+            for a in levels:
+                out["filter", a, "var"][sl] = sig * d.value_at_risk(a) - mu
+                out["filter", a, "es"][sl] = sig * d.expected_shortfall(a) - mu
         if "normal" in methods:
             m_z, sd_z = float(hist.mean()), float(hist.std())
             block.dists["normal"] = NormalMixture([1.0], [m_z], [sd_z])
@@ -272,7 +282,7 @@ def _fill_info(info, n_refits, gmm, garch_fits, vol, ewma_lambda, switching):
     if vol == "ewma":
         info["ewma_lambda"] = ewma_lambda
     if garch_fits:
-        keys = ("omega", "alpha", "beta", "gamma", "persistence", "nu")
+        keys = ("omega", "alpha", "beta", "gamma", "persistence", "nu", "lam")
         info["garch"] = {**{f"median_{k}": float(np.median([f.params()[k] for f in garch_fits])) for k in keys},
                          "not_converged": sum(not f.converged for f in garch_fits)}
     if switching is not None:

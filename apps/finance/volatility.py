@@ -32,14 +32,20 @@ from gmmkit.exceptions import DataError, ParameterError
 
 from .garch_lik import negloglik
 
-#: the filters ``--vol`` accepts (``-t``: Student-t innovations by maximum likelihood)
-FILTERS = ("none", "ewma", "garch", "gjr", "garch-t", "gjr-t")
-GARCH_FILTERS = ("garch", "gjr", "garch-t", "gjr-t")
+#: the filters ``--vol`` accepts (``-t``: Student-t innovations by maximum likelihood; ``-skewt``:
+#: Hansen's skewed t, :mod:`.skewt`)
+FILTERS = ("none", "ewma", "garch", "gjr", "garch-t", "gjr-t", "garch-skewt", "gjr-skewt")
+GARCH_FILTERS = FILTERS[2:]
+_DISTS = {"t": 1, "skewt": 2, "normal": 0}       # innovation law -> number of shape parameters
 
 
 def garch_options(vol):
-    """``(asymmetric, dist)`` of a GARCH filter name (``"gjr-t"`` -> ``(True, "t")``)."""
-    return vol.startswith("gjr"), ("t" if vol.endswith("-t") else "normal")
+    """``(asymmetric, dist)`` of a GARCH filter name (``"gjr-skewt"`` -> ``(True, "skewt")``).
+
+    >>> garch_options("gjr-skewt"), garch_options("garch-t"), garch_options("gjr")
+    ((True, 'skewt'), (False, 't'), (True, 'normal'))
+    """
+    return vol.startswith("gjr"), (vol.split("-", 1)[1] if "-" in vol else "normal")
 
 #: stationarity bound used in the fit (alpha + gamma/2 + beta)
 _MAX_PERSISTENCE = 0.9999
@@ -99,6 +105,23 @@ class Garch:
     loglik: float = float("nan")
     converged: bool = True
     nu: float = float("inf")          # Student-t degrees of freedom (inf: Gaussian QMLE)
+    lam: float = 0.0                  # skewed-t skewness (Hansen's lambda; 0: symmetric)
+    dist: str = "normal"              # innovations: normal (QMLE), t or skewt
+
+    def innovations(self):
+        """The fitted unit-variance innovation law: a :class:`.skewt.SkewT` (Student-t: ``lam = 0``)
+        or, for Gaussian QMLE, the standard normal (as a one-component :class:`.dist.NormalMixture`).
+
+        >>> Garch(0.0, 1e-6, 0.1, 0.8, nu=5.0, lam=-0.1, dist="skewt").innovations().lam
+        -0.1
+        """
+        if self.dist == "normal":
+            from .dist import NormalMixture
+
+            return NormalMixture([1.0], [0.0], [1.0])
+        from .skewt import SkewT
+
+        return SkewT(self.nu, self.lam)
 
     @property
     def persistence(self):
@@ -137,7 +160,7 @@ class Garch:
     def params(self):
         return {"mu": self.mu, "omega": self.omega, "alpha": self.alpha, "beta": self.beta,
                 "gamma": self.gamma, "persistence": self.persistence, "converged": self.converged,
-                "nu": self.nu}
+                "nu": self.nu, "lam": self.lam}
 
 
 def garch_variance(e, omega, alpha, beta, gamma=0.0, v0=None):
@@ -150,7 +173,8 @@ def garch_variance(e, omega, alpha, beta, gamma=0.0, v0=None):
 
 def fit_garch(r, *, asymmetric=False, start=None, dist="normal"):
     """GARCH(1,1) (or GJR with ``asymmetric=True``) by Gaussian quasi-maximum likelihood,
-    or by maximum likelihood with Student-t innovations (``dist="t"``, ``nu`` estimated).
+    or by maximum likelihood with Student-t innovations (``dist="t"``, ``nu`` estimated)
+    or Hansen's skewed t (``dist="skewt"``, ``nu`` and ``lam`` estimated).
 
     The likelihood's exact gradient (:mod:`.garch_lik`) goes to SLSQP.
 
@@ -179,17 +203,18 @@ def fit_garch(r, *, asymmetric=False, start=None, dist="normal"):
         raise DataError("GARCH input is constant (zero variance); use --vol none")
     # fit on unit-variance data so every parameter is of order one for the optimiser
     x = r / scale
-    if dist not in ("normal", "t"):
-        raise ParameterError(f"GARCH innovations must be 'normal' or 't', not {dist!r}")
+    if dist not in _DISTS:
+        raise ParameterError(f"GARCH innovations must be 'normal', 't' or 'skewt', not {dist!r}")
+    shape = _DISTS[dist]
     if start is None:
         theta0 = [float(x.mean()), 0.05, 0.02 if asymmetric else 0.05, 0.9] + ([0.1] if asymmetric else [])
-        theta0 += [8.0] if dist == "t" else []
+        theta0 += [8.0, 0.0][:shape]
     else:
         theta0 = [start.mu / scale, start.omega / scale ** 2, start.alpha, start.beta]
         theta0 += [start.gamma] if asymmetric else []
-        theta0 += [min(start.nu, 100.0) if np.isfinite(start.nu) else 8.0] if dist == "t" else []
+        theta0 += [min(start.nu, 100.0) if np.isfinite(start.nu) else 8.0, start.lam][:shape]
     bounds = [(-1.0, 1.0), (1e-8, 2.0), (0.0, 1.0), (0.0, 1.0)] + ([(0.0, 2.0)] if asymmetric else [])
-    bounds += [(2.05, 500.0)] if dist == "t" else []
+    bounds += [(2.05, 500.0), (-0.99, 0.99)][:shape]
     g = 0.5 if asymmetric else 0.0
     cons_jac = np.zeros(len(theta0))
     cons_jac[2:4] = -1.0
@@ -209,7 +234,8 @@ def fit_garch(r, *, asymmetric=False, start=None, dist="normal"):
     loglik = -float(res.fun) - n * float(np.log(scale))
     return Garch(mu=float(t[0] * scale), omega=float(t[1] * scale ** 2), alpha=float(t[2]),
                  beta=float(t[3]), gamma=float(t[4]) if asymmetric else 0.0, loglik=loglik,
-                 converged=bool(res.success), nu=float(t[-1]) if dist == "t" else float("inf"))
+                 converged=bool(res.success), nu=float(t[len(t) - shape]) if shape else float("inf"),
+                 lam=float(t[-1]) if dist == "skewt" else 0.0, dist=dist)
 
 
 def standardise(r, vol, *, lam=0.94, init_periods=500):
