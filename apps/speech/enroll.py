@@ -1,10 +1,10 @@
-"""Enrolling many speakers in one process, from audio or ``.npy`` feature files.
+"""Enrolling speakers, from audio or ``.npy`` feature files (``gmmkit speech features``).
 
 :func:`enroll_speakers` loads the UBM once, MAP-adapts it to each speaker's
 frames and writes ``<speaker>.spk`` files into a models folder (with a copy of
-the UBM the first time), as :func:`gmmkit_apps.speech.models.enroll` does for
-one speaker. Every check (names, existing models, the folder's UBM) is made
-before the first model is written.
+the UBM the first time); :func:`enroll` does it for one speaker. Every check
+(names, existing models, the folder's UBM: :mod:`gmmkit_apps.speech.models`) is
+made before the first model is written.
 """
 from __future__ import annotations
 
@@ -13,7 +13,23 @@ import shutil
 
 from gmmkit.exceptions import OutputExistsError
 
-__all__ = ["enroll_speakers"]
+__all__ = ["enroll", "enroll_speakers"]
+
+
+def enroll(folder, ubm_path, speaker, files, *, relevance=16.0, adapt="m", overwrite=False, conditions=None):
+    """MAP-adapt the UBM in ``ubm_path`` to ``speaker``'s ``files`` (audio or ``.npy`` feature
+    files, or folders of them) and store the model in ``folder``, with a copy of the UBM the
+    first time.
+
+    Refuses a folder whose models come from a different UBM, and an existing model
+    of the speaker unless ``overwrite``. Returns ``(model, path, files)``: the
+    :class:`~gmmkit_apps.speech.ubm.SpeakerModel`, where it was written and the
+    files used.
+    """
+    from .inputs import input_files
+
+    return enroll_speakers(folder, ubm_path, {speaker: input_files(files)}, relevance=relevance, adapt=adapt,
+                           overwrite=overwrite, conditions=conditions)[0]
 
 
 def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", overwrite=False, progress=None,
@@ -29,7 +45,7 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
 
     from .corpus import load_ubm
     from .inputs import condition_frames, frames_of
-    from .models import _check_same_ubm, speaker_path
+    from .models import check_same_ubm, speaker_path
     from .ubm import map_adapt, save_speaker
 
     folder = os.fspath(folder)
@@ -39,7 +55,8 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
             if os.path.exists(t):
                 raise OutputExistsError(f"{t} exists; pass --force to overwrite it")
     ubm, front_end = load_ubm(ubm_path)
-    local = _check_same_ubm(folder, ubm, ubm_path)
+    local = check_same_ubm(folder, ubm, ubm_path)
+
     def frames(files):
         return frames_of(files, front_end) if not conditions else condition_frames(files, front_end, conditions)
 

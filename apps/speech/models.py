@@ -3,7 +3,7 @@
 A models folder holds ``ubm.gmm`` (the universal background model every speaker
 was adapted from), one ``<speaker>.spk`` per enrolled speaker and, once a trial
 list has been evaluated with ``--save-threshold``, ``threshold.json`` (the EER
-threshold that ``verify`` uses by default). :func:`enroll` adds a speaker;
+threshold that ``verify`` uses by default). :func:`gmmkit_apps.speech.enroll.enroll` adds a speaker;
 :func:`gmmkit_apps.speech.corpus.load_model_set` reads the folder back.
 
 >>> import tempfile
@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
-from gmmkit.exceptions import ModelFileError, OutputExistsError
+from gmmkit.exceptions import ModelFileError
 
-from .corpus import SPEAKER_EXT, UBM_FILE, audio_files, features_of, load_ubm
+from .corpus import SPEAKER_EXT, UBM_FILE, load_ubm
 
-__all__ = ["UBM_FILE", "SPEAKER_EXT", "THRESHOLD_FILE", "speaker_path", "enroll", "stored_threshold",
+__all__ = ["UBM_FILE", "SPEAKER_EXT", "THRESHOLD_FILE", "speaker_path", "check_same_ubm", "stored_threshold",
            "store_threshold"]
 
 THRESHOLD_FILE = "threshold.json"
@@ -37,45 +36,18 @@ def speaker_path(folder, speaker):
     return os.path.join(os.fspath(folder), _check_name(speaker) + SPEAKER_EXT)
 
 
-def _check_same_ubm(folder, ubm, ubm_path):
-    """A folder holds models adapted from one UBM: refuse another one."""
+def check_same_ubm(folder, ubm, ubm_path):
+    """A folder holds models adapted from one UBM: raise ModelFileError if ``folder`` already
+    holds a different one than ``ubm`` (read from ``ubm_path``). Returns the folder's UBM path."""
     from .ubm import ubm_fingerprint
 
-    local = os.path.join(folder, UBM_FILE)
+    local = os.path.join(os.fspath(folder), UBM_FILE)
     if os.path.exists(local) and not os.path.samefile(local, ubm_path):
         other, _ = load_ubm(local)
         if ubm_fingerprint(other) != ubm_fingerprint(ubm):
             raise ModelFileError(f"{folder} already holds models adapted from a different UBM ({local}); "
                                  "use another models folder")
     return local
-
-
-def enroll(folder, ubm_path, speaker, audio, *, relevance=16.0, adapt="m", overwrite=False):
-    """MAP-adapt the UBM in ``ubm_path`` to ``speaker``'s ``audio`` (files or folders) and store
-    the model in ``folder``, with a copy of the UBM the first time.
-
-    Refuses a folder whose models come from a different UBM, and an existing model
-    of the speaker unless ``overwrite``. Returns ``(model, path, files)``: the
-    :class:`~gmmkit_apps.speech.ubm.SpeakerModel`, where it was written and the audio
-    files used.
-    """
-    from gmmkit.io import atomic_path
-
-    from .ubm import map_adapt, save_speaker
-
-    folder = os.fspath(folder)
-    target = speaker_path(folder, speaker)
-    if os.path.exists(target) and not overwrite:
-        raise OutputExistsError(f"{target} exists; pass --force to overwrite it")
-    ubm, front_end = load_ubm(ubm_path)
-    local = _check_same_ubm(folder, ubm, ubm_path)
-    files = audio_files(audio)
-    model = map_adapt(ubm, features_of(files, front_end), name=speaker, relevance=relevance, adapt=adapt)
-    if not os.path.exists(local):
-        with atomic_path(local) as tmp:
-            shutil.copyfile(ubm_path, tmp)
-    save_speaker(model, target, overwrite=overwrite, front_end=front_end.to_dict())
-    return model, target, files
 
 
 def stored_threshold(folder):

@@ -10,8 +10,9 @@ import pytest
 from gmmkit.exceptions import DataError, ModelFileError, OutputExistsError, ParameterError
 from gmmkit_apps.speech import metrics
 from gmmkit_apps.speech.corpus import features_of, load_model_set, read_trials
+from gmmkit_apps.speech.enroll import enroll
 from gmmkit_apps.speech.features import FrontEnd
-from gmmkit_apps.speech.models import THRESHOLD_FILE, enroll, speaker_path, store_threshold, stored_threshold
+from gmmkit_apps.speech.models import THRESHOLD_FILE, speaker_path, store_threshold, stored_threshold
 from gmmkit_apps.speech.trials import evaluate_trials, identify, score_files, verify
 from gmmkit_apps.speech.ubm import train_ubm
 
@@ -61,6 +62,19 @@ def test_enroll_keeps_one_ubm_per_folder(folder, tmp_path):
     with pytest.raises(ParameterError, match="speaker name"):
         enroll(models, ubm, "../escape", enrol["carlo"][:1])
     assert not (models / "newcomer.spk").exists()
+
+
+def test_enroll_reads_feature_files_as_the_cli_does(folder, tmp_path):
+    """``enroll`` takes the .npy files of 'speech features': the same model as from the audio."""
+    from gmmkit_apps.speech.corpus import write_features
+
+    _, ubm, models, enrol, _ = folder
+    list(write_features(enrol["june"], tmp_path / "feats", FrontEnd()))
+    model, _, used = enroll(tmp_path / "m", ubm, "june", [tmp_path / "feats"])
+    assert len(used) == len(enrol["june"]) and all(f.endswith(".npy") for f in used)
+    ref = load_model_set(models).speaker("june")
+    assert model.n_frames == ref.n_frames
+    np.testing.assert_allclose(model.means, ref.means, atol=1e-5)
 
 
 def test_identify_and_verify(folder):
