@@ -11,12 +11,10 @@ Run: python benchmarks/bench_speaker_fsdd.py [-k 64] [--enrol 25]
 """
 import argparse
 import os
-import re
 import time
 
 import numpy as np
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_speaker_data import FSDD, fsdd_files
 
 
 def main():
@@ -24,15 +22,13 @@ def main():
     from gmmkit_apps.speech.ubm import map_adapt, score_frames, train_ubm
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fsdd", default=os.path.join(ROOT, "..", "shared", "data", "fsdd", "recordings"))
+    ap.add_argument("--fsdd", default=FSDD)
     ap.add_argument("-k", type=int, default=64)
     ap.add_argument("--enrol", type=int, default=25)
     ap.add_argument("--warp", type=float, default=0.0)
     a = ap.parse_args()
     fe = FrontEnd(warp=a.warp)
-    pat = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
-    files = sorted((m.group(2), int(m.group(3)), os.path.join(a.fsdd, f))
-                   for f in os.listdir(a.fsdd) if (m := pat.match(f)))
+    files = [(s, n, p) for s, n, _, p in fsdd_files(a.fsdd)]
     t0 = time.perf_counter()
     audio = {p: load_audio(p, fe.sr) for _, _, p in files}
     feats = {p: mfcc_frames(y, front_end=fe, source=p) for p, y in audio.items()}  # raises if refused

@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_speaker_data import FSDD, fsdd_files
+
 GMMKIT = [sys.executable, "-m", "gmmkit"]
 
 
@@ -37,14 +38,14 @@ def timed(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fsdd", default=os.path.join(ROOT, "..", "shared", "data", "fsdd", "recordings"))
+    ap.add_argument("--fsdd", default=FSDD)
     ap.add_argument("-k", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--old", type=int, default=3)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="gmmkit-workflow-")
     try:
-        wavs = sorted(os.path.join(a.fsdd, f) for f in os.listdir(a.fsdd) if f.endswith(".wav"))
+        wavs = sorted(p for *_, p in fsdd_files(a.fsdd))
         feats = os.path.join(tmp, "feats")
         t_feat = timed(["features", *wavs, "-o", feats])
         npys = sorted(os.path.join(feats, f) for f in os.listdir(feats))
