@@ -19,13 +19,13 @@ repeated, also in the default priors), ``lower_bounds_`` keeps the trace and
 """
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
 
 from . import _engine
 from ._covariance import COVARIANCE_TYPES, FactorError, covariance_type
@@ -42,14 +42,15 @@ from ._em.variational import (
     log_constants,
     prior_layout,
 )
+from ._mixture_api import SHARED_CONSTRAINTS, MixtureScoring, draw_components, sample_counts
 from ._params import FitResult
-from ._validation import InvalidParameter, _as_data_error, check_range, check_sample_weight
+from ._validation import _as_data_error, check_range, check_sample_weight
 from .exceptions import DataError, GMMKitError, ParameterError
 
 _PROCESS = "dirichlet_process"
 
 
-class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+class BayesianGaussianMixture(MixtureScoring, DensityMixin, BaseEstimator):
     """Variational Bayesian Gaussian mixture fitted on fused Numba kernels.
 
     Parameters are those of :class:`sklearn.mixture.BayesianGaussianMixture`, plus
@@ -76,12 +77,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **SHARED_CONSTRAINTS,
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "k-means++", "random", "random_from_data"})],
         "weight_concentration_prior_type": [StrOptions({_PROCESS, "dirichlet_distribution"})],
         "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
@@ -89,11 +86,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         "mean_prior": [None, "array-like"],
         "degrees_of_freedom_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "covariance_prior": [None, "array-like", Interval(Real, 0.0, None, closed="neither")],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "callback": [callable, None],
     }
 
     def __init__(
@@ -195,16 +187,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         self._fit(X, sample_weight)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of every row of X."""
-        X = self._fit(X, sample_weight)
-        return self._score(X, labels=True)[2]
-
     def _fit(self, X, sample_weight):
-        try:
-            self._validate_params()
-        except InvalidParameterError as exc:
-            raise InvalidParameter(str(exc)) from None
+        self._validate_all_params()
         X = self._check_X(X, reset=True, min_samples=2)
         N, D = X.shape
         K = self.n_components
@@ -268,39 +252,17 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             parallel=_engine.use_parallel(X.shape[0], entry.work_per_row(K, D)),
         )
 
-    def _checked(self, X):
-        check_is_fitted(self)
-        return self._check_X(X, reset=False)
-
     def score_samples(self, X):
         """Log of the variational (unnormalised) mixture density of every row, as scikit-learn's."""
-        return self._score(self._checked(X))[0]
-
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples` over the rows of X."""
-        return float(np.mean(self.score_samples(X)))
-
-    def predict(self, X):
-        """Most likely component of every row of X."""
-        return self._score(self._checked(X), labels=True)[2]
-
-    def predict_proba(self, X):
-        """Responsibilities of the components for every row, shape (n_samples, K)."""
-        return self._score(self._checked(X), resp=True)[1]
+        return super().score_samples(X)
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` points from the mixture of the posterior means (``weights_``,
         ``means_``, ``covariances_``); returns (X, labels), the draws scikit-learn makes."""
-        check_is_fitted(self)
-        if n_samples < 1:
-            raise ParameterError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least one sample."
-            )
-        entry = covariance_type(self.covariance_type)
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        X = np.vstack([entry.sample(rng, mean, self.covariances_, k, int(n))
-                       for k, (mean, n) in enumerate(zip(self.means_, counts))])
+        counts = sample_counts(self, n_samples, self.weights_, rng)
+        X = np.vstack(draw_components(covariance_type(self.covariance_type), rng, self.means_,
+                                      self.covariances_, counts))
         y = np.concatenate([np.full(n, k, dtype=int) for k, n in enumerate(counts)])
         return X, y
 

@@ -23,8 +23,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _engine, _model_file
 from ._covariance import COVARIANCE_NAMES, covariance_type, n_parameters
@@ -37,9 +36,9 @@ from ._em.prior import ConjugatePrior
 from ._em.problem import Problem
 from ._em.sources import DenseRows, KernelModel, PatternRows
 from ._missing import observed_mean
+from ._mixture_api import SHARED_CONSTRAINTS, MixtureScoring, draw_components, sample_counts
 from ._params import FitResult
 from ._validation import (
-    InvalidParameter,
     check_initial_parameters,
     check_parameters,
     check_range,
@@ -51,7 +50,7 @@ from .exceptions import DataError, ParameterError
 _entry = covariance_type  # the function, where a parameter takes its name
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureScoring, DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM on fused Numba kernels.
 
     Parameters are those of :class:`sklearn.mixture.GaussianMixture`, plus:
@@ -112,21 +111,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **SHARED_CONSTRAINTS,
         "covariance_type": [StrOptions(set(COVARIANCE_NAMES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "k-means++", "random", "random_from_data", "hc"})],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "callback": [callable, None],
         "noise": ["boolean"],
         "noise_volume": [Interval(Real, 0.0, None, closed="neither"), None],
         "noise_init": [Interval(Real, 0.0, 1.0, closed="neither"), None],
@@ -186,12 +176,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.missing = missing
 
     # ------------------------------------------------------------ validation
-    def _validate_all_params(self):
-        try:
-            self._validate_params()
-        except InvalidParameterError as exc:
-            raise InvalidParameter(str(exc)) from None
-
     def _check_X(self, X, *, reset, min_samples=1):
         return check_X(self, X, reset=reset, min_samples=min_samples)
 
@@ -221,12 +205,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         from .outofcore import partial_fit
 
         return partial_fit(self, X, sample_weight=sample_weight)
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of every row of X."""
-        X = self._fit(X, sample_weight)
-        # final pass so that fit_predict(X) == fit(X).predict(X)
-        return self._score(X, labels=True)[2]
 
     def _fit(self, X, sample_weight):
         """Validate and run EM; returns the validated X. (``fit`` needs no final
@@ -374,26 +352,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             parallel=_engine.use_parallel(X.shape[0], covariance_type(self.covariance_type).work_per_row(K, D)),
         )
 
-    def _checked(self, X):
-        check_is_fitted(self)
-        return self._check_X(X, reset=False)
-
-    def score_samples(self, X):
-        """Log-density of every row of X under the mixture, shape (n_samples,)."""
-        return self._score(self._checked(X))[0]
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per row of X."""
-        return float(np.mean(self.score_samples(X)))
-
-    def predict(self, X):
-        """Most likely component of every row of X."""
-        return self._score(self._checked(X), labels=True)[2]
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for every row, shape (n_samples, K)."""
-        return self._score(self._checked(X), resp=True)[1]
-
     def impute(self, X, n_draws=None, random_state=None):
         """Fill NaN entries of X under the fitted mixture.
 
@@ -419,18 +377,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` points; returns (X, component labels) as scikit-learn does."""
-        check_is_fitted(self)
-        if n_samples < 1:
-            raise ParameterError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least one sample."
-            )
-        entry = covariance_type(self.covariance_type)
         rng = check_random_state(self.random_state)
-        pi0 = self.noise_weight_
-        probs = np.r_[self.weights_, pi0] if pi0 > 0 else self.weights_
-        counts = rng.multinomial(n_samples, probs / probs.sum())
-        parts = [entry.sample(rng, mean, self.covariances_, k, int(n))
-                 for k, (mean, n) in enumerate(zip(self.means_, counts))]
+        pi0 = getattr(self, "noise_weight_", 0.0)
+        counts = sample_counts(self, n_samples, np.r_[self.weights_, pi0] if pi0 > 0 else self.weights_, rng)
+        entry = covariance_type(self.covariance_type)
+        parts = draw_components(entry, rng, self.means_, self.covariances_, counts)
         labels = list(range(len(self.weights_)))
         if pi0 > 0:  # noise points: uniform over the noise region, label -1
             lo, hi = self.noise_bounds_
