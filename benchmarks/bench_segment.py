@@ -59,6 +59,7 @@ def agreement(a, b, k):
 # ---------------------------------------------------------------------- quality against peers
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "datasets" / "images"))
+sys.path.insert(0, str(ROOT / "docs" / "img"))  # montage() of the docs figures
 
 
 def _timed(fn, repeats):
@@ -209,28 +210,11 @@ def _run_cli(*args):
     return json.loads(res.stdout)[0]
 
 
-def _montage(tiles, captions, path, height=256):
-    from PIL import ImageDraw
-
-    ims = [t.convert("RGB") for t in tiles]
-    ims = [i.resize((round(i.width * height / i.height), height), Image.NEAREST) for i in ims]
-    pad, cap = 6, 18
-    size = (sum(i.width for i in ims) + pad * (len(ims) + 1), height + cap + 2 * pad)
-    canvas = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(canvas)
-    x = pad
-    for im, text in zip(ims, captions):
-        canvas.paste(im, (x, pad + cap))
-        draw.text((x + 2, pad), text, fill=(0, 0, 0))
-        x += im.width + pad
-    canvas.save(path, optimize=True)
-    print(f"wrote {path} ({os.path.getsize(path) / 1e3:.0f} kB)")
-
-
 def figures(repeats):
     """docs/img/segment_foreground.png (noisy nuclei) and docs/img/segment_mri.png, made by the CLI."""
     from make_test_images import noisy_nuclei
     from scipy.ndimage import gaussian_filter
+    from segment_make_figures import montage
 
     tmp = Path(tempfile.mkdtemp(prefix="segment-figures-"))
     x, truth = noisy_nuclei(40)
@@ -240,12 +224,12 @@ def figures(repeats):
     b = gaussian_filter(x, 2)
     otsu = b > otsu_threshold(b)
     show = np.clip((x - x.min()) / (np.percentile(x, 99.5) - x.min()) * 255, 0, 255).astype(np.uint8)
-    _montage([Image.fromarray(show), Image.fromarray((truth * 255).astype(np.uint8)),
+    montage([Image.fromarray(show), Image.fromarray((truth * 255).astype(np.uint8)),
               Image.open(tmp / "nuclei_noise40_overlay.png"), Image.fromarray((fg * 255).astype(np.uint8)),
               Image.fromarray((otsu * 255).astype(np.uint8))],
              ["nuclei + noise sigma 40", "true mask", "--foreground overlay",
               f"--foreground: Dice {dice(fg, truth):.3f}", f"blur+Otsu: Dice {dice(otsu, truth):.3f}"],
-             ROOT / "docs" / "img" / "segment_foreground.png")
+             ROOT / "docs" / "img" / "segment_foreground.png", height=256, resample=Image.NEAREST)
     print("  ", s["smoothing_reason"], s["foreground"]["objects"]["count"], "objects")
     mri = ROOT / "datasets" / "images" / "mri_s1045.png"
     raw = np.asarray(Image.open(mri)).astype(float)
@@ -257,7 +241,7 @@ def figures(repeats):
         _run_cli(mri, *extra, "--out", tmp / name)
         tiles.append(Image.open(tmp / name / "mri_s1045_recolored.png"))
         caps.append(" ".join(extra))
-    _montage(tiles, caps, ROOT / "docs" / "img" / "segment_mri.png")
+    montage(tiles, caps, ROOT / "docs" / "img" / "segment_mri.png", height=256, resample=Image.NEAREST)
 
 
 def main():

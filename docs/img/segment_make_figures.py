@@ -30,12 +30,14 @@ def gmmkit_segment(*args):
     return json.loads(res.stdout)[0]
 
 
-def montage(tiles, captions, path, height=200):
+def montage(tiles, captions, path, height=200, resample=Image.LANCZOS):
+    """Pictures (PIL images or paths) side by side at one height, a caption above each
+    (also used by benchmarks/bench_segment.py)."""
     ims = []
     for t in tiles:
         im = t if isinstance(t, Image.Image) else Image.open(t)
         im = im.convert("RGB")
-        ims.append(im.resize((round(im.width * height / im.height), height), Image.LANCZOS))
+        ims.append(im.resize((round(im.width * height / im.height), height), resample))
     pad, cap = 6, 18
     W = sum(i.width for i in ims) + pad * (len(ims) + 1)
     canvas = Image.new("RGB", (W, height + cap + 2 * pad), "white")
