@@ -123,6 +123,25 @@ class RootGroup(typer.core.TyperGroup):
                              f"{self.plugin_failures[cmd_name]}", ctx=ctx)
         return cmd
 
+    def format_help(self, ctx, formatter):
+        """The root's help, plain: typer's rich formatter imports ~0.15 s of modules, a third
+        of ``gmmkit --help``'s time. Commands are listed by panel ("Commands", "Applications")
+        as the rich help does; subcommands keep the rich help."""
+        self.format_usage(ctx, formatter)
+        self.format_help_text(ctx, formatter)
+        opts = [rv for p in self.get_params(ctx) if (rv := p.get_help_record(ctx)) is not None]
+        with formatter.section("Options"):
+            formatter.write_dl(opts)
+        panels = {}
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                panel = getattr(cmd, "rich_help_panel", None) or "Commands"
+                panels.setdefault(panel, []).append((name, cmd.get_short_help_str(limit=200)))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
         STATE.reset()
