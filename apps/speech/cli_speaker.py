@@ -54,6 +54,10 @@ def ubm_cmd(
     denoise: Denoise = False,
     vad_method: VadMethod = "energy",
     multi_condition: MultiCondition = None,
+    cmvn_prior: Annotated[float, typer.Option(
+        "--cmvn-prior", help="Normalise each file by its mean/variance shrunk towards the background's, "
+        "with a prior worth this many frames (300 = 3 s; short prompts keep their voice); 0 = plain CMVN. "
+        ".npy inputs must then be made with 'speech features --no-cmvn'.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Force = False,
     json_out: Json = False,
@@ -74,7 +78,9 @@ def ubm_cmd(
     check_output(out, force)
     if max_iter < 1 or components < 1:  # checked before the features are made
         raise ParameterError(f"--max-iter {max_iter} / -k {components}: both must be at least 1")
-    fe = _front_end(sr, n_mfcc, warp=warp, rasta=rasta, vad_method=vad_method,
+    if not (cmvn_prior >= 0 and cmvn_prior < float("inf")) or (cmvn_prior and warp):
+        raise ParameterError(f"--cmvn-prior {cmvn_prior}: a number of frames >= 0, and not with --warp")
+    fe = _front_end(sr, n_mfcc, cmvn=not cmvn_prior, warp=warp, rasta=rasta, vad_method=vad_method,
                     denoise=denoise)
     conditions = _conditions(multi_condition)
     files = input_files(data)
@@ -83,13 +89,20 @@ def ubm_cmd(
         task = bar.task("MFCC features", total=len(files))
         feats = frames_of(files, fe, progress=task) if conditions is None else \
             condition_frames(files, fe, conditions, seed=seed, progress=task)
+    meta = {}
+    if cmvn_prior:
+        from .speaker_cmvn import META_KEY, fit_prior
+
+        prior = fit_prior(feats, frames=cmvn_prior)
+        feats = [prior.apply(f) for f in feats]
+        meta[META_KEY] = prior.to_dict()
     t1 = time.perf_counter()
     n = sum(len(f) for f in feats)
     _note(quiet or json_out, f"{len(files)} files, {n} speech frames x {fe.dim} in {t1 - t0:.1f} s; "
                              f"training {components} components")
     ubm = train_ubm(feats, components, max_iter=max_iter, max_frames=max_frames, random_state=seed)
     ubm.fit_metadata_ = dict(getattr(ubm, "fit_metadata_", {}) or {}, speech_front_end=fe.to_dict(),
-                             speech_files=len(files), speech_conditions=conditions or ["clean"])
+                             speech_files=len(files), speech_conditions=conditions or ["clean"], **meta)
     ubm.save(out, overwrite=force)
     summary = {"output": str(out), "files": len(files), "frames": n, "components": components,
                "n_iter": int(ubm.n_iter_), "converged": bool(ubm.converged_),

@@ -199,10 +199,12 @@ def read_trials(path):
 
 
 class ModelSet:
-    """A models folder: the UBM (``ubm.gmm``), its front end and the speaker models (``*.spk``)."""
+    """A models folder: the UBM (``ubm.gmm``), its front end, the speaker models (``*.spk``) and
+    the UBM's CMVN prior (``prior``, None for plain CMVN; see :mod:`gmmkit_apps.speech.speaker_cmvn`)."""
 
-    def __init__(self, folder, ubm, front_end, speakers):
+    def __init__(self, folder, ubm, front_end, speakers, prior=None):
         self.folder, self.ubm, self.front_end, self.speakers = folder, ubm, front_end, speakers
+        self.prior = prior
 
     @property
     def names(self):
@@ -238,6 +240,7 @@ def load_ubm(path):
 
 def load_model_set(folder, *, need_speakers=True):
     """Load ``folder/ubm.gmm`` and every ``folder/*.spk``; check they belong together."""
+    from .speaker_cmvn import prior_of
     from .ubm import load_speaker, ubm_fingerprint
 
     folder = os.fspath(folder)
@@ -260,4 +263,4 @@ def load_model_set(folder, *, need_speakers=True):
             speakers.append(s)
     if need_speakers and not speakers:
         raise ModelFileError(f"{folder}: no speaker models (*{SPEAKER_EXT})")
-    return ModelSet(folder, ubm, fe, speakers)
+    return ModelSet(folder, ubm, fe, speakers, prior_of(ubm, ubm_path))

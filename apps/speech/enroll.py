@@ -46,6 +46,7 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
     from .corpus import load_ubm
     from .inputs import condition_frames, frames_of
     from .models import check_same_ubm, speaker_path
+    from .speaker_cmvn import prior_of
     from .ubm import map_adapt, save_speaker
 
     folder = os.fspath(folder)
@@ -56,9 +57,12 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
                 raise OutputExistsError(f"{t} exists; pass --force to overwrite it")
     ubm, front_end = load_ubm(ubm_path)
     local = check_same_ubm(folder, ubm, ubm_path)
+    prior = prior_of(ubm, ubm_path)
 
     def frames(files):
-        return frames_of(files, front_end) if not conditions else condition_frames(files, front_end, conditions)
+        if not conditions:
+            return frames_of(files, front_end, prior=prior)
+        return condition_frames(files, front_end, conditions, prior=prior)
 
     models = [(s, map_adapt(ubm, frames(files), name=s, relevance=relevance, adapt=adapt))
               for s, files in groups.items()]

@@ -65,25 +65,37 @@ def load_feature_file(path, front_end):
     return np.ascontiguousarray(F, dtype=np.float32)
 
 
-def _one(path, front_end):
-    if os.fspath(path).lower().endswith(FEATURE_EXT):
-        return load_feature_file(path, front_end)
-    return extract(path, front_end)
+def _one(path, front_end, prior=None):
+    if not os.fspath(path).lower().endswith(FEATURE_EXT):
+        F = extract(path, front_end)
+        return F if prior is None else prior.apply(F)
+    F = load_feature_file(path, front_end)
+    if prior is None:
+        return F
+    from .speaker_cmvn import looks_normalised
+
+    if looks_normalised(F):
+        raise DataError(f"{path}: frames are already mean/variance-normalised, but the UBM normalises "
+                        "with its CMVN prior (make the features with 'speech features --no-cmvn')")
+    return prior.apply(F)
 
 
-def frames_of(paths, front_end, *, progress=None):
-    """Feature frames of each file (audio or ``.npy``), in order."""
+def frames_of(paths, front_end, *, progress=None, prior=None):
+    """Feature frames of each file (audio or ``.npy``), in order; with a ``prior``
+    (:class:`~gmmkit_apps.speech.speaker_cmvn.CmvnPrior`, for a front end without CMVN) each
+    file's frames are normalised by it."""
     feats = []
     for i, p in enumerate(paths):
-        feats.append(_one(p, front_end))
+        feats.append(_one(p, front_end, prior))
         if progress is not None:
             progress(i + 1, len(paths))
     return feats
 
 
-def condition_frames(paths, front_end, conditions, *, seed=0, progress=None):
+def condition_frames(paths, front_end, conditions, *, seed=0, progress=None, prior=None):
     """Frames of every audio file under every named condition (multi-condition training:
-    see :func:`gmmkit_apps.speech.augment.conditions`); ``.npy`` files cannot be degraded."""
+    see :func:`gmmkit_apps.speech.augment.conditions`); ``.npy`` files cannot be degraded.
+    ``prior``: as :func:`frames_of`."""
     from .augment import conditions as make
 
     feats = []
@@ -93,7 +105,8 @@ def condition_frames(paths, front_end, conditions, *, seed=0, progress=None):
         y = load_audio(p, sr=front_end.sr)
         for c, yc in zip(conditions, make(y, front_end.sr, conditions, seed=seed + 7919 * i)):
             try:
-                feats.append(mfcc_frames(yc, front_end=front_end, source=f"{p} ({c})"))
+                F = mfcc_frames(yc, front_end=front_end, source=f"{p} ({c})")
+                feats.append(F if prior is None else prior.apply(F))
             except DataError:
                 if c == "clean":
                     raise

@@ -41,7 +41,12 @@ def load_cohort(model_set, paths, *, max_size=None):
     groups = speaker_groups(paths)
     files = [f for fs in groups.values() for f in fs]
     labels = [s for s, fs in groups.items() for _ in fs]
-    return build_cohort(model_set.ubm, frames_of(files, model_set.front_end), labels, max_size=max_size)
+    return build_cohort(model_set.ubm, _frames(model_set, files), labels, max_size=max_size)
+
+
+def _frames(model_set, files):
+    """Each file's frames as the models folder's UBM was trained on them (front end and CMVN prior)."""
+    return frames_of(files, model_set.front_end, prior=getattr(model_set, "prior", None))
 
 
 def _score_frames(model_set, frames, speakers, top_c):
@@ -56,7 +61,7 @@ def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="
     under each speaker model (``speakers``: a subset of ``model_set.speakers``); with a
     ``cohort``, normalised by ``norm`` (znorm, tnorm or snorm; ``top_n``: adaptive)."""
     speakers = model_set.speakers if speakers is None else speakers
-    frames = frames_of(files, model_set.front_end)
+    frames = _frames(model_set, files)
     S = _score_frames(model_set, frames, speakers, top_c)
     if cohort is None or norm == "raw":
         return S
@@ -136,7 +141,7 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     if unknown:
         raise DataError(f"{source}: speaker(s) {', '.join(unknown[:5])} have no model in "
                         f"{model_set.folder}")
-    frames = frames_of(files, model_set.front_end)
+    frames = _frames(model_set, files)
     S = _score_frames(model_set, frames, model_set.speakers, top_c)
     row = {f: i for i, f in enumerate(files)}
     col = {n: j for j, n in enumerate(model_set.names)}
