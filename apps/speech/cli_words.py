@@ -375,6 +375,9 @@ def words_evaluate(
     covariance_type: CovType = "diag",
     perturb: Perturb = None,
     test_speeds: TestSpeeds = None,
+    extra_train: Annotated[Optional[List[Path]], typer.Option(
+        "--extra-train", help="With --by-speaker: more labelled audio (as for 'words train') added to every "
+                              "fold's training, never tested (e.g. synthetic voices).")] = None,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
     vad_db: VadDb = 30.0,
@@ -402,6 +405,8 @@ def words_evaluate(
 
     if (model is None) == (not by_speaker):
         raise typer.BadParameter("give either --model or --by-speaker")
+    if extra_train and not by_speaker:
+        raise typer.BadParameter("--extra-train goes with --by-speaker")
     check_outputs(out, confusion, force=force)
     if confusion is not None:
         require_matplotlib("--confusion")
@@ -423,8 +428,9 @@ def words_evaluate(
         speeds = tuple(dict.fromkeys(train_speeds + test_speeds))
         files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out, speeds)
         at = dict(zip(speeds, extra))
+        more = _word_features(extra_train, pattern, fe, quiet or json_out)[1:3] if extra_train else None
         rows, cm = cross_validate_speakers(feats, labels, speakers, augment=[at[v] for v in train_speeds],
-                                           test_versions=[at[v] for v in test_speeds], **params)
+                                           test_versions=[at[v] for v in test_speeds], extra=more, **params)
         pred = [None] * len(files)
         for r in rows:
             for i, p in zip(r.pop("index"), r.pop("predicted")):

@@ -409,11 +409,14 @@ def evaluate(recognizer, X, words, *, threshold="default", versions=()):
             "confusion": cm, "predicted": pred}
 
 
-def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(), progress=None, **params):
+def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(), extra=None, progress=None,
+                            **params):
     """Leave-one-speaker-out: for each speaker, a :class:`WordRecognizer` (``params``) trained on
     the others and tested on them. ``augment``: lists of extra training versions of the
     utterances, each parallel to ``X`` (e.g. speed-perturbed copies), used for training only;
-    ``test_versions``: the same for testing (see :meth:`WordRecognizer.score`).
+    ``test_versions``: the same for testing (see :meth:`WordRecognizer.score`); ``extra``:
+    (utterances, words) added to every fold's training and never tested (e.g. synthetic voices
+    from ``datasets/speech/make_synthetic_digits.py``).
     Returns a list of dicts per held-out speaker (speaker, accuracy, n, train and test seconds,
     predictions) and the pooled confusion matrix."""
     import time
@@ -422,6 +425,9 @@ def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(),
     augment = [_sequences(a, seqs[0].shape[1]) for a in augment]
     if any(len(a) != len(seqs) for a in augment):
         raise DataError("every augment list needs one version of each utterance")
+    ex_X, ex_y = ([], []) if extra is None else (_sequences(extra[0], seqs[0].shape[1]), [str(w) for w in extra[1]])
+    if len(ex_X) != len(ex_y):
+        raise DataError(f"extra training data: {len(ex_X)} utterances but {len(ex_y)} words")
     words = np.asarray([str(w) for w in words])
     speakers = np.asarray([str(s) for s in speakers])
     if len(words) != len(seqs) or len(speakers) != len(seqs):
@@ -433,8 +439,8 @@ def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(),
     for k, spk in enumerate(names):
         tr, te = np.flatnonzero(speakers != spk), np.flatnonzero(speakers == spk)
         t0 = time.perf_counter()
-        train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr]
-        rec = WordRecognizer(**params).fit(train, np.tile(words[tr], 1 + len(augment)))
+        train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr] + list(ex_X)
+        rec = WordRecognizer(**params).fit(train, list(np.tile(words[tr], 1 + len(augment))) + ex_y)
         t1 = time.perf_counter()
         ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None,
                       versions=[[v[i] for i in te] for v in test_versions])

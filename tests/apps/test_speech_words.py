@@ -121,6 +121,28 @@ def test_leave_one_speaker_out_with_augmented_copies():
         cross_validate_speakers(X, words, speakers, augment=[copies[:3]])
 
 
+def test_leave_one_speaker_out_with_extra_training_voices():
+    """``extra`` utterances join every fold's training and are never tested: each fold equals a
+    recogniser trained by hand on the other speakers plus the extra ones."""
+    rng = np.random.default_rng(3)
+    words = np.array(["a", "b", "c"] * 4)
+    speakers = np.array(["s1"] * 6 + ["s2"] * 6)
+    X = [_say(rng, w) + (0.8 if s == "s2" else -0.8) for w, s in zip(words, speakers)]
+    extra_words = ["a", "b", "c", "c"]
+    extra = [_say(rng, w) for w in extra_words]
+    rows, cm = cross_validate_speakers(X, words, speakers, extra=(extra, extra_words), n_mix=1,
+                                       frames_per_state=10)
+    assert int(cm.values.sum()) == 12  # the extra voices are not tested
+    for r in rows:
+        tr = np.flatnonzero(speakers != r["speaker"])
+        rec = WordRecognizer(n_mix=1, frames_per_state=10).fit([X[i] for i in tr] + extra,
+                                                               list(words[tr]) + extra_words)
+        assert list(rec.predict([X[i] for i in r["index"]])) == list(r["predicted"])
+        assert rec.n_train_.sum() == len(tr) + len(extra)
+    with pytest.raises(DataError, match="extra"):
+        cross_validate_speakers(X, words, speakers, extra=(extra, extra_words[:2]))
+
+
 def test_speed_perturbation():
     y = np.sin(np.arange(8000) / 5.0).astype(np.float32)
     assert len(perturb_speed(y, 8000, 1.25)) == 6400 and len(perturb_speed(y, 8000, 0.8)) == 10000
@@ -228,6 +250,31 @@ def test_cli_vad_threshold_travels_in_the_model(cli, tmp_path):
     assert fe.vad_db == 40.0
     loud = extract(files[0], fe)
     assert len(loud) >= len(extract(files[0], FrontEnd(n_mfcc=13)))  # a lower floor keeps more frames
+
+
+def test_cli_leave_one_speaker_out_with_extra_training_voices(cli, tmp_path):
+    """``evaluate --by-speaker --extra-train``: the extra voice joins every fold's training and is
+    never tested; the result is the API's (``cross_validate_speakers(extra=...)``)."""
+    sub = [f for f in sorted(os.listdir(DIGITS)) if f.split("_")[1] in ("george", "lucas") and f[-6] in "01"]
+    data, extra = tmp_path / "real", tmp_path / "voices"
+    data.mkdir()
+    extra.mkdir()
+    for f in sub:
+        shutil.copy(os.path.join(DIGITS, f), data / f)
+    for d in "0123456789":  # a third "voice": jackson's first takes, played 10% faster
+        y, _ = sf.read(os.path.join(DIGITS, f"{d}_jackson_0.flac"), dtype="float32")
+        sf.write(extra / f"{d}_fast-jackson_0.wav", perturb_speed(y, SR, 1.1), SR)
+    args = ("--mix", "1", "--states", "3")
+    out = json.loads(cli("evaluate", data, "--by-speaker", "--extra-train", extra, *args, "--json").stdout)
+    assert out["n"] == 40 and [r["speaker"] for r in out["speakers"]] == ["george", "lucas"]
+    fe = FrontEnd(n_mfcc=13)
+    files, words, speakers = labelled_files(data)
+    efiles, ewords, _ = labelled_files(extra)
+    rows, _ = cross_validate_speakers([extract(f, fe) for f in files], words, speakers, n_mix=1, n_states=3,
+                                      extra=([extract(f, fe) for f in efiles], ewords))
+    assert [r["accuracy"] for r in out["speakers"]] == [r["accuracy"] for r in rows]
+    res = cli("evaluate", data, "-m", tmp_path / "x.gmmw", "--extra-train", extra, ok=False)
+    assert res.exit_code == 2 and "--by-speaker" in res.output
 
 
 def test_model_file_round_trip(digits_model, tmp_path):
