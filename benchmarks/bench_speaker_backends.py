@@ -39,6 +39,9 @@ FRONT_ENDS = {
     "vad40": {"vad_db": 40.0},
     "nocmvn-vad40": {"cmvn": False, "vad_db": 40.0},
     "hop5": {"hop_ms": 5.0},
+    "nocmvn13": {"cmvn": False, "n_mfcc": 13},
+    "nocmvn30": {"cmvn": False, "n_mfcc": 30},
+    "nocmvn-static": {"cmvn": False, "deltas": False},
 }
 MISMATCHED = ["pink5", "pink15", "babble10", "band200-3000"]
 
@@ -80,32 +83,22 @@ def degrade(y, cond, sr, rng, others):
 AUDIO = {}
 
 
-PRIOR = {}  # front end -> (mean, sd) of the clean background frames before normalisation
+PRIOR = {}  # front end -> CMVN prior from its clean background frames (before normalisation)
 
 
 def features(cache, rows, fe_name, cond, idx):
     """{row index: frames or None} of rows ``idx`` under ``cond``, cached on disk. A name
     ``<front end>+map<tau>`` shrinks each utterance's mean and standard deviation towards those of
     the clean background frames with ``tau`` frames of prior weight, then normalises."""
-    if "+map" in fe_name:
+    if "+map" in fe_name:  # the CMVN prior of 'gmmkit speech ubm --cmvn-prior', fitted on clean background
+        from gmmkit_apps.speech.speaker_cmvn import fit_prior
+
         base, tau = fe_name.split("+map")
-        if base not in PRIOR:
-            bg = [f for f in features(cache, rows, base, "clean",
-                                      [i for i, r in enumerate(rows) if r[2] == "ubm"]).values() if f is not None]
-            X = np.concatenate(bg).astype(np.float64)
-            PRIOR[base] = (X.mean(0), X.var(0))
-        mu0, var0 = PRIOR[base]
-        out = {}
-        for i, f in features(cache, rows, base, cond, idx).items():
-            if f is None:
-                out[i] = None
-                continue
-            f = f.astype(np.float64)
-            n, t = len(f), float(tau)
-            mu = (f.sum(0) + t * mu0) / (n + t)
-            var = (((f - mu) ** 2).sum(0) + t * var0) / (n + t)
-            out[i] = ((f - mu) / np.sqrt(var)).astype(np.float32)
-        return out
+        if fe_name not in PRIOR:
+            bg = features(cache, rows, base, "clean", [i for i, r in enumerate(rows) if r[2] == "ubm"])
+            PRIOR[fe_name] = fit_prior([f for f in bg.values() if f is not None], frames=float(tau))
+        return {i: None if f is None else PRIOR[fe_name].apply(f)
+                for i, f in features(cache, rows, base, cond, idx).items()}
     from gmmkit.exceptions import DataError
     from gmmkit_apps.speech.features import FrontEnd, load_audio, mfcc_frames
 
@@ -131,7 +124,7 @@ def features(cache, rows, fe_name, cond, idx):
 
 
 def run(cache, rows, fe_name, train_conds, conds, k, top_n, C, relevance, svm_relevance, seed=0, by_duration=False,
-        top_c=5):
+        top_c=5, ubm_iter=50, ubm_frames=150_000):
     from gmmkit_apps.speech.scorenorm import build_cohort, cohort_scores, normalise
     from gmmkit_apps.speech.speaker_svm import supervectors, svm_scores, train_svms
     from gmmkit_apps.speech.ubm import map_adapt, score_frames, stack_speakers, train_ubm
@@ -143,7 +136,7 @@ def run(cache, rows, fe_name, train_conds, conds, k, top_n, C, relevance, svm_re
     train = {c: features(cache, rows, fe_name, c, bg_idx + en_idx) for c in train_conds}
     bg = [(rows[i][0], train[c][i]) for c in train_conds for i in bg_idx if train[c][i] is not None]
     en = [(rows[i][0], train[c][i]) for c in train_conds for i in en_idx if train[c][i] is not None]
-    ubm = train_ubm([f for _, f in bg], k, max_iter=50, random_state=seed, max_frames=150_000)
+    ubm = train_ubm([f for _, f in bg], k, max_iter=ubm_iter, random_state=seed, max_frames=ubm_frames)
     names = sorted({s for s, _, _ in rows})
     models = [map_adapt(ubm, [f for s2, f in en if s2 == s], name=s, relevance=relevance) for s in names]
     stack = stack_speakers(ubm, models)
@@ -204,17 +197,21 @@ def main():
     ap.add_argument("--svm-relevance", type=float, default=16.0)
     ap.add_argument("--by-duration", action="store_true")
     ap.add_argument("--conds", default=",".join(CONDS), help="test conditions")
+    ap.add_argument("--seeds", default="0", help="UBM seeds (comma-separated): one run each")
+    ap.add_argument("--ubm-iter", type=int, default=50, help="UBM EM iterations at most")
+    ap.add_argument("--ubm-frames", type=int, default=150_000, help="UBM trained on at most this many frames")
     a = ap.parse_args()
     rows = read_lists(a.cache)
-    print(f"load {os.getloadavg()[0]:.2f}; UBM {a.k}, 30 enrolment prompts, AS-norm top {a.top_n}, "
-          f"SVM C={a.C}, relevance {a.relevance} (SVM {a.svm_relevance}), top-C {a.top_c}")
-    for fe_name in a.front_ends.split(","):
+    print(f"load {os.getloadavg()[0]:.2f}; UBM {a.k} ({a.ubm_iter} EM iterations at most, {a.ubm_frames} frames), "
+          f"30 enrolment prompts, AS-norm top {a.top_n}, SVM C={a.C}, relevance {a.relevance} "
+          f"(SVM {a.svm_relevance}), top-C {a.top_c}")
+    for fe_name, seed in [(f, int(s)) for f in a.front_ends.split(",") for s in a.seeds.split(",")]:
         conds = ["clean", *MISMATCHED] if a.mismatched else ["clean"]
         t0 = time.perf_counter()
         res, setup = run(a.cache, rows, fe_name, conds, a.conds.split(","), a.k, a.top_n, a.C, a.relevance,
-                         a.svm_relevance,
-                         by_duration=a.by_duration, top_c=a.top_c)
-        tag = fe_name + ("+mismatched" if a.mismatched else "")
+                         a.svm_relevance, seed=seed, by_duration=a.by_duration, top_c=a.top_c,
+                         ubm_iter=a.ubm_iter, ubm_frames=a.ubm_frames)
+        tag = fe_name + ("+mismatched" if a.mismatched else "") + (f" s{seed}" if "," in a.seeds else "")
         for cond in a.conds.split(","):
             cells = "  ".join(f"{m} {100 * v['id']:.1f}/{100 * v['eer']:.2f}/{v['mindcf']:.3f}"
                               for m, v in res[cond].items() if m != "refused")
