@@ -46,7 +46,8 @@ DATE_FIXES = [("nyse", 287, "1966-02-23", "1967-02-23"), ("nyse", 962, "1969-12-
 def export(package, name, expr):
     code = (f'e <- new.env(); data("{name}", package = "{package}", envir = e); x <- get("{name}", envir = e); '
             f"write.csv({expr}, stdout(), row.names = FALSE)")
-    text = subprocess.run(["Rscript", "-e", "options(digits = 15); " + code], check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(["Rscript", "-e", "options(digits = 15); " + code], check=True, capture_output=True,
+                          text=True).stdout
     return pd.read_csv(io.StringIO(text))
 
 

@@ -1,4 +1,4 @@
-"""GARCH/GJR filters with Gaussian, Student-t or skewed-t innovations against the ``arch`` package (issue 22, part 4)."""
+"""GARCH/GJR filters with Gaussian, Student-t or skewed-t innovations against ``arch`` (issue 22, part 4)."""
 from pathlib import Path
 
 import numpy as np

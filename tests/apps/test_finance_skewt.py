@@ -100,3 +100,35 @@ def test_backtest_filter_row_is_the_fitted_skewt():
     assert np.all(f["es_filter"] > f["var_filter"])
     with pytest.raises(ParameterError, match="needs a GARCH"):
         rolling_forecasts(r, window=500, refit=100, vol="ewma", methods=("filter",))
+
+
+def test_risk_adds_the_filters_own_row():
+    """``risk --vol gjr-skewt``: a row of the fitted skewed t scaled to the next day's forecast."""
+    from gmmkit_apps.finance.risk import conditional_risk
+
+    rng = np.random.default_rng(5)
+    g = Garch(mu=2e-4, omega=2e-6, alpha=0.03, beta=0.9, gamma=0.1)
+    r = g.paths(SkewT(5.0, -0.3).sample(1100, rng)[None, :], 1.5e-4)[0, 500:]
+    res = conditional_risk(r, vol="gjr-skewt", levels=(0.99, 0.975), n_components=2)
+    fit = res["garch"]
+    d = SkewT(fit.nu, fit.lam, res["mu"], res["sigma_next"])
+    rows = {row["level"]: row for row in res["rows"] if row["model"] == "gjr-skewt"}
+    assert set(rows) == {0.99, 0.975}
+    for a, row in rows.items():
+        assert row["var"] == pytest.approx(-d.ppf(1 - a))
+        assert row["es"] == pytest.approx(d.expected_shortfall(a))
+    assert not any(row["model"] == "gjr" for row in conditional_risk(r, vol="gjr", n_components=2)["rows"])
+
+
+def test_cli_backtest_skewt_filter_row():
+    from pathlib import Path
+
+    from tests.helpers import app_runner
+
+    indices = Path(__file__).resolve().parents[2] / "datasets" / "finance" / "indices.csv.gz"
+    res = app_runner("finance")("backtest", indices, "-t", "SPX", "--start", "2007-01-01", "--end", "2010-12-31",
+                                "--window", "250", "--refit", "50", "-k", "2", "--es-sims", "0", "--vol", "gjr-skewt")
+    assert res.exit_code == 0, res.output
+    assert "lambda -" in res.output                # the median skewness of the refits, negative on the S&P 500
+    assert [line.split()[2] for line in res.output.splitlines() if line.startswith("   SPX")] == [
+        "gmm", "normal", "historical", "filter"]
