@@ -143,7 +143,11 @@ class SkewT:
         return -self.partial_mean(self.ppf(1.0 - level)) / (1.0 - level)
 
     def sample(self, n, rng):
-        return self.ppf(rng.uniform(1e-300, 1.0, n).clip(max=1 - 1e-16))
+        """Exact draws: the lower side of the mode with probability ``(1 - lam)/2``, then a half
+        Student-t on that side (a dozen times faster than the quantile of uniforms)."""
+        t = np.abs(rng.standard_t(self.eta, n))
+        s = np.where(rng.random(n) < (1 - self.lam) / 2, -1.0, 1.0)
+        return self.loc + self.scale * ((s * (1 + s * self.lam) * t / self._r - self.a) / self.b)
 
     def scaled(self, loc, scale):
         """The distribution of ``loc + scale * X``."""
