@@ -179,11 +179,14 @@ VadDb = Annotated[float, typer.Option("--vad-db", help="Voice activity detection
                                                        "against 83.3% leave-one-speaker-out).")]
 
 
-def _word_features(data, pattern, fe, quiet, speeds=()):
-    """(files, features, labels, speakers, [features at each perturbed speed])."""
+def _word_features(data, pattern, fe, quiet, speeds=(), noise=()):
+    """(files, features, labels, speakers, [features at each perturbed speed, then with white
+    noise at each SNR in ``noise``: the clean features where the noisy copy has too little speech])."""
     from gmmkit.cli.kit import Progress
+    from gmmkit.exceptions import DataError
 
     from .corpus import features_of
+    from .features import extract
     from .words import labelled_files
 
     files, labels, speakers = labelled_files(list(data), pattern=pattern)
@@ -191,19 +194,46 @@ def _word_features(data, pattern, fe, quiet, speeds=()):
         feats = features_of(files, fe, progress=bar.task("MFCC features", total=len(files)))
         extra = [features_of(files, fe, speed=v, progress=bar.task(f"speed {v:g}", total=len(files)))
                  for v in speeds]
+        for snr in noise:
+            task, noisy = bar.task(f"noise {snr:g} dB", total=len(files)), []
+            for k, f in enumerate(files):
+                try:
+                    noisy.append(extract(f, fe, noise_db=snr, seed=k))
+                except DataError:
+                    noisy.append(feats[k])
+                if task is not None:
+                    task(k + 1, len(files))
+            extra.append(noisy)
     return files, feats, labels, speakers, extra
 
 
-def _speeds(text, option="--perturb"):
+def _speeds(text, option="--perturb", what="speeds", example="0.92,1.08", lo=0.5, hi=2.0):
     if not text:
         return ()
     try:
-        speeds = tuple(float(v) for v in text.split(","))
+        values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"{option} takes speeds such as 0.92,1.08, got {text!r}") from None
-    if not all(0.5 <= v <= 2.0 for v in speeds):
-        raise typer.BadParameter(f"{option} speeds must be between 0.5 and 2, got {text!r}")
-    return speeds
+        raise typer.BadParameter(f"{option} takes {what} such as {example}, got {text!r}") from None
+    if not all(lo <= v <= hi for v in values):
+        raise typer.BadParameter(f"{option} {what} must be between {lo:g} and {hi:g}, got {text!r}")
+    return values
+
+
+def _extra_training(extra_train, pattern, fe, quiet, noise):
+    """(features, labels) of --extra-train with its --noise-copies, or None without it."""
+    if not extra_train:
+        return None
+    _, feats, labels, _, copies = _word_features(extra_train, pattern, fe, quiet, (), noise)
+    return feats + [f for x in copies for f in x], list(labels) * (1 + len(copies))
+
+
+def _snrs(text):
+    return _speeds(text, "--noise-copies", "SNRs in dB", "25", -10.0, 60.0)
+
+
+NoiseCopies = Annotated[Optional[str], typer.Option(
+    "--noise-copies", help="Also train on copies of the audio (and of --extra-train) with white noise at "
+                           "these SNRs in dB, e.g. 25 (multi-condition training: noisy recordings).")]
 
 
 TestSpeeds = Annotated[Optional[str], typer.Option(
@@ -245,6 +275,11 @@ def words_train(
     covariance_type: CovType = "diag",
     threshold: Threshold = None,
     perturb: Perturb = None,
+    noise_copies: NoiseCopies = None,
+    extra_train: Annotated[Optional[List[Path]], typer.Option(
+        "--extra-train", help="More labelled audio (e.g. synthetic voices from "
+                              "datasets/speech/make_synthetic_digits.py) trained as a second model set; "
+                              "a word's score is the mean of the two sets' log-likelihoods.")] = None,
     sr: Sr = 8000,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
@@ -268,17 +303,22 @@ def words_train(
     check_output(out, force)
     fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech, vad_db=vad_db)
     params = _recognizer_params(states, mix, covariance_type, threshold, seed)
-    speeds = _speeds(perturb)
+    speeds, noise = _speeds(perturb), _snrs(noise_copies)
     t0 = time.perf_counter()
-    files, feats, labels, _, extra = _word_features(data, pattern, fe, quiet or json_out, speeds)
+    files, feats, labels, _, extra = _word_features(data, pattern, fe, quiet or json_out, speeds, noise)
+    own = feats + [f for x in extra for f in x]
+    more, more_labels = _extra_training(extra_train, pattern, fe, quiet or json_out, noise) or ([], [])
     t1 = time.perf_counter()
-    rec = WordRecognizer(**params).fit(feats + [f for x in extra for f in x], list(labels) * (1 + len(extra)))
+    rec = WordRecognizer(**params).fit(own + more, list(labels) * (1 + len(extra)) + list(more_labels),
+                                       groups=["data"] * len(own) + ["extra"] * len(more) if more else None)
     t2 = time.perf_counter()
-    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict(), "perturb": list(speeds)})
+    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict(), "perturb": list(speeds),
+                                          "noise_copies": list(noise)})
     summary = {"output": str(out), "words": [str(w) for w in rec.words_], "files": len(files),
                "frames": int(sum(len(f) for f in feats)),
                "states": {str(w): int(m.n_components) for w, m in zip(rec.words_, rec.models_)},
                "mix": {str(w): int(m.n_mix) for w, m in zip(rec.words_, rec.models_)},
+               "groups": [str(g) for g in rec.groups_], "extra_files": len(more),
                "feature_seconds": round(t1 - t0, 2), "train_seconds": round(t2 - t1, 2)}
     _report(summary, json_out, quiet,
             f"{out}: {len(rec.words_)} words from {len(files)} files ({summary['frames']} frames); "
@@ -375,9 +415,11 @@ def words_evaluate(
     covariance_type: CovType = "diag",
     perturb: Perturb = None,
     test_speeds: TestSpeeds = None,
+    noise_copies: NoiseCopies = None,
     extra_train: Annotated[Optional[List[Path]], typer.Option(
         "--extra-train", help="With --by-speaker: more labelled audio (as for 'words train') added to every "
-                              "fold's training, never tested (e.g. synthetic voices).")] = None,
+                              "fold's training, never tested (e.g. synthetic voices), as a second "
+                              "model set (see 'words train --extra-train').")] = None,
     n_mfcc: NMfcc = 13,
     min_speech: MinSpeech = 10,
     vad_db: VadDb = 30.0,
@@ -405,8 +447,8 @@ def words_evaluate(
 
     if (model is None) == (not by_speaker):
         raise typer.BadParameter("give either --model or --by-speaker")
-    if extra_train and not by_speaker:
-        raise typer.BadParameter("--extra-train goes with --by-speaker")
+    if (extra_train or noise_copies) and not by_speaker:
+        raise typer.BadParameter("--extra-train and --noise-copies go with --by-speaker")
     check_outputs(out, confusion, force=force)
     if confusion is not None:
         require_matplotlib("--confusion")
@@ -426,10 +468,12 @@ def words_evaluate(
         params = _recognizer_params(states, mix, covariance_type, None, seed)
         train_speeds, test_speeds = _speeds(perturb), _speeds(test_speeds, "--test-speeds")
         speeds = tuple(dict.fromkeys(train_speeds + test_speeds))
-        files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out, speeds)
+        noise = _snrs(noise_copies)
+        files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out, speeds, noise)
         at = dict(zip(speeds, extra))
-        more = _word_features(extra_train, pattern, fe, quiet or json_out)[1:3] if extra_train else None
-        rows, cm = cross_validate_speakers(feats, labels, speakers, augment=[at[v] for v in train_speeds],
+        more = _extra_training(extra_train, pattern, fe, quiet or json_out, noise)
+        rows, cm = cross_validate_speakers(feats, labels, speakers,
+                                           augment=[at[v] for v in train_speeds] + extra[len(speeds):],
                                            test_versions=[at[v] for v in test_speeds], extra=more, **params)
         pred = [None] * len(files)
         for r in rows:

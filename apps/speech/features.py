@@ -356,9 +356,10 @@ def perturb_speed(y, sr, speed):
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def extract(path, front_end=None, *, vad=None, speed=1.0):
+def extract(path, front_end=None, *, vad=None, speed=1.0, noise_db=None, seed=0):
     """Read an audio file and return its normalised feature frames (``speed``: see
-    :func:`perturb_speed`).
+    :func:`perturb_speed`; ``noise_db``: with white noise at this SNR added first, seeded by
+    ``seed``, see :func:`gmmkit_apps.speech.augment.add_noise`).
 
     >>> import glob, os
     >>> from gmmkit_apps.speech.features import extract, FrontEnd
@@ -368,4 +369,8 @@ def extract(path, front_end=None, *, vad=None, speed=1.0):
     """
     fe = front_end or FrontEnd()
     y = perturb_speed(load_audio(path, sr=fe.sr), fe.sr, speed)
+    if noise_db is not None:
+        from .augment import add_noise
+
+        y = add_noise(y, noise_db, seed=seed)
     return mfcc_frames(y, front_end=fe, vad=vad, source=os.fspath(path))

@@ -48,6 +48,10 @@ class WordLoop:
         recognizer._check_fitted()
         if not np.isfinite(word_penalty):
             raise ParameterError(f"word_penalty must be finite, got {word_penalty!r}")
+        if len(getattr(recognizer, "groups_", ())) > 1:
+            raise ParameterError(f"the word models come in {len(recognizer.groups_)} groups "
+                                 f"({', '.join(recognizer.groups_)}); connected recognition takes one set: "
+                                 "train without --extra-train")
         known = [str(w) for w in recognizer.words_]
         keep = known if words is None else [str(w) for w in words]
         missing = sorted(set(keep) - set(known))

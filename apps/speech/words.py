@@ -71,7 +71,8 @@ class WordRecognizer:
 
     Attributes
     ----------
-    words_ : ndarray of str ; models_ : list of fitted GMMHMM, in ``words_`` order ;
+    words_ : ndarray of str ; groups_ : ndarray of str (model sets; "all" without groups) ;
+    models_ : list of fitted GMMHMM, group by group, each in ``words_`` order ;
     n_features_in_ : int ; n_train_ : training utterances per word.
     """
 
@@ -104,10 +105,14 @@ class WordRecognizer:
             raise ParameterError(f"n_states={self.n_states!r}: use 'auto' or a positive integer")
         return max(1, min(s, int(np.min(lengths))))
 
-    def fit(self, X, y, *, progress=None):
+    def fit(self, X, y, *, groups=None, progress=None):
         """Train one word model per label on its utterances (``X``: list of (frames, D) arrays).
 
-        ``progress(done, total)`` is called after each word. Returns self.
+        ``groups``: one name per utterance (e.g. "real", "synthetic"): one model set per group,
+        each trained on its group alone, and a word's score is the mean of its models' Viterbi
+        log-likelihoods (a product of experts; on FSDD real and synthetic voices so combined
+        beat the two pooled, see docs/speech.md). Every group needs every word.
+        ``progress(done, total)`` is called after each word model. Returns self.
         """
         from gmmkit import GMMHMM
 
@@ -115,14 +120,21 @@ class WordRecognizer:
         y = np.asarray([str(v) for v in y])
         if y.ndim != 1 or len(y) != len(seqs):
             raise DataError(f"got {len(seqs)} utterances but {y.size} labels")
+        g = np.full(len(y), "all") if groups is None else np.asarray([str(v) for v in groups])
+        if g.shape != y.shape:
+            raise DataError(f"got {len(seqs)} utterances but {g.size} groups")
         if not isinstance(self.n_mix, (int, np.integer)) or self.n_mix < 1:
             raise ParameterError(f"n_mix={self.n_mix!r} must be a positive integer")
-        words = np.unique(y)
+        words, names = np.unique(y), np.unique(g)
         if self.reject_label in set(words):
             raise DataError(f"a word is named like the rejection label {self.reject_label!r}")
+        for name in names:
+            missing = sorted(set(words) - set(y[g == name]))
+            if missing:
+                raise DataError(f"group {str(name)!r} has no utterance of word(s) {', '.join(missing)}")
         models, counts = [], []
-        for i, w in enumerate(words):
-            ws = [s for s, lab in zip(seqs, y) if lab == w]
+        for i, (name, w) in enumerate((name, w) for name in names for w in words):
+            ws = [s for s, lab, gr in zip(seqs, y, g) if lab == w and gr == name]
             lengths = np.array([len(s) for s in ws])
             S = self._states_for(lengths)
             M = int(max(1, min(self.n_mix, lengths.sum() // (S * 10))))  # >= 10 frames per Gaussian
@@ -136,10 +148,10 @@ class WordRecognizer:
             models.append(hmm)
             counts.append(len(ws))
             if progress is not None:
-                progress(i + 1, len(words))
-        self.words_, self.models_ = words, models
+                progress(i + 1, len(words) * len(names))
+        self.words_, self.models_, self.groups_ = words, models, names
         self.__dict__.pop("_emissions", None)  # per-state densities of the previous models
-        self.n_train_ = np.asarray(counts)
+        self.n_train_ = np.asarray(counts).reshape(len(names), len(words)).sum(axis=0)
         self.n_features_in_ = seqs[0].shape[1]
         return self
 
@@ -202,7 +214,7 @@ class WordRecognizer:
                         out[i, j] = m.decode(seqs[i])[0]
                     except DataError:
                         pass
-        return out
+        return out.reshape(len(seqs), -1, len(self.words_)).mean(axis=1)  # the groups' geometric mean
 
     def score(self, X, versions=()):
         """Viterbi log-likelihood of every utterance under every word model, shape
@@ -274,6 +286,7 @@ class WordRecognizer:
             arrays[f"w{j}"], arrays[f"m{j}"], arrays[f"c{j}"] = m.weights_, m.means_, m.covariances_
         meta = {"kind": WORDS_KIND, "words": [str(w) for w in self.words_],
                 "n_train": [int(c) for c in self.n_train_], "covariance_type": self.covariance_type,
+                "groups": [str(g) for g in self.groups_],
                 "n_features": int(self.n_features_in_),
                 "params": {"n_states": self.n_states, "n_mix": int(self.n_mix),
                            "frames_per_state": float(self.frames_per_state),
@@ -301,8 +314,8 @@ class WordRecognizer:
                                                                   "min_states", "max_states", "threshold",
                                                                   "reject_label", "max_iter", "reg_covar")
                                                if k in p})
-            models = []
-            for j, w in enumerate(words):
+            models, groups = [], [str(g) for g in meta.get("groups") or ["all"]]
+            for j, w in enumerate(words * len(groups)):
                 m = GMMHMM.from_parameters(arrays[f"start{j}"], arrays[f"trans{j}"], arrays[f"w{j}"],
                                            arrays[f"m{j}"], arrays[f"c{j}"], covariance_type=cov,
                                            topology="left-right", reg_covar=rec.reg_covar)
@@ -311,7 +324,7 @@ class WordRecognizer:
                 models.append(m)
             if not words:
                 raise ValueError("no words")
-            rec.words_, rec.models_ = np.asarray(words), models
+            rec.words_, rec.models_, rec.groups_ = np.asarray(words), models, np.asarray(groups)
             rec.n_train_ = np.asarray(meta.get("n_train") or [0] * len(words))
             rec.n_features_in_ = D
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
@@ -409,14 +422,15 @@ def evaluate(recognizer, X, words, *, threshold="default", versions=()):
             "confusion": cm, "predicted": pred}
 
 
-def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(), extra=None, progress=None,
-                            **params):
+def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(), extra=None, extra_as="group",
+                            progress=None, **params):
     """Leave-one-speaker-out: for each speaker, a :class:`WordRecognizer` (``params``) trained on
     the others and tested on them. ``augment``: lists of extra training versions of the
     utterances, each parallel to ``X`` (e.g. speed-perturbed copies), used for training only;
     ``test_versions``: the same for testing (see :meth:`WordRecognizer.score`); ``extra``:
     (utterances, words) added to every fold's training and never tested (e.g. synthetic voices
-    from ``datasets/speech/make_synthetic_digits.py``).
+    from ``datasets/speech/make_synthetic_digits.py``), as a model set of their own
+    (``extra_as="group"``, see ``groups`` in :meth:`WordRecognizer.fit`) or ``"pooled"``.
     Returns a list of dicts per held-out speaker (speaker, accuracy, n, train and test seconds,
     predictions) and the pooled confusion matrix."""
     import time
@@ -428,6 +442,8 @@ def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(),
     ex_X, ex_y = ([], []) if extra is None else (_sequences(extra[0], seqs[0].shape[1]), [str(w) for w in extra[1]])
     if len(ex_X) != len(ex_y):
         raise DataError(f"extra training data: {len(ex_X)} utterances but {len(ex_y)} words")
+    if extra_as not in ("group", "pooled"):
+        raise ParameterError(f"extra_as={extra_as!r}: use 'group' or 'pooled'")
     words = np.asarray([str(w) for w in words])
     speakers = np.asarray([str(s) for s in speakers])
     if len(words) != len(seqs) or len(speakers) != len(seqs):
@@ -440,7 +456,9 @@ def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(),
         tr, te = np.flatnonzero(speakers != spk), np.flatnonzero(speakers == spk)
         t0 = time.perf_counter()
         train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr] + list(ex_X)
-        rec = WordRecognizer(**params).fit(train, list(np.tile(words[tr], 1 + len(augment))) + ex_y)
+        n_own = len(train) - len(ex_X)
+        groups = ["data"] * n_own + ["extra"] * len(ex_X) if extra_as == "group" and ex_y else None
+        rec = WordRecognizer(**params).fit(train, list(np.tile(words[tr], 1 + len(augment))) + ex_y, groups=groups)
         t1 = time.perf_counter()
         ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None,
                       versions=[[v[i] for i in te] for v in test_versions])

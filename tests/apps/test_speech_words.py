@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from gmmkit import GMMHMM
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 from gmmkit_apps.speech.features import FrontEnd, extract, mfcc_frames, perturb_speed
+from gmmkit_apps.speech.loop import WordLoop
 from gmmkit_apps.speech.words import WordRecognizer, cross_validate_speakers, labelled_files, parse_pattern
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -121,26 +122,72 @@ def test_leave_one_speaker_out_with_augmented_copies():
         cross_validate_speakers(X, words, speakers, augment=[copies[:3]])
 
 
+def test_word_model_groups_are_a_product_of_experts(tmp_path):
+    """``fit(groups=...)``: one model set per group, each equal to a recogniser trained on that
+    group alone; a word's score is the mean of the sets' Viterbi log-likelihoods; the model
+    file keeps the groups."""
+    rng = np.random.default_rng(4)
+    wa, wb = ["a", "b", "c"] * 3, ["a", "b", "c", "c"]
+    A, B = [_say(rng, w) - 0.5 for w in wa], [_say(rng, w, 14) + 0.5 for w in wb]
+    test = [_say(rng, w) for w in ["a", "b", "c"]]
+    opts = dict(n_mix=2, frames_per_state=10)
+    rec = WordRecognizer(**opts).fit(A + B, wa + wb, groups=["x"] * 9 + ["y"] * 4)
+    ra, rb = WordRecognizer(**opts).fit(A, wa), WordRecognizer(**opts).fit(B, wb)
+    assert rec.groups_.tolist() == ["x", "y"] and rec.n_train_.tolist() == [4, 4, 5]
+    assert np.allclose(rec.score(test), (ra.score(test) + rb.score(test)) / 2)
+    rec.save(tmp_path / "g.gmmw")
+    back, _ = WordRecognizer.load(tmp_path / "g.gmmw")
+    assert back.groups_.tolist() == ["x", "y"] and np.allclose(back.score(test), rec.score(test))
+    with pytest.raises(DataError, match="group 'y' has no utterance of word"):
+        WordRecognizer(**opts).fit(A + B[:2], wa + wb[:2], groups=["x"] * 9 + ["y"] * 2)
+    with pytest.raises(ParameterError, match="groups"):
+        WordLoop(rec)
+
+
 def test_leave_one_speaker_out_with_extra_training_voices():
     """``extra`` utterances join every fold's training and are never tested: each fold equals a
-    recogniser trained by hand on the other speakers plus the extra ones."""
+    recogniser trained by hand on the other speakers plus the extra ones (pooled, or as a
+    model set of their own)."""
     rng = np.random.default_rng(3)
     words = np.array(["a", "b", "c"] * 4)
     speakers = np.array(["s1"] * 6 + ["s2"] * 6)
     X = [_say(rng, w) + (0.8 if s == "s2" else -0.8) for w, s in zip(words, speakers)]
     extra_words = ["a", "b", "c", "c"]
     extra = [_say(rng, w) for w in extra_words]
-    rows, cm = cross_validate_speakers(X, words, speakers, extra=(extra, extra_words), n_mix=1,
-                                       frames_per_state=10)
-    assert int(cm.values.sum()) == 12  # the extra voices are not tested
-    for r in rows:
-        tr = np.flatnonzero(speakers != r["speaker"])
-        rec = WordRecognizer(n_mix=1, frames_per_state=10).fit([X[i] for i in tr] + extra,
-                                                               list(words[tr]) + extra_words)
-        assert list(rec.predict([X[i] for i in r["index"]])) == list(r["predicted"])
-        assert rec.n_train_.sum() == len(tr) + len(extra)
+    for how in ("pooled", "group"):
+        rows, cm = cross_validate_speakers(X, words, speakers, extra=(extra, extra_words), extra_as=how,
+                                           n_mix=1, frames_per_state=10)
+        assert int(cm.values.sum()) == 12  # the extra voices are not tested
+        for r in rows:
+            tr = np.flatnonzero(speakers != r["speaker"])
+            groups = None if how == "pooled" else ["own"] * len(tr) + ["more"] * len(extra)
+            rec = WordRecognizer(n_mix=1, frames_per_state=10).fit([X[i] for i in tr] + extra,
+                                                                   list(words[tr]) + extra_words, groups=groups)
+            assert list(rec.predict([X[i] for i in r["index"]])) == list(r["predicted"])
+            assert rec.n_train_.sum() == len(tr) + len(extra)
     with pytest.raises(DataError, match="extra"):
         cross_validate_speakers(X, words, speakers, extra=(extra, extra_words[:2]))
+
+
+def test_synthetic_digit_voices(tmp_path):
+    """datasets/speech/make_synthetic_digits.py: distinct speaker names the FSDD pattern parses;
+    with flite and sox installed, one voice's ten digits as 8 kHz audio the front end accepts."""
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "datasets", "speech"))
+    from make_synthetic_digits import make, plan
+
+    rows = plan(40)
+    names = [r["speaker"] for r in rows]
+    assert len(set(names)) == 40 and not any("_" in n for n in names)
+    assert [r["engine"] for r in rows] == ["flite"] * 30 + ["espeak-ng"] * 10 and plan(40) == rows
+    if not (shutil.which("flite") and shutil.which("sox") and shutil.which("espeak-ng")):
+        pytest.skip("flite, espeak-ng or sox not installed")
+    assert make(tmp_path, 1, progress=False) == 10
+    files, words, speakers = labelled_files(tmp_path)
+    assert words == list("0123456789") and set(speakers) == {names[0]}
+    assert all(sf.info(f).samplerate == SR for f in files)
+    assert min(len(extract(f, FrontEnd(n_mfcc=13))) for f in files) >= 20
 
 
 def test_speed_perturbation():
@@ -264,15 +311,21 @@ def test_cli_leave_one_speaker_out_with_extra_training_voices(cli, tmp_path):
     for d in "0123456789":  # a third "voice": jackson's first takes, played 10% faster
         y, _ = sf.read(os.path.join(DIGITS, f"{d}_jackson_0.flac"), dtype="float32")
         sf.write(extra / f"{d}_fast-jackson_0.wav", perturb_speed(y, SR, 1.1), SR)
-    args = ("--mix", "1", "--states", "3")
-    out = json.loads(cli("evaluate", data, "--by-speaker", "--extra-train", extra, *args, "--json").stdout)
+    args = ("--mix", "1", "--states", "3", "--noise-copies", "20", "--json")
+    out = json.loads(cli("evaluate", data, "--by-speaker", "--extra-train", extra, *args).stdout)
     assert out["n"] == 40 and [r["speaker"] for r in out["speakers"]] == ["george", "lucas"]
     fe = FrontEnd(n_mfcc=13)
     files, words, speakers = labelled_files(data)
     efiles, ewords, _ = labelled_files(extra)
+    noisy = [extract(f, fe, noise_db=20, seed=k) for k, f in enumerate(efiles)]
     rows, _ = cross_validate_speakers([extract(f, fe) for f in files], words, speakers, n_mix=1, n_states=3,
-                                      extra=([extract(f, fe) for f in efiles], ewords))
+                                      augment=[[extract(f, fe, noise_db=20, seed=k) for k, f in enumerate(files)]],
+                                      extra=([extract(f, fe) for f in efiles] + noisy, ewords * 2))
     assert [r["accuracy"] for r in out["speakers"]] == [r["accuracy"] for r in rows]
+    model = json.loads(cli("train", data, "-o", tmp_path / "x.gmmw", "--extra-train", extra, *args).stdout)
+    assert model["groups"] == ["data", "extra"] and model["extra_files"] == 20
+    rec, _ = WordRecognizer.load(tmp_path / "x.gmmw")
+    assert rec.n_train_.tolist() == [(4 + 1) * 2] * 10
     res = cli("evaluate", data, "-m", tmp_path / "x.gmmw", "--extra-train", extra, ok=False)
     assert res.exit_code == 2 and "--by-speaker" in res.output
 
