@@ -1,23 +1,27 @@
 """Speaker-independent digit recognition on FSDD with synthetic voices as extra training speakers.
 
-Leave-one-speaker-out over the real speakers (the held-out speaker is never in training); the
-synthetic voices (``datasets/speech/make_synthetic_digits.py``: flite and espeak-ng settings, each
-saying "zero" .. "nine" once) are added to every fold's training and never tested. They are
-written into a cache folder (``$GMMKIT_CACHE/synthetic_digits``, default
+Leave-one-speaker-out over the real speakers (the held-out speaker is never in training, nothing
+is tuned on it); the synthetic voices (``datasets/speech/make_synthetic_digits.py``: flite and
+espeak-ng settings, each saying "zero" .. "nine" once) join every fold's training and are never
+tested. They are written into a cache folder (``$GMMKIT_CACHE/synthetic_digits``, default
 ``~/.cache/gmmkit/synthetic_digits``) on the first run (about a minute; needs
-``apt-get install -y --no-install-recommends flite espeak-ng sox``). Rows:
+``apt-get install -y --no-install-recommends flite espeak-ng sox``). Rows (``WordRecognizer``
+defaults throughout; "|" separates model sets whose log-likelihoods are averaged, see ``groups``
+in ``WordRecognizer.fit``; "+ noise": a copy of every utterance with white noise at 25 dB SNR):
 
-- ``real``: the three other real speakers only (the ``WordRecognizer`` defaults);
-- ``real + N synthetic``: plus the first N synthetic speakers (30 = the flite ones);
-- ``real + N synthetic + noise``: plus a copy of every training utterance with white noise at
-  25 dB SNR (multi-condition training, for nicolas's hissy recordings);
-- ``synthetic only``: trained on the synthetic voices alone, tested on each real speaker.
+- ``real``: the three other real speakers;
+- ``pooled``: real + synthetic in one model set;
+- ``experts``: real | synthetic;
+- ``experts+noise``: real | synthetic + noise (``words train --extra-train SYNTH --noise-copies 25``
+  gives the synthetic set its noisy copies, and the real set too: that is ``cli`` below);
+- ``cli``: real + noise | synthetic + noise (what ``words train/evaluate --extra-train SYNTH
+  --noise-copies 25`` does);
+- ``experts3``: real | real + noise | synthetic + noise;
+- ``synthonly``: synthetic only, tested on every real speaker.
 
-Also the training time of the 10 digit models on all real and synthetic data.
+Then the training time of the 10 digit models of ``cli`` on all the real and synthetic data.
 
     python benchmarks/bench_speech_words_synth.py [--fsdd FOLDER] [--speakers 240] [ROW ...]
-
-ROW names: real, flite, synth, synth+noise, synthonly (default: all).
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FSDD = "/work/shared/data/fsdd/recordings"
-ROWS = ("real", "flite", "synth", "synth+noise", "synthonly")
+ROWS = ("real", "pooled", "experts", "experts+noise", "cli", "experts3", "synthonly")
 
 
 def cache_folder():
@@ -71,71 +75,76 @@ def features(files, fe, noise_db=None):
 
 def main(argv=None):
     from gmmkit_apps.speech.features import FrontEnd
-    from gmmkit_apps.speech.words import WordRecognizer, cross_validate_speakers, labelled_files
+    from gmmkit_apps.speech.words import WordRecognizer, labelled_files
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rows", nargs="*", default=list(ROWS), help=f"rows to run ({', '.join(ROWS)})")
     ap.add_argument("--fsdd", default=FSDD)
     ap.add_argument("--speakers", type=int, default=240, help="synthetic speakers (first 30: flite)")
-    ap.add_argument("--noise-db", type=float, default=25.0, help="SNR of the noisy copies (synth+noise row)")
+    ap.add_argument("--noise-db", type=float, default=25.0, help="SNR of the noisy copies")
+    ap.add_argument("--vad-db", type=float, default=30.0, help="the front end's VAD threshold (words --vad-db)")
     args = ap.parse_args(argv)
     bad = sorted(set(args.rows) - set(ROWS))
     if bad:
         raise SystemExit(f"unknown row(s) {bad}: choose from {', '.join(ROWS)}")
     warnings.simplefilter("ignore")
-    fe = FrontEnd(n_mfcc=13)
+    fe = FrontEnd(n_mfcc=13, vad_db=args.vad_db)
     folder, order = synthetic(args.speakers)
     files, words, speakers = labelled_files(args.fsdd)
     sfiles, swords, sspk = labelled_files(folder)
     print(f"real: {args.fsdd} ({len(files)} files, speakers {', '.join(sorted(set(speakers)))}); "
-          f"load {os.getloadavg()[0]:.1f}")
+          f"VAD {args.vad_db:g} dB, noise copies at {args.noise_db:g} dB; load {os.getloadavg()[0]:.1f}")
+    keep = set(order)
+    sfiles, swords = zip(*[(f, w) for f, w, s in zip(sfiles, swords, sspk) if s in keep])
     t0 = time.perf_counter()
     X, SX = features(files, fe), features(sfiles, fe)
-    print(f"features of {len(files) + len(sfiles)} files: {time.perf_counter() - t0:.0f} s; refused: "
-          f"{sum(x is None for x in X)} real, {sum(x is None for x in SX)} synthetic")
-    keep = [i for i, x in enumerate(X) if x is not None]
-    X, words, speakers = [X[i] for i in keep], np.asarray(words)[keep], np.asarray(speakers)[keep]
-    rank = {s: k for k, s in enumerate(order)}
+    XN, SXN = features(files, fe, args.noise_db), features(sfiles, fe, args.noise_db)
+    print(f"features of {2 * (len(files) + len(sfiles))} files (clean and noisy): {time.perf_counter() - t0:.0f} s; "
+          f"refused: {sum(x is None for x in X)} real, {sum(x is None for x in SX)} synthetic")
+    ok = [i for i, x in enumerate(X) if x is not None]  # a noisy copy with too little speech: the clean one
+    X, XN, words, speakers = ([X[i] for i in ok], [XN[i] if XN[i] is not None else X[i] for i in ok],
+                              np.asarray(words)[ok], np.asarray(speakers)[ok])
+    ok = [i for i, x in enumerate(SX) if x is not None]
+    SX, SXN, swords = ([SX[i] for i in ok], [SXN[i] if SXN[i] is not None else SX[i] for i in ok],
+                       [swords[i] for i in ok])
+    names = sorted(set(speakers))
+    sets = {"real": lambda tr: ([X[i] for i in tr], list(words[tr])),
+            "real+noise": lambda tr: ([X[i] for i in tr] + [XN[i] for i in tr], list(words[tr]) * 2),
+            "synthetic": lambda tr: (SX, swords), "synthetic+noise": lambda tr: (SX + SXN, swords * 2)}
+    recipes = {"real": [["real"]], "pooled": [["real", "synthetic"]], "experts": [["real"], ["synthetic"]],
+               "experts+noise": [["real"], ["synthetic+noise"]], "cli": [["real+noise"], ["synthetic+noise"]],
+               "experts3": [["real"], ["real+noise"], ["synthetic+noise"]], "synthonly": [["synthetic"]]}
+    cache = {}
 
-    def synth(n, noisy=None):
-        ix = [i for i, x in enumerate(SX) if x is not None and rank.get(sspk[i], n) < n]
-        out = ([SX[i] for i in ix], [swords[i] for i in ix])
-        if noisy is not None:
-            more = [i for i in ix if noisy[i] is not None]
-            out = (out[0] + [noisy[i] for i in more], out[1] + [swords[i] for i in more])
-        return out
+    def model(parts, tr):
+        """WordRecognizer on the union of the named sets (fold-free ones trained once)."""
+        key = (tuple(parts), None if all(p.startswith("synthetic") for p in parts) else tuple(tr))
+        if key not in cache:
+            Xs, ys = [], []
+            for p in parts:
+                a, b = sets[p](tr)
+                Xs, ys = Xs + a, ys + b
+            cache[key] = WordRecognizer().fit(Xs, ys)
+        return cache[key]
 
-    print(f"\n{'training data':>34} " + " ".join(f"{s:>8}" for s in sorted(set(speakers))) + f" {'all':>7} {'s':>5}")
+    print(f"\n{'model sets (| : averaged)':>44} " + " ".join(f"{s:>8}" for s in names) + f" {'all':>7} {'s':>5}")
     for row in args.rows:
         t0 = time.perf_counter()
-        if row == "synthonly":
-            SXs, Sws = synth(args.speakers)
-            rec = WordRecognizer().fit(SXs, Sws)
-            pred = rec.predict(X)
-            acc = {s: np.mean(pred[speakers == s] == words[speakers == s]) for s in sorted(set(speakers))}
-            label = f"synthetic only ({args.speakers} voices)"
-        else:
-            augment, extra, label = (), None, "real (3 other speakers)"
-            if row == "flite":
-                extra, label = synth(30), "real + 30 synthetic (flite)"
-            elif row in ("synth", "synth+noise"):
-                noisy = None
-                if row == "synth+noise":
-                    noisy = features(sfiles, fe, args.noise_db)
-                    augment = [[x if x is not None else X[i] for i, x in
-                                enumerate(features([files[k] for k in keep], fe, args.noise_db))]]
-                extra = synth(args.speakers, noisy)
-                label = f"real + {args.speakers} synthetic" + (f" + noise {args.noise_db:g} dB" if noisy else "")
-            rows, _ = cross_validate_speakers(X, words, speakers, augment=augment, extra=extra)
-            acc = {r["speaker"]: r["accuracy"] for r in rows}
-        print(f"{label:>34} " + " ".join(f"{100 * acc[s]:>7.1f}%" for s in sorted(acc))
+        acc = {}
+        for s in names:
+            tr, te = np.flatnonzero(speakers != s), np.flatnonzero(speakers == s)
+            S = np.mean([model(parts, tr).score([X[i] for i in te]) for parts in recipes[row]], axis=0)
+            acc[s] = np.mean(model(recipes[row][0], tr).words_[S.argmax(axis=1)] == words[te])
+        label = f"{row}: " + " | ".join(" + ".join(p) for p in recipes[row])
+        print(f"{label:>44} " + " ".join(f"{100 * acc[s]:>7.1f}%" for s in names)
               + f" {100 * np.mean(list(acc.values())):>6.2f}% {time.perf_counter() - t0:>5.0f}"
               + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
 
-    SXs, Sws = synth(args.speakers)
     t0, c0 = time.perf_counter(), time.process_time()
-    WordRecognizer().fit(X + SXs, list(words) + list(Sws))
-    print(f"\ntraining the 10 digit models on {len(X)} real + {len(SXs)} synthetic utterances: "
+    n = len(X) * 2 + len(SX) * 2
+    WordRecognizer().fit(X + XN + SX + SXN, list(words) * 2 + swords * 2,
+                         groups=["real"] * (2 * len(X)) + ["synthetic"] * (2 * len(SX)))
+    print(f"\ntraining the 10 digit models of 'cli' on {n} utterances (real and synthetic, clean and noisy): "
           f"{time.perf_counter() - t0:.1f} s (CPU {time.process_time() - c0:.1f} s; load {os.getloadavg()[0]:.1f})")
 
 

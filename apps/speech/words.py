@@ -451,14 +451,22 @@ def cross_validate_speakers(X, words, speakers, *, augment=(), test_versions=(),
     names = np.unique(speakers)
     if len(names) < 2:
         raise DataError(f"leave-one-speaker-out needs at least two speakers, got {len(names)}")
-    rows, pooled = [], None
+    rows, pooled, extra_rec = [], None, None
     for k, spk in enumerate(names):
         tr, te = np.flatnonzero(speakers != spk), np.flatnonzero(speakers == spk)
         t0 = time.perf_counter()
-        train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr] + list(ex_X)
-        n_own = len(train) - len(ex_X)
-        groups = ["data"] * n_own + ["extra"] * len(ex_X) if extra_as == "group" and ex_y else None
-        rec = WordRecognizer(**params).fit(train, list(np.tile(words[tr], 1 + len(augment))) + ex_y, groups=groups)
+        train = [seqs[i] for i in tr] + [a[i] for a in augment for i in tr]
+        labels = list(np.tile(words[tr], 1 + len(augment)))
+        if extra_as == "group" and ex_y:  # = fit(groups=...): the extra set does not depend on the fold
+            if extra_rec is None:
+                extra_rec = WordRecognizer(**params).fit(ex_X, ex_y, groups=["extra"] * len(ex_y))
+            rec = WordRecognizer(**params).fit(train, labels, groups=["data"] * len(train))
+            if list(rec.words_) != list(extra_rec.words_):
+                raise DataError("the extra training data and the speakers' data have different words")
+            rec.models_, rec.groups_ = rec.models_ + extra_rec.models_, np.array(["data", "extra"])
+            rec.n_train_ = rec.n_train_ + extra_rec.n_train_
+        else:
+            rec = WordRecognizer(**params).fit(train + list(ex_X), labels + ex_y)
         t1 = time.perf_counter()
         ev = evaluate(rec, [seqs[i] for i in te], words[te], threshold=None,
                       versions=[[v[i] for i in te] for v in test_versions])
