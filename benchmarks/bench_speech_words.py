@@ -47,8 +47,8 @@ def main(argv=None):
     files, words, speakers = labelled_files(args.fsdd)
     print(f"data: {os.path.abspath(args.fsdd)} ({len(files)} files, speakers {', '.join(sorted(set(speakers)))})")
 
-    fe = FrontEnd(n_mfcc=13)
-    loose = FrontEnd(n_mfcc=13, min_speech_frames=3)
+    fe = FrontEnd(n_mfcc=13, vad_db=40.0)  # the words commands' default
+    loose = FrontEnd(n_mfcc=13, vad_db=40.0, min_speech_frames=3)
     t0 = time.perf_counter()
     feats, refused_old, refused_new = [], 0, 0
     for f in files:

@@ -291,12 +291,14 @@ def test_cli_connected_digit_strings(digits_model, cli):
 
 def test_cli_vad_threshold_travels_in_the_model(cli, tmp_path):
     files = [os.path.join(DIGITS, f"{d}_{s}_{n}.flac") for d in "01" for s in ("george", "lucas") for n in range(3)]
-    cli("train", *files, "-o", tmp_path / "m.gmmw", "--vad-db", "40", "--mix", "1", "--states", "3")
+    cli("train", *files, "-o", tmp_path / "m.gmmw", "--vad-db", "50", "--mix", "1", "--states", "3")
     _, extra = WordRecognizer.load(tmp_path / "m.gmmw")
     fe = FrontEnd.from_dict(extra["speech_front_end"])
-    assert fe.vad_db == 40.0
+    assert fe.vad_db == 50.0
     loud = extract(files[0], fe)
     assert len(loud) >= len(extract(files[0], FrontEnd(n_mfcc=13)))  # a lower floor keeps more frames
+    cli("train", *files, "-o", tmp_path / "d.gmmw", "--mix", "1", "--states", "3")
+    assert WordRecognizer.load(tmp_path / "d.gmmw")[1]["speech_front_end"]["vad_db"] == 40.0  # the words default
 
 
 def test_cli_leave_one_speaker_out_with_extra_training_voices(cli, tmp_path):
@@ -314,7 +316,7 @@ def test_cli_leave_one_speaker_out_with_extra_training_voices(cli, tmp_path):
     args = ("--mix", "1", "--states", "3", "--noise-copies", "20", "--json")
     out = json.loads(cli("evaluate", data, "--by-speaker", "--extra-train", extra, *args).stdout)
     assert out["n"] == 40 and [r["speaker"] for r in out["speakers"]] == ["george", "lucas"]
-    fe = FrontEnd(n_mfcc=13)
+    fe = FrontEnd(n_mfcc=13, vad_db=40.0)  # the words commands' default
     files, words, speakers = labelled_files(data)
     efiles, ewords, _ = labelled_files(extra)
     noisy = [extract(f, fe, noise_db=20, seed=k) for k, f in enumerate(efiles)]
