@@ -26,14 +26,22 @@ def main():
     ap.add_argument("-k", type=int, default=64)
     ap.add_argument("--enrol", type=int, default=25)
     ap.add_argument("--warp", type=float, default=0.0)
+    ap.add_argument("--cmvn-prior", type=float, default=0.0,
+                    help="CMVN with a prior worth this many frames (speaker_cmvn; 0: plain CMVN)")
     a = ap.parse_args()
-    fe = FrontEnd(warp=a.warp)
+    fe = FrontEnd(warp=a.warp, cmvn=not a.cmvn_prior)
     files = [(s, n, p) for s, n, _, p in fsdd_files(a.fsdd)]
     t0 = time.perf_counter()
     audio = {p: load_audio(p, fe.sr) for _, _, p in files}
     feats = {p: mfcc_frames(y, front_end=fe, source=p) for p, y in audio.items()}  # raises if refused
     t_feat = time.perf_counter() - t0
     speakers = sorted({s for s, _, _ in files})
+    normalise = lambda F: F  # noqa: E731 - plain CMVN is done by the front end
+    if a.cmvn_prior:  # the prior from the UBM's (= the enrolment's) frames, as `speech ubm --cmvn-prior`
+        from gmmkit_apps.speech.speaker_cmvn import fit_prior
+
+        normalise = fit_prior([feats[p] for _, n, p in files if n < a.enrol], frames=a.cmvn_prior).apply
+        feats = {p: normalise(F) for p, F in feats.items()}
     enrol = {s: [feats[p] for s2, n, p in files if s2 == s and n < a.enrol] for s in speakers}
     ubm = train_ubm([f for fs in enrol.values() for f in fs], a.k, max_iter=100, random_state=0)
     models = [map_adapt(ubm, enrol[s], name=s) for s in speakers]
@@ -47,7 +55,7 @@ def main():
         order = rng.permutation(len(mine))
         for i in range(0, len(order) - 2, 3):
             y = np.concatenate([x for j in order[i:i + 3] for x in (audio[mine[j]], gap)])
-            strings.append((s, mfcc_frames(y, front_end=fe, source="string")))
+            strings.append((s, normalise(mfcc_frames(y, front_end=fe, source="string"))))
     hits3 = [speakers[int(np.argmax(score_frames(ubm, models, F)))] == s for s, F in strings]
     frames = [len(f) for f in feats.values()]
     print(f"load {os.getloadavg()[0]:.2f}; {len(files)} files, all accepted (shortest {min(frames)} speech frames "
