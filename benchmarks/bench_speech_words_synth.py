@@ -17,7 +17,9 @@ in ``WordRecognizer.fit``; "+ noise": a copy of every utterance with white noise
 - ``cli``: real + noise | synthetic + noise (what ``words train/evaluate --extra-train SYNTH
   --noise-copies 25`` does);
 - ``experts3``: real | real + noise | synthetic + noise;
-- ``synthonly``: synthetic only, tested on every real speaker.
+- ``synthonly``: synthetic only, tested on every real speaker;
+- ``experts-speed``: real | real at speeds 0.92 and 1.08 | synthetic;
+- ``experts-mix8``: real | synthetic with 8 Gaussians per state (5 elsewhere).
 
 Then the training time of the 10 digit models of ``experts`` and ``cli`` on all the real and synthetic
 data, and the time to recognise 1,000 digits (features included) with the two model sets.
@@ -36,7 +38,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FSDD = "/work/shared/data/fsdd/recordings"
-ROWS = ("real", "pooled", "experts", "experts+noise", "cli", "experts3", "synthonly")
+ROWS = ("real", "pooled", "experts", "experts+noise", "cli", "experts3", "synthonly", "experts-speed", "experts-mix8")
 
 
 def cache_folder():
@@ -75,7 +77,7 @@ def features(files, fe, noise_db=None):
 
 
 def main(argv=None):
-    from gmmkit_apps.speech.features import FrontEnd
+    from gmmkit_apps.speech.features import FrontEnd, extract
     from gmmkit_apps.speech.words import WordRecognizer, labelled_files
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -102,7 +104,7 @@ def main(argv=None):
     XN, SXN = features(files, fe, args.noise_db), features(sfiles, fe, args.noise_db)
     print(f"features of {2 * (len(files) + len(sfiles))} files (clean and noisy): {time.perf_counter() - t0:.0f} s; "
           f"refused: {sum(x is None for x in X)} real, {sum(x is None for x in SX)} synthetic")
-    ok = [i for i, x in enumerate(X) if x is not None]  # a noisy copy with too little speech: the clean one
+    ok = ok_real = [i for i, x in enumerate(X) if x is not None]  # a noisy copy with too little speech: the clean one
     X, XN, words, speakers = ([X[i] for i in ok], [XN[i] if XN[i] is not None else X[i] for i in ok],
                               np.asarray(words)[ok], np.asarray(speakers)[ok])
     ok = [i for i, x in enumerate(SX) if x is not None]
@@ -111,10 +113,17 @@ def main(argv=None):
     names = sorted(set(speakers))
     sets = {"real": lambda tr: ([X[i] for i in tr], list(words[tr])),
             "real+noise": lambda tr: ([X[i] for i in tr] + [XN[i] for i in tr], list(words[tr]) * 2),
-            "synthetic": lambda tr: (SX, swords), "synthetic+noise": lambda tr: (SX + SXN, swords * 2)}
+            "synthetic": lambda tr: (SX, swords), "synthetic+noise": lambda tr: (SX + SXN, swords * 2),
+            "synthetic (8 Gaussians)": lambda tr: (SX, swords)}
+    if "experts-speed" in args.rows:  # training copies of the real audio at speeds 0.92 and 1.08
+        XS = [[extract(f, fe, speed=v) for f in files] for v in (0.92, 1.08)]
+        XS = [[c[i] for i in ok_real] for c in XS]
+        sets["real speeds"] = lambda tr: ([c[i] for c in XS for i in tr], list(words[tr]) * 2)
     recipes = {"real": [["real"]], "pooled": [["real", "synthetic"]], "experts": [["real"], ["synthetic"]],
                "experts+noise": [["real"], ["synthetic+noise"]], "cli": [["real+noise"], ["synthetic+noise"]],
-               "experts3": [["real"], ["real+noise"], ["synthetic+noise"]], "synthonly": [["synthetic"]]}
+               "experts3": [["real"], ["real+noise"], ["synthetic+noise"]], "synthonly": [["synthetic"]],
+               "experts-speed": [["real"], ["real speeds"], ["synthetic"]],
+               "experts-mix8": [["real"], ["synthetic (8 Gaussians)"]]}
     cache = {}
 
     def model(parts, tr):
@@ -125,7 +134,7 @@ def main(argv=None):
             for p in parts:
                 a, b = sets[p](tr)
                 Xs, ys = Xs + a, ys + b
-            cache[key] = WordRecognizer().fit(Xs, ys)
+            cache[key] = WordRecognizer(n_mix=8 if "8 Gaussians" in parts[0] else 5).fit(Xs, ys)
         return cache[key]
 
     print(f"\n{'model sets (| : averaged)':>44} " + " ".join(f"{s:>8}" for s in names) + f" {'all':>7} {'s':>5}")
@@ -140,8 +149,6 @@ def main(argv=None):
         print(f"{label:>44} " + " ".join(f"{100 * acc[s]:>7.1f}%" for s in names)
               + f" {100 * np.mean(list(acc.values())):>6.2f}% {time.perf_counter() - t0:>5.0f}"
               + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
-
-    from gmmkit_apps.speech.features import extract
 
     for row in ("experts", "cli"):  # the 10 digit models of the row, on all the real and synthetic data
         parts = [p for group in recipes[row] for p in group]
