@@ -35,10 +35,11 @@ def main(argv=None):
     ap.add_argument("--fsdd", default=FSDD)
     ap.add_argument("--strings", required=True, help="folder made by make_connected.py (with strings.csv)")
     ap.add_argument("--penalties", default="0,-10,-20,-40")
+    ap.add_argument("--vad-db", type=float, default=40.0, help="VAD threshold (the words commands' default: 40)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     penalties = [float(v) for v in args.penalties.split(",")]
-    fe = FrontEnd(n_mfcc=13)
+    fe = FrontEnd(n_mfcc=13, vad_db=args.vad_db)
     files, words, speakers = labelled_files(args.fsdd)
     table = pd.read_csv(os.path.join(args.strings, "strings.csv"), dtype=str)
     t0 = time.perf_counter()
