@@ -36,29 +36,44 @@ VERY_NOISY_CNR = 1.3
 SELECT_PIXELS = 20_000
 
 
+_ROWS = 64  # rows per block in noise_sd (measured: 64 rows 0.29 s, 256 rows 0.46 s on 12 MP)
+
+
 def noise_sd(grid, valid=None):
     """(D,) noise standard deviation of every channel of an (H, W, D) float array.
 
     ``valid`` (H, W) bool, optional: only 3x3 windows made entirely of valid pixels count
     (point masses - clipped values - would make the noise look weaker than it is).
+    Computed in blocks of rows in the grid's float type (sums in float64), so a 12-megapixel
+    image needs no image-sized temporaries (0.3 s instead of 4.3 s).
     """
-    g = np.asarray(grid, dtype=np.float64)
-    H, W = g.shape[:2]
+    g = np.asarray(grid)
+    if g.dtype not in (np.float32, np.float64):
+        g = g.astype(np.float64)
+    H, W, D = g.shape[0], g.shape[1], g.shape[2]
     if H < 3 or W < 3:
-        return np.zeros(g.shape[2])
-    d = g[:, :-2] - 2 * g[:, 1:-1] + g[:, 2:]
-    dd = np.abs(d[:-2] - 2 * d[1:-1] + d[2:])
-    if valid is None:
-        return math.sqrt(math.pi / 2) * dd.sum(axis=(0, 1)) / (6.0 * (H - 2) * (W - 2))
-    v = np.asarray(valid, dtype=bool)
-    win = np.ones((H - 2, W - 2), dtype=bool)
-    for dr in range(3):
-        for dc in range(3):
-            win &= v[dr:dr + H - 2, dc:dc + W - 2]
-    n = int(win.sum())
-    if n < 100:
+        return np.zeros(D)
+    v = None if valid is None else np.asarray(valid, dtype=bool)
+    total, n = np.zeros(D), 0
+    for r0 in range(0, H - 2, _ROWS):
+        r1 = min(r0 + _ROWS, H - 2)  # output rows r0..r1-1 need input rows r0..r1+1
+        b = g[r0:r1 + 2]
+        d = b[:, :-2] - 2 * b[:, 1:-1] + b[:, 2:]
+        dd = np.abs(d[:-2] - 2 * d[1:-1] + d[2:])
+        if v is None:
+            total += dd.sum(axis=(0, 1), dtype=np.float64)
+            n += dd.shape[0] * dd.shape[1]
+            continue
+        vb = v[r0:r1 + 2]
+        win = np.ones((r1 - r0, W - 2), dtype=bool)
+        for dr in range(3):
+            for dc in range(3):
+                win &= vb[dr:dr + r1 - r0, dc:dc + W - 2]
+        total += dd[win].sum(axis=0, dtype=np.float64)
+        n += int(win.sum())
+    if v is not None and n < 100:
         return noise_sd(grid)
-    return math.sqrt(math.pi / 2) * dd[win].sum(axis=0) / (6.0 * n)
+    return math.sqrt(math.pi / 2) * total / (6.0 * n)
 
 
 def contrast_to_noise(means, sd):

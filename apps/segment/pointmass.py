@@ -29,6 +29,9 @@ RATIO = 5.0
 NEIGHBOURS = 3
 # the pixels outside the spikes must hold at least this many distinct values to be "continuous"
 MIN_DISTINCT = 32
+# above this many pixels an RGB image's spikes are found from a sample (then counted exactly)
+_EXACT_MAX = 2_000_000
+_SAMPLE = 400_000
 
 
 def _codes(pixels):
@@ -85,6 +88,8 @@ def find_point_masses(pixels, mask=None, *, min_share=MIN_SHARE, ratio=RATIO):
     n = codes.size
     if n == 0:
         return []
+    if channels == 3 and n > _EXACT_MAX:
+        return _rgb_spikes_large(codes, min_share, ratio)
     values, counts = np.unique(codes, return_counts=True)
     big = np.flatnonzero(counts >= min_share * n)
     lookup = dict(zip(values.tolist(), counts.tolist())) if channels == 3 else None
@@ -96,12 +101,47 @@ def find_point_masses(pixels, mask=None, *, min_share=MIN_SHARE, ratio=RATIO):
             code = code.item()
             value = code if channels == 1 else [(code >> 16) & 255, (code >> 8) & 255, code & 255]
             spikes.append({"value": value, "share": count / n, "pixels": count, "_code": code})
-    rest = np.ones(n, dtype=bool)
+    return spikes if _continuous_rest(codes, spikes) else []
+
+
+def _continuous_rest(codes, spikes, sample=None):
+    """Whether the pixels outside the spikes are a continuous picture: at least 10% of them, with
+    at least MIN_DISTINCT distinct values (if a sample of them has that many, so do they all)."""
+    rest = np.ones(codes.size, dtype=bool)
     if spikes:
         rest = ~np.isin(codes, [s["_code"] for s in spikes])
-    if rest.sum() < 0.1 * n or np.unique(codes[rest]).size < MIN_DISTINCT:
-        return []  # mostly exact values: a flat picture, not an artefact on a continuous one
-    return spikes
+    if rest.sum() < 0.1 * codes.size:
+        return False  # mostly exact values: a flat picture, not an artefact on a continuous one
+    if sample is not None and np.unique(codes[sample][rest[sample]]).size >= MIN_DISTINCT:
+        return True
+    return np.unique(codes[rest]).size >= MIN_DISTINCT
+
+
+def _rgb_spikes_large(codes, min_share, ratio):
+    """find_point_masses for a large RGB image without sorting all its pixels: candidates from a
+    fixed random sample of _SAMPLE pixels (any value above half the share there), then every
+    count exact (the candidates' and their neighbours')."""
+    n = codes.size
+    sample = np.random.default_rng(0).integers(0, n, _SAMPLE)
+    values, counts = np.unique(codes[sample], return_counts=True)
+    spikes = []
+    for code in values[counts >= 0.5 * min_share * _SAMPLE].tolist():
+        count = int(np.count_nonzero(codes == code))
+        if count < min_share * n:
+            continue
+        rgb = [(code >> 16) & 255, (code >> 8) & 255, code & 255]
+        near = []
+        for c in range(3):
+            for d in range(-NEIGHBOURS, NEIGHBOURS + 1):
+                if d != 0 and 0 <= rgb[c] + d <= 255:
+                    m = list(rgb)
+                    m[c] += d
+                    near.append((m[0] << 16) | (m[1] << 8) | m[2])
+        around = np.unique(codes[np.isin(codes, near)], return_counts=True)[1]
+        if count >= ratio * max(int(around.max(initial=0)), 1):
+            spikes.append({"value": rgb, "share": count / n, "pixels": count, "_code": code})
+    spikes.sort(key=lambda s: -s["pixels"])
+    return spikes if _continuous_rest(codes, spikes, sample) else []
 
 
 def mark_solid(spikes, pixels, shape):

@@ -191,6 +191,54 @@ def test_noise_sd_and_contrast():
     assert contrast_to_noise([[0.0, 0.0], [6.0, 8.0], [30.0, 0.0]], [2.0, 2.0]) == pytest.approx(5.0)
 
 
+def _immerkaer_twin(g, valid=None):
+    """Immerkaer's estimator in one piece (float64, whole image): the blockwise code's oracle."""
+    g = np.asarray(g, dtype=np.float64)
+    H, W = g.shape[:2]
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    out = np.zeros((H - 2, W - 2, g.shape[2]))
+    for dr in range(3):
+        for dc in range(3):
+            out += k[dr, dc] * g[dr:dr + H - 2, dc:dc + W - 2]
+    ok = np.ones((H - 2, W - 2), bool)
+    if valid is not None:
+        for dr in range(3):
+            for dc in range(3):
+                ok &= valid[dr:dr + H - 2, dc:dc + W - 2]
+    return np.sqrt(np.pi / 2) * np.abs(out[ok]).sum(axis=0) / (6.0 * ok.sum())
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64])
+def test_noise_sd_in_blocks_equals_the_whole_image_formula(monkeypatch, rows):
+    from gmmkit_apps.segment import choose
+
+    monkeypatch.setattr(choose, "_ROWS", rows)
+    rng = np.random.default_rng(3)
+    grid = rng.normal(size=(53, 41, 3)).astype(np.float32) * [1.0, 2.0, 0.5]
+    valid = rng.random((53, 41)) > 0.05
+    np.testing.assert_allclose(noise_sd(grid), _immerkaer_twin(grid), rtol=1e-5)
+    np.testing.assert_allclose(noise_sd(grid, valid), _immerkaer_twin(grid, valid), rtol=1e-5)
+
+
+def test_point_masses_of_a_large_rgb_image_from_a_sample_equal_the_exact_count(monkeypatch):
+    """Above _EXACT_MAX pixels the spikes are found from a sample, then counted exactly: the
+    same spikes (values, shares) as the exact path, and none on a picture without any."""
+    from gmmkit_apps.segment import pointmass
+
+    rng = np.random.default_rng(4)
+    img = np.clip(rng.normal(128, 40, (300, 400, 3)), 0, 255).astype(np.uint8)
+    exact_none = find_point_masses(img)
+    img[rng.random((300, 400)) < 0.12] = 0           # scattered clipped pixels
+    img[:30] = [255, 255, 250]                        # a solid band of one colour
+    img[40:44, :] = [10, 200, 30]                     # 1.3% of the pixels: a third, small spike
+    exact = find_point_masses(img)
+    monkeypatch.setattr(pointmass, "_EXACT_MAX", 1000)
+    monkeypatch.setattr(pointmass, "_SAMPLE", 20_000)
+    assert pointmass.public(find_point_masses(img)) == pointmass.public(exact)
+    assert [s["value"] for s in exact] == [[0, 0, 0], [255, 255, 250], [10, 200, 30]]
+    assert find_point_masses(np.clip(rng.normal(128, 40, (300, 400, 3)), 0, 255).astype(np.uint8)) == exact_none == []
+
+
 def test_select_k_by_icl_stops_below_the_maximum_where_bic_does_not():
     """Three touching blobs plus a skewed tail: BIC keeps adding components, ICL does not."""
     rng = np.random.default_rng(0)
