@@ -1,7 +1,7 @@
 """Benchmark: `gmmkit segment` on a 12-megapixel RGB photo, K=6, against the same pipeline
 built on scikit-learn's GaussianMixture.
 
-Both runs do exactly the same work through ``segment_file`` (read the JPEG, CIELAB
+Both runs do exactly the same work through ``segment_file`` (read the JPEG, RGB (default)
 features of every pixel, fit on the same 200,000-pixel subsample with the same
 parameters, label every pixel, write label map, recoloured image, boundaries and
 JSON); only the mixture class differs (``estimator=``). Kernels are compiled (or
