@@ -81,4 +81,15 @@ CASES = [
           "-o", f"{T}/p.gmmc", files={"seg.csv": SEGMENTS_BAD_START}),
     error("speech-features-out-exists", "speech", "features", SPK, "-o", T,
           files={"agent-alreadyon.npy": b"precious"}, keep=("agent-alreadyon.npy",)),
+    # options added in session 3: refused before any work, nothing written
+    error("speech-ubm-cmvn-prior-nan", "speech", "ubm", SPK, "--cmvn-prior", "nan", "-o", f"{T}/u.gmm",
+          match="--cmvn-prior", absent=("u.gmm",)),
+    error("speech-ubm-cmvn-prior-with-warp", "speech", "ubm", SPK, "--cmvn-prior", "300", "--warp", "3",
+          "-o", f"{T}/u.gmm", match="--warp", absent=("u.gmm",)),
+    error("speech-words-extra-train-missing", "speech", "words", "train", "{data}/speech/digits",
+          "--extra-train", f"{T}/nowhere", "-o", f"{T}/d.gmmw", absent=("d.gmmw",)),
+    error("speech-words-noise-copies-nan", "speech", "words", "train", "{data}/speech/digits",
+          "--noise-copies", "nan", "-o", f"{T}/d.gmmw", match="--noise-copies", absent=("d.gmmw",)),
+    error("finance-skewt-filter-on-prices-as-returns", "finance", "risk", IDX, "-t", "SPX",
+          "--vol", "gjr-skewt", "--log-returns", match="prices"),
 ]
