@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -89,14 +90,16 @@ PRIOR = {}  # front end -> CMVN prior from its clean background frames (before n
 def features(cache, rows, fe_name, cond, idx):
     """{row index: frames or None} of rows ``idx`` under ``cond``, cached on disk. A name
     ``<front end>+map<tau>`` shrinks each utterance's mean and standard deviation towards those of
-    the clean background frames with ``tau`` frames of prior weight, then normalises."""
+    the clean background frames with ``tau`` frames of prior weight, then normalises (``+map0``:
+    plain per-utterance CMVN)."""
     if "+map" in fe_name:  # the CMVN prior of 'gmmkit speech ubm --cmvn-prior', fitted on clean background
         from gmmkit_apps.speech.speaker_cmvn import fit_prior
 
         base, tau = fe_name.split("+map")
         if fe_name not in PRIOR:
             bg = features(cache, rows, base, "clean", [i for i, r in enumerate(rows) if r[2] == "ubm"])
-            PRIOR[fe_name] = fit_prior([f for f in bg.values() if f is not None], frames=float(tau))
+            prior = fit_prior([f for f in bg.values() if f is not None])
+            PRIOR[fe_name] = replace(prior, frames=float(tau))  # tau 0: plain CMVN (the same frames as 'base')
         return {i: None if f is None else PRIOR[fe_name].apply(f)
                 for i, f in features(cache, rows, base, cond, idx).items()}
     from gmmkit.exceptions import DataError
@@ -123,11 +126,36 @@ def features(cache, rows, fe_name, cond, idx):
     return {i: have.get(f"f{i}") for i in idx}
 
 
+def background(bg, k, seed, relevance, ubm_iter=50, ubm_frames=150_000):
+    """UBM of ``k`` components and AS-norm cohort from background ``[(speaker, frames)]``."""
+    from gmmkit_apps.speech.scorenorm import build_cohort
+    from gmmkit_apps.speech.ubm import train_ubm
+
+    ubm = train_ubm([f for _, f in bg], k, max_iter=ubm_iter, random_state=seed, max_frames=ubm_frames)
+    return ubm, build_cohort(ubm, [f for _, f in bg], [s for s, _ in bg], relevance=relevance)
+
+
+def enrol(ubm, en, names, relevance):
+    """Stacked MAP-adapted models of ``names`` from enrolment ``[(speaker, frames)]``."""
+    from gmmkit_apps.speech.ubm import map_adapt, stack_speakers
+
+    return stack_speakers(ubm, [map_adapt(ubm, [f for s2, f in en if s2 == s], name=s, relevance=relevance)
+                                for s in names])
+
+
+def gmm_scores(ubm, stack, cohort, frames, names, top_n, top_c):
+    """Raw and AS-norm (S-norm, adaptive cohort of ``top_n``) scores, files x speakers."""
+    from gmmkit_apps.speech.scorenorm import cohort_scores, normalise
+    from gmmkit_apps.speech.ubm import score_frames
+
+    raw = np.stack([score_frames(ubm, stack, X, top_c=top_c) for X in frames])
+    zct, tc = cohort_scores(ubm, cohort, stack, frames, top_c=top_c)
+    return raw, normalise(raw, zct, tc, names, cohort.labels, top_n=top_n)["snorm"]
+
+
 def run(cache, rows, fe_name, train_conds, conds, k, top_n, C, relevance, svm_relevance, seed=0, by_duration=False,
         top_c=5, ubm_iter=50, ubm_frames=150_000):
-    from gmmkit_apps.speech.scorenorm import build_cohort, cohort_scores, normalise
     from gmmkit_apps.speech.speaker_svm import supervectors, svm_scores, train_svms
-    from gmmkit_apps.speech.ubm import map_adapt, score_frames, stack_speakers, train_ubm
 
     t0 = time.perf_counter()
     bg_idx = [i for i, r in enumerate(rows) if r[2] == "ubm"]
@@ -136,11 +164,9 @@ def run(cache, rows, fe_name, train_conds, conds, k, top_n, C, relevance, svm_re
     train = {c: features(cache, rows, fe_name, c, bg_idx + en_idx) for c in train_conds}
     bg = [(rows[i][0], train[c][i]) for c in train_conds for i in bg_idx if train[c][i] is not None]
     en = [(rows[i][0], train[c][i]) for c in train_conds for i in en_idx if train[c][i] is not None]
-    ubm = train_ubm([f for _, f in bg], k, max_iter=ubm_iter, random_state=seed, max_frames=ubm_frames)
     names = sorted({s for s, _, _ in rows})
-    models = [map_adapt(ubm, [f for s2, f in en if s2 == s], name=s, relevance=relevance) for s in names]
-    stack = stack_speakers(ubm, models)
-    cohort = build_cohort(ubm, [f for _, f in bg], [s for s, _ in bg], relevance=relevance)
+    ubm, cohort = background(bg, k, seed, relevance, ubm_iter, ubm_frames)
+    stack = enrol(ubm, en, names, relevance)
     sv_en = supervectors(ubm, [f for _, f in en], relevance=svm_relevance)
     sv_bg = supervectors(ubm, [f for _, f in bg], relevance=svm_relevance)
     svms = train_svms(sv_en, [s for s, _ in en], names, C=C, background=sv_bg,
@@ -155,13 +181,11 @@ def run(cache, rows, fe_name, train_conds, conds, k, top_n, C, relevance, svm_re
         ok = [i for i in te_idx if F[i] is not None]
         frames = [F[i] for i in ok]
         truth = [rows[i][0] for i in ok]
-        raw = np.stack([score_frames(ubm, stack, X, top_c=top_c) for X in frames])
-        zct, tc = cohort_scores(ubm, cohort, stack, frames, top_c=top_c)
-        norm = normalise(raw, zct, tc, names, cohort.labels, top_n=top_n)
+        raw, norm = gmm_scores(ubm, stack, cohort, frames, names, top_n, top_c)
         sv_te = supervectors(ubm, frames, relevance=svm_relevance)
         svm = svm_scores(svms, sv_te)
-        systems = {"gmm": raw, "gmm-asnorm": norm["snorm"], "svm": svm,
-                   "fusion": norm["snorm"] + (svm - svm_ref.mean()) / svm_ref.std()}
+        systems = {"gmm": raw, "gmm-asnorm": norm, "svm": svm,
+                   "fusion": norm + (svm - svm_ref.mean()) / svm_ref.std()}
         res[cond] = {m: verification(S, truth, names) for m, S in systems.items()}
         res[cond]["refused"] = len(te_idx) - len(ok)
         if by_duration and cond == "clean":
