@@ -218,20 +218,14 @@ def conditional_risk(r, *, vol="none", ewma_lambda=0.94, levels=(0.95, 0.99), ho
     mixture = res.mixture
     point_masses = [{"value": float(v), "count": int(c), "share": float(c / raw.size)}
                     for v, c in zip(values, counts)]
-    if values.size:
-        # the atoms are return values: attach them after any scaling to the next period
-        if sigma_next is not None:
-            mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
-        pm = PointMassMixture(values, counts / raw.size, mixture)
-        rows = risk_table(x, pm, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
-                          random_state=random_state)
-    elif garch is not None and horizon > 1:
+    if garch is not None and horizon > 1:  # (no atoms here: see above)
         rows = garch_risk_table(x, mixture, garch, sigma_next, levels=levels, horizon=horizon, log=log,
                                 n_sims=n_sims, random_state=random_state)
     else:
-        if sigma_next is not None:
+        if sigma_next is not None:  # the atoms are return values: attached after this scaling
             mixture, x = mixture.scaled(mu, sigma_next), mu + x * sigma_next
-        rows = risk_table(x, mixture, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
+        dist = PointMassMixture(values, counts / raw.size, mixture) if values.size else mixture
+        rows = risk_table(x, dist, levels=levels, horizon=horizon, log=log, n_sims=n_sims,
                           random_state=random_state)
     if garch is not None and garch.dist != "normal" and horizon == 1:
         # the filter's own innovation law (Student-t or skewed t), as arch forecasts: exact

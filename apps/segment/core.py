@@ -309,11 +309,11 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     X = _features(pic, features, float(spatial), rng)
     active = None if pic.mask is None else pic.mask.ravel()
     spikes = find_point_masses(pic.pixels, pic.mask) if point_masses else []
-    usable, apart = active, []
+    usable, apart, in_spike = active, [], None
     if spikes:
         mark_solid(spikes, pic.pixels, (H, W))
-        keep = ~spike_pixels(pic.pixels, spikes)
-        usable = keep if active is None else (keep & active)
+        in_spike = spike_pixels(pic.pixels, spikes)
+        usable = ~in_spike if active is None else (~in_spike & active)
         apart = [spike_pixels(pic.pixels, [sp]) for sp in spikes if sp["solid"]]
     fit_rows = None if usable is None else np.flatnonzero(usable)
     n_usable = H * W if fit_rows is None else fit_rows.size
@@ -321,7 +321,7 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     if n_usable < max(n_min, 2):
         raise DataError(f"only {n_usable} usable pixel(s), fewer than k={n_min}")
     sd = noise_sd(X[:, : X.shape[1] - (2 if spatial > 0 else 0)].reshape(H, W, -1),
-                  valid=None if not spikes else ~spike_pixels(pic.pixels, spikes).reshape(H, W))
+                  valid=None if in_spike is None else ~in_spike.reshape(H, W))
     reg_covar = 1e-6
     clipped = clipped_channels(pic.pixels, pic.mask) if point_masses and not pic.is_gray else []
     if clipped:

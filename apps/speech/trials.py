@@ -46,7 +46,7 @@ def load_cohort(model_set, paths, *, max_size=None):
 
 def _frames(model_set, files):
     """Each file's frames as the models folder's UBM was trained on them (front end and CMVN prior)."""
-    return frames_of(files, model_set.front_end, prior=getattr(model_set, "prior", None))
+    return frames_of(files, model_set.front_end, prior=model_set.prior)
 
 
 def _score_frames(model_set, frames, speakers, top_c):
