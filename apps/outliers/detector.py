@@ -60,8 +60,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gmmkit.exceptions import DataError, GMMKitError, GMMKitWarning, ParameterError
 
-from .explain import conditional_zscores, discrete_zscores, explain_rows, precision_matrices  # noqa: F401
-from .features import CONSTANT, CONTINUOUS, DISCRETE, discrete_levels, encode, feature_kinds, rounding_variances
+from .explain import (  # noqa: F401  (conditional_zscores, precision_matrices: public helpers)
+    conditional_zscores,
+    explain_detector,
+    precision_matrices,
+)
+from .features import CONSTANT, CONTINUOUS, discrete_levels, encode, feature_kinds, rounding_variances
 from .mixed import _logsumexp
 from .scaling import (  # noqa: F401  (public helpers, imported from here by users)
     constant_columns,
@@ -427,34 +431,9 @@ class GMMOutlierDetector(OutlierMixin, BaseEstimator):
         list of strings such as ``"area=+5.1 height=-3.2"`` (empty for a row with
         every used feature missing).
         """
-        from .calibrate import observed_conditional_zscores
-
         check_is_fitted(self, "weights_")
         X = self._check(X, reset=False)
-        if feature_names is None:
-            names = getattr(self, "feature_names_in_", None)
-            feature_names = ([str(n) for n in names] if names is not None
-                             else [f"x{j}" for j in range(X.shape[1])])
-        labels = self._component(self._terms(X))
-        ok = np.flatnonzero(labels >= 0)
-        z = np.full(X.shape, np.nan)
-        text = [""] * X.shape[0]
-        if ok.size == 0:
-            return z, text
-        zz = np.zeros((ok.size, X.shape[1]))
-        Z = self._standardise(X[ok])
-        if Z.shape[1]:
-            zz[:, self.continuous_] = (observed_conditional_zscores(self.mixture_, Z, labels[ok])
-                                       if np.isnan(Z).any() else
-                                       conditional_zscores(self.mixture_, Z, labels[ok]))
-        if self.cat_logp_:
-            zz[:, self.kinds_ == DISCRETE] = discrete_zscores(self.cat_logp_, self._codes(X[ok]), labels[ok])
-        z[ok] = zz
-        used = self.used_features_
-        used_names = [n for n, u in zip(feature_names, used) if u]
-        for i, t in zip(ok, explain_rows(zz[:, used], used_names, top)):
-            text[i] = t
-        return z, text
+        return explain_detector(self, X, self._component(self._terms(X)), top, feature_names)
 
     def use_feature_names(self, names):
         """Name the features of a detector that has no names (a wrapped plain mixture);

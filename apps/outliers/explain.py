@@ -91,3 +91,32 @@ def discrete_zscores(cat_logp, codes, labels):
         mode = np.argmax(table[:, :-1], axis=1)[labels[seen]]
         out[seen, j] = np.where(c[seen] >= mode, 1.0, -1.0) * norm.isf(np.clip(p, 1e-300, 1.0) / 2.0)
     return out
+
+
+def explain_detector(det, X, labels, top=3, feature_names=None):
+    """The work of :meth:`GMMOutlierDetector.explain <gmmkit_apps.outliers.detector.GMMOutlierDetector.explain>`
+    for checked rows ``X`` and their most likely components ``labels`` (-1: nothing observed)."""
+    from .calibrate import observed_conditional_zscores
+    from .features import DISCRETE
+
+    if feature_names is None:
+        names = getattr(det, "feature_names_in_", None)
+        feature_names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(X.shape[1])]
+    ok = np.flatnonzero(labels >= 0)
+    z = np.full(X.shape, np.nan)
+    text = [""] * X.shape[0]
+    if ok.size == 0:
+        return z, text
+    zz = np.zeros((ok.size, X.shape[1]))
+    Z = det._standardise(X[ok])
+    if Z.shape[1]:
+        zz[:, det.continuous_] = (observed_conditional_zscores(det.mixture_, Z, labels[ok]) if np.isnan(Z).any()
+                                  else conditional_zscores(det.mixture_, Z, labels[ok]))
+    if det.cat_logp_:
+        zz[:, det.kinds_ == DISCRETE] = discrete_zscores(det.cat_logp_, det._codes(X[ok]), labels[ok])
+    z[ok] = zz
+    used = det.used_features_
+    used_names = [n for n, u in zip(feature_names, used) if u]
+    for i, t in zip(ok, explain_rows(zz[:, used], used_names, top)):
+        text[i] = t
+    return z, text

@@ -12,10 +12,10 @@ from gmmkit_apps.outliers import table as tb
 from gmmkit_apps.outliers.detector import (
     GMMOutlierDetector,
     conditional_zscores,
-    explain_rows,
     load_detector,
     robust_scale,
 )
+from gmmkit_apps.outliers.explain import explain_rows
 from tests.helpers import app_runner
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "outliers")
