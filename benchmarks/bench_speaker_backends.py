@@ -60,8 +60,8 @@ def degrade(y, cond, sr, rng, others):
 
     if cond == "clean":
         return y
-    if cond == "noise10":
-        return add_noise(y, 10.0, seed=int(rng.integers(1 << 30)))
+    if cond.startswith("noise"):  # white noise at NN dB SNR
+        return add_noise(y, float(cond[5:]), seed=int(rng.integers(1 << 30)))
     if cond == "telephone":
         return telephone_band(y, sr)
     if cond.startswith("band"):

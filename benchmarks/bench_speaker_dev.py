@@ -51,6 +51,13 @@ def trials(rows, F, ubm, cohort, en_idx, te_idx, names, a):
             "refused": len(te_idx) - len(ok)}
 
 
+def choose(devs, grid):
+    """The setting (cepstra, TAU) of ``grid`` with the lowest development AS-norm EER averaged over
+    ``devs`` (one {setting: dev results} per seed); ties: identification, smaller TAU, 20 cepstra."""
+    return min(grid, key=lambda g: (np.mean([d[g]["asnorm"]["eer"] for d in devs]),
+                                    -np.mean([d[g]["asnorm"]["id"] for d in devs]), g[1], g[0] != 20))
+
+
 def cell(v):
     return f"{100 * v['id']:.1f}/{100 * v['eer']:.2f}/{v['mindcf']:.3f}"
 
@@ -98,8 +105,7 @@ def main():
     for policy in ("per-seed", "first", "pooled"):  # lowest dev EER of the seed, of the first seed, averaged
         for seed in seeds:
             on = {"per-seed": [seed], "first": seeds[:1], "pooled": seeds}[policy]
-            g = min(grid, key=lambda g: (np.mean([dev[s][g]["asnorm"]["eer"] for s in on]),
-                                         -np.mean([dev[s][g]["asnorm"]["id"] for s in on]), g[1], g[0] != 20))
+            g = choose([dev[s] for s in on], grid)
             if (seed, g) not in tests:
                 F = features(a.cache, rows, f"{CEPSTRA[g[0]]}+map{g[1]:g}", "clean", en_idx + te_idx)
                 tests[seed, g] = trials(rows, F, *ubms[seed][g], en_idx, te_idx, names, a)

@@ -144,6 +144,47 @@ def enroll_cmd(
               for r in summary))
 
 
+@commands.command("condition-detector")
+def detector_cmd(
+    data: Annotated[List[Path], typer.Argument(help="Clean background audio files or folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Detector file to write (.npz).")],
+    degrade: Annotated[str, typer.Option(
+        help="Degraded copies to train on: noiseNN (white noise at NN dB SNR) and/or telephone (300-3400 Hz).")]
+    = "noise10,noise20,telephone",
+    outlier_quantile: Annotated[float, typer.Option(
+        help="A file less typical of clean speech than this fraction of the clean training files is "
+        "called degraded (0: no such rule).")] = 0.01,
+    sr: Sr = 8000,
+    seed: Annotated[int, typer.Option(help="Random seed (noise samples, mixture fits).")] = 0,
+    force: Force = False,
+    json_out: Json = False,
+    quiet: Quiet = False,
+):
+    """Train a clean/degraded condition detector for routed scoring (--detector of identify, verify,
+    evaluate).
+
+    Example: gmmkit speech condition-detector background/ -o detector.npz
+    """
+    from gmmkit.cli.kit import Progress, check_output
+
+    from .augment import check_conditions
+    from .condition import save_detector
+    from .condition_route import train_detector_files
+    from .inputs import input_files
+
+    check_output(out, force)
+    kinds = check_conditions(degrade.split(","))
+    files = input_files(data)
+    with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
+        det = train_detector_files(files, kinds, sr=sr, outlier_quantile=outlier_quantile, seed=seed,
+                                   progress=bar.task("channel statistics", total=len(files)))
+    save_detector(det, out, overwrite=force)
+    summary = {"output": str(out), "files": len(files), "degradations": kinds,
+               "components": [m["n_components"] for m in det.classifier.class_models_]}
+    _report(summary, json_out, quiet, f"{out}: clean / degraded detector from {len(files)} files and "
+                                      f"{len(files) * len(kinds)} degraded copies ({degrade})")
+
+
 TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per frame.")]
 Cohort = Annotated[Optional[List[Path]], typer.Option(
     "--cohort", help="Impostor cohort for score normalisation: background files in a folder of one "
@@ -151,6 +192,30 @@ Cohort = Annotated[Optional[List[Path]], typer.Option(
 Norm = Annotated[Optional[str], typer.Option(help="With --cohort: znorm, tnorm, snorm (default) or raw.")]
 TopN = Annotated[Optional[int], typer.Option(
     "--top-n", help="Adaptive normalisation: use the N closest cohort entries (AS-norm).")]
+
+
+DegradedModels = Annotated[Optional[Path], typer.Option(
+    "--degraded-models", help="Second models folder (multi-condition) for files the --detector calls degraded.")]
+Detector = Annotated[Optional[Path], typer.Option(
+    help="Condition detector from 'speech condition-detector': routes each audio file to --models or "
+    "--degraded-models.")]
+
+
+def _router(ms, degraded, detector, cohort_paths, coh):
+    """A Router when both --degraded-models and --detector are given (its cohort from the same
+    background files as --cohort, degraded as its UBM's data was); None when neither is."""
+    from gmmkit.exceptions import ParameterError
+
+    if (degraded is None) != (detector is None):
+        raise ParameterError("--degraded-models and --detector go together: give both or neither")
+    if degraded is None:
+        return None
+    from .condition_route import branch_cohort, load_router
+
+    router = load_router(ms, degraded, detector)
+    if coh is not None:
+        router.cohort = branch_cohort(router.degraded, cohort_paths)
+    return router
 
 
 def _cohort(ms, paths, norm):
@@ -178,6 +243,8 @@ def identify_cmd(
     threshold: Annotated[Optional[float], typer.Option(
         help="Open set: a file whose best score is below this is 'none of these' (<none>).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write all scores as CSV.")] = None,
+    degraded_models: DegradedModels = None,
+    detector: Detector = None,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -200,7 +267,9 @@ def identify_cmd(
     paths = input_files(files)  # cheap checks first
     ms = load_model_set(models)
     coh, norm = _cohort(ms, cohort, norm)
-    rows, S = identify(ms, paths, top_c=top_c, cohort=coh, norm=norm, top_n=top_n, threshold=threshold)
+    router = _router(ms, degraded_models, detector, cohort, coh)
+    rows, S = identify(ms, paths, top_c=top_c, cohort=coh, norm=norm, top_n=top_n, threshold=threshold,
+                       router=router)
     if out is not None:
         df = pd.DataFrame(S, columns=ms.names)
         df.insert(0, "file", paths)
@@ -225,6 +294,8 @@ def verify_cmd(
     cohort: Cohort = None,
     norm: Norm = None,
     top_n: TopN = None,
+    degraded_models: DegradedModels = None,
+    detector: Detector = None,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
@@ -246,8 +317,9 @@ def verify_cmd(
     coh, norm = _cohort(ms, cohort, norm)
     if norm != "raw" and threshold is None:
         raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
+    router = _router(ms, degraded_models, detector, cohort, coh)
     r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
-               top_c=top_c, cohort=coh, norm=norm, top_n=top_n)
+               top_c=top_c, cohort=coh, norm=norm, top_n=top_n, router=router)
     r["file"] = str(file)
     if json_out:
         _emit_json(r)
@@ -269,6 +341,8 @@ def evaluate_cmd(
     scores_out: Annotated[Optional[Path], typer.Option("--scores", help="Write trial scores as CSV.")] = None,
     save_threshold: Annotated[bool, typer.Option(
         help="Store the EER threshold in the models folder (threshold.json) for 'verify'.")] = False,
+    degraded_models: DegradedModels = None,
+    detector: Detector = None,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -294,8 +368,9 @@ def evaluate_cmd(
         require_matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
     ms = load_model_set(models)
-    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=_cohort(ms, cohort, None)[0],
-                         top_n=top_n)
+    coh = _cohort(ms, cohort, None)[0]
+    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=coh, top_n=top_n,
+                         router=_router(ms, degraded_models, detector, cohort, coh))
     result = ev.summary
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:
@@ -315,6 +390,9 @@ def evaluate_cmd(
     elif not quiet:
         typer.echo(f"trials {result['trials']} ({result['targets']} target)  raw EER {100 * result['eer']:.2f}% "
                    f"(threshold {ev.threshold:.3f})  minDCF(p={p_target:g}) {result['min_dcf']:.3f}")
+        if "degraded_files" in result:
+            typer.echo(f"detector: {result['degraded_files']} of {len(set(df['path']))} files scored by "
+                       f"{degraded_models}")
         if "identification_accuracy" in result:
             typer.echo(f"closed-set identification {100 * result['identification_accuracy']:.1f}% "
                        f"of {result['identification_files']} files")

@@ -16,6 +16,7 @@ import numpy as np
 from gmmkit.exceptions import DataError
 
 from .inputs import frames_of
+from .scorenorm import NORMS
 
 __all__ = ["NONE", "load_cohort", "score_files", "identify", "verify", "TrialEvaluation", "evaluate_trials"]
 
@@ -56,16 +57,45 @@ def _score_frames(model_set, frames, speakers, top_c):
     return np.stack([score_frames(model_set.ubm, stack, F, top_c=top_c) for F in frames])
 
 
-def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="snorm", top_n=None):
+def _matrices(model_set, files, speakers, top_c, cohort, top_n, norms):
+    """{"raw": scores, and each of ``norms`` when there is a cohort}, files x ``speakers``."""
+    frames = _frames(model_set, files)
+    out = {"raw": _score_frames(model_set, frames, speakers, top_c)}
+    if cohort is not None and set(norms) - {"raw"}:
+        out.update(_normalised(model_set, frames, speakers, out["raw"], cohort, top_c, top_n))
+    return out
+
+
+def _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, norms, router):
+    """As :func:`_matrices`, each file scored by the branch ``router`` picks (None: no routing);
+    also the boolean route (True = degraded branch) per file."""
+    if router is None:
+        return _matrices(model_set, files, speakers, top_c, cohort, top_n, norms), np.zeros(len(files), bool)
+    from .condition_route import routes
+
+    deg = routes(router.detector, files)
+    parts = [(model_set, speakers, cohort, ~deg),
+             (router.degraded, [router.degraded.speaker(s.name) for s in speakers], router.cohort, deg)]
+    out = {}
+    for ms, spk, coh, sel in parts:
+        if sel.any():
+            got = _matrices(ms, [f for f, s in zip(files, sel) if s], spk, top_c, coh, top_n, norms)
+            for m, M in got.items():
+                out.setdefault(m, np.zeros((len(files), len(speakers))))[sel] = M
+    return {m: M for m, M in out.items() if m == "raw" or (cohort is not None and router.cohort is not None)}, deg
+
+
+def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="snorm", top_n=None, router=None):
     """Scores (n_files, n_speakers): each file's average log-likelihood ratio against the UBM
     under each speaker model (``speakers``: a subset of ``model_set.speakers``); with a
-    ``cohort``, normalised by ``norm`` (znorm, tnorm or snorm; ``top_n``: adaptive)."""
+    ``cohort``, normalised by ``norm`` (znorm, tnorm or snorm; ``top_n``: adaptive). With a
+    :class:`~gmmkit_apps.speech.condition_route.Router`, files its detector calls degraded are
+    scored by its models (and normalised by its cohort) instead."""
     speakers = model_set.speakers if speakers is None else speakers
-    frames = _frames(model_set, files)
-    S = _score_frames(model_set, frames, speakers, top_c)
-    if cohort is None or norm == "raw":
-        return S
-    return _normalised(model_set, frames, speakers, S, cohort, top_c, top_n)[norm]
+    norm = "raw" if cohort is None else norm
+    if router is not None and norm != "raw" and router.cohort is None:
+        raise DataError("routed normalised scores need a cohort for the degraded models too")
+    return _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, [norm], router)[0][norm]
 
 
 def _normalised(model_set, frames, speakers, S, cohort, top_c, top_n):
@@ -75,12 +105,12 @@ def _normalised(model_set, frames, speakers, S, cohort, top_c, top_n):
     return normalise(S, zc, tc, [s.name for s in speakers], cohort.labels, top_n=top_n)
 
 
-def identify(model_set, files, *, top_c=5, cohort=None, norm="snorm", top_n=None, threshold=None):
+def identify(model_set, files, *, top_c=5, cohort=None, norm="snorm", top_n=None, threshold=None, router=None):
     """Identification: ``(rows, scores)``; one row per file with the best-scoring speaker, its
     score and its margin over the runner-up; ``scores`` as :func:`score_files`. With a
     ``threshold`` it is open-set: a file whose best score is below it is :data:`NONE`."""
     _check_threshold(threshold)
-    S = score_files(model_set, files, top_c=top_c, cohort=cohort, norm=norm, top_n=top_n)
+    S = score_files(model_set, files, top_c=top_c, cohort=cohort, norm=norm, top_n=top_n, router=router)
     rows = []
     for f, s in zip(files, S):
         b = int(np.argmax(s))
@@ -91,12 +121,12 @@ def identify(model_set, files, *, top_c=5, cohort=None, norm="snorm", top_n=None
     return rows, S
 
 
-def verify(model_set, file, speaker, *, threshold, top_c=5, cohort=None, norm="snorm", top_n=None):
+def verify(model_set, file, speaker, *, threshold, top_c=5, cohort=None, norm="snorm", top_n=None, router=None):
     """Accept or reject the claim that ``file`` is ``speaker``: accept when score >= threshold."""
     _check_threshold(threshold)
     spk = model_set.speaker(speaker)
     score = float(score_files(model_set, [file], top_c=top_c, speakers=[spk], cohort=cohort, norm=norm,
-                              top_n=top_n)[0, 0])
+                              top_n=top_n, router=router)[0, 0])
     return {"file": str(file), "speaker": speaker, "score": score, "threshold": float(threshold),
             "decision": "accept" if score >= threshold else "reject"}
 
@@ -118,7 +148,7 @@ class TrialEvaluation:
         return self.trials.drop(columns=["path"]).assign(target=self.labels.astype(int), score=self.scores)
 
 
-def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, top_n=None):
+def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, top_n=None, router=None):
     """Verification metrics on a trial list (:func:`~gmmkit_apps.speech.corpus.read_trials`).
 
     Every file is scored once against every speaker. Returns a
@@ -127,8 +157,9 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     cost at ``p_target`` and, over the files whose true speaker is enrolled, the
     closed-set identification accuracy. With a ``cohort`` the summary's ``normalised``
     entry holds the same numbers for Z-, T- and S-normalised scores, and ``scores``
-    are the S-normalised ones. Raises DataError for missing audio files or speakers
-    without a model.
+    are the S-normalised ones. With a ``router`` each file is scored by the branch its detector
+    picks (:func:`score_files`) and ``summary["degraded_files"]`` counts the files sent to the
+    degraded models. Raises DataError for missing audio files or speakers without a model.
     """
     from .metrics import eer, min_dcf
 
@@ -141,8 +172,9 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     if unknown:
         raise DataError(f"{source}: speaker(s) {', '.join(unknown[:5])} have no model in "
                         f"{model_set.folder}")
-    frames = _frames(model_set, files)
-    S = _score_frames(model_set, frames, model_set.speakers, top_c)
+    if router is not None and cohort is not None and router.cohort is None:
+        raise DataError("routed normalised scores need a cohort for the degraded models too")
+    M, deg = _routed_matrices(model_set, files, model_set.speakers, top_c, cohort, top_n, NORMS, router)
     row = {f: i for i, f in enumerate(files)}
     col = {n: j for j, n in enumerate(model_set.names)}
     labels = trials["target"].to_numpy(bool)
@@ -157,14 +189,15 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
                 [model_set.names[int(np.argmax(M[row[f]]))] == s for f, s in truth.items()]))
         return out, scores
 
-    raw, scores = metrics(S)
+    raw, scores = metrics(M["raw"])
     summary = {"trials": int(len(trials)), "targets": int(labels.sum()), **raw, "p_target": p_target}
     if truth:
         summary["identification_files"] = len(truth)
+    if router is not None:
+        summary["degraded_files"] = int(deg.sum())
     if cohort is not None:
-        norm = _normalised(model_set, frames, model_set.speakers, S, cohort, top_c, top_n)
-        summary["normalised"] = {m: metrics(norm[m])[0] for m in ("znorm", "tnorm", "snorm")}
+        summary["normalised"] = {m: metrics(M[m])[0] for m in ("znorm", "tnorm", "snorm")}
         summary["cohort"] = len(cohort.labels)
         summary["top_n"] = top_n
-        scores = metrics(norm["snorm"])[1]
+        scores = metrics(M["snorm"])[1]
     return TrialEvaluation(summary, scores, labels, trials)

@@ -1,0 +1,174 @@
+"""A condition-routed speaker system: a channel detector sends each test file to a clean system
+(CMVN prior, its weight chosen on development trials) or to a multi-condition system; plus a
+duration-aware calibration of the clean system's scores. Asterisk set of bench_speaker_robust.py.
+
+    python benchmarks/bench_speaker_robust.py --prepare --cache /tmp/gmmkit-asterisk
+    python benchmarks/bench_speaker_routed.py --cache /tmp/gmmkit-asterisk --seeds 0,1,2 --variants matched,mismatched
+
+Per UBM seed:
+
+- **clean branch**: the CMVN prior's weight TAU (``--taus``; 0 = plain CMVN) chosen on the
+  development trials of bench_speaker_dev.py (20 of each speaker's enrolment prompts enrol, the
+  other 10 are development tests; lowest development AS-norm EER), then enrolled on all 30
+  prompts; UBM, cohort and enrolment on clean files only.
+- **degraded branch**: per-utterance CMVN, UBM, cohort and enrolment on the clean files plus
+  degraded copies: ``matched`` = white noise 10 and 20 dB and the 300-3400 Hz band (the test's
+  kinds of degradation, other noise samples); ``mismatched`` = pink noise 5 and 15 dB, babble 10 dB
+  and a 200-3000 Hz band (bench_speaker_backends.py --mismatched).
+- **detector** (gmmkit_apps.speech.condition): trained on the 140 background files, clean against
+  their degraded copies of the variant's kinds; it decides per test file.
+
+Both branches' scores are AS-norm (adaptive S-norm, top ``--top-n``), so the routed score pool
+mixes two systems on one scale. Test conditions as bench_speaker_robust.py: clean, white noise
+10 dB, 300-3400 Hz band (420 files, 2,940 trials each). "oracle" routes by the true condition.
+Calibration: logistic regression on AS-norm score, log speech duration and their product, fitted
+on the clean branch's development trials (never the test's), applied to its clean test scores.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_speaker_backends import AUDIO, MISMATCHED, background, degrade, enrol, features, gmm_scores  # noqa: E402
+from bench_speaker_dev import CEPSTRA, cell, choose, dev_split, trials  # noqa: E402
+from bench_speaker_robust import CONDS, read_lists, verification  # noqa: E402
+
+VARIANTS = {"matched": ["noise10", "noise20", "telephone"], "mismatched": MISMATCHED}
+
+
+def detector_stats(rows, idx, cond):
+    """Channel statistics of rows ``idx`` degraded by ``cond`` (the same copies as the features)."""
+    from gmmkit_apps.speech.condition import channel_stats
+    from gmmkit_apps.speech.features import load_audio
+
+    others = [AUDIO.setdefault(r[1], load_audio(r[1], 8000)) for r in rows if r[2] == "ubm"]
+    return np.array([channel_stats(degrade(AUDIO.setdefault(rows[i][1], load_audio(rows[i][1], 8000)), cond, 8000,
+                                           np.random.default_rng(1000 + i), others), 8000) for i in idx])
+
+
+def branch(rows, fe_name, train_conds, idx, seed, a, ubm_cohort=None):
+    """One system trained on ``train_conds`` copies (``ubm_cohort``: a UBM and cohort already
+    trained): its test scores {condition: (raw, AS-norm, row indices, speech frames)} and its
+    duration-aware calibration, fitted on development trials under ``train_conds``."""
+    bg_idx, en_idx, te_idx = idx
+    train = {c: features(a.cache, rows, fe_name, c, bg_idx + en_idx) for c in train_conds}
+    if ubm_cohort is None:
+        ubm_cohort = background([(rows[i][0], train[c][i]) for c in train_conds for i in bg_idx
+                                 if train[c][i] is not None], a.k, seed, a.relevance)
+    out = {cond: _scores(rows, ubm_cohort, train, train_conds, en_idx,
+                         features(a.cache, rows, fe_name, cond, te_idx), te_idx, a) for cond in CONDS}
+    return out, dev_calibration(rows, ubm_cohort, train, train_conds, a)
+
+
+def _scores(rows, ubm_cohort, train, train_conds, en_idx, F, te_idx, a):
+    """Files ``te_idx`` (frames ``F``) against speakers enrolled on ``en_idx`` under ``train_conds``."""
+    names = sorted({r[0] for r in rows})
+    stack = enrol(ubm_cohort[0], [(rows[i][0], train[c][i]) for c in train_conds for i in en_idx
+                                  if train[c][i] is not None], names, a.relevance)
+    ok = [i for i in te_idx if F[i] is not None]
+    raw, norm = gmm_scores(ubm_cohort[0], stack, ubm_cohort[1], [F[i] for i in ok], names, a.top_n, a.top_c)
+    return raw, norm, ok, [len(F[i]) for i in ok]
+
+
+def dev_calibration(rows, ubm_cohort, train, train_conds, a):
+    """Duration-aware calibration of AS-norm scores from the development trials of
+    bench_speaker_dev.py's split (20 enrolment prompts enrol, 10 test), every training condition
+    pooled; the test files are never touched."""
+    from gmmkit_apps.speech.calibrate import fit_duration_calibration
+
+    names = sorted({r[0] for r in rows})
+    dev_en, dev_te = dev_split(rows, 20)
+    s, secs, y = [], [], []
+    for c in train_conds:
+        _, norm, ok, n = _scores(rows, ubm_cohort, train, train_conds, dev_en, train[c], dev_te, a)
+        s.append(norm.ravel())
+        secs.append(np.repeat(np.asarray(n) / 100.0, len(names)))
+        y.append((np.asarray([rows[i][0] for i in ok])[:, None] == np.asarray(names)[None, :]).ravel())
+    return fit_duration_calibration(np.concatenate(s), np.concatenate(secs), np.concatenate(y))
+
+
+def clean_branch(rows, idx, seed, a):
+    """The clean system: TAU chosen on development trials; its test scores and its calibration."""
+    bg_idx, en_idx, te_idx = idx
+    names = sorted({r[0] for r in rows})
+    dev_en, dev_te = dev_split(rows, 20)
+    grid = [(20, float(t)) for t in a.taus.split(",")]
+    dev, models = {}, {}
+    for g in grid:
+        F = features(a.cache, rows, f"{CEPSTRA[20]}+map{g[1]:g}", "clean", bg_idx + en_idx)
+        models[g] = background([(rows[i][0], F[i]) for i in bg_idx if F[i] is not None], a.k, seed, a.relevance)
+        dev[g] = trials(rows, F, *models[g], dev_en, dev_te, names, a)
+    g = choose([dev], grid)
+    return g, dev[g], *branch(rows, f"{CEPSTRA[20]}+map{g[1]:g}", ["clean"], idx, seed, a, models[g])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", default="/tmp/gmmkit-asterisk")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--variants", default="matched,mismatched")
+    ap.add_argument("--taus", default="0,150,300,600,1000", help="CMVN prior weights tried on the dev trials")
+    ap.add_argument("--outlier-quantile", type=float, default=0.01, help="the detector's clean outlier floor")
+    ap.add_argument("-k", type=int, default=256)
+    ap.add_argument("--top-n", type=int, default=50)
+    ap.add_argument("--top-c", type=int, default=5)
+    ap.add_argument("--relevance", type=float, default=16.0)
+    a = ap.parse_args()
+    from gmmkit_apps.speech.condition import CLASSES, train_detector
+
+    rows = read_lists(a.cache)
+    names = sorted({r[0] for r in rows})
+    idx = tuple([i for i, r in enumerate(rows) if r[2] == s] for s in ("ubm", "enroll", "test"))
+    bg_idx, _, te_idx = idx
+    t0 = time.perf_counter()
+    stats = {c: detector_stats(rows, te_idx, c) for c in CONDS}
+    print(f"load {os.getloadavg()[0]:.2f}; UBM {a.k}, AS-norm top {a.top_n}; cells ID % / EER % / minDCF")
+    table = []
+    for seed in (int(s) for s in a.seeds.split(",")):
+        g, d, clean, cal = clean_branch(rows, idx, seed, a)
+        _, norm, ok, n = clean["clean"]
+        truth = [rows[i][0] for i in ok]
+        cal_v = verification(cal.apply(norm, np.asarray(n)[:, None] / 100.0), truth, names)
+        print(f"seed {seed}: clean branch TAU {g[1]:g} (dev AS-norm {cell(d['asnorm'])}); clean test AS-norm "
+              f"{cell(verification(norm, truth, names))}, duration-calibrated {cell(cal_v)}; calibration "
+              f"{np.round(cal.coef, 3).tolist()}", flush=True)
+        for variant in a.variants.split(","):
+            kinds = VARIANTS[variant]
+            det = train_detector(detector_stats(rows, bg_idx, "clean"),
+                                 np.vstack([detector_stats(rows, bg_idx, c) for c in kinds]),
+                                 outlier_quantile=a.outlier_quantile, trained_on=kinds, random_state=seed)
+            mc, mc_cal = branch(rows, "base", ["clean", *kinds], idx, seed, a)
+            for cond in CONDS:
+                routed = np.array(det.detect(stats[cond])) == CLASSES[1]
+                acc = np.mean(routed == (cond != "clean"))
+                (_, c_norm, c_ok, c_n), (_, m_norm, m_ok, m_n) = clean[cond], mc[cond]
+                both = sorted(set(c_ok) & set(m_ok))
+                ci, mi = [c_ok.index(i) for i in both], [m_ok.index(i) for i in both]
+                deg = routed[[te_idx.index(i) for i in both]][:, None]
+                truth = [rows[i][0] for i in both]
+                cells = {"clean branch": c_norm[ci], "degraded branch": m_norm[mi],
+                         "routed": np.where(deg, m_norm[mi], c_norm[ci]),
+                         "oracle": m_norm[mi] if cond != "clean" else c_norm[ci]}
+                c_llr = cal.apply(c_norm[ci], np.asarray(c_n)[ci, None] / 100.0)
+                m_llr = mc_cal.apply(m_norm[mi], np.asarray(m_n)[mi, None] / 100.0)
+                cells["routed, calibrated"] = np.where(deg, m_llr, c_llr)
+                v = {k: verification(S, truth, names) for k, S in cells.items()}
+                table.append((variant, seed, cond, acc, v["routed"], v["routed, calibrated"]))
+                print(f"{variant:10s} seed {seed} {cond:9s} detector {100 * acc:5.1f}% right  " +
+                      "  ".join(f"{k} {cell(x)}" for k, x in v.items()) + f"  refused {len(te_idx) - len(both)}",
+                      flush=True)
+    for j, what in ((4, "routed, AS-norm"), (5, "routed, calibrated")):
+        print(f"\n| variant | seed | detector right: clean / noise / telephone | {what}: clean | white noise 10 dB "
+              "| telephone band |\n|---|---|---|---|---|---|")
+        for i in range(0, len(table), len(CONDS)):
+            r = table[i:i + len(CONDS)]
+            print(f"| {r[0][0]} | {r[0][1]} | " + " / ".join(f"{100 * x[3]:.1f}" for x in r) + " | " +
+                  " | ".join(cell(x[j]) for x in r) + " |")
+    print(f"total {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
