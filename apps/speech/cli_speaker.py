@@ -167,13 +167,13 @@ def detector_cmd(
     """
     from gmmkit.cli.kit import Progress, check_output
 
-    from .augment import check_conditions
-    from .condition import save_detector
-    from .condition_route import train_detector_files
+    from .condition import check_outlier_quantile, save_detector
+    from .condition_route import check_degradations, train_detector_files
     from .inputs import input_files
 
     check_output(out, force)
-    kinds = check_conditions(degrade.split(","))
+    check_outlier_quantile(outlier_quantile)
+    kinds = check_degradations(degrade.split(","))
     files = input_files(data)
     with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
         det = train_detector_files(files, kinds, sr=sr, outlier_quantile=outlier_quantile, seed=seed,
@@ -201,14 +201,19 @@ Detector = Annotated[Optional[Path], typer.Option(
     "--degraded-models.")]
 
 
-def _router(ms, degraded, detector, cohort_paths, coh):
-    """A Router when both --degraded-models and --detector are given (its cohort from the same
-    background files as --cohort, degraded as its UBM's data was); None when neither is."""
+def _pair(degraded, detector):
+    """Refuse --degraded-models without --detector or the reverse (before any work)."""
     from gmmkit.exceptions import ParameterError
 
     if (degraded is None) != (detector is None):
         raise ParameterError("--degraded-models and --detector go together: give both or neither")
-    if degraded is None:
+    return degraded
+
+
+def _router(ms, degraded, detector, cohort_paths, coh):
+    """A Router when both --degraded-models and --detector are given (its cohort from the same
+    background files as --cohort, degraded as its UBM's data was); None when neither is."""
+    if _pair(degraded, detector) is None:
         return None
     from .condition_route import branch_cohort, load_router
 
@@ -264,6 +269,7 @@ def identify_cmd(
 
     check_output(out, force)
     _check_threshold(threshold)
+    _pair(degraded_models, detector)
     paths = input_files(files)  # cheap checks first
     ms = load_model_set(models)
     coh, norm = _cohort(ms, cohort, norm)
@@ -311,6 +317,7 @@ def verify_cmd(
     from .trials import _check_threshold, verify
 
     _check_threshold(threshold)
+    _pair(degraded_models, detector)
     path = input_files([file])[0]
     ms = load_model_set(models)
     ms.speaker(speaker)  # an unknown speaker fails before the scoring
@@ -362,6 +369,7 @@ def evaluate_cmd(
     from .trials import evaluate_trials
 
     check_outputs(det, scores_out, force=force)
+    _pair(degraded_models, detector)
     if save_threshold:
         check_outputs(os.path.join(models, THRESHOLD_FILE), force=force)
     if det is not None:

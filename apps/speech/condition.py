@@ -31,7 +31,7 @@ import numpy as np
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 __all__ = ["channel_stats", "STAT_NAMES", "ConditionDetector", "train_detector", "save_detector",
-           "load_detector", "DETECTOR_KIND", "CLASSES"]
+           "load_detector", "check_outlier_quantile", "DETECTOR_KIND", "CLASSES"]
 
 STAT_NAMES = ("snr_db", "low_db", "high_db", "floor_flatness")
 CLASSES = ("clean", "degraded")
@@ -104,13 +104,19 @@ class ConditionDetector:
         return self.detect(channel_stats(y, sr))[0]
 
 
+def check_outlier_quantile(q):
+    """Refuse (ParameterError) an outlier quantile outside [0, 0.5)."""
+    if not 0 <= q < 0.5:
+        raise ParameterError(f"outlier quantile {q!r}: a number in [0, 0.5)")
+    return q
+
+
 def train_detector(clean, degraded, *, sr=8000, outlier_quantile=0.01, trained_on=(), random_state=0):
     """A :class:`ConditionDetector` from lists of signals (or of :func:`channel_stats` rows):
     ``clean`` recordings and ``degraded`` copies. Equal class priors; ``outlier_quantile`` of the
     clean training files' clean-class log-likelihood, each measured by the model refitted without its
     fold (5-fold), is the outlier floor (0: no floor)."""
-    if not 0 <= outlier_quantile < 0.5:
-        raise ParameterError(f"outlier_quantile {outlier_quantile!r}: a number in [0, 0.5)")
+    check_outlier_quantile(outlier_quantile)
     from gmmkit import GaussianMixtureClassifier
 
     def rows(items, what):

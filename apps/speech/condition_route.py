@@ -17,7 +17,7 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
-__all__ = ["Router", "load_router", "routes", "train_detector_files", "branch_cohort"]
+__all__ = ["Router", "load_router", "routes", "train_detector_files", "check_degradations", "branch_cohort"]
 
 
 @dataclass
@@ -85,18 +85,25 @@ def branch_cohort(model_set, paths):
     return build_cohort(model_set.ubm, frames, labels)
 
 
+def check_degradations(names):
+    """The degradation names (of :func:`gmmkit_apps.speech.augment.conditions`), 'clean' refused."""
+    from .augment import check_conditions
+
+    names = check_conditions(names)
+    if not names or "clean" in names:
+        raise ParameterError("degradations: name at least one, and not 'clean' (e.g. noise10,noise20,telephone)")
+    return names
+
+
 def train_detector_files(clean_files, conditions, *, sr=8000, outlier_quantile=0.01, seed=0, progress=None):
     """A detector trained on audio files and their degraded copies (``conditions``, names of
     :func:`gmmkit_apps.speech.augment.conditions` other than ``clean``)."""
-    from .augment import check_conditions
     from .augment import conditions as make
     from .condition import channel_stats, train_detector
     from .features import load_audio
     from .inputs import FEATURE_EXT
 
-    conditions = check_conditions(conditions)
-    if not conditions or "clean" in conditions:
-        raise ParameterError("degradations: name at least one, and not 'clean' (e.g. noise10,noise20,telephone)")
+    conditions = check_degradations(conditions)
     clean, degraded = [], []
     for i, p in enumerate(clean_files):
         if os.fspath(p).lower().endswith(FEATURE_EXT):

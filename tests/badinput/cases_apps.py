@@ -92,4 +92,20 @@ CASES = [
           "--noise-copies", "nan", "-o", f"{T}/d.gmmw", match="--noise-copies", absent=("d.gmmw",)),
     error("finance-skewt-filter-on-prices-as-returns", "finance", "risk", IDX, "-t", "SPX",
           "--vol", "gjr-skewt", "--log-returns", match="prices"),
+    error("speech-words-adapt-unknown", "speech", "words", "train", "{data}/speech/digits",
+          "--adapt", "mllr", "-o", f"{T}/d.gmmw", match="--adapt", absent=("d.gmmw",)),
+]
+
+# routed speaker scoring (issue 20, condition detector): refused before any work, nothing written
+CASES += [
+    error("speech-condition-detector-degrade-clean", "speech", "condition-detector", SPK, "--degrade", "clean",
+          "-o", f"{T}/d.npz", match="not 'clean'", absent=("d.npz",)),
+    error("speech-condition-detector-degrade-unknown", "speech", "condition-detector", SPK, "--degrade", "pink5",
+          "-o", f"{T}/d.npz", match="unknown condition", absent=("d.npz",)),
+    error("speech-condition-detector-outlier-quantile-nan", "speech", "condition-detector", SPK,
+          "--outlier-quantile", "nan", "-o", f"{T}/d.npz", match="outlier quantile", absent=("d.npz",)),
+    error("speech-identify-detector-alone", "speech", "identify", SPK, "--models", T, "--detector", f"{T}/d.npz",
+          match="go together"),
+    error("speech-evaluate-degraded-models-alone", "speech", "evaluate", f"{T}/t.csv", "--models", T,
+          "--degraded-models", T, match="go together", files={"t.csv": b"speaker,file,target\n"}),
 ]
