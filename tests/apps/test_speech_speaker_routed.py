@@ -120,7 +120,7 @@ def test_outlier_floor_sends_unseen_conditions_to_degraded(stats):
     odd = np.array([[40.0, -3.0, -80.0, 0.2]])  # a band edge at 3 kHz: unseen, and unlike the studio
     assert det.detect(odd) == ["degraded"]
     assert train_detector(clean, degraded, outlier_quantile=0.0).clean_floor == -np.inf
-    with pytest.raises(ParameterError, match="outlier_quantile"):
+    with pytest.raises(ParameterError, match="outlier quantile"):
         train_detector(clean, degraded, outlier_quantile=0.7)
 
 
