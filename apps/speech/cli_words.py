@@ -7,7 +7,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .cli_common import Force, Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _report, _save_png
+from .cli_common import Force, Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _note, _report, _save_png
+from .cli_words_inputs import adapt_option, extra_training, snrs, speeds, word_features
 
 phonemes = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="""Phoneme or word classifier: one GMM per class.
@@ -180,58 +181,6 @@ VadDb = Annotated[float, typer.Option("--vad-db", help="Voice activity detection
                                                        "--extra-train synthetic voices).")]
 
 
-def _word_features(data, pattern, fe, quiet, speeds=(), noise=()):
-    """(files, features, labels, speakers, [features at each perturbed speed, then with white
-    noise at each SNR in ``noise``: the clean features where the noisy copy has too little speech])."""
-    from gmmkit.cli.kit import Progress
-    from gmmkit.exceptions import DataError
-
-    from .corpus import features_of
-    from .features import extract
-    from .words import labelled_files
-
-    files, labels, speakers = labelled_files(list(data), pattern=pattern)
-    with Progress(enabled=not quiet, delay=1.0) as bar:
-        feats = features_of(files, fe, progress=bar.task("MFCC features", total=len(files)))
-        extra = [features_of(files, fe, speed=v, progress=bar.task(f"speed {v:g}", total=len(files)))
-                 for v in speeds]
-        for snr in noise:
-            task, noisy = bar.task(f"noise {snr:g} dB", total=len(files)), []
-            for k, f in enumerate(files):
-                try:
-                    noisy.append(extract(f, fe, noise_db=snr, seed=k))
-                except DataError:
-                    noisy.append(feats[k])
-                if task is not None:
-                    task(k + 1, len(files))
-            extra.append(noisy)
-    return files, feats, labels, speakers, extra
-
-
-def _speeds(text, option="--perturb", what="speeds", example="0.92,1.08", lo=0.5, hi=2.0):
-    if not text:
-        return ()
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"{option} takes {what} such as {example}, got {text!r}") from None
-    if not all(lo <= v <= hi for v in values):
-        raise typer.BadParameter(f"{option} {what} must be between {lo:g} and {hi:g}, got {text!r}")
-    return values
-
-
-def _extra_training(extra_train, pattern, fe, quiet, noise):
-    """(features, labels) of --extra-train with its --noise-copies, or None without it."""
-    if not extra_train:
-        return None
-    _, feats, labels, _, copies = _word_features(extra_train, pattern, fe, quiet, (), noise)
-    return feats + [f for x in copies for f in x], list(labels) * (1 + len(copies))
-
-
-def _snrs(text):
-    return _speeds(text, "--noise-copies", "SNRs in dB", "25", -10.0, 60.0)
-
-
 NoiseCopies = Annotated[Optional[str], typer.Option(
     "--noise-copies", help="Also train on copies of the audio (and of --extra-train) with white noise at "
                            "these SNRs in dB, e.g. 25 (multi-condition training: noisy recordings).")]
@@ -247,14 +196,22 @@ Perturb = Annotated[Optional[str], typer.Option(
                       "takes 1 + n times longer).")]
 
 
-def _recognizer_params(states, mix, covariance_type, threshold, seed):
+Adapt = Annotated[Optional[str], typer.Option(
+    "--adapt", help="Unsupervised speaker adaptation: 'fmllr' (per speaker: recognise, estimate one fMLLR "
+                    "feature transform on the recognised words, recognise again; FSDD, new speaker: "
+                    "90.0% against 84.2%) or 'none'. A speaker's inputs are adapted together: give "
+                    "several (200 frames at least) of one speaker. recognize: all its files are one "
+                    "speaker; train: stored in the model (the default of recognize and evaluate).")]
+
+
+def _recognizer_params(states, mix, covariance_type, threshold, seed, adapt=None):
     if states != "auto":
         try:
             states = int(states)
         except ValueError:
             raise typer.BadParameter(f"--states must be 'auto' or an integer, got {states!r}") from None
     return dict(n_states=states, n_mix=mix, covariance_type=covariance_type, threshold=threshold,
-                random_state=seed)
+                random_state=seed, adapt="fmllr" if adapt_option(adapt) == "fmllr" else None)
 
 
 States = Annotated[str, typer.Option("--states", help="States per word: 'auto' (by the word's median length, "
@@ -275,6 +232,7 @@ def words_train(
     mix: Mix = 5,
     covariance_type: CovType = "diag",
     threshold: Threshold = None,
+    adapt: Adapt = None,
     perturb: Perturb = None,
     noise_copies: NoiseCopies = None,
     extra_train: Annotated[Optional[List[Path]], typer.Option(
@@ -303,17 +261,17 @@ def words_train(
 
     check_output(out, force)
     fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech, vad_db=vad_db)
-    params = _recognizer_params(states, mix, covariance_type, threshold, seed)
-    speeds, noise = _speeds(perturb), _snrs(noise_copies)
+    params = _recognizer_params(states, mix, covariance_type, threshold, seed, adapt)
+    train_speeds, noise = speeds(perturb), snrs(noise_copies)
     t0 = time.perf_counter()
-    files, feats, labels, _, extra = _word_features(data, pattern, fe, quiet or json_out, speeds, noise)
+    files, feats, labels, _, extra = word_features(data, pattern, fe, quiet or json_out, train_speeds, noise)
     own = feats + [f for x in extra for f in x]
-    more, more_labels = _extra_training(extra_train, pattern, fe, quiet or json_out, noise) or ([], [])
+    more, more_labels = extra_training(extra_train, pattern, fe, quiet or json_out, noise) or ([], [])
     t1 = time.perf_counter()
     rec = WordRecognizer(**params).fit(own + more, list(labels) * (1 + len(extra)) + list(more_labels),
                                        groups=["data"] * len(own) + ["extra"] * len(more) if more else None)
     t2 = time.perf_counter()
-    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict(), "perturb": list(speeds),
+    rec.save(out, overwrite=force, extra={"speech_front_end": fe.to_dict(), "perturb": list(train_speeds),
                                           "noise_copies": list(noise)})
     summary = {"output": str(out), "words": [str(w) for w in rec.words_], "files": len(files),
                "frames": int(sum(len(f) for f in feats)),
@@ -326,11 +284,13 @@ def words_train(
             f"features {summary['feature_seconds']} s, Baum-Welch {summary['train_seconds']} s")
 
 
-def _load_words(model):
+def _load_words(model, adapt=None):
     from .features import FrontEnd
     from .words import WordRecognizer
 
     rec, extra = WordRecognizer.load(model)
+    if adapt_option(adapt) is not None:  # --adapt overrides the model's setting
+        rec.adapt = None if adapt_option(adapt) == "none" else "fmllr"
     return rec, FrontEnd.from_dict(extra.get("speech_front_end") or {})
 
 
@@ -339,6 +299,7 @@ def words_recognize(
     files: Annotated[List[Path], typer.Argument(help="Audio files (or folders) of one word each.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Word model file from 'words train'.")],
     threshold: Threshold = None,
+    adapt: Adapt = None,
     test_speeds: TestSpeeds = None,
     scores: Annotated[bool, typer.Option("--scores", help="Print every word's log-likelihood.")] = False,
     connected: Annotated[bool, typer.Option(
@@ -361,14 +322,16 @@ def words_recognize(
     from .corpus import audio_files, features_of
 
     paths = audio_files(files)
-    speeds = _speeds(test_speeds, "--test-speeds")
-    rec, fe = _load_words(model)
+    test = speeds(test_speeds, "--test-speeds")
+    rec, fe = _load_words(model, adapt)
     if connected:
-        if speeds or threshold is not None or scores:
-            raise typer.BadParameter("--connected does not take --test-speeds, --threshold or --scores")
+        if test or threshold is not None or scores or adapt_option(adapt) == "fmllr":
+            raise typer.BadParameter("--connected does not take --test-speeds, --threshold, --scores or --adapt")
+        if rec.adapt:
+            _note(quiet or json_out, "note: connected recognition is not speaker-adapted (the model's --adapt)")
         _recognize_connected(rec, paths, features_of(paths, fe), word_penalty, json_out, quiet)
         return
-    versions = [features_of(paths, fe, speed=v) for v in speeds]
+    versions = [features_of(paths, fe, speed=v) for v in test]
     rows = rec.recognize(features_of(paths, fe), threshold="default" if threshold is None else threshold,
                          versions=versions)
     for p, r in zip(paths, rows):
@@ -411,6 +374,7 @@ def words_evaluate(
                              "test on each in turn; needs {speaker} in the pattern or a speaker column).")] = False,
     pattern: Pattern = None,
     threshold: Threshold = None,
+    adapt: Adapt = None,
     states: States = "auto",
     mix: Mix = 5,
     covariance_type: CovType = "diag",
@@ -444,7 +408,8 @@ def words_evaluate(
     from gmmkit.io import atomic_path
 
     from .features import FrontEnd
-    from .words import cross_validate_speakers, evaluate, labelled_files
+    from .words import labelled_files
+    from .words_eval import cross_validate_speakers, evaluate
 
     if (model is None) == (not by_speaker):
         raise typer.BadParameter("give either --model or --by-speaker")
@@ -454,11 +419,13 @@ def words_evaluate(
     if confusion is not None:
         require_matplotlib("--confusion")
     if model is not None:
-        rec, fe = _load_words(model)
-        files, feats, labels, speakers, versions = _word_features(data, pattern, fe, quiet or json_out,
-                                                                  _speeds(test_speeds, "--test-speeds"))
+        rec, fe = _load_words(model, adapt)
+        files, feats, labels, speakers, versions = word_features(data, pattern, fe, quiet or json_out,
+                                                                 speeds(test_speeds, "--test-speeds"))
+        if rec.adapt and speakers is None:
+            _note(quiet or json_out, "no speakers in the file names: every input adapted as one speaker's")
         ev = evaluate(rec, feats, labels, threshold="default" if threshold is None else threshold,
-                      versions=versions)
+                      versions=versions, speakers=speakers)
         cm, pred, acc = ev["confusion"], ev["predicted"], ev["accuracy"]
         result = {"n": ev["n"], "accuracy": acc, "rejected": ev["rejected"]}
     else:
@@ -466,15 +433,15 @@ def words_evaluate(
         files, labels, speakers = labelled_files(list(data), pattern=pattern)  # cheap checks first
         if speakers is None:
             raise DataError("--by-speaker needs speakers: a {speaker} field in --pattern or a 'speaker' column")
-        params = _recognizer_params(states, mix, covariance_type, None, seed)
-        train_speeds, test_speeds = _speeds(perturb), _speeds(test_speeds, "--test-speeds")
-        speeds = tuple(dict.fromkeys(train_speeds + test_speeds))
-        noise = _snrs(noise_copies)
-        files, feats, labels, speakers, extra = _word_features(data, pattern, fe, quiet or json_out, speeds, noise)
-        at = dict(zip(speeds, extra))
-        more = _extra_training(extra_train, pattern, fe, quiet or json_out, noise)
+        params = _recognizer_params(states, mix, covariance_type, None, seed, adapt)
+        train_speeds, test_speeds = speeds(perturb), speeds(test_speeds, "--test-speeds")
+        every = tuple(dict.fromkeys(train_speeds + test_speeds))
+        noise = snrs(noise_copies)
+        files, feats, labels, speakers, extra = word_features(data, pattern, fe, quiet or json_out, every, noise)
+        at = dict(zip(every, extra))
+        more = extra_training(extra_train, pattern, fe, quiet or json_out, noise)
         rows, cm = cross_validate_speakers(feats, labels, speakers,
-                                           augment=[at[v] for v in train_speeds] + extra[len(speeds):],
+                                           augment=[at[v] for v in train_speeds] + extra[len(every):],
                                            test_versions=[at[v] for v in test_speeds], extra=more, **params)
         pred = [None] * len(files)
         for r in rows:

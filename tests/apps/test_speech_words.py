@@ -16,7 +16,8 @@ from gmmkit import GMMHMM
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 from gmmkit_apps.speech.features import FrontEnd, extract, mfcc_frames, perturb_speed
 from gmmkit_apps.speech.loop import WordLoop
-from gmmkit_apps.speech.words import WordRecognizer, cross_validate_speakers, labelled_files, parse_pattern
+from gmmkit_apps.speech.words import WordRecognizer, labelled_files, parse_pattern
+from gmmkit_apps.speech.words_eval import cross_validate_speakers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIGITS = os.path.join(ROOT, "datasets", "speech", "digits")

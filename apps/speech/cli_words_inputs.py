@@ -1,0 +1,76 @@
+"""Reading the inputs of ``gmmkit speech words``: number-list options (speeds, SNRs) and the
+feature frames of labelled audio with its perturbed and noisy training copies."""
+from __future__ import annotations
+
+import typer
+
+
+def number_list(text, option, what, example, lo, hi):
+    """The comma-separated numbers of ``option`` (each in [lo, hi]); () for no text."""
+    if not text:
+        return ()
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes {what} such as {example}, got {text!r}") from None
+    if not all(lo <= v <= hi for v in values):
+        raise typer.BadParameter(f"{option} {what} must be between {lo:g} and {hi:g}, got {text!r}")
+    return values
+
+
+def speeds(text, option="--perturb"):
+    """Playback speeds of ``--perturb`` or ``--test-speeds`` (0.5-2)."""
+    return number_list(text, option, "speeds", "0.92,1.08", 0.5, 2.0)
+
+
+def snrs(text):
+    """Signal-to-noise ratios in dB of ``--noise-copies``."""
+    return number_list(text, "--noise-copies", "SNRs in dB", "25", -10.0, 60.0)
+
+
+def adapt_option(text):
+    """``--adapt``: None (keep the model's setting), "none" (off) or "fmllr"."""
+    if text is None:
+        return None
+    if text.lower() not in ("none", "fmllr"):
+        raise typer.BadParameter(f"--adapt takes 'fmllr' or 'none', got {text!r}")
+    return text.lower()
+
+
+def word_features(data, pattern, fe, quiet, speeds=(), noise=()):
+    """(files, features, labels, speakers, [features at each perturbed speed, then with white
+    noise at each SNR in ``noise``: the clean features where the noisy copy has too little
+    speech]); each file is read once for all its noisy copies."""
+    from gmmkit.cli.kit import Progress
+    from gmmkit.exceptions import DataError
+
+    from .augment import add_noise
+    from .corpus import features_of
+    from .features import load_audio, mfcc_frames
+    from .words import labelled_files
+
+    files, labels, speakers = labelled_files(list(data), pattern=pattern)
+    with Progress(enabled=not quiet, delay=1.0) as bar:
+        feats = features_of(files, fe, progress=bar.task("MFCC features", total=len(files)))
+        extra = [features_of(files, fe, speed=v, progress=bar.task(f"speed {v:g}", total=len(files)))
+                 for v in speeds]
+        noisy = [[] for _ in noise]
+        task = bar.task("noisy copies", total=len(files)) if noise else None
+        for k, f in enumerate(files if noise else ()):
+            y = load_audio(f, fe.sr)
+            for copies, snr in zip(noisy, noise):
+                try:
+                    copies.append(mfcc_frames(add_noise(y, snr, seed=k), front_end=fe, source=str(f)))
+                except DataError:
+                    copies.append(feats[k])
+            if task is not None:
+                task(k + 1, len(files))
+    return files, feats, labels, speakers, extra + noisy
+
+
+def extra_training(extra_train, pattern, fe, quiet, noise):
+    """(features, labels) of --extra-train with its --noise-copies, or None without it."""
+    if not extra_train:
+        return None
+    _, feats, labels, _, copies = word_features(extra_train, pattern, fe, quiet, (), noise)
+    return feats + [f for x in copies for f in x], list(labels) * (1 + len(copies))

@@ -1,0 +1,270 @@
+"""Feature transforms for word GMM-HMMs: spliced frames + LDA, and fMLLR speaker adaptation.
+
+- **Spliced frames + LDA** (the Kaldi "LDA" step): each frame's static cepstra are spliced with
+  its ``context`` neighbours on either side (13 x 9 = 117 values), and linear discriminant
+  analysis projects them to ``n_components`` dimensions, the classes being HMM states of a
+  forced (Viterbi) alignment of the training data with word models trained on the usual
+  delta features. The word models are then retrained on the projected frames.
+- **fMLLR** (constrained MLLR, Gales 1998): one affine transform ``x -> A x + b`` of a
+  speaker's frames, chosen by maximum likelihood under the word models given a state
+  alignment (for unsupervised adaptation: the alignment of the first-pass recognised words).
+  For diagonal covariances each row of ``[A b]`` has a closed-form update given the others;
+  a few sweeps over the rows, with the Gaussians' posteriors recomputed in between, never
+  decrease ``sum_t log p(A x_t + b) + T log|det A|``.
+
+>>> import numpy as np
+>>> from gmmkit_apps.speech.words_adapt import splice
+>>> splice(np.arange(6.0).reshape(3, 2), 1).tolist()
+[[0.0, 1.0, 0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 3.0, 4.0, 5.0, 4.0, 5.0]]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gmmkit.exceptions import DataError, ParameterError
+
+__all__ = ["splice", "lda_projection", "align", "fmllr_stats", "fmllr_update", "fmllr_objective",
+           "fmllr_estimate"]
+
+
+def splice(F, context=4):
+    """Each frame of ``F`` (T, d) with its ``context`` neighbours on either side, (T, (2c+1) d);
+    the first and last frames are repeated beyond the edges."""
+    F = np.asarray(F, dtype=np.float64)
+    if context < 0:
+        raise ParameterError(f"context={context!r} must be >= 0")
+    T = len(F)
+    idx = np.clip(np.arange(T)[:, None] + np.arange(-context, context + 1)[None, :], 0, T - 1)
+    return F[idx].reshape(T, -1)
+
+
+def lda_projection(X, labels, n_components):
+    """LDA of frames ``X`` (N, D) with one class label per frame: the (D, n_components) matrix
+    whose columns solve ``Sb v = lambda Sw v`` for the largest ``lambda`` (``Sw``: pooled
+    within-class covariance, ``Sb``: between-class), normalised to ``v' Sw v = 1`` (the
+    projected classes have unit within-class variance), and the mean to subtract first.
+    The same columns (up to sign) as scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen")``."""
+    from scipy.linalg import eigh
+
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
+    if X.ndim != 2 or len(labels) != len(X):
+        raise DataError(f"need one label per frame: {len(X)} frames, {len(labels)} labels")
+    classes, inv = np.unique(labels, return_inverse=True)
+    if not 1 <= n_components <= min(X.shape[1], len(classes) - 1):
+        raise ParameterError(f"LDA to {n_components} dimensions needs at least {n_components + 1} classes "
+                             f"and features (got {len(classes)} classes, {X.shape[1]} features)")
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    counts = np.bincount(inv).astype(np.float64)
+    means = np.zeros((len(classes), X.shape[1]))
+    np.add.at(means, inv, Xc)
+    means /= counts[:, None]
+    St = Xc.T @ Xc / len(X)
+    Sb = (means * (counts / len(X))[:, None]).T @ means
+    Sw = St - Sb
+    _, V = eigh(Sb, Sw)
+    return V[:, ::-1][:, :n_components], mean
+
+
+# ---------------------------------------------------------------------- alignments
+def align(rec, seqs, words):
+    """Viterbi state alignment of utterances ``seqs`` with the models of their ``words`` in
+    every model set of the recogniser ``rec``: a list over model sets of (model index per
+    utterance, state path of the concatenated frames)."""
+    index = {str(w): j for j, w in enumerate(rec.words_)}
+    words = [str(w) for w in words]
+    unknown = sorted(set(words) - set(index))
+    if unknown:
+        raise DataError(f"word(s) {', '.join(unknown)} not in the model")
+    W = len(rec.words_)
+    lengths = np.array([len(s) for s in seqs])
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    out = []
+    for g in range(len(rec.models_) // W):
+        js = np.array([g * W + index[w] for w in words])
+        path = np.empty(starts[-1], dtype=np.int64)
+        for j in np.unique(js):
+            ix = np.flatnonzero(js == j)
+            _, p = rec.models_[j].decode(np.concatenate([seqs[i] for i in ix]), lengths[ix])
+            pos = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in ix])
+            path[pos] = p
+        out.append((js, path))
+    return out
+
+
+def _frame_gaussians(rec, alignment, lengths):
+    """Per frame, the aligned state's mixture: weights (T, M), means (T, M, D), variances
+    (T, M, D) (states with fewer Gaussians padded with zero weight)."""
+    js, path = alignment
+    model = np.repeat(js, lengths)
+    M = max(m.weights_.shape[1] for m in rec.models_)
+    D = rec.models_[0].means_.shape[-1]
+    T = len(path)
+    w, mu, var = np.zeros((T, M)), np.zeros((T, M, D)), np.ones((T, M, D))
+    for j in np.unique(model):
+        m = rec.models_[j]
+        if m.covariance_type != "diag":
+            raise ParameterError("fMLLR here needs diagonal covariances")
+        at = np.flatnonzero(model == j)
+        s = path[at]
+        k = m.weights_.shape[1]
+        w[at, :k], mu[at, :k], var[at, :k] = m.weights_[s], m.means_[s], m.covariances_[s]
+    return w, mu, var
+
+
+def _log_components(Y, w, mu, var):
+    with np.errstate(divide="ignore"):
+        return (np.log(w) - 0.5 * np.sum(np.log(2 * np.pi * var) + (Y[:, None, :] - mu) ** 2 / var, axis=2))
+
+
+# ---------------------------------------------------------------------- fMLLR
+def fmllr_objective(X, gaussians, A, b):
+    """``sum_t log p(A x_t + b | aligned state) + T log|det A|`` over the model sets (mean over
+    sets, as the recogniser averages them)."""
+    from scipy.special import logsumexp
+
+    Y = X @ A.T + b
+    ll = np.mean([logsumexp(_log_components(Y, *g), axis=1).sum() for g in gaussians])
+    return ll + len(X) * np.linalg.slogdet(A)[1]
+
+
+def fmllr_stats(X, gaussians, A, b):
+    """Sufficient statistics of the row updates at the current transform: ``G`` (D, D+1, D+1),
+    ``k`` (D, D+1) and the frame count ``beta`` (Gaussian posteriors at ``A x + b``, averaged
+    over the model sets)."""
+    from scipy.special import softmax
+
+    T, D = X.shape
+    xi = np.hstack([X, np.ones((T, 1))])
+    G, k = np.zeros((D, D + 1, D + 1)), np.zeros((D, D + 1))
+    Y = X @ A.T + b
+    for w, mu, var in gaussians:
+        gam = softmax(_log_components(Y, w, mu, var), axis=1)  # (T, M)
+        iv = np.einsum("tm,tmd->td", gam, 1.0 / var)
+        im = np.einsum("tm,tmd->td", gam, mu / var)
+        G += np.einsum("td,ti,tj->dij", iv, xi, xi, optimize=True) / len(gaussians)
+        k += im.T @ xi / len(gaussians)
+    return G, k, float(T)
+
+
+def fmllr_update(W, G, k, beta):
+    """One sweep of Gales's row-by-row update of ``W = [A b]`` (D, D+1): each row maximises
+    ``beta log|det A| - 1/2 w G_i w' + w k_i'`` given the others."""
+    W = np.array(W, dtype=np.float64)
+    D = W.shape[0]
+    for i in range(D):
+        p = np.append(np.linalg.inv(W[:, :D])[:, i], 0.0)  # cofactor row / det A
+        Gi = np.linalg.inv(G[i])
+        a, c = p @ Gi @ p, p @ Gi @ k[i]
+        roots = (-c + np.array([1.0, -1.0]) * np.sqrt(c * c + 4 * a * beta)) / (2 * a)
+        obj = [beta * np.log(abs(r * a + c)) - 0.5 * r * r * a for r in roots]
+        W[i] = (roots[int(np.argmax(obj))] * p + k[i]) @ Gi
+    return W
+
+
+def fmllr_estimate(rec, seqs, words, *, n_iter=3, sweeps=1, history=None):
+    """fMLLR transform (A, b) of one speaker's utterances ``seqs`` said as ``words`` (true or
+    recognised) under the recogniser ``rec``: ``n_iter`` rounds of (Viterbi alignment of the
+    transformed frames, ``sweeps`` row sweeps with the Gaussian posteriors recomputed before
+    each). ``history``: a list that receives the objective (see :func:`fmllr_objective`) at the
+    start and after each sweep, at fixed alignment within a round."""
+    X = np.concatenate(seqs)
+    lengths = np.array([len(s) for s in seqs])
+    D = X.shape[1]
+    A, b = np.eye(D), np.zeros(D)
+    for _ in range(n_iter):
+        Y = X @ A.T + b
+        cut = np.cumsum(lengths)[:-1]
+        gaussians = [_frame_gaussians(rec, a, lengths) for a in align(rec, np.split(Y, cut), words)]
+        if history is not None:
+            history.append(fmllr_objective(X, gaussians, A, b))
+        for _ in range(sweeps):
+            W = fmllr_update(np.hstack([A, b[:, None]]), *fmllr_stats(X, gaussians, A, b))
+            A, b = W[:, :D], W[:, D]
+            if history is not None:
+                history.append(fmllr_objective(X, gaussians, A, b))
+    return A, b
+
+
+# ---------------------------------------------------------------------- MLLT (semi-tied covariance)
+def gaussian_scatter(rec, seqs, words, group=None):
+    """Occupancies ``gamma`` (K,) and full covariances ``W`` (K, D, D) of the frames around every
+    Gaussian of the aligned states (Viterbi state alignment, posteriors within the state),
+    over all model sets or the one numbered ``group``."""
+    from scipy.special import softmax
+
+    X = np.concatenate(seqs)
+    lengths = np.array([len(s) for s in seqs])
+    gam_all, W_all = [], []
+    for g, a in enumerate(align(rec, seqs, words)):
+        if group is not None and g != group:
+            continue
+        w, mu, var = _frame_gaussians(rec, a, lengths)
+        gam = softmax(_log_components(X, w, mu, var), axis=1)
+        key = np.repeat(a[0], lengths) * 1000 + a[1]
+        for u in np.unique(key):
+            at = np.flatnonzero(key == u)
+            g = gam[at]                                   # (n, M)
+            n = g.sum(axis=0)
+            keep = n > 1e-3
+            m = (g.T @ X[at])[keep] / n[keep, None]
+            S = np.einsum("nk,ni,nj->kij", g[:, keep], X[at], X[at]) / n[keep, None, None]
+            gam_all.append(n[keep])
+            W_all.append(S - m[:, :, None] * m[:, None, :])
+    return np.concatenate(gam_all), np.concatenate(W_all)
+
+
+def mllt_objective(A, gamma, W):
+    """``beta log|det A| - 1/2 sum_m gamma_m sum_i log(a_i W_m a_i')``: the log-likelihood (up
+    to constants) of diagonal Gaussians in the space ``A x`` with their variances re-estimated."""
+    v = np.einsum("id,kde,ie->ki", A, W, A)
+    return gamma.sum() * np.linalg.slogdet(A)[1] - 0.5 * np.sum(gamma[:, None] * np.log(v))
+
+
+def mllt_estimate(gamma, W, *, n_iter=10, A=None, history=None):
+    """The semi-tied (MLLT) transform ``A`` (Gales 1999): row by row, ``a_i = c_i G_i^-1
+    sqrt(beta / (c_i G_i^-1 c_i'))`` with ``G_i = sum_m gamma_m W_m / sigma2_mi`` and the
+    diagonal variances ``sigma2_mi = a_i W_m a_i'`` re-estimated before each row."""
+    D = W.shape[1]
+    A = np.eye(D) if A is None else np.array(A, dtype=np.float64)
+    beta = gamma.sum()
+    for _ in range(n_iter):
+        for i in range(D):
+            v = np.einsum("d,kde,e->k", A[i], W, A[i])
+            G = np.einsum("k,kde->de", gamma / v, W)
+            c = np.linalg.inv(A)[:, i]
+            Gc = np.linalg.solve(G, c)
+            A[i] = Gc * np.sqrt(beta / (c @ Gc))
+        if history is not None:
+            history.append(mllt_objective(A, gamma, W))
+    return A
+
+
+# ---------------------------------------------------------------------- recogniser hook
+def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=1, min_frames=0):
+    """The utterances ``seqs`` with each speaker's unsupervised fMLLR transform applied
+    (``WordRecognizer(adapt="fmllr")``), and each utterance's ``log|det A|`` (the Jacobian: a
+    score of the transformed frames plus frames x this is the log-likelihood of the original
+    frames under the adapted model). Per speaker (``speakers``: one label per utterance;
+    None: all one speaker), recognise, estimate the transform on the recognised words, and
+    repeat ``passes`` times from the re-recognised words. A speaker with fewer than
+    ``min_frames`` frames in all is left as is."""
+    speakers = np.zeros(len(seqs), dtype=int) if speakers is None else np.asarray([str(s) for s in speakers])
+    if len(speakers) != len(seqs):
+        raise DataError(f"got {len(seqs)} utterances but {len(speakers)} speaker labels")
+    out, logdet = list(seqs), np.zeros(len(seqs))
+    for s in np.unique(speakers):
+        ix = np.flatnonzero(speakers == s)
+        X = [seqs[i] for i in ix]
+        if sum(len(x) for x in X) < min_frames:
+            continue
+        Y = X
+        for _ in range(passes):
+            words = rec.words_[rec._viterbi(Y).argmax(axis=1)]
+            A, b = fmllr_estimate(rec, X, words, n_iter=n_iter)
+            Y = [x @ A.T + b for x in X]
+        for i, y in zip(ix, Y):
+            out[i] = y
+        logdet[ix] = np.linalg.slogdet(A)[1]
+    return out, logdet

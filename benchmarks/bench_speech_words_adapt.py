@@ -1,0 +1,214 @@
+"""Speaker-independent digit recognition on FSDD with the two standard GMM-HMM feature transforms:
+spliced frames + LDA, and unsupervised fMLLR test-time adaptation (``apps/speech/words_adapt.py``).
+
+Leave-one-speaker-out over FSDD's four speakers (train on three, test on the fourth's 500 digits),
+word models with the ``WordRecognizer`` defaults, front end ``FrontEnd(n_mfcc=13, vad_db=40)``
+(the words default). Rows:
+
+- ``base``: 13 MFCCs + deltas + delta-deltas (39 values), the defaults;
+- ``lda``: the 13 static MFCCs of frames t-4..t+4 spliced (117 values), projected by LDA to
+  ``--lda-dim`` (40) dimensions; classes: the states of a Viterbi alignment of the training
+  fold with the ``base`` models; word models retrained on the projected frames (LDA estimated
+  on the training fold only);
+- ``+fmllr``: then, per test speaker, first-pass recognition, one fMLLR transform estimated on
+  the recognised words' alignments (``--fmllr-iter`` rounds of alignment + row sweep), and
+  re-recognition; ``--passes 2`` repeats it from the second pass's words;
+- ``sat``: speaker-adaptive training (each training speaker's fMLLR against the models on its
+  true words, models retrained on the transformed frames, twice), tested with fMLLR;
+- ``--extra-train`` (``-x``): the synthetic voices of ``bench_speech_words_synth.py`` as a second
+  model set (real | synthetic) in every fold; the LDA classes are then both sets' states.
+
+    python benchmarks/bench_speech_words_adapt.py [ROW ...] [-x] [--passes 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+
+FSDD = "/work/shared/data/fsdd/recordings"
+ROWS = ("base", "base+fmllr", "lda", "lda+fmllr", "mllt", "mllt+fmllr", "sat", "mllt+sat")
+
+
+def _feats(files, fe):
+    from gmmkit.exceptions import DataError
+    from gmmkit_apps.speech.features import extract
+
+    out = []
+    for f in files:
+        try:
+            out.append(extract(f, fe).astype(np.float64))
+        except DataError:
+            out.append(None)
+    return out
+
+
+def load(folder, fe, cache):
+    """Features (39-dim) of the labelled files in ``folder``, cached in ``cache``."""
+    from gmmkit_apps.speech.words import labelled_files
+
+    files, words, speakers = labelled_files(folder)
+    if os.path.exists(cache):
+        z = np.load(cache, allow_pickle=False)
+        X = np.split(z["X"], np.cumsum(z["n"])[:-1])
+        return X, z["words"], z["speakers"]
+    X = _feats(files, fe)
+    ok = [i for i, x in enumerate(X) if x is not None]
+    X, words = [X[i] for i in ok], np.asarray(words)[ok]
+    speakers = np.asarray(speakers)[ok] if speakers is not None else np.full(len(ok), "?")
+    np.savez(cache, X=np.concatenate(X), n=[len(x) for x in X], words=words, speakers=speakers)
+    return X, words, speakers
+
+
+def fit(sets, **params):
+    """A recogniser with one model set per (utterances, words) pair, scores averaged."""
+    from gmmkit_apps.speech.words import WordRecognizer
+
+    Xs, ys, gs = [], [], []
+    for g, (X, y) in enumerate(sets):
+        Xs, ys, gs = Xs + list(X), ys + list(y), gs + [f"set{g}"] * len(X)
+    return WordRecognizer(**params).fit(Xs, ys, groups=gs)
+
+
+def lda_sets(rec, sets, statics, dim, context=4, cmvn=False):
+    """LDA of the spliced statics with the states of ``rec``'s alignment as classes; returns
+    the projection function."""
+    from gmmkit_apps.speech.words_adapt import align, lda_projection, splice
+
+    frames, labels = [], []
+    for g, ((X, y), S) in enumerate(zip(sets, statics)):
+        js, path = align(rec, X, y)[g]
+        frames.append(np.concatenate([splice(s, context) for s in S]))
+        labels.append(np.repeat(js, [len(x) for x in X]) * 100 + path)
+    V, mean = lda_projection(np.concatenate(frames), np.concatenate(labels), dim)
+    if cmvn:
+        return lambda S: [(lambda z: (z - z.mean(0)) / z.std(0))((splice(s, context) - mean) @ V) for s in S]
+    return lambda S: [(splice(s, context) - mean) @ V for s in S]
+
+
+def mllt(rec, sets, params, rounds=2):
+    """MLLT rounds on the LDA features: per-Gaussian scatter of every set against its own model
+    set, the semi-tied transform, models retrained on the transformed frames; returns the
+    recogniser, the transformed sets and the accumulated transform."""
+    from gmmkit_apps.speech.words_adapt import gaussian_scatter, mllt_estimate
+
+    D = sets[0][0][0].shape[1]
+    total = np.eye(D)
+    for _ in range(rounds):
+        stats = [gaussian_scatter(rec, X, y, group=g) for g, (X, y) in enumerate(sets)]
+        A = mllt_estimate(np.concatenate([s[0] for s in stats]), np.concatenate([s[1] for s in stats]))
+        sets = [([x @ A.T for x in X], y) for X, y in sets]
+        total = A @ total
+        rec = fit(sets, **params)
+    return rec, sets, total
+
+
+def adapt(rec, X, passes, n_iter, block=0):
+    """Unsupervised fMLLR of one speaker's utterances: recognise, estimate, transform, re-recognise;
+    ``block``: the utterances in random blocks of that many, each adapted alone."""
+    from gmmkit_apps.speech.words_adapt import fmllr_estimate
+
+    if block:
+        order = np.random.default_rng(0).permutation(len(X))
+        pred = np.empty(len(X), dtype=object)
+        for k in range(0, len(X), block):
+            ix = order[k:k + block]
+            pred[ix] = adapt(rec, [X[i] for i in ix], passes, n_iter)
+        return pred.astype(str)
+    pred = rec.predict(X, threshold=None)
+    for _ in range(passes):
+        A, b = fmllr_estimate(rec, X, pred, n_iter=n_iter)
+        Y = [x @ A.T + b for x in X]
+        pred = rec.predict(Y, threshold=None)
+    return pred
+
+
+def sat(sets, spk_of, params, n_iter, rounds=2):
+    """Speaker-adaptive training: per training speaker an fMLLR transform to the current models
+    (true words), models retrained on the transformed frames; returns the last models."""
+    from gmmkit_apps.speech.words_adapt import fmllr_estimate
+
+    rec = fit(sets, **params)
+    X0, y0 = sets[0]
+    for _ in range(rounds):
+        Xt = list(X0)
+        for s in np.unique(spk_of):
+            ix = np.flatnonzero(spk_of == s)
+            A, b = fmllr_estimate(rec, [X0[i] for i in ix], y0[ix], n_iter=n_iter)
+            for i in ix:
+                Xt[i] = X0[i] @ A.T + b
+        rec = fit([(Xt, y0)] + list(sets[1:]), **params)
+    return rec
+
+
+def main(argv=None):
+    from gmmkit_apps.speech.features import FrontEnd
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rows", nargs="*", default=list(ROWS), help=f"rows ({', '.join(ROWS)})")
+    ap.add_argument("-x", "--extra-train", action="store_true", help="synthetic voices as a second model set")
+    ap.add_argument("--passes", type=int, default=1)
+    ap.add_argument("--fmllr-iter", type=int, default=3)
+    ap.add_argument("--block", type=int, default=0, help="adapt on random blocks of this many utterances")
+    ap.add_argument("--lda-dim", type=int, default=40)
+    ap.add_argument("--context", type=int, default=4)
+    ap.add_argument("--n-mix", type=int, default=5)
+    ap.add_argument("--lda-reg", type=float, default=0.3, help="variance floor of the models on LDA features")
+    ap.add_argument("--lda-cmvn", action="store_true", help="CMVN per utterance after the LDA projection")
+    ap.add_argument("--cache", default="/tmp/helperB")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    os.makedirs(args.cache, exist_ok=True)
+    fe = FrontEnd(n_mfcc=13, vad_db=40.0)
+    X, words, speakers = load(FSDD, fe, os.path.join(args.cache, "fsdd_vad40.npz"))
+    extra = []
+    if args.extra_train:
+        from bench_speech_words_synth import cache_folder
+
+        SX, sw, _ = load(cache_folder(), fe, os.path.join(args.cache, "synth_vad40.npz"))
+        extra = [(SX, sw)]
+    params = {"n_mix": args.n_mix}
+    print(f"{len(X)} FSDD digits, extra sets: {len(extra)}; passes {args.passes}, fMLLR rounds {args.fmllr_iter}, "
+          f"LDA {args.context * 2 + 1} x 13 -> {args.lda_dim} (floor {args.lda_reg:g}, CMVN {args.lda_cmvn}); "
+          f"blocks {args.block or 'all'}; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    names = sorted(set(speakers))
+    acc = {r: {} for r in args.rows}
+    for s in names:
+        tr, te = np.flatnonzero(speakers != s), np.flatnonzero(speakers == s)
+        sets = [([X[i] for i in tr], words[tr])] + extra
+        test = [X[i] for i in te]
+        t0 = time.perf_counter()
+        base = fit(sets, **params)
+        front = {"base": (base, test, sets)}  # front end -> (models, test features, training sets)
+        if any(r.startswith(("lda", "mllt")) for r in args.rows):
+            project = lda_sets(base, sets, [[x[:, :13] for x in S] for S, _ in sets], args.lda_dim, args.context,
+                               args.lda_cmvn)
+            lsets = [(project([x[:, :13] for x in S]), y) for S, y in sets]
+            ltest = project([x[:, :13] for x in test])
+            lparams = {**params, "reg_covar": args.lda_reg}
+            front["lda"] = (fit(lsets, **lparams), ltest, lsets)
+        if any(r.startswith("mllt") for r in args.rows):
+            mrec, msets, M = mllt(front["lda"][0], lsets, lparams)
+            front["mllt"] = (mrec, [x @ M.T for x in ltest], msets)
+        for r in args.rows:
+            kind = r.split("+")[0] if r.split("+")[0] in front else "base"
+            rec, T, trsets = front[kind]
+            if r.endswith("sat"):
+                rec = sat(trsets, speakers[tr], params if kind == "base" else lparams, args.fmllr_iter)
+            pred = adapt(rec, T, args.passes, args.fmllr_iter, args.block) if ("fmllr" in r or "sat" in r) else \
+                rec.predict(T, threshold=None)
+            acc[r][s] = np.mean(pred == words[te])
+            print(f"  {s:>8} {r:>10}: {100 * acc[r][s]:5.1f}%  ({time.perf_counter() - t0:.0f} s, "
+                  f"load {os.getloadavg()[0]:.1f})", flush=True)
+    print("\n" + f"{'row':>12} " + " ".join(f"{s:>8}" for s in names) + f" {'all':>7}")
+    for r in args.rows:
+        print(f"{r + (' -x' if extra else ''):>12} " + " ".join(f"{100 * acc[r][s]:>7.1f}%" for s in names)
+              + f" {100 * np.mean(list(acc[r].values())):>6.2f}%")
+
+
+if __name__ == "__main__":
+    main()
