@@ -324,6 +324,8 @@ def verify_cmd(
     coh, norm = _cohort(ms, cohort, norm)
     if norm != "raw" and threshold is None:
         raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
+    if degraded_models is not None and threshold is None:
+        raise ParameterError("routed scores need their own --threshold (the stored one is for --models alone)")
     router = _router(ms, degraded_models, detector, cohort, coh)
     r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
                top_c=top_c, cohort=coh, norm=norm, top_n=top_n, router=router)

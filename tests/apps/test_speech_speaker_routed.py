@@ -239,6 +239,9 @@ def test_routed_cli_evaluate_and_refusals(routed, tmp_path):
     ident = json.loads(cli("identify", "-m", tmp / "clean", *files, "--degraded-models", tmp / "mc",
                            "--detector", tmp / "det.npz", "--json").stdout)
     assert np.mean([o["speaker"] == t for o, (t, _) in zip(ident, truth)]) >= 0.8
+    v = json.loads(cli("verify", "-m", tmp / "clean", "-s", truth[1][0], files[1], "--degraded-models", tmp / "mc",
+                       "--detector", tmp / "det.npz", "--threshold", -100, "--json").stdout)
+    assert v["decision"] == "accept"
     other = tmp_path / "other"
     cli("enroll", "--ubm", tmp / "mc.gmm", "-s", "carlo", files[0], "-o", other, "-q")
     for args, says in [
@@ -247,6 +250,8 @@ def test_routed_cli_evaluate_and_refusals(routed, tmp_path):
          "different speakers"),
         (("identify", "-m", tmp / "clean", files[0], "--degraded-models", tmp / "mc", "--detector",
           tmp / "clean.gmm"), "not a condition detector"),
+        (("verify", "-m", tmp / "clean", "-s", "carlo", files[0], "--degraded-models", tmp / "mc", "--detector",
+          tmp / "det.npz"), "own --threshold"),
         (("condition-detector", files[0], "-o", tmp / "det.npz"), "exists"),
         (("condition-detector", files[0], "-o", tmp_path / "d.npz", "--degrade", "clean"), "not 'clean'"),
         (("condition-detector", files[0], "-o", tmp_path / "d.npz", "--degrade", "pink5"), "unknown condition"),
