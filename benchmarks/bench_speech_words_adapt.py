@@ -106,7 +106,7 @@ def mllt(rec, sets, params, rounds=2):
     return rec, sets, total
 
 
-def adapt(rec, X, passes, n_iter, block=0):
+def adapt(rec, X, passes, n_iter, block=0, diagonal=False):
     """Unsupervised fMLLR of one speaker's utterances: recognise, estimate, transform, re-recognise;
     ``block``: the utterances in random blocks of that many, each adapted alone."""
     from gmmkit_apps.speech.words_adapt import fmllr_estimate
@@ -116,11 +116,11 @@ def adapt(rec, X, passes, n_iter, block=0):
         pred = np.empty(len(X), dtype=object)
         for k in range(0, len(X), block):
             ix = order[k:k + block]
-            pred[ix] = adapt(rec, [X[i] for i in ix], passes, n_iter)
+            pred[ix] = adapt(rec, [X[i] for i in ix], passes, n_iter, diagonal=diagonal)
         return pred.astype(str)
     pred = rec.predict(X, threshold=None)
     for _ in range(passes):
-        A, b = fmllr_estimate(rec, X, pred, n_iter=n_iter)
+        A, b = fmllr_estimate(rec, X, pred, n_iter=n_iter, diagonal=diagonal)
         Y = [x @ A.T + b for x in X]
         pred = rec.predict(Y, threshold=None)
     return pred
@@ -152,6 +152,7 @@ def main(argv=None):
     ap.add_argument("-x", "--extra-train", action="store_true", help="synthetic voices as a second model set")
     ap.add_argument("--passes", type=int, default=1)
     ap.add_argument("--fmllr-iter", type=int, default=3)
+    ap.add_argument("--diag", action="store_true", help="diagonal fMLLR (diagonal A and b)")
     ap.add_argument("--block", type=int, default=0, help="adapt on random blocks of this many utterances")
     ap.add_argument("--lda-dim", type=int, default=40)
     ap.add_argument("--context", type=int, default=4)
@@ -173,7 +174,7 @@ def main(argv=None):
     params = {"n_mix": args.n_mix}
     print(f"{len(X)} FSDD digits, extra sets: {len(extra)}; passes {args.passes}, fMLLR rounds {args.fmllr_iter}, "
           f"LDA {args.context * 2 + 1} x 13 -> {args.lda_dim} (floor {args.lda_reg:g}, CMVN {args.lda_cmvn}); "
-          f"blocks {args.block or 'all'}; "
+          f"blocks {args.block or 'all'}{', diagonal' if args.diag else ''}; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     names = sorted(set(speakers))
     acc = {r: {} for r in args.rows}
@@ -195,15 +196,18 @@ def main(argv=None):
             mrec, msets, M = mllt(front["lda"][0], lsets, lparams)
             front["mllt"] = (mrec, [x @ M.T for x in ltest], msets)
         for r in args.rows:
+            t1 = time.perf_counter()
             kind = r.split("+")[0] if r.split("+")[0] in front else "base"
             rec, T, trsets = front[kind]
             if r.endswith("sat"):
                 rec = sat(trsets, speakers[tr], params if kind == "base" else lparams, args.fmllr_iter)
-            pred = adapt(rec, T, args.passes, args.fmllr_iter, args.block) if ("fmllr" in r or "sat" in r) else \
-                rec.predict(T, threshold=None)
+            if "fmllr" in r or "sat" in r:
+                pred = adapt(rec, T, args.passes, args.fmllr_iter, args.block, args.diag)
+            else:
+                pred = rec.predict(T, threshold=None)
             acc[r][s] = np.mean(pred == words[te])
-            print(f"  {s:>8} {r:>10}: {100 * acc[r][s]:5.1f}%  ({time.perf_counter() - t0:.0f} s, "
-                  f"load {os.getloadavg()[0]:.1f})", flush=True)
+            print(f"  {s:>8} {r:>10}: {100 * acc[r][s]:5.1f}%  (fold {time.perf_counter() - t0:.0f} s, "
+                  f"row {time.perf_counter() - t1:.1f} s, load {os.getloadavg()[0]:.1f})", flush=True)
     print("\n" + f"{'row':>12} " + " ".join(f"{s:>8}" for s in names) + f" {'all':>7}")
     for r in args.rows:
         print(f"{r + (' -x' if extra else ''):>12} " + " ".join(f"{100 * acc[r][s]:>7.1f}%" for s in names)

@@ -143,32 +143,42 @@ def fmllr_stats(X, gaussians, A, b):
         gam = softmax(_log_components(Y, w, mu, var), axis=1)  # (T, M)
         iv = np.einsum("tm,tmd->td", gam, 1.0 / var)
         im = np.einsum("tm,tmd->td", gam, mu / var)
-        G += np.einsum("td,ti,tj->dij", iv, xi, xi, optimize=True) / len(gaussians)
+        G += np.stack([(xi * iv[:, d:d + 1]).T @ xi for d in range(D)]) / len(gaussians)
         k += im.T @ xi / len(gaussians)
     return G, k, float(T)
 
 
-def fmllr_update(W, G, k, beta):
+def fmllr_update(W, G, k, beta, diagonal=False):
     """One sweep of Gales's row-by-row update of ``W = [A b]`` (D, D+1): each row maximises
-    ``beta log|det A| - 1/2 w G_i w' + w k_i'`` given the others."""
+    ``beta log|det A| - 1/2 w G_i w' + w k_i'`` given the others (``diagonal``: only the
+    diagonal of ``A`` and ``b`` move, 2 D parameters instead of D (D+1), for little data)."""
     W = np.array(W, dtype=np.float64)
     D = W.shape[0]
     for i in range(D):
-        p = np.append(np.linalg.inv(W[:, :D])[:, i], 0.0)  # cofactor row / det A
-        Gi = np.linalg.inv(G[i])
-        a, c = p @ Gi @ p, p @ Gi @ k[i]
+        cols = np.array([i, D]) if diagonal else np.arange(D + 1)
+        p = np.append(np.linalg.inv(W[:, :D])[:, i], 0.0)[cols]  # cofactor row / det A
+        Gi = np.linalg.inv(G[i][np.ix_(cols, cols)])
+        a, c = p @ Gi @ p, p @ Gi @ k[i, cols]
         roots = (-c + np.array([1.0, -1.0]) * np.sqrt(c * c + 4 * a * beta)) / (2 * a)
         obj = [beta * np.log(abs(r * a + c)) - 0.5 * r * r * a for r in roots]
-        W[i] = (roots[int(np.argmax(obj))] * p + k[i]) @ Gi
+        W[i, cols] = (roots[int(np.argmax(obj))] * p + k[i, cols]) @ Gi
     return W
 
 
-def fmllr_estimate(rec, seqs, words, *, n_iter=3, sweeps=1, history=None):
+def fmllr_estimate(rec, seqs, words, *, n_iter=3, sweeps=1, history=None, diagonal=False):
     """fMLLR transform (A, b) of one speaker's utterances ``seqs`` said as ``words`` (true or
     recognised) under the recogniser ``rec``: ``n_iter`` rounds of (Viterbi alignment of the
     transformed frames, ``sweeps`` row sweeps with the Gaussian posteriors recomputed before
     each). ``history``: a list that receives the objective (see :func:`fmllr_objective`) at the
-    start and after each sweep, at fixed alignment within a round."""
+    start and after each sweep, at fixed alignment within a round. ``diagonal``: see
+    :func:`fmllr_update`."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # small products: one thread is much faster on a busy machine
+        return _fmllr_rounds(rec, seqs, words, n_iter, sweeps, history, diagonal)
+
+
+def _fmllr_rounds(rec, seqs, words, n_iter, sweeps, history, diagonal):
     X = np.concatenate(seqs)
     lengths = np.array([len(s) for s in seqs])
     D = X.shape[1]
@@ -180,7 +190,7 @@ def fmllr_estimate(rec, seqs, words, *, n_iter=3, sweeps=1, history=None):
         if history is not None:
             history.append(fmllr_objective(X, gaussians, A, b))
         for _ in range(sweeps):
-            W = fmllr_update(np.hstack([A, b[:, None]]), *fmllr_stats(X, gaussians, A, b))
+            W = fmllr_update(np.hstack([A, b[:, None]]), *fmllr_stats(X, gaussians, A, b), diagonal=diagonal)
             A, b = W[:, :D], W[:, D]
             if history is not None:
                 history.append(fmllr_objective(X, gaussians, A, b))
@@ -242,7 +252,7 @@ def mllt_estimate(gamma, W, *, n_iter=10, A=None, history=None):
 
 
 # ---------------------------------------------------------------------- recogniser hook
-def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=1, min_frames=0):
+def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0):
     """The utterances ``seqs`` with each speaker's unsupervised fMLLR transform applied
     (``WordRecognizer(adapt="fmllr")``), and each utterance's ``log|det A|`` (the Jacobian: a
     score of the transformed frames plus frames x this is the log-likelihood of the original

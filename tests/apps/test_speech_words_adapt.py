@@ -90,6 +90,18 @@ def test_row_update_maximises_the_auxiliary_function():
     best = minimize(Q, start, method="BFGS", options={"gtol": 1e-9})
     assert values[-1] == pytest.approx(best.fun, abs=1e-6)
     np.testing.assert_allclose(W.ravel(), best.x, atol=1e-4)
+    # diagonal fMLLR: the same function over the diagonal of A and b only
+    Wd = np.hstack([np.eye(D), np.zeros((D, 1))])
+    for _ in range(60):
+        Wd = fmllr_update(Wd, G, k, beta, diagonal=True)
+    assert np.count_nonzero(Wd[:, :D] - np.diag(np.diag(Wd))) == 0
+
+    def Qd(v):
+        return Q(np.hstack([np.diag(v[:D]), v[D:, None]]).ravel())
+
+    best = minimize(Qd, np.concatenate([np.diag(Wd), Wd[:, D]]) + rng.normal(0.0, 0.05, 2 * D), method="BFGS",
+                    options={"gtol": 1e-9})
+    np.testing.assert_allclose(np.concatenate([np.diag(Wd), Wd[:, D]]), best.x, atol=1e-4)
 
 
 def test_estimate_is_a_maximum_of_the_aligned_loglikelihood(rec):
@@ -175,5 +187,6 @@ def test_cli_adapt(tmp_path):
     off = words("recognize", "-m", model, "--adapt", "none", *george).output
     assert on != off  # the per-frame scores differ; the words are all recognised either way
     assert [line.split("\t")[1] for line in on.splitlines()] == [os.path.basename(f)[0] for f in george]
+    assert "not adapted" in words("recognize", "-m", model, george[0]).output  # one file: too little speech
     res = words("recognize", "-m", model, "--adapt", "mllr", george[0], ok=False)
     assert res.exit_code == 2 and "--adapt" in res.output
