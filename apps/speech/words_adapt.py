@@ -1,21 +1,22 @@
-"""Feature transforms for word GMM-HMMs: spliced frames + LDA, and fMLLR speaker adaptation.
+"""fMLLR speaker adaptation of word GMM-HMMs (``WordRecognizer(adapt="fmllr")``).
 
-- **Spliced frames + LDA** (the Kaldi "LDA" step): each frame's static cepstra are spliced with
-  its ``context`` neighbours on either side (13 x 9 = 117 values), and linear discriminant
-  analysis projects them to ``n_components`` dimensions, the classes being HMM states of a
-  forced (Viterbi) alignment of the training data with word models trained on the usual
-  delta features. The word models are then retrained on the projected frames.
-- **fMLLR** (constrained MLLR, Gales 1998): one affine transform ``x -> A x + b`` of a
-  speaker's frames, chosen by maximum likelihood under the word models given a state
-  alignment (for unsupervised adaptation: the alignment of the first-pass recognised words).
-  For diagonal covariances each row of ``[A b]`` has a closed-form update given the others;
-  a few sweeps over the rows, with the Gaussians' posteriors recomputed in between, never
-  decrease ``sum_t log p(A x_t + b) + T log|det A|``.
+fMLLR (constrained MLLR, Gales 1998) is one affine transform ``x -> A x + b`` of a speaker's
+frames, chosen by maximum likelihood under the word models given a state alignment (for
+unsupervised adaptation: the Viterbi alignment of the first-pass recognised words). For
+diagonal covariances each row of ``[A b]`` has a closed-form update given the others; a few
+sweeps over the rows, with the Gaussians' posteriors recomputed in between, never decrease
+``sum_t log p(A x_t + b) + T log|det A|``. (Spliced-frame LDA and MLLT, the other standard
+feature transforms, were measured and did not help: ``benchmarks/bench_speech_words_adapt.py``.)
 
 >>> import numpy as np
->>> from gmmkit_apps.speech.words_adapt import splice
->>> splice(np.arange(6.0).reshape(3, 2), 1).tolist()
-[[0.0, 1.0, 0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 3.0, 4.0, 5.0, 4.0, 5.0]]
+>>> from gmmkit_apps.speech.words import WordRecognizer
+>>> from gmmkit_apps.speech.words_adapt import fmllr_estimate
+>>> rng = np.random.default_rng(0)
+>>> say = lambda m: rng.normal(m, 1, (20, 2))
+>>> rec = WordRecognizer(n_mix=1, n_states=2).fit([say(-3), say(3)] * 4, ["a", "b"] * 4)
+>>> A, b = fmllr_estimate(rec, [say(-1), say(5)], ["a", "b"])   # a new "voice": shifted by +2
+>>> bool(abs(b.mean() + 2) < 0.5)
+True
 """
 from __future__ import annotations
 
@@ -23,48 +24,7 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ParameterError
 
-__all__ = ["splice", "lda_projection", "align", "fmllr_stats", "fmllr_update", "fmllr_objective",
-           "fmllr_estimate"]
-
-
-def splice(F, context=4):
-    """Each frame of ``F`` (T, d) with its ``context`` neighbours on either side, (T, (2c+1) d);
-    the first and last frames are repeated beyond the edges."""
-    F = np.asarray(F, dtype=np.float64)
-    if context < 0:
-        raise ParameterError(f"context={context!r} must be >= 0")
-    T = len(F)
-    idx = np.clip(np.arange(T)[:, None] + np.arange(-context, context + 1)[None, :], 0, T - 1)
-    return F[idx].reshape(T, -1)
-
-
-def lda_projection(X, labels, n_components):
-    """LDA of frames ``X`` (N, D) with one class label per frame: the (D, n_components) matrix
-    whose columns solve ``Sb v = lambda Sw v`` for the largest ``lambda`` (``Sw``: pooled
-    within-class covariance, ``Sb``: between-class), normalised to ``v' Sw v = 1`` (the
-    projected classes have unit within-class variance), and the mean to subtract first.
-    The same columns (up to sign) as scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen")``."""
-    from scipy.linalg import eigh
-
-    X = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(labels)
-    if X.ndim != 2 or len(labels) != len(X):
-        raise DataError(f"need one label per frame: {len(X)} frames, {len(labels)} labels")
-    classes, inv = np.unique(labels, return_inverse=True)
-    if not 1 <= n_components <= min(X.shape[1], len(classes) - 1):
-        raise ParameterError(f"LDA to {n_components} dimensions needs at least {n_components + 1} classes "
-                             f"and features (got {len(classes)} classes, {X.shape[1]} features)")
-    mean = X.mean(axis=0)
-    Xc = X - mean
-    counts = np.bincount(inv).astype(np.float64)
-    means = np.zeros((len(classes), X.shape[1]))
-    np.add.at(means, inv, Xc)
-    means /= counts[:, None]
-    St = Xc.T @ Xc / len(X)
-    Sb = (means * (counts / len(X))[:, None]).T @ means
-    Sw = St - Sb
-    _, V = eigh(Sb, Sw)
-    return V[:, ::-1][:, :n_components], mean
+__all__ = ["align", "fmllr_stats", "fmllr_update", "fmllr_objective", "fmllr_estimate", "adapt_speakers"]
 
 
 # ---------------------------------------------------------------------- alignments
@@ -195,60 +155,6 @@ def _fmllr_rounds(rec, seqs, words, n_iter, sweeps, history, diagonal):
             if history is not None:
                 history.append(fmllr_objective(X, gaussians, A, b))
     return A, b
-
-
-# ---------------------------------------------------------------------- MLLT (semi-tied covariance)
-def gaussian_scatter(rec, seqs, words, group=None):
-    """Occupancies ``gamma`` (K,) and full covariances ``W`` (K, D, D) of the frames around every
-    Gaussian of the aligned states (Viterbi state alignment, posteriors within the state),
-    over all model sets or the one numbered ``group``."""
-    from scipy.special import softmax
-
-    X = np.concatenate(seqs)
-    lengths = np.array([len(s) for s in seqs])
-    gam_all, W_all = [], []
-    for g, a in enumerate(align(rec, seqs, words)):
-        if group is not None and g != group:
-            continue
-        w, mu, var = _frame_gaussians(rec, a, lengths)
-        gam = softmax(_log_components(X, w, mu, var), axis=1)
-        key = np.repeat(a[0], lengths) * 1000 + a[1]
-        for u in np.unique(key):
-            at = np.flatnonzero(key == u)
-            g = gam[at]                                   # (n, M)
-            n = g.sum(axis=0)
-            keep = n > 1e-3
-            m = (g.T @ X[at])[keep] / n[keep, None]
-            S = np.einsum("nk,ni,nj->kij", g[:, keep], X[at], X[at]) / n[keep, None, None]
-            gam_all.append(n[keep])
-            W_all.append(S - m[:, :, None] * m[:, None, :])
-    return np.concatenate(gam_all), np.concatenate(W_all)
-
-
-def mllt_objective(A, gamma, W):
-    """``beta log|det A| - 1/2 sum_m gamma_m sum_i log(a_i W_m a_i')``: the log-likelihood (up
-    to constants) of diagonal Gaussians in the space ``A x`` with their variances re-estimated."""
-    v = np.einsum("id,kde,ie->ki", A, W, A)
-    return gamma.sum() * np.linalg.slogdet(A)[1] - 0.5 * np.sum(gamma[:, None] * np.log(v))
-
-
-def mllt_estimate(gamma, W, *, n_iter=10, A=None, history=None):
-    """The semi-tied (MLLT) transform ``A`` (Gales 1999): row by row, ``a_i = c_i G_i^-1
-    sqrt(beta / (c_i G_i^-1 c_i'))`` with ``G_i = sum_m gamma_m W_m / sigma2_mi`` and the
-    diagonal variances ``sigma2_mi = a_i W_m a_i'`` re-estimated before each row."""
-    D = W.shape[1]
-    A = np.eye(D) if A is None else np.array(A, dtype=np.float64)
-    beta = gamma.sum()
-    for _ in range(n_iter):
-        for i in range(D):
-            v = np.einsum("d,kde,e->k", A[i], W, A[i])
-            G = np.einsum("k,kde->de", gamma / v, W)
-            c = np.linalg.inv(A)[:, i]
-            Gc = np.linalg.solve(G, c)
-            A[i] = Gc * np.sqrt(beta / (c @ Gc))
-        if history is not None:
-            history.append(mllt_objective(A, gamma, W))
-    return A
 
 
 # ---------------------------------------------------------------------- recogniser hook
