@@ -4,6 +4,7 @@ duration-aware calibration of the clean system's scores. Asterisk set of bench_s
 
     python benchmarks/bench_speaker_robust.py --prepare --cache /tmp/gmmkit-asterisk
     python benchmarks/bench_speaker_routed.py --cache /tmp/gmmkit-asterisk --seeds 0,1,2 --variants matched,mismatched
+    python benchmarks/bench_speaker_routed.py --cache /tmp/gmmkit-asterisk --write-degraded degraded/  # for the CLI
 
 Per UBM seed:
 
@@ -105,6 +106,29 @@ def clean_branch(rows, idx, seed, a):
     return g, dev[g], *branch(rows, f"{CEPSTRA[20]}+map{g[1]:g}", ["clean"], idx, seed, a, models[g])
 
 
+def write_degraded(rows, folder):
+    """The test files degraded as the benchmark degrades them (16-bit WAV under ``folder``) and
+    ``trials-<condition>.csv`` (speaker,file,target) for the command line."""
+    import soundfile as sf
+
+    from gmmkit_apps.speech.features import load_audio
+
+    names = sorted({r[0] for r in rows})
+    others = [AUDIO.setdefault(r[1], load_audio(r[1], 8000)) for r in rows if r[2] == "ubm"]
+    for cond in CONDS:
+        lines = ["speaker,file,target"]
+        for i, (s, p, split) in enumerate(rows):
+            if split != "test":
+                continue
+            f = p if cond == "clean" else os.path.join(folder, cond, f"{s}-{os.path.basename(p)[:-5]}.wav")
+            if cond != "clean":
+                os.makedirs(os.path.dirname(f), exist_ok=True)
+                sf.write(f, degrade(load_audio(p, 8000), cond, 8000, np.random.default_rng(1000 + i), others), 8000)
+            lines += [f"{n},{os.path.abspath(f)},{int(n == s)}" for n in names]
+        with open(os.path.join(folder, f"trials-{cond}.csv"), "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", default="/tmp/gmmkit-asterisk")
@@ -116,10 +140,14 @@ def main():
     ap.add_argument("--top-n", type=int, default=50)
     ap.add_argument("--top-c", type=int, default=5)
     ap.add_argument("--relevance", type=float, default=16.0)
+    ap.add_argument("--write-degraded", metavar="DIR", help="only write the degraded test files and trial lists")
     a = ap.parse_args()
     from gmmkit_apps.speech.condition import CLASSES, train_detector
 
     rows = read_lists(a.cache)
+    if a.write_degraded:
+        os.makedirs(a.write_degraded, exist_ok=True)
+        return write_degraded(rows, a.write_degraded)
     names = sorted({r[0] for r in rows})
     idx = tuple([i for i, r in enumerate(rows) if r[2] == s] for s in ("ubm", "enroll", "test"))
     bg_idx, _, te_idx = idx
