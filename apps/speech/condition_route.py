@@ -71,7 +71,7 @@ def branch_cohort(model_set, paths):
     from .inputs import condition_frames, speaker_groups
     from .scorenorm import build_cohort
 
-    conditions = list((model_set.ubm.fit_metadata_ or {}).get("speech_conditions", ["clean"]))
+    conditions = list((getattr(model_set.ubm, "fit_metadata_", None) or {}).get("speech_conditions", ["clean"]))
     if conditions == ["clean"]:
         from .trials import load_cohort
 
