@@ -38,6 +38,8 @@ WORDS_KIND = "gmmkit-speech-words"
 DEFAULT_PATTERN = "{word}_{speaker}_{n}"
 #: Fewest frames of a speaker for fMLLR adaptation (``adapt="fmllr"``); fewer: not adapted.
 ADAPT_MIN_FRAMES = 200
+#: Fewest frames of a speaker for a full fMLLR matrix; fewer: a diagonal one (2 D parameters).
+ADAPT_FULL_FRAMES = 1000
 
 
 def _sequences(X, n_features=None):
@@ -77,10 +79,11 @@ class WordRecognizer:
         (:mod:`gmmkit_apps.speech.words_adapt`), and recognise the transformed frames. It
         needs a few utterances per speaker (see ``adapt_min_frames``); on FSDD's held-out
         speakers it gained 6.5 points (84.2% -> 90.7%; docs/speech.md).
-    adapt_iter, adapt_passes, adapt_min_frames
+    adapt_iter, adapt_passes, adapt_min_frames, adapt_full_frames
         fMLLR rounds (alignment + row update) per estimate; recognise-estimate passes (the
         second starts again from the first pass's adapted words: +0.5-0.7 points on FSDD); a
-        speaker with fewer frames in all is recognised without adaptation.
+        speaker with fewer than ``adapt_min_frames`` frames in all is recognised without
+        adaptation, with fewer than ``adapt_full_frames`` gets a diagonal transform.
 
     Attributes
     ----------
@@ -92,7 +95,7 @@ class WordRecognizer:
     def __init__(self, n_states="auto", n_mix=5, covariance_type="diag", *, frames_per_state=5.0,
                  min_states=3, max_states=10, threshold=None, reject_label="<none>", max_iter=20,
                  tol=1e-4, reg_covar=0.3, random_state=0, adapt=None, adapt_iter=3, adapt_passes=2,
-                 adapt_min_frames=ADAPT_MIN_FRAMES):
+                 adapt_min_frames=ADAPT_MIN_FRAMES, adapt_full_frames=ADAPT_FULL_FRAMES):
         self.n_states = n_states
         self.n_mix = n_mix
         self.covariance_type = covariance_type
@@ -109,6 +112,7 @@ class WordRecognizer:
         self.adapt_iter = adapt_iter
         self.adapt_passes = adapt_passes
         self.adapt_min_frames = adapt_min_frames
+        self.adapt_full_frames = adapt_full_frames
 
     # ------------------------------------------------------------------ fitting
     def _states_for(self, lengths):
@@ -179,8 +183,9 @@ class WordRecognizer:
             raise ParameterError(f"adapt={self.adapt!r}: use None or 'fmllr'")
         if self.adapt and self.covariance_type != "diag":
             raise ParameterError("adapt='fmllr' needs covariance_type='diag'")
-        if self.adapt and not (self.adapt_iter >= 1 and self.adapt_passes >= 1 and self.adapt_min_frames >= 0):
-            raise ParameterError("need adapt_iter >= 1, adapt_passes >= 1 and adapt_min_frames >= 0")
+        if self.adapt and not (self.adapt_iter >= 1 and self.adapt_passes >= 1
+                               and 0 <= self.adapt_min_frames <= self.adapt_full_frames):
+            raise ParameterError("need adapt_iter >= 1, adapt_passes >= 1, 0 <= adapt_min_frames <= adapt_full_frames")
 
     def _check_fitted(self):
         if not hasattr(self, "models_"):
@@ -262,7 +267,7 @@ class WordRecognizer:
             from .words_adapt import adapt_speakers
 
             seqs, logdet = adapt_speakers(self, seqs, speakers, n_iter=self.adapt_iter, passes=self.adapt_passes,
-                                          min_frames=self.adapt_min_frames)
+                                          min_frames=self.adapt_min_frames, full_frames=self.adapt_full_frames)
         out = self._viterbi(seqs)
         if self.adapt is not None:  # the Jacobian: log-likelihoods of the original frames
             out += (logdet * np.array([len(x) for x in seqs]))[:, None]
@@ -334,7 +339,8 @@ class WordRecognizer:
                            "reject_label": str(self.reject_label), "max_iter": int(self.max_iter),
                            "reg_covar": float(self.reg_covar), "adapt": self.adapt,
                            "adapt_iter": int(self.adapt_iter), "adapt_passes": int(self.adapt_passes),
-                           "adapt_min_frames": int(self.adapt_min_frames)},
+                           "adapt_min_frames": int(self.adapt_min_frames),
+                           "adapt_full_frames": int(self.adapt_full_frames)},
                 "extra": extra or {}}
         save_arrays(path, arrays, meta, overwrite=overwrite)
 
@@ -355,7 +361,7 @@ class WordRecognizer:
                                                                   "min_states", "max_states", "threshold",
                                                                   "reject_label", "max_iter", "reg_covar",
                                                                   "adapt", "adapt_iter", "adapt_passes",
-                                                                  "adapt_min_frames")
+                                                                  "adapt_min_frames", "adapt_full_frames")
                                                if k in p})
             models, groups = [], [str(g) for g in meta.get("groups") or ["all"]]
             for j, w in enumerate(words * len(groups)):

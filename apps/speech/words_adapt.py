@@ -158,14 +158,15 @@ def _fmllr_rounds(rec, seqs, words, n_iter, sweeps, history, diagonal):
 
 
 # ---------------------------------------------------------------------- recogniser hook
-def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0):
+def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0, full_frames=0):
     """The utterances ``seqs`` with each speaker's unsupervised fMLLR transform applied
     (``WordRecognizer(adapt="fmllr")``), and each utterance's ``log|det A|`` (the Jacobian: a
     score of the transformed frames plus frames x this is the log-likelihood of the original
     frames under the adapted model). Per speaker (``speakers``: one label per utterance;
     None: all one speaker), recognise, estimate the transform on the recognised words, and
     repeat ``passes`` times from the re-recognised words. A speaker with fewer than
-    ``min_frames`` frames in all is left as is."""
+    ``min_frames`` frames in all is left as is; with fewer than ``full_frames``, the transform
+    is diagonal."""
     speakers = np.zeros(len(seqs), dtype=int) if speakers is None else np.asarray([str(s) for s in speakers])
     if len(speakers) != len(seqs):
         raise DataError(f"got {len(seqs)} utterances but {len(speakers)} speaker labels")
@@ -173,12 +174,13 @@ def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0
     for s in np.unique(speakers):
         ix = np.flatnonzero(speakers == s)
         X = [seqs[i] for i in ix]
-        if sum(len(x) for x in X) < min_frames:
+        frames = sum(len(x) for x in X)
+        if frames < min_frames:
             continue
         Y = X
         for _ in range(passes):
             words = rec.words_[rec._viterbi(Y).argmax(axis=1)]
-            A, b = fmllr_estimate(rec, X, words, n_iter=n_iter)
+            A, b = fmllr_estimate(rec, X, words, n_iter=n_iter, diagonal=frames < full_frames)
             Y = [x @ A.T + b for x in X]
         for i, y in zip(ix, Y):
             out[i] = y

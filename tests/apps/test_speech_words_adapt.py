@@ -142,15 +142,21 @@ def test_adaptation_recovers_a_new_voice():
     adapted = np.mean(rec2.predict(X) == np.array(words))
     assert plain < 0.7 and adapted > 0.9, (plain, adapted)
     # the scores are log-likelihoods of the original frames: transformed scores + frames x log|det A|
-    Y, logdet = adapt_speakers(rec, X)
+    Y, logdet = adapt_speakers(rec, X, full_frames=rec2.adapt_full_frames)
     n = np.array([len(x) for x in X])[:, None]
     np.testing.assert_allclose(rec2.score(X), rec.score(Y) + logdet[:, None] * n)
+    # fewer frames than adapt_full_frames: a diagonal transform; more: a full one
+    for full, diagonal in ((10 ** 6, True), (0, False)):
+        Y, _ = adapt_speakers(rec, X, full_frames=full)
+        Z = np.hstack([np.concatenate(X), np.ones((sum(len(x) for x in X), 1))])
+        W = np.linalg.lstsq(Z, np.concatenate(Y), rcond=None)[0].T  # Y = X A' + b exactly
+        assert (np.abs(W[0, 1]) + np.abs(W[1, 0]) < 1e-10) == diagonal
     # per speaker: two voices adapted separately, or a speaker too short to adapt left as is
     other = [_say(rng, w, scale=0.4) for w in words]
     spk = ["new"] * len(X) + ["old"] * len(other)
     assert np.mean(rec2.predict(X + other, speakers=spk) == np.array(words * 2)) > 0.9
     np.testing.assert_allclose(rec2.score(X + other, speakers=spk)[:len(X)], rec2.score(X))
-    rec2.adapt_min_frames = 10 ** 6
+    rec2.adapt_min_frames = rec2.adapt_full_frames = 10 ** 6
     np.testing.assert_allclose(rec2.score(X), rec.score(X))
     rec2.adapt = "mllr"
     with pytest.raises(ParameterError, match="adapt"):
@@ -158,10 +164,11 @@ def test_adaptation_recovers_a_new_voice():
 
 
 def test_adapt_setting_travels_in_the_model_file(rec, tmp_path):
-    rec2 = _adapting(rec, adapt_iter=2, adapt_passes=2, adapt_min_frames=50)
+    rec2 = _adapting(rec, adapt_iter=2, adapt_passes=2, adapt_min_frames=50, adapt_full_frames=60)
     rec2.save(tmp_path / "m.gmmw")
     back, _ = WordRecognizer.load(tmp_path / "m.gmmw")
-    assert (back.adapt, back.adapt_iter, back.adapt_passes, back.adapt_min_frames) == ("fmllr", 2, 2, 50)
+    assert (back.adapt, back.adapt_iter, back.adapt_passes, back.adapt_min_frames, back.adapt_full_frames) == \
+        ("fmllr", 2, 2, 50, 60)
     rng = np.random.default_rng(4)
     X = [_say(rng, w, SPEAKER) for w in ["a", "b", "c"] * 3]
     np.testing.assert_allclose(back.score(X), rec2.score(X))
