@@ -165,8 +165,8 @@ def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0
     frames under the adapted model). Per speaker (``speakers``: one label per utterance;
     None: all one speaker), recognise, estimate the transform on the recognised words, and
     repeat ``passes`` times from the re-recognised words. A speaker with fewer than
-    ``min_frames`` frames in all is left as is; with fewer than ``full_frames``, the transform
-    is diagonal."""
+    ``min_frames`` (and 10) frames in all is left as is; with fewer than ``full_frames`` (and
+    10 (D + 1), for a well-posed estimate), the transform is diagonal."""
     speakers = np.zeros(len(seqs), dtype=int) if speakers is None else np.asarray([str(s) for s in speakers])
     if len(speakers) != len(seqs):
         raise DataError(f"got {len(seqs)} utterances but {len(speakers)} speaker labels")
@@ -175,12 +175,13 @@ def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0
         ix = np.flatnonzero(speakers == s)
         X = [seqs[i] for i in ix]
         frames = sum(len(x) for x in X)
-        if frames < min_frames:
+        if frames < max(min_frames, 10):
             continue
         Y = X
         for _ in range(passes):
             words = rec.words_[rec._viterbi(Y).argmax(axis=1)]
-            A, b = fmllr_estimate(rec, X, words, n_iter=n_iter, diagonal=frames < full_frames)
+            diagonal = frames < max(full_frames, 10 * (X[0].shape[1] + 1))  # a full matrix needs many frames
+            A, b = fmllr_estimate(rec, X, words, n_iter=n_iter, diagonal=diagonal)
             Y = [x @ A.T + b for x in X]
         for i, y in zip(ix, Y):
             out[i] = y
