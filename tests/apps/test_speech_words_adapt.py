@@ -197,3 +197,26 @@ def test_cli_adapt(tmp_path):
     assert "not adapted" in words("recognize", "-m", model, george[0]).output  # one file: too little speech
     res = words("recognize", "-m", model, "--adapt", "mllr", george[0], ok=False)
     assert res.exit_code == 2 and "--adapt" in res.output
+
+
+def test_leave_one_speaker_out_adapts_each_held_out_speaker():
+    from gmmkit_apps.speech.words_eval import cross_validate_speakers
+
+    rng = np.random.default_rng(5)
+    voices = {"s1": (np.eye(2), np.zeros(2)), "s2": (np.eye(2), np.array([0.0, 1.0])),
+              "s3": (np.eye(2), np.array([0.0, -1.5]))}
+    words = ["a", "b", "c"] * 10
+    X, y, spk = [], [], []
+    for s, v in voices.items():
+        X += [_say(rng, w, v, scale=0.4) for w in words]
+        y, spk = y + words, spk + [s] * len(words)
+    extra = ([_say(rng, w, scale=0.4) for w in WORDS], WORDS)
+    params = dict(n_mix=2, frames_per_state=10, adapt="fmllr")
+    rows, _ = cross_validate_speakers(X, y, spk, extra=extra, **params)
+    y, spk = np.array(y), np.array(spk)
+    for r in rows:  # = a recogniser with the two model sets, adapting the held-out speaker's utterances
+        tr, te = np.flatnonzero(spk != r["speaker"]), np.flatnonzero(spk == r["speaker"])
+        rec = WordRecognizer(**params).fit([X[i] for i in tr] + extra[0], list(y[tr]) + extra[1],
+                                           groups=["data"] * len(tr) + ["extra"] * len(extra[0]))
+        assert r["predicted"].tolist() == rec.predict([X[i] for i in te]).tolist()
+    assert rows[2]["accuracy"] > 0.9
