@@ -277,7 +277,7 @@ def words_train(
                "frames": int(sum(len(f) for f in feats)),
                "states": {str(w): int(m.n_components) for w, m in zip(rec.words_, rec.models_)},
                "mix": {str(w): int(m.n_mix) for w, m in zip(rec.words_, rec.models_)},
-               "groups": [str(g) for g in rec.groups_], "extra_files": len(more),
+               "groups": [str(g) for g in rec.groups_], "extra_files": len(more), "adapt": rec.adapt,
                "feature_seconds": round(t1 - t0, 2), "train_seconds": round(t2 - t1, 2)}
     _report(summary, json_out, quiet,
             f"{out}: {len(rec.words_)} words from {len(files)} files ({summary['frames']} frames); "
