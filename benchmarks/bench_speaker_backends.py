@@ -58,6 +58,10 @@ def pink(n, rng):
 def degrade(y, cond, sr, rng, others):
     from gmmkit_apps.speech.augment import add_noise, telephone_band
 
+    if ">" in cond:  # 'noise10>telephone': one degradation after the other
+        for part in cond.split(">"):
+            y = degrade(y, part, sr, rng, others)
+        return y
     if cond == "clean":
         return y
     if cond.startswith("noise"):  # white noise at NN dB SNR
@@ -91,13 +95,15 @@ def features(cache, rows, fe_name, cond, idx):
     """{row index: frames or None} of rows ``idx`` under ``cond``, cached on disk. A name
     ``<front end>+map<tau>`` shrinks each utterance's mean and standard deviation towards those of
     the clean background frames with ``tau`` frames of prior weight, then normalises (``+map0``:
-    plain per-utterance CMVN)."""
+    plain per-utterance CMVN); ``+map<tau>@<condition>`` takes the prior from the background frames
+    under that condition instead of clean."""
     if "+map" in fe_name:  # the CMVN prior of 'gmmkit speech ubm --cmvn-prior', fitted on clean background
         from gmmkit_apps.speech.speaker_cmvn import fit_prior
 
         base, tau = fe_name.split("+map")
+        tau, _, prior_cond = tau.partition("@")  # '+map300@telephone': the prior from band-limited background
         if fe_name not in PRIOR:
-            bg = features(cache, rows, base, "clean", [i for i, r in enumerate(rows) if r[2] == "ubm"])
+            bg = features(cache, rows, base, prior_cond or "clean", [i for i, r in enumerate(rows) if r[2] == "ubm"])
             prior = fit_prior([f for f in bg.values() if f is not None])
             PRIOR[fe_name] = replace(prior, frames=float(tau))  # tau 0: plain CMVN (the same frames as 'base')
         return {i: None if f is None else PRIOR[fe_name].apply(f)

@@ -24,6 +24,17 @@ mixes two systems on one scale. Test conditions as bench_speaker_robust.py: clea
 10 dB, 300-3400 Hz band (420 files, 2,940 trials each). "oracle" routes by the true condition.
 Calibration: logistic regression on AS-norm score, log speech duration and their product, fitted
 on the clean branch's development trials (never the test's), applied to its clean test scores.
+
+``--variants 3way`` (session 5): three condition-specific branches, as the handset-specific models
+of the H-norm years: clean (the CMVN-prior system above), noisy (the matched multi-condition system)
+and band (UBM, cohort, enrolment and CMVN prior all on 300-3400 Hz copies; TAU from ``--band-taus``
+on band-limited development trials), and a three-class detector (clean / noisy / band: background
+files against their white-noise 10 and 20 dB and 300-3400 Hz copies). Routing: hard (most probable
+class), soft (the branches' AS-norm scores weighted by the detector's posteriors) and confident
+(clean unless a degraded class is more probable by ``t`` nats, ``t`` with the fewest misrouted
+development files); each also with the band branch band-passing whatever it is sent.
+
+    python benchmarks/bench_speaker_routed.py --seeds 0,1,2 --variants 3way --taus 0,300,600
 """
 import argparse
 import os
@@ -50,17 +61,22 @@ def detector_stats(rows, idx, cond):
                                            np.random.default_rng(1000 + i), others), 8000) for i in idx])
 
 
-def branch(rows, fe_name, train_conds, idx, seed, a, ubm_cohort=None):
+def branch(rows, fe_name, train_conds, idx, seed, a, ubm_cohort=None, through=None):
     """One system trained on ``train_conds`` copies (``ubm_cohort``: a UBM and cohort already
     trained): its test scores {condition: (raw, AS-norm, row indices, speech frames)} and its
-    duration-aware calibration, fitted on development trials under ``train_conds``."""
+    duration-aware calibration, fitted on development trials under ``train_conds``. With
+    ``through`` (e.g. "telephone") the test files are also scored after that degradation, as
+    {"<condition>>through": ...}: a branch whose front end band-limits whatever it is sent."""
     bg_idx, en_idx, te_idx = idx
     train = {c: features(a.cache, rows, fe_name, c, bg_idx + en_idx) for c in train_conds}
     if ubm_cohort is None:
         ubm_cohort = background([(rows[i][0], train[c][i]) for c in train_conds for i in bg_idx
                                  if train[c][i] is not None], a.k, seed, a.relevance)
-    out = {cond: _scores(rows, ubm_cohort, train, train_conds, en_idx,
-                         features(a.cache, rows, fe_name, cond, te_idx), te_idx, a) for cond in CONDS}
+    test = {c: c for c in CONDS}
+    if through:  # band-passing the clean files is the 'through' condition itself (its cache)
+        test.update({f"{c}>{through}": through if c == "clean" else f"{c}>{through}" for c in CONDS})
+    out = {c: _scores(rows, ubm_cohort, train, train_conds, en_idx,
+                      features(a.cache, rows, fe_name, fc, te_idx), te_idx, a) for c, fc in test.items()}
     return out, dev_calibration(rows, ubm_cohort, train, train_conds, a)
 
 
@@ -91,19 +107,113 @@ def dev_calibration(rows, ubm_cohort, train, train_conds, a):
     return fit_duration_calibration(np.concatenate(s), np.concatenate(secs), np.concatenate(y))
 
 
-def clean_branch(rows, idx, seed, a):
-    """The clean system: TAU chosen on development trials; its test scores and its calibration."""
+def clean_branch(rows, idx, seed, a, cond="clean", taus=None, through=None):
+    """The system of one condition (clean, or e.g. "telephone": UBM, cohort, enrolment and the CMVN
+    prior all on that condition's copies): TAU chosen on development trials under ``cond``; its test
+    scores and its calibration."""
     bg_idx, en_idx, te_idx = idx
     names = sorted({r[0] for r in rows})
     dev_en, dev_te = dev_split(rows, 20)
-    grid = [(20, float(t)) for t in a.taus.split(",")]
+    grid = [(20, float(t)) for t in (taus or a.taus).split(",")]
+    fe = {g: f"{CEPSTRA[20]}+map{g[1]:g}" + ("" if cond == "clean" else f"@{cond}") for g in grid}
     dev, models = {}, {}
     for g in grid:
-        F = features(a.cache, rows, f"{CEPSTRA[20]}+map{g[1]:g}", "clean", bg_idx + en_idx)
+        F = features(a.cache, rows, fe[g], cond, bg_idx + en_idx)
         models[g] = background([(rows[i][0], F[i]) for i in bg_idx if F[i] is not None], a.k, seed, a.relevance)
         dev[g] = trials(rows, F, *models[g], dev_en, dev_te, names, a)
     g = choose([dev], grid)
-    return g, dev[g], *branch(rows, f"{CEPSTRA[20]}+map{g[1]:g}", ["clean"], idx, seed, a, models[g])
+    return g, dev[g], *branch(rows, fe[g], [cond], idx, seed, a, models[g], through)
+
+
+THREE = {"clean": ["clean"], "noisy": ["noise10", "noise20"], "band": ["telephone"]}  # detector classes
+TRUE = {"clean": "clean", "noise10": "noisy", "telephone": "band"}  # test condition -> right class
+
+
+def three_class_detector(rows, bg_idx, seed):
+    """Clean / noisy / band-limited classifier over the channel statistics of the background files
+    and their white-noise (10, 20 dB) and 300-3400 Hz copies."""
+    from gmmkit_apps.speech.condition import fit_stats_classifier
+
+    X = np.vstack([detector_stats(rows, bg_idx, c) for k in THREE for c in THREE[k]])
+    return fit_stats_classifier(X, [k for k in THREE for c in THREE[k] for _ in bg_idx], seed)
+
+
+def posteriors(det, X):
+    """{class: log posterior per row of ``X``}."""
+    lp = det.predict_log_proba(X)
+    return {str(c): lp[:, j] for j, c in enumerate(det.classes_)}
+
+
+def confident_route(lp, t):
+    """Class per file: the most probable degraded class when its log posterior exceeds the clean
+    class's by more than ``t``, else clean."""
+    deg = np.where(lp["noisy"] >= lp["band"], "noisy", "band")
+    return np.where(np.maximum(lp["noisy"], lp["band"]) - lp["clean"] > t, deg, "clean")
+
+
+def dev_threshold(rows, det, grid=tuple(range(21))):
+    """The confidence ``t`` of :func:`confident_route` with the fewest misrouted development files
+    (bench_speaker_dev.py's 70 development test prompts, clean and degraded as the test files are);
+    ties: the middle of the tied values. Never the test files."""
+    _, dev_te = dev_split(rows, 20)
+    lps = {c: posteriors(det, detector_stats(rows, dev_te, c)) for c in TRUE}
+    wrong = np.array([sum(int(np.sum(confident_route(lps[c], t) != TRUE[c])) for c in TRUE) for t in grid])
+    best = [t for t, w in zip(grid, wrong) if w == wrong.min()]
+    return best[len(best) // 2], wrong.min(), len(dev_te)
+
+
+def three_way(rows, idx, seed, a, clean, stats, table):
+    """Three condition-specific branches (clean: the CMVN-prior system; noisy: the matched
+    multi-condition system; band: everything on 300-3400 Hz copies) routed by a three-class detector:
+    hard (most probable class), soft (scores fused with the posteriors as weights) and confident
+    (clean unless a degraded class is ``t`` nats more probable, ``t`` from development files)."""
+    bg_idx, _, te_idx = idx
+    names = sorted({r[0] for r in rows})
+    g, d, band, _ = clean_branch(rows, idx, seed, a, "telephone", a.band_taus, through="telephone")
+    _, b_norm, b_ok, _ = band["telephone"]
+    truth = [rows[i][0] for i in b_ok]
+    print(f"seed {seed}: band branch TAU {g[1]:g} (dev AS-norm {cell(d['asnorm'])}); telephone test, oracle "
+          f"route, AS-norm {cell(verification(b_norm, truth, names))}", flush=True)
+    noisy = branch(rows, "base", ["clean", *VARIANTS["matched"]], idx, seed, a)[0]
+    branches = {"clean": clean, "noisy": noisy, "band": band}
+    det = three_class_detector(rows, bg_idx, seed)
+    t, dev_wrong, n_dev = dev_threshold(rows, det)
+    print(f"seed {seed}: confidence t = {t} nats ({dev_wrong} of {3 * n_dev} development files misrouted)")
+    for cond in CONDS:
+        both = sorted(set.intersection(*(set(b[cond][2]) for b in branches.values())))
+        S = {k: b[cond][1][[b[cond][2].index(i) for i in both]] for k, b in branches.items()}
+        bp = band[f"{cond}>telephone"]  # the band branch band-passing what it is sent
+        both_bp = [bp[2].index(i) if i in bp[2] else None for i in both]
+        if None in both_bp:
+            raise SystemExit(f"{cond}: the band-passed copy of a file was refused; the 3way table needs all")
+        S_bp = dict(S, band=bp[1][both_bp])
+        lp = posteriors(det, stats[cond][[te_idx.index(i) for i in both]])
+        hard = np.array(list(lp))[np.argmax(np.vstack(list(lp.values())), axis=0)]
+        conf = confident_route(lp, t)
+        pick = {}
+        for tag, Sx in (("", S), (", band-passed", S_bp)):
+            pick.update({name + tag: sum(np.where((route == k)[:, None], Sx[k], 0.0) for k in Sx)
+                         for name, route in (("hard", hard), ("confident", conf),
+                                             ("oracle", np.full(len(both), TRUE[cond])))})
+            pick["soft" + tag] = sum(np.exp(lp[k])[:, None] * Sx[k] for k in Sx)
+        truth = [rows[i][0] for i in both]
+        v = {k: verification(x, truth, names) for k, x in pick.items()}
+        right = {k: np.mean(r == TRUE[cond]) for k, r in (("hard", hard), ("confident", conf))}
+        table.append((seed, cond, right, v, int(np.sum(conf != TRUE[cond]))))
+        print(f"3-way seed {seed} {cond:9s} routed right: hard {100 * right['hard']:5.1f}% confident "
+              f"{100 * right['confident']:5.1f}% ({table[-1][4]} misrouted)  " +
+              "  ".join(f"{k} {cell(x)}" for k, x in v.items()) + f"  refused {len(te_idx) - len(both)}", flush=True)
+
+
+def three_way_tables(table):
+    for what in [w + tag for tag in ("", ", band-passed") for w in ("oracle", "hard", "soft", "confident")]:
+        print(f"\n| seed | routed right (hard / confident): clean / noise / telephone | {what}: clean | "
+              "white noise 10 dB | telephone band |\n|---|---|---|---|---|---|")
+        for i in range(0, len(table), len(CONDS)):
+            r = table[i:i + len(CONDS)]
+            print(f"| {r[0][0]} | " + " / ".join(f"{100 * x[2]['hard']:.1f}" for x in r) + " \\| " +
+                  " / ".join(f"{100 * x[2]['confident']:.1f}" for x in r) + " | " +
+                  " | ".join(cell(x[3][what]) for x in r) + " |")
 
 
 def write_degraded(rows, folder):
@@ -133,8 +243,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", default="/tmp/gmmkit-asterisk")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--variants", default="matched,mismatched")
+    ap.add_argument("--variants", default="matched,mismatched", help="matched, mismatched, 3way")
     ap.add_argument("--taus", default="0,150,300,600,1000", help="CMVN prior weights tried on the dev trials")
+    ap.add_argument("--band-taus", default="0,300,600", help="CMVN prior weights tried for the 3way band branch")
     ap.add_argument("--outlier-quantile", type=float, default=0.01, help="the detector's clean outlier floor")
     ap.add_argument("-k", type=int, default=256)
     ap.add_argument("--top-n", type=int, default=50)
@@ -155,6 +266,7 @@ def main():
     stats = {c: detector_stats(rows, te_idx, c) for c in CONDS}
     print(f"load {os.getloadavg()[0]:.2f}; UBM {a.k}, AS-norm top {a.top_n}; cells ID % / EER % / minDCF")
     table = []
+    table3 = []
     for seed in (int(s) for s in a.seeds.split(",")):
         g, d, clean, cal = clean_branch(rows, idx, seed, a)
         _, norm, ok, n = clean["clean"]
@@ -164,6 +276,9 @@ def main():
               f"{cell(verification(norm, truth, names))}, duration-calibrated {cell(cal_v)}; calibration "
               f"{np.round(cal.coef, 3).tolist()}", flush=True)
         for variant in a.variants.split(","):
+            if variant == "3way":
+                three_way(rows, idx, seed, a, clean, stats, table3)
+                continue
             kinds = VARIANTS[variant]
             det = train_detector(detector_stats(rows, bg_idx, "clean"),
                                  np.vstack([detector_stats(rows, bg_idx, c) for c in kinds]),
@@ -188,7 +303,9 @@ def main():
                 print(f"{variant:10s} seed {seed} {cond:9s} detector {100 * acc:5.1f}% right  " +
                       "  ".join(f"{k} {cell(x)}" for k, x in v.items()) + f"  refused {len(te_idx) - len(both)}",
                       flush=True)
-    for j, what in ((4, "routed, AS-norm"), (5, "routed, calibrated")):
+    if table3:
+        three_way_tables(table3)
+    for j, what in ((4, "routed, AS-norm"), (5, "routed, calibrated")) if table else ():
         print(f"\n| variant | seed | detector right: clean / noise / telephone | {what}: clean | white noise 10 dB "
               "| telephone band |\n|---|---|---|---|---|---|")
         for i in range(0, len(table), len(CONDS)):

@@ -31,7 +31,7 @@ import numpy as np
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 __all__ = ["channel_stats", "STAT_NAMES", "ConditionDetector", "train_detector", "save_detector",
-           "load_detector", "check_outlier_quantile", "DETECTOR_KIND", "CLASSES"]
+           "load_detector", "check_outlier_quantile", "fit_stats_classifier", "DETECTOR_KIND", "CLASSES"]
 
 STAT_NAMES = ("snr_db", "low_db", "high_db", "floor_flatness")
 CLASSES = ("clean", "degraded")
@@ -117,7 +117,6 @@ def train_detector(clean, degraded, *, sr=8000, outlier_quantile=0.01, trained_o
     clean training files' clean-class log-likelihood, each measured by the model refitted without its
     fold (5-fold), is the outlier floor (0: no floor)."""
     check_outlier_quantile(outlier_quantile)
-    from gmmkit import GaussianMixtureClassifier
 
     def rows(items, what):
         out = [np.asarray(x, dtype=np.float64) if np.ndim(x) == 1 and len(x) == len(STAT_NAMES)
@@ -128,12 +127,20 @@ def train_detector(clean, degraded, *, sr=8000, outlier_quantile=0.01, trained_o
 
     X = np.vstack(rows(clean, "clean") + rows(degraded, "degraded"))
     y = np.array([CLASSES[0]] * len(clean) + [CLASSES[1]] * len(degraded))
-    clf = GaussianMixtureClassifier(n_components=[1, 2, 3, 4], covariance_types="diag", priors="uniform",
-                                    min_rows_per_component=10, reg_covar=1e-3, random_state=random_state)
-    clf.fit(X, y)
+    clf = fit_stats_classifier(X, y, random_state)
     floor = np.quantile(_held_out_loglik(X[y == CLASSES[0]], clf, random_state), outlier_quantile) \
         if outlier_quantile else -np.inf
     return ConditionDetector(clf, sr, floor, trained_on)
+
+
+def fit_stats_classifier(X, y, random_state=0):
+    """The detector's classifier: one diagonal mixture of 1-4 components (BIC) per label of ``y``
+    over :func:`channel_stats` rows ``X``, equal priors (any number of classes)."""
+    from gmmkit import GaussianMixtureClassifier
+
+    clf = GaussianMixtureClassifier(n_components=[1, 2, 3, 4], covariance_types="diag", priors="uniform",
+                                    min_rows_per_component=10, reg_covar=1e-3, random_state=random_state)
+    return clf.fit(np.asarray(X, dtype=np.float64), np.asarray(y))
 
 
 def _held_out_loglik(Xc, clf, random_state, folds=5):
