@@ -15,7 +15,8 @@ word models with the ``WordRecognizer`` defaults, front end ``FrontEnd(n_mfcc=13
   Gaussians' full-covariance statistics of the training fold, models retrained each time;
 - ``...+fmllr``: then, per test speaker, first-pass recognition, one fMLLR transform estimated on
   the recognised words' alignments (``--fmllr-iter`` rounds of alignment + row sweep), and
-  re-recognition; ``--passes 2`` repeats it from the second pass's words (the API's default);
+  re-recognition; ``--passes N`` repeats it from the previous pass's words (the API's default:
+  ``--passes 3 --fmllr-iter 5``);
   ``--diag``: diagonal A; ``--block N``: each speaker's digits in random blocks of N, each
   block adapted alone (how much speech adaptation needs);
 - ``sat``: speaker-adaptive training (each training speaker's fMLLR against the models on its

@@ -198,8 +198,8 @@ Perturb = Annotated[Optional[str], typer.Option(
 
 Adapt = Annotated[Optional[str], typer.Option(
     "--adapt", help="Unsupervised speaker adaptation: 'fmllr' (per speaker: recognise, estimate one fMLLR "
-                    "feature transform on the recognised words, recognise again, twice; FSDD, new "
-                    "speaker: 90.7% against 84.2%) or 'none'. A speaker's inputs are adapted together: give "
+                    "feature transform on the recognised words, recognise again; 3 passes; FSDD, new "
+                    "speaker: 91.4% against 84.2%) or 'none'. A speaker's inputs are adapted together: give "
                     "several (200 frames at least) of one speaker. recognize: all its files are one "
                     "speaker; train: stored in the model (the default of recognize and evaluate).")]
 

@@ -158,7 +158,7 @@ def _fmllr_rounds(rec, seqs, words, n_iter, sweeps, history, diagonal):
 
 
 # ---------------------------------------------------------------------- recogniser hook
-def adapt_speakers(rec, seqs, speakers=None, *, n_iter=3, passes=2, min_frames=0, full_frames=0):
+def adapt_speakers(rec, seqs, speakers=None, *, n_iter=5, passes=3, min_frames=0, full_frames=0):
     """The utterances ``seqs`` with each speaker's unsupervised fMLLR transform applied
     (``WordRecognizer(adapt="fmllr")``), and each utterance's ``log|det A|`` (the Jacobian: a
     score of the transformed frames plus frames x this is the log-likelihood of the original
