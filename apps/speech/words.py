@@ -82,9 +82,9 @@ class WordRecognizer:
     adapt_iter, adapt_passes, adapt_min_frames, adapt_full_frames
         fMLLR rounds (alignment + row update) per estimate; recognise-estimate passes (each
         starts again from the previous pass's adapted words; on FSDD 1 pass of 3 rounds gave
-        90.0%, 2 x 3 90.7%, 3 x 5 91.4%, 4 x 8 91.5%); a
-        speaker with fewer than ``adapt_min_frames`` frames in all is recognised without
-        adaptation, with fewer than ``adapt_full_frames`` gets a diagonal transform.
+        90.0%, 2 x 3 90.7%, 3 x 5 91.4%, 4 x 8 91.5%); a speaker with fewer than
+        ``adapt_min_frames`` frames in all is recognised without adaptation, with fewer than
+        ``adapt_full_frames`` gets a diagonal transform.
 
     Attributes
     ----------
