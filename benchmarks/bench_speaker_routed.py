@@ -33,6 +33,9 @@ files against their white-noise 10 and 20 dB and 300-3400 Hz copies). Routing: h
 class), soft (the branches' AS-norm scores weighted by the detector's posteriors) and confident
 (clean unless a degraded class is more probable by ``t`` nats, ``t`` with the fewest misrouted
 development files); each also with the band branch band-passing whatever it is sent.
+``--variants 3way-mismatched``: the same with mismatched training (noisy: pink 5, 15 dB and babble
+10 dB; band: 200-3000 Hz; the noisy branch the mismatched multi-condition system; the confidence
+chosen on development files under those training kinds), tested on white noise and 300-3400 Hz.
 
     python benchmarks/bench_speaker_routed.py --seeds 0,1,2 --variants 3way --taus 0,300,600
 """
@@ -125,17 +128,23 @@ def clean_branch(rows, idx, seed, a, cond="clean", taus=None, through=None):
     return g, dev[g], *branch(rows, fe[g], [cond], idx, seed, a, models[g], through)
 
 
-THREE = {"clean": ["clean"], "noisy": ["noise10", "noise20"], "band": ["telephone"]}  # detector classes
+# detector classes -> training copies, the noisy branch's multi-condition kinds, and the development
+# conditions the confidence is chosen on (-> their class); matched and mismatched training
+THREE = {"3way": ({"clean": ["clean"], "noisy": ["noise10", "noise20"], "band": ["telephone"]},
+                  VARIANTS["matched"], {"clean": "clean", "noise10": "noisy", "telephone": "band"}),
+         "3way-mismatched": ({"clean": ["clean"], "noisy": ["pink5", "pink15", "babble10"], "band": ["band200-3000"]},
+                             MISMATCHED, {"clean": "clean", "pink5": "noisy", "pink15": "noisy", "babble10": "noisy",
+                                          "band200-3000": "band"})}
 TRUE = {"clean": "clean", "noise10": "noisy", "telephone": "band"}  # test condition -> right class
 
 
-def three_class_detector(rows, bg_idx, seed):
+def three_class_detector(rows, bg_idx, seed, classes):
     """Clean / noisy / band-limited classifier over the channel statistics of the background files
-    and their white-noise (10, 20 dB) and 300-3400 Hz copies."""
+    and their copies ``classes`` ({class: conditions})."""
     from gmmkit_apps.speech.condition import fit_stats_classifier
 
-    X = np.vstack([detector_stats(rows, bg_idx, c) for k in THREE for c in THREE[k]])
-    return fit_stats_classifier(X, [k for k in THREE for c in THREE[k] for _ in bg_idx], seed)
+    X = np.vstack([detector_stats(rows, bg_idx, c) for k in classes for c in classes[k]])
+    return fit_stats_classifier(X, [k for k in classes for c in classes[k] for _ in bg_idx], seed)
 
 
 def posteriors(det, X):
@@ -151,38 +160,41 @@ def confident_route(lp, t):
     return np.where(np.maximum(lp["noisy"], lp["band"]) - lp["clean"] > t, deg, "clean")
 
 
-def dev_threshold(rows, det, grid=tuple(range(21))):
+def dev_threshold(rows, det, dev_conds, grid=tuple(range(21))):
     """The confidence ``t`` of :func:`confident_route` with the fewest misrouted development files
-    (bench_speaker_dev.py's 70 development test prompts, clean and degraded as the test files are);
-    ties: the middle of the tied values. Never the test files."""
+    (bench_speaker_dev.py's 70 development test prompts, under each condition of ``dev_conds``
+    {condition: right class}); ties: the middle of the tied values. Never the test files."""
     _, dev_te = dev_split(rows, 20)
-    lps = {c: posteriors(det, detector_stats(rows, dev_te, c)) for c in TRUE}
-    wrong = np.array([sum(int(np.sum(confident_route(lps[c], t) != TRUE[c])) for c in TRUE) for t in grid])
+    lps = {c: posteriors(det, detector_stats(rows, dev_te, c)) for c in dev_conds}
+    wrong = np.array([sum(int(np.sum(confident_route(lps[c], t) != k)) for c, k in dev_conds.items())
+                      for t in grid])
     best = [t for t, w in zip(grid, wrong) if w == wrong.min()]
-    return best[len(best) // 2], wrong.min(), len(dev_te)
+    return best[len(best) // 2], wrong.min(), len(dev_te) * len(dev_conds)
 
 
-def three_way(rows, idx, seed, a, clean, stats, table):
+def three_way(rows, idx, seed, a, clean, stats, table, variant="3way"):
     """Three condition-specific branches (clean: the CMVN-prior system; noisy: the matched
     multi-condition system; band: everything on 300-3400 Hz copies) routed by a three-class detector:
     hard (most probable class), soft (scores fused with the posteriors as weights) and confident
     (clean unless a degraded class is ``t`` nats more probable, ``t`` from development files)."""
     bg_idx, _, te_idx = idx
     names = sorted({r[0] for r in rows})
-    g, d, band, _ = clean_branch(rows, idx, seed, a, "telephone", a.band_taus, through="telephone")
+    classes, mc_kinds, dev_conds = THREE[variant]
+    bandc = classes["band"][0]
+    g, d, band, _ = clean_branch(rows, idx, seed, a, bandc, a.band_taus, through=bandc)
     _, b_norm, b_ok, _ = band["telephone"]
     truth = [rows[i][0] for i in b_ok]
-    print(f"seed {seed}: band branch TAU {g[1]:g} (dev AS-norm {cell(d['asnorm'])}); telephone test, oracle "
-          f"route, AS-norm {cell(verification(b_norm, truth, names))}", flush=True)
-    noisy = branch(rows, "base", ["clean", *VARIANTS["matched"]], idx, seed, a)[0]
+    print(f"{variant} seed {seed}: band branch ({bandc}) TAU {g[1]:g} (dev AS-norm {cell(d['asnorm'])}); "
+          f"telephone test, oracle route, AS-norm {cell(verification(b_norm, truth, names))}", flush=True)
+    noisy = branch(rows, "base", ["clean", *mc_kinds], idx, seed, a)[0]
     branches = {"clean": clean, "noisy": noisy, "band": band}
-    det = three_class_detector(rows, bg_idx, seed)
-    t, dev_wrong, n_dev = dev_threshold(rows, det)
-    print(f"seed {seed}: confidence t = {t} nats ({dev_wrong} of {3 * n_dev} development files misrouted)")
+    det = three_class_detector(rows, bg_idx, seed, classes)
+    t, dev_wrong, n_dev = dev_threshold(rows, det, dev_conds)
+    print(f"{variant} seed {seed}: confidence t = {t} nats ({dev_wrong} of {n_dev} development files misrouted)")
     for cond in CONDS:
         both = sorted(set.intersection(*(set(b[cond][2]) for b in branches.values())))
         S = {k: b[cond][1][[b[cond][2].index(i) for i in both]] for k, b in branches.items()}
-        bp = band[f"{cond}>telephone"]  # the band branch band-passing what it is sent
+        bp = band[f"{cond}>{bandc}"]  # the band branch band-passing what it is sent
         both_bp = [bp[2].index(i) if i in bp[2] else None for i in both]
         if None in both_bp:
             raise SystemExit(f"{cond}: the band-passed copy of a file was refused; the 3way table needs all")
@@ -199,8 +211,8 @@ def three_way(rows, idx, seed, a, clean, stats, table):
         truth = [rows[i][0] for i in both]
         v = {k: verification(x, truth, names) for k, x in pick.items()}
         right = {k: np.mean(r == TRUE[cond]) for k, r in (("hard", hard), ("confident", conf))}
-        table.append((seed, cond, right, v, int(np.sum(conf != TRUE[cond]))))
-        print(f"3-way seed {seed} {cond:9s} routed right: hard {100 * right['hard']:5.1f}% confident "
+        table.append((f"{variant} {seed}", cond, right, v, int(np.sum(conf != TRUE[cond]))))
+        print(f"{variant} seed {seed} {cond:9s} routed right: hard {100 * right['hard']:5.1f}% confident "
               f"{100 * right['confident']:5.1f}% ({table[-1][4]} misrouted)  " +
               "  ".join(f"{k} {cell(x)}" for k, x in v.items()) + f"  refused {len(te_idx) - len(both)}", flush=True)
 
@@ -243,7 +255,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", default="/tmp/gmmkit-asterisk")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--variants", default="matched,mismatched", help="matched, mismatched, 3way")
+    ap.add_argument("--variants", default="matched,mismatched", help="matched, mismatched, 3way, 3way-mismatched")
     ap.add_argument("--taus", default="0,150,300,600,1000", help="CMVN prior weights tried on the dev trials")
     ap.add_argument("--band-taus", default="0,300,600", help="CMVN prior weights tried for the 3way band branch")
     ap.add_argument("--outlier-quantile", type=float, default=0.01, help="the detector's clean outlier floor")
@@ -276,8 +288,8 @@ def main():
               f"{cell(verification(norm, truth, names))}, duration-calibrated {cell(cal_v)}; calibration "
               f"{np.round(cal.coef, 3).tolist()}", flush=True)
         for variant in a.variants.split(","):
-            if variant == "3way":
-                three_way(rows, idx, seed, a, clean, stats, table3)
+            if variant in THREE:
+                three_way(rows, idx, seed, a, clean, stats, table3, variant)
                 continue
             kinds = VARIANTS[variant]
             det = train_detector(detector_stats(rows, bg_idx, "clean"),
