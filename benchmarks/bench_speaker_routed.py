@@ -25,7 +25,7 @@ mixes two systems on one scale. Test conditions as bench_speaker_robust.py: clea
 Calibration: logistic regression on AS-norm score, log speech duration and their product, fitted
 on the clean branch's development trials (never the test's), applied to its clean test scores.
 
-``--variants 3way`` (session 5): three condition-specific branches, as the handset-specific models
+``--variants 3way`` (session 4, second round): three condition-specific branches, as the handset-specific models
 of the H-norm years: clean (the CMVN-prior system above), noisy (the matched multi-condition system)
 and band (UBM, cohort, enrolment and CMVN prior all on 300-3400 Hz copies; TAU from ``--band-taus``
 on band-limited development trials), and a three-class detector (clean / noisy / band: background
