@@ -98,7 +98,7 @@ def gaussian_scatter(rec, seqs, words, group=None):
     for g, a in enumerate(align(rec, seqs, words)):
         if group is not None and g != group:
             continue
-        w, mu, var = _frame_gaussians(rec, a, lengths)
+        w, mu, var = _frame_gaussians(rec, a, lengths).dense()
         gam = softmax(_log_components(X, w, mu, var), axis=1)
         key = np.repeat(a[0], lengths) * 1000 + a[1]
         for u in np.unique(key):

@@ -53,24 +53,50 @@ def align(rec, seqs, words):
     return out
 
 
+#: frames per block when the aligned Gaussians are gathered (never frames x Gaussians x dims at once)
+BLOCK = 4096
+
+
+class _Aligned:
+    """The aligned state's mixture of every frame, as per-state tables (weights (S, M), means and
+    variances (S, M, D); states with fewer Gaussians padded with zero weight) and each frame's
+    row in them; :meth:`dense` gathers a block of frames."""
+
+    def __init__(self, w, mu, var, row):
+        self.w, self.mu, self.var, self.row = w, mu, var, row
+
+    def dense(self, frames=slice(None)):
+        r = self.row[frames]
+        return self.w[r], self.mu[r], self.var[r]
+
+    def blocks(self):
+        """(frame slice, weights, means, variances) for consecutive blocks of :data:`BLOCK` frames."""
+        for lo in range(0, len(self.row), BLOCK):
+            sl = slice(lo, lo + BLOCK)
+            yield (sl, *self.dense(sl))
+
+
 def _frame_gaussians(rec, alignment, lengths):
-    """Per frame, the aligned state's mixture: weights (T, M), means (T, M, D), variances
-    (T, M, D) (states with fewer Gaussians padded with zero weight)."""
+    """Per frame, the aligned state's mixture (an :class:`_Aligned`)."""
     js, path = alignment
     model = np.repeat(js, lengths)
+    used = np.unique(model)
     M = max(m.weights_.shape[1] for m in rec.models_)
     D = rec.models_[0].means_.shape[-1]
-    T = len(path)
-    w, mu, var = np.zeros((T, M)), np.zeros((T, M, D)), np.ones((T, M, D))
-    for j in np.unique(model):
+    S = sum(rec.models_[j].weights_.shape[0] for j in used)
+    w, mu, var = np.zeros((S, M)), np.zeros((S, M, D)), np.ones((S, M, D))
+    row = np.empty(len(path), dtype=np.int64)
+    o = 0
+    for j in used:
         m = rec.models_[j]
         if m.covariance_type != "diag":
             raise ParameterError("fMLLR here needs diagonal covariances")
+        n, k = m.weights_.shape
+        w[o:o + n, :k], mu[o:o + n, :k], var[o:o + n, :k] = m.weights_, m.means_, m.covariances_
         at = np.flatnonzero(model == j)
-        s = path[at]
-        k = m.weights_.shape[1]
-        w[at, :k], mu[at, :k], var[at, :k] = m.weights_[s], m.means_[s], m.covariances_[s]
-    return w, mu, var
+        row[at] = o + path[at]
+        o += n
+    return _Aligned(w, mu, var, row)
 
 
 def _log_components(Y, w, mu, var):
@@ -85,7 +111,8 @@ def fmllr_objective(X, gaussians, A, b):
     from scipy.special import logsumexp
 
     Y = X @ A.T + b
-    ll = np.mean([logsumexp(_log_components(Y, *g), axis=1).sum() for g in gaussians])
+    ll = np.mean([sum(logsumexp(_log_components(Y[sl], w, mu, var), axis=1).sum() for sl, w, mu, var in g.blocks())
+                  for g in gaussians])
     return ll + len(X) * np.linalg.slogdet(A)[1]
 
 
@@ -99,12 +126,14 @@ def fmllr_stats(X, gaussians, A, b):
     xi = np.hstack([X, np.ones((T, 1))])
     G, k = np.zeros((D, D + 1, D + 1)), np.zeros((D, D + 1))
     Y = X @ A.T + b
-    for w, mu, var in gaussians:
-        gam = softmax(_log_components(Y, w, mu, var), axis=1)  # (T, M)
-        iv = np.einsum("tm,tmd->td", gam, 1.0 / var)
-        im = np.einsum("tm,tmd->td", gam, mu / var)
-        G += np.stack([(xi * iv[:, d:d + 1]).T @ xi for d in range(D)]) / len(gaussians)
-        k += im.T @ xi / len(gaussians)
+    for g in gaussians:
+        for sl, w, mu, var in g.blocks():
+            gam = softmax(_log_components(Y[sl], w, mu, var), axis=1)  # (block, M)
+            iv = np.einsum("tm,tmd->td", gam, 1.0 / var)
+            im = np.einsum("tm,tmd->td", gam, mu / var)
+            xb = xi[sl]
+            G += np.stack([(xb * iv[:, d:d + 1]).T @ xb for d in range(D)]) / len(gaussians)
+            k += im.T @ xb / len(gaussians)
     return G, k, float(T)
 
 

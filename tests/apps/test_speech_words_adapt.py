@@ -220,3 +220,25 @@ def test_leave_one_speaker_out_adapts_each_held_out_speaker():
                                            groups=["data"] * len(tr) + ["extra"] * len(extra[0]))
         assert r["predicted"].tolist() == rec.predict([X[i] for i in te]).tolist()
     assert rows[2]["accuracy"] > 0.9
+
+
+def test_blockwise_gathering_equals_one_block(rec, monkeypatch):
+    # the aligned Gaussians are gathered BLOCK frames at a time: blocks of 7 (a partial last
+    # block included) give the textbook twin's log-likelihood and the one-block statistics
+    from gmmkit_apps.speech import words_adapt
+
+    rng = np.random.default_rng(5)
+    words = ["a", "c", "b", "b"]
+    X = [_say(rng, w, SPEAKER, n=8) for w in words]
+    js, path = align(rec, X, words)[0]
+    lengths = np.array([len(x) for x in X])
+    Xc = np.concatenate(X)
+    A, b = np.array([[1.1, 0.2], [-0.1, 0.9]]), np.array([0.3, -0.4])
+    gauss = [_frame_gaussians(rec, (js, path), lengths)]
+    G1, k1, _ = fmllr_stats(Xc, gauss, A, b)
+    monkeypatch.setattr(words_adapt, "BLOCK", 7)
+    assert len(Xc) % 7 and len(list(gauss[0].blocks())) == -(-len(Xc) // 7)
+    G7, k7, _ = fmllr_stats(Xc, gauss, A, b)
+    np.testing.assert_allclose(G7, G1, rtol=1e-12)
+    np.testing.assert_allclose(k7, k1, rtol=1e-12)
+    assert fmllr_objective(Xc, gauss, A, b) == pytest.approx(_twin_loglik(Xc, path, rec, js, lengths, A, b), rel=1e-9)
