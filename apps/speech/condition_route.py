@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gmmkit.exceptions import DataError, ModelFileError, ParameterError
+from gmmkit.exceptions import ModelFileError, ParameterError
 
 __all__ = ["Router", "load_router", "routes", "train_detector_files", "check_degradations", "branch_cohort"]
 
@@ -55,34 +55,19 @@ def routes(detector, files):
     """True for each file the detector calls degraded (audio only: a ``.npy`` feature file holds
     no spectrum to judge, and is refused)."""
     from .features import load_audio
-    from .inputs import FEATURE_EXT
+    from .inputs import require_audio
 
-    out = []
-    for p in files:
-        if os.fspath(p).lower().endswith(FEATURE_EXT):
-            raise DataError(f"{p}: the condition detector needs audio, not a feature file")
-        out.append(detector.detect_audio(load_audio(p, detector.sr), detector.sr) == "degraded")
-    return np.array(out, dtype=bool)
+    return np.array([detector.detect_audio(load_audio(require_audio(p, "the condition detector"), detector.sr),
+                                           detector.sr) == "degraded" for p in files], dtype=bool)
 
 
 def branch_cohort(model_set, paths):
     """The impostor cohort of ``model_set`` from background ``paths``, degraded like its UBM's
     training data (the conditions recorded in ``ubm.gmm``): cohort and models then match."""
-    from .inputs import condition_frames, speaker_groups
-    from .scorenorm import build_cohort
+    from .trials import load_cohort
 
     conditions = list((getattr(model_set.ubm, "fit_metadata_", None) or {}).get("speech_conditions", ["clean"]))
-    if conditions == ["clean"]:
-        from .trials import load_cohort
-
-        return load_cohort(model_set, paths)
-    groups = speaker_groups(paths)
-    frames, labels = [], []
-    for s, fs in groups.items():
-        got = condition_frames(fs, model_set.front_end, conditions, prior=model_set.prior)
-        frames += got
-        labels += [s] * len(got)
-    return build_cohort(model_set.ubm, frames, labels)
+    return load_cohort(model_set, paths, conditions=None if conditions == ["clean"] else conditions)
 
 
 def check_degradations(names):
@@ -98,19 +83,15 @@ def check_degradations(names):
 def train_detector_files(clean_files, conditions, *, sr=8000, outlier_quantile=0.01, seed=0, progress=None):
     """A detector trained on audio files and their degraded copies (``conditions``, names of
     :func:`gmmkit_apps.speech.augment.conditions` other than ``clean``)."""
-    from .augment import conditions as make
     from .condition import channel_stats, train_detector
-    from .features import load_audio
-    from .inputs import FEATURE_EXT
+    from .inputs import audio_copies
 
     conditions = check_degradations(conditions)
     clean, degraded = [], []
-    for i, p in enumerate(clean_files):
-        if os.fspath(p).lower().endswith(FEATURE_EXT):
-            raise DataError(f"{p}: the condition detector is trained on audio, not feature files")
-        y = load_audio(p, sr)
+    copies = audio_copies(clean_files, sr, conditions, seed=seed, purpose="training the condition detector")
+    for i, (_, y, made) in enumerate(copies):
         clean.append(channel_stats(y, sr))
-        degraded += [channel_stats(c, sr) for c in make(y, sr, conditions, seed=seed + 7919 * i)]
+        degraded += [channel_stats(c, sr) for _, c in made]
         if progress is not None:
             progress(i + 1, len(clean_files))
     return train_detector(clean, degraded, sr=sr, outlier_quantile=outlier_quantile, trained_on=conditions,

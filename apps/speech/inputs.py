@@ -92,18 +92,30 @@ def frames_of(paths, front_end, *, progress=None, prior=None):
     return feats
 
 
+def require_audio(path, purpose):
+    """``path``, refused (DataError) when it is a ``.npy`` feature file and ``purpose`` needs the audio."""
+    if os.fspath(path).lower().endswith(FEATURE_EXT):
+        raise DataError(f"{path}: {purpose} needs audio, not feature files")
+    return path
+
+
+def audio_copies(paths, sr, conditions, *, seed=0, purpose="multi-condition training"):
+    """Per audio file, in order: ``(path, signal, [(condition, copy), ...])``, one copy per named
+    condition (:func:`gmmkit_apps.speech.augment.conditions`; file i's noise seeded by ``seed + 7919 i``)."""
+    from .augment import conditions as make
+
+    for i, p in enumerate(paths):
+        y = load_audio(require_audio(p, purpose), sr=sr)
+        yield p, y, list(zip(conditions, make(y, sr, conditions, seed=seed + 7919 * i)))
+
+
 def condition_frames(paths, front_end, conditions, *, seed=0, progress=None, prior=None):
     """Frames of every audio file under every named condition (multi-condition training:
     see :func:`gmmkit_apps.speech.augment.conditions`); ``.npy`` files cannot be degraded.
     ``prior``: as :func:`frames_of`."""
-    from .augment import conditions as make
-
     feats = []
-    for i, p in enumerate(paths):
-        if os.fspath(p).lower().endswith(FEATURE_EXT):
-            raise DataError(f"{p}: multi-condition training needs audio, not feature files")
-        y = load_audio(p, sr=front_end.sr)
-        for c, yc in zip(conditions, make(y, front_end.sr, conditions, seed=seed + 7919 * i)):
+    for i, (p, _, copies) in enumerate(audio_copies(paths, front_end.sr, conditions, seed=seed)):
+        for c, yc in copies:
             try:
                 F = mfcc_frames(yc, front_end=front_end, source=f"{p} ({c})")
                 feats.append(F if prior is None else prior.apply(F))

@@ -33,16 +33,20 @@ def _check_threshold(threshold):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
 
-def load_cohort(model_set, paths, *, max_size=None):
+def load_cohort(model_set, paths, *, max_size=None, conditions=None):
     """An impostor cohort for ``model_set`` from background files: folders of one sub-folder
-    per speaker or speaker,file tables (:func:`~gmmkit_apps.speech.inputs.speaker_groups`)."""
-    from .inputs import speaker_groups
+    per speaker or speaker,file tables (:func:`~gmmkit_apps.speech.inputs.speaker_groups`);
+    with ``conditions``, every file's copies under them (:func:`~gmmkit_apps.speech.inputs.condition_frames`)."""
+    from .inputs import condition_frames, speaker_groups
     from .scorenorm import build_cohort
 
-    groups = speaker_groups(paths)
-    files = [f for fs in groups.values() for f in fs]
-    labels = [s for s, fs in groups.items() for _ in fs]
-    return build_cohort(model_set.ubm, _frames(model_set, files), labels, max_size=max_size)
+    frames, labels = [], []
+    for s, fs in speaker_groups(paths).items():
+        got = _frames(model_set, fs) if conditions is None else \
+            condition_frames(fs, model_set.front_end, conditions, prior=model_set.prior)
+        frames += got
+        labels += [s] * len(got)
+    return build_cohort(model_set.ubm, frames, labels, max_size=max_size)
 
 
 def _frames(model_set, files):
