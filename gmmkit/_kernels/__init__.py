@@ -13,7 +13,10 @@ Importing this package installs gmmkit's cache locator for Numba's on-disk cache
   goes to ``$NUMBA_CACHE_DIR`` if set, else Numba's user-wide cache directory.
 
 Apps with kernels of their own register their kernel module with
-:func:`register_kernel_module` (stamped with that file's hash).
+:func:`register_kernel_module`. Its stamp is that file's hash together with the core
+kernels' stamp: a kernel that calls a core ``@njit`` function (``diag_logp``,
+``exp_block``) has that function's machine code compiled into its own cache entry, and
+Numba does not look at a callee's source when it checks a cache entry.
 """
 import hashlib
 import logging
@@ -22,11 +25,12 @@ import tempfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SALTS = {}  # kernel source file -> cache stamp
+_CORE = []  # the core kernels' stamp, once computed
 _TEMP_NOTED = []  # the temp-folder fallback is announced once per process
 
 
-def _hash_files(paths):
-    h = hashlib.sha256(b"gmmkit-kernels-v1")
+def _hash_files(paths, extra=""):
+    h = hashlib.sha256(b"gmmkit-kernels-v1" + extra.encode())
     for path in sorted(paths):
         with open(path, "rb") as fh:
             h.update(os.path.basename(path).encode() + b"\0" + fh.read())
@@ -35,10 +39,12 @@ def _hash_files(paths):
 
 def register_kernel_module(path, salt=None):
     """Cache the ``@njit(cache=True)`` functions of the module at ``path`` with gmmkit's
-    locator (user-wide cache, stamped with ``salt``, default the file's content hash).
-    Call it at the top of the kernel module, before its decorators run."""
+    locator (user-wide cache, stamped with ``salt``, default the file's content hash
+    combined with the core kernels' stamp, so that an edit to a core function the module
+    calls recompiles it too). Call it at the top of the kernel module, before its
+    decorators run."""
     path = os.path.abspath(path)
-    _SALTS[path] = salt or _hash_files([path])
+    _SALTS[path] = salt or _hash_files([path], extra=_core_salt())
     _install_locator()
 
 
@@ -88,11 +94,19 @@ def _install_locator():
     impl._locator_classes = salted + list(impl._locator_classes)
 
 
+def _core_files():
+    return [os.path.join(_HERE, n) for n in os.listdir(_HERE) if n.endswith(".py")]
+
+
+def _core_salt():
+    if not _CORE:
+        _CORE.append(_hash_files(_core_files()))
+    return _CORE[0]
+
+
 def _register_core():
-    files = [os.path.join(_HERE, n) for n in os.listdir(_HERE) if n.endswith(".py")]
-    salt = _hash_files(files)
-    for path in files:
-        register_kernel_module(path, salt)
+    for path in _core_files():
+        register_kernel_module(path, _core_salt())
 
 
 _register_core()

@@ -20,18 +20,13 @@ Per sequence, with S states of M components each (K = S M flattened components):
 Memory per thread is O(K T_max) for the longest sequence of the chunk; there is no
 frames x components x features temporary.
 """
-import os
 
 import numpy as np
 from numba import njit
 
-import gmmkit._kernels as _core_kernels
-from gmmkit._kernels import _hash_files, register_kernel_module
+from gmmkit._kernels import register_kernel_module
 
-_KDIR = os.path.dirname(os.path.abspath(_core_kernels.__file__))
-# stamped with this file and the engine modules it calls into
-register_kernel_module(__file__, salt=_hash_files(
-    [os.path.abspath(__file__), os.path.join(_KDIR, "_common.py"), os.path.join(_KDIR, "em.py")]))
+register_kernel_module(__file__)  # stamped with this file and the core kernels it calls into
 
 from gmmkit._kernels._common import FASTMATH, exp_bits, exp_block  # noqa: E402
 from gmmkit._kernels.em import (  # noqa: E402
