@@ -35,10 +35,12 @@ from ._params import Statistics
 from .exceptions import DataError
 
 
-def _kernels(dtype):
-    # imported on first use: a process without NaN never loads (or compiles) it
+def _kernels(dtype, entry="em_patterns"):
+    # imported on first use: a process without NaN never loads (or compiles) it; the
+    # announcement asks the cache about the kernel the caller runs (scoring alone never
+    # compiles em_patterns, so asking about it would announce a compile on every run)
     mod = importlib.import_module("gmmkit._kernels.missing")
-    _engine.announce_compile(mod.em_patterns, dtype, "missing-value kernels")
+    _engine.announce_compile(getattr(mod, entry), dtype, "missing-value kernels")
     return mod
 
 
@@ -179,7 +181,7 @@ def _score_sorted(est, pat, resp_cols, labels, log_pi0):
     out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
     out_label = np.empty(N if labels else 0, dtype=np.int64)
     K = est.means_.shape[0]
-    if not _kernels(pat.values.dtype).score_patterns(*pat.kernel_args(K), *_fitted_model(est, log_pi0),
+    if not _kernels(pat.values.dtype, "score_patterns").score_patterns(*pat.kernel_args(K), *_fitted_model(est, log_pi0),
                                      out_lse, out_resp, out_label):
         raise DataError(_NOT_PD)
     return out_lse, out_resp, out_label
@@ -217,7 +219,7 @@ def impute(est, X, n_draws=None, random_state=None):
     _, resp, _ = _score_sorted(est, pat, K, False, -np.inf)
     means, cov, logw = _fitted_model(est, -np.inf)[:3]
     diag = covariance_type(est.covariance_type).independent_coordinates
-    kern = _kernels(pat.values.dtype)
+    kern = _kernels(pat.values.dtype, "marginal")
     work = kern.workspace(cov.shape[0], D)
     for p in range(len(pat)):
         d_o = int(pat.n_obs[p])

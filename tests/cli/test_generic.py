@@ -287,8 +287,12 @@ def test_fit_and_predict_with_empty_cells(tmp_path, cli):
     model, out = tmp_path / "m.gmm", tmp_path / "out.csv"
     from typer.testing import CliRunner
 
-    run_ok(CliRunner(), cli, ["fit", str(data), "-k", "2", "-o", str(model), "--seed", "0"])
-    run_ok(CliRunner(), cli, ["predict", str(model), str(data), "-o", str(out)])
+    holes = np.isnan(X)
+    said = (f"{np.isnan(X).any(axis=1).sum()} of {len(X)} rows have missing values "
+            f"(a: {holes[:, 0].sum()}, b: {holes[:, 1].sum()}, c: {holes[:, 2].sum()})")
+    for args in (["fit", str(data), "-k", "2", "-o", str(model), "--seed", "0"],
+                 ["predict", str(model), str(data), "-o", str(out)]):
+        assert said in run_ok(CliRunner(), cli, args).stderr  # never silently
     pred = pd.read_csv(out)
     assert len(pred) == len(X) and pred["label"].notna().all()
     agree = (pred["label"].to_numpy() == truth).mean()

@@ -277,3 +277,21 @@ def test_marginal_not_positive_definite_is_a_data_error(rng):
     gm.covariances_[0] = -np.eye(3)
     with pytest.raises(DataError, match="not positive definite"):
         score_missing(gm, X)
+
+
+def test_compile_announcement_asks_about_the_kernel_each_step_runs(monkeypatch):
+    """Scoring never compiles em_patterns: asking the cache about it announced a compile on
+    every run of ``gmmkit predict`` on data with holes."""
+    from gmmkit import _engine
+
+    X = make_blobs(np.random.default_rng(0), n=200)
+    X[::7, 1] = np.nan
+    est = GaussianMixture(2, random_state=0).fit(X)
+    asked = []
+    monkeypatch.setattr(_engine, "announce_compile", lambda disp, *a, **k: asked.append(disp.__name__))
+    est.score_samples(X)
+    assert set(asked) == {"score_patterns"}
+    asked.clear()
+    with pytest.warns(ConvergenceWarning):
+        GaussianMixture(2, random_state=0, max_iter=2).fit(X)
+    assert "em_patterns" in asked

@@ -1,7 +1,7 @@
 """Reading tables for a model and printing models: shared by the generic commands."""
 import sys
 
-from ..kit import escape, fmt, is_quiet, print_json, stdout_console
+from ..kit import escape, fmt, is_quiet, note, print_json, stdout_console
 
 
 def fit_metadata(data, names, X, seed, seconds, selection=None):
@@ -31,6 +31,7 @@ def read_with_weights(data, columns, weights, header=None):
     from ...tabular import read_table
 
     frame, X, names = read_table(data, columns, header=header)
+    note_missing(data, X, names)
     if weights is None:
         return X, names, None
     if weights not in frame.columns:
@@ -74,7 +75,23 @@ def data_for_model(est, model, data, columns, header=None):
             f"{model} expects {D} columns{expected} but {data} gives {X.shape[1]} "
             f"({', '.join(names)}); choose them with --columns"
         )
+    note_missing(data, X, names)
     return frame, X, names
+
+
+def note_missing(data, X, names):
+    """Say in one line how many rows have missing values (empty, NA, n/a...) and in which
+    columns: they are used through their observed columns, never silently dropped or filled."""
+    import numpy as np
+
+    nan = np.isnan(X)
+    rows = int(nan.any(axis=1).sum())
+    if rows:
+        per_col = nan.sum(axis=0)
+        cols = ", ".join(f"{names[j]}: {int(per_col[j])}" for j in np.flatnonzero(per_col))
+        have = "row has" if rows == 1 else "rows have"
+        note(f"{data}: {rows} of {X.shape[0]} {have} missing values ({cols}); "
+             "they are used through their observed columns (missing values are integrated out, not imputed)")
 
 
 def unique(existing, name):
