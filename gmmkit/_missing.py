@@ -181,8 +181,8 @@ def _score_sorted(est, pat, resp_cols, labels, log_pi0):
     out_resp = np.empty((N if resp_cols else 0, max(resp_cols, 1)))
     out_label = np.empty(N if labels else 0, dtype=np.int64)
     K = est.means_.shape[0]
-    if not _kernels(pat.values.dtype, "score_patterns").score_patterns(*pat.kernel_args(K), *_fitted_model(est, log_pi0),
-                                     out_lse, out_resp, out_label):
+    score = _kernels(pat.values.dtype, "score_patterns").score_patterns
+    if not score(*pat.kernel_args(K), *_fitted_model(est, log_pi0), out_lse, out_resp, out_label):
         raise DataError(_NOT_PD)
     return out_lse, out_resp, out_label
 
