@@ -8,7 +8,17 @@ from typing import Annotated, List, Optional
 import typer
 
 from .cli_common import Force, Json, NMfcc, Quiet, Sr, _emit_json, _front_end, _note, _report, _save_png
-from .cli_words_inputs import adapt_option, extra_training, snrs, speeds, word_features
+from .cli_words_inputs import (
+    EdgePenalty,
+    EntryStates,
+    ExitStates,
+    adapt_option,
+    edge_settings,
+    extra_training,
+    snrs,
+    speeds,
+    word_features,
+)
 
 phonemes = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="""Phoneme or word classifier: one GMM per class.
@@ -204,14 +214,14 @@ Adapt = Annotated[Optional[str], typer.Option(
                     "speaker; train: stored in the model (the default of recognize and evaluate).")]
 
 
-def _recognizer_params(states, mix, covariance_type, threshold, seed, adapt=None):
+def _recognizer_params(states, mix, covariance_type, threshold, seed, adapt=None, edges=None):
     if states != "auto":
         try:
             states = int(states)
         except ValueError:
             raise typer.BadParameter(f"--states must be 'auto' or an integer, got {states!r}") from None
     return dict(n_states=states, n_mix=mix, covariance_type=covariance_type, threshold=threshold,
-                random_state=seed, adapt="fmllr" if adapt_option(adapt) == "fmllr" else None)
+                random_state=seed, adapt="fmllr" if adapt_option(adapt) == "fmllr" else None, **(edges or {}))
 
 
 States = Annotated[str, typer.Option("--states", help="States per word: 'auto' (by the word's median length, "
@@ -233,6 +243,9 @@ def words_train(
     covariance_type: CovType = "diag",
     threshold: Threshold = None,
     adapt: Adapt = None,
+    entry_states: EntryStates = None,
+    exit_states: ExitStates = None,
+    edge_penalty: EdgePenalty = None,
     perturb: Perturb = None,
     noise_copies: NoiseCopies = None,
     extra_train: Annotated[Optional[List[Path]], typer.Option(
@@ -261,7 +274,8 @@ def words_train(
 
     check_output(out, force)
     fe = FrontEnd(sr=sr, n_mfcc=n_mfcc, min_speech_frames=min_speech, vad_db=vad_db)
-    params = _recognizer_params(states, mix, covariance_type, threshold, seed, adapt)
+    params = _recognizer_params(states, mix, covariance_type, threshold, seed, adapt,
+                                edge_settings(entry_states, exit_states, edge_penalty))
     train_speeds, noise = speeds(perturb), snrs(noise_copies)
     t0 = time.perf_counter()
     files, feats, labels, _, extra = word_features(data, pattern, fe, quiet or json_out, train_speeds, noise)
@@ -278,17 +292,20 @@ def words_train(
                "states": {str(w): int(m.n_components) for w, m in zip(rec.words_, rec.models_)},
                "mix": {str(w): int(m.n_mix) for w, m in zip(rec.words_, rec.models_)},
                "groups": [str(g) for g in rec.groups_], "extra_files": len(more), "adapt": rec.adapt,
+               "entry_states": rec.entry_states, "exit_states": rec.exit_states, "edge_penalty": rec.edge_penalty,
                "feature_seconds": round(t1 - t0, 2), "train_seconds": round(t2 - t1, 2)}
     _report(summary, json_out, quiet,
             f"{out}: {len(rec.words_)} words from {len(files)} files ({summary['frames']} frames); "
             f"features {summary['feature_seconds']} s, Baum-Welch {summary['train_seconds']} s")
 
 
-def _load_words(model, adapt=None):
+def _load_words(model, adapt=None, edges=None):
     from .features import FrontEnd
     from .words import WordRecognizer
 
     rec, extra = WordRecognizer.load(model)
+    for k, v in (edges or {}).items():  # --entry-states, --exit-states, --edge-penalty override the model's
+        setattr(rec, k, v)
     if adapt_option(adapt) is not None:  # --adapt overrides the model's setting
         rec.adapt = None if adapt_option(adapt) == "none" else "fmllr"
     return rec, FrontEnd.from_dict(extra.get("speech_front_end") or {})
@@ -300,6 +317,9 @@ def words_recognize(
     model: Annotated[Path, typer.Option("--model", "-m", help="Word model file from 'words train'.")],
     threshold: Threshold = None,
     adapt: Adapt = None,
+    entry_states: EntryStates = None,
+    exit_states: ExitStates = None,
+    edge_penalty: EdgePenalty = None,
     test_speeds: TestSpeeds = None,
     scores: Annotated[bool, typer.Option("--scores", help="Print every word's log-likelihood.")] = False,
     connected: Annotated[bool, typer.Option(
@@ -323,7 +343,7 @@ def words_recognize(
 
     paths = audio_files(files)
     test = speeds(test_speeds, "--test-speeds")
-    rec, fe = _load_words(model, adapt)
+    rec, fe = _load_words(model, adapt, edge_settings(entry_states, exit_states, edge_penalty))
     if connected:
         if test or threshold is not None or scores or adapt_option(adapt) == "fmllr":
             raise typer.BadParameter("--connected does not take --test-speeds, --threshold, --scores or --adapt")
@@ -378,6 +398,9 @@ def words_evaluate(
     pattern: Pattern = None,
     threshold: Threshold = None,
     adapt: Adapt = None,
+    entry_states: EntryStates = None,
+    exit_states: ExitStates = None,
+    edge_penalty: EdgePenalty = None,
     states: States = "auto",
     mix: Mix = 5,
     covariance_type: CovType = "diag",
@@ -421,8 +444,9 @@ def words_evaluate(
     check_outputs(out, confusion, force=force)
     if confusion is not None:
         require_matplotlib("--confusion")
+    edges = edge_settings(entry_states, exit_states, edge_penalty)
     if model is not None:
-        rec, fe = _load_words(model, adapt)
+        rec, fe = _load_words(model, adapt, edges)
         files, feats, labels, speakers, versions = word_features(data, pattern, fe, quiet or json_out,
                                                                  speeds(test_speeds, "--test-speeds"))
         if rec.adapt and speakers is None:
@@ -436,7 +460,7 @@ def words_evaluate(
         files, labels, speakers = labelled_files(list(data), pattern=pattern)  # cheap checks first
         if speakers is None:
             raise DataError("--by-speaker needs speakers: a {speaker} field in --pattern or a 'speaker' column")
-        params = _recognizer_params(states, mix, covariance_type, None, seed, adapt)
+        params = _recognizer_params(states, mix, covariance_type, None, seed, adapt, edges)
         train_speeds, test_speeds = speeds(perturb), speeds(test_speeds, "--test-speeds")
         every = tuple(dict.fromkeys(train_speeds + test_speeds))
         noise = snrs(noise_copies)

@@ -2,7 +2,35 @@
 feature frames of labelled audio with its perturbed and noisy training copies."""
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
+
+_EDGE = ("; stored in the model by train, overrides the model's in recognize and evaluate (default: the "
+         "model's; train: 1 and 0, strict left-to-right)")
+EntryStates = Annotated[Optional[int], typer.Option(
+    "--entry-states", help="Recognition may enter a word at any of its first N states (for recordings cut "
+                           "at the word's onset)" + _EDGE + ".")]
+ExitStates = Annotated[Optional[int], typer.Option(
+    "--exit-states", help="Recognition may leave a word from any of its last N states (recordings cut at "
+                          "its end)" + _EDGE + ".")]
+EdgePenalty = Annotated[Optional[float], typer.Option(
+    "--edge-penalty", help="Log-probability (<= 0) per state skipped by --entry-states or --exit-states"
+                           + _EDGE + ".")]
+
+
+def edge_settings(entry, exit, penalty):
+    """The ``WordRecognizer`` entry/exit settings given on the command line (None: not given)."""
+    from .words_viterbi import _check
+
+    given = {k: v for k, v in (("entry_states", entry), ("exit_states", exit), ("edge_penalty", penalty))
+             if v is not None}
+    try:
+        _check(given.get("entry_states", 1), given.get("exit_states", 1), given.get("edge_penalty", 0.0))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).replace("entry_states", "--entry-states").replace(
+            "exit_states", "--exit-states").replace("edge_penalty", "--edge-penalty")) from None
+    return given
 
 
 def number_list(text, option, what, example, lo, hi):

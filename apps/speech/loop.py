@@ -26,6 +26,8 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ParameterError
 
+from .words_viterbi import edge_logprobs, min_frames
+
 __all__ = ["WordLoop", "word_errors"]
 
 
@@ -42,6 +44,10 @@ class WordLoop:
         non-speech frames), allowed between any two words and at both ends; it outputs nothing.
     words : list of str, optional
         Only these of the recogniser's words may be recognised.
+
+    A word is entered at any of its first ``recognizer.entry_states`` states and left from any
+    of its last ``recognizer.exit_states``, at ``recognizer.edge_penalty`` per skipped state,
+    as in isolated recognition (1 and 1: first and last state only; the pause model always).
     """
 
     def __init__(self, recognizer, *, word_penalty=0.0, pause=None, words=None):
@@ -89,6 +95,16 @@ class WordLoop:
         self._is_first = np.zeros(len(self._densities), bool)
         self._is_first[self._first] = True
         self._word_of = np.repeat(np.arange(len(models)), np.diff(np.append(self._first, len(self._densities))))
+        rec = self.recognizer
+        into, out = [], []  # per network state: log-probability of entering / leaving the word there
+        for w, m, _ in models:
+            edges = (rec.entry_states, rec.exit_states, rec.edge_penalty) if w is not None else (1, 1, 0.0)
+            a, b = edge_logprobs(m.n_components, *edges)
+            into.append(a)
+            out.append(b)
+        self._into, self._out = np.concatenate(into), np.concatenate(out)
+        self._shortest = min(min_frames(m.n_components, *((rec.entry_states, rec.exit_states) if w is not None
+                                                            else (1, 1))) for w, m, _ in models if w is not None)
 
     def emissions(self, X):
         """Log-density of every frame under every state of the network, shape (T, n_states)."""
@@ -107,18 +123,16 @@ class WordLoop:
         T, N = logb.shape
         n_words = len(self._first)
         is_word = np.array([lab is not None for lab in self.labels_])
-        enter = np.where(is_word, self.word_penalty, 0.0) - np.log(n_words)
-        shortest = min(int(np.sum(self._word_of == k)) for k in np.flatnonzero(is_word))
-        if T < shortest:
-            raise DataError(f"recording of {T} frames is shorter than the shortest word model ({shortest} states)")
-        delta = np.full(N, -np.inf)
-        delta[self._first] = logb[0, self._first] + enter
+        enter = (np.where(is_word, self.word_penalty, 0.0) - np.log(n_words))[self._word_of] + self._into
+        if T < self._shortest:
+            raise DataError(f"recording of {T} frames is shorter than the shortest word model needs ({self._shortest})")
+        delta = logb[0] + enter
         entry_time = np.zeros((T, N), dtype=np.int32)  # frame at which the current word was entered
-        exit_word = np.full(T, -1, dtype=np.int32)      # best word ending at each frame
+        exit_state = np.full(T, -1, dtype=np.int64)     # state the best word ending at each frame left from
         for t in range(1, T):
-            ends = delta[self._last]
+            ends = delta + self._out
             k = int(np.argmax(ends))
-            exit_word[t - 1] = k
+            exit_state[t - 1] = k
             best_end = ends[k]
             via_move = np.full(N, -np.inf)
             via_move[1:] = (delta + self._move)[:-1]
@@ -127,26 +141,24 @@ class WordLoop:
             take_move = via_move > via_stay
             new = np.where(take_move, via_move, via_stay)
             et = np.where(take_move, np.roll(entry_time[t - 1], 1), entry_time[t - 1])
-            cand = best_end + enter
-            firsts = self._first
-            better = cand > new[firsts]
-            new[firsts[better]] = cand[better]
-            et[firsts[better]] = t
+            better = best_end + enter > new
+            new[better] = (best_end + enter)[better]
+            et[better] = t
             entry_time[t] = et
             delta = new + logb[t]
-        ends = delta[self._last]
+        ends = delta + self._out
         k = int(np.argmax(ends))
         total = float(ends[k])
         if not np.isfinite(total):
             raise DataError("no path through the word loop explains the recording")
         segments, t_end = [], T - 1
         while True:
-            start = int(entry_time[t_end, self._last[k]])
-            segments.append((self.labels_[k], start, t_end))
+            start = int(entry_time[t_end, k])
+            segments.append((self.labels_[self._word_of[k]], start, t_end))
             if start == 0:
                 break
             t_end = start - 1
-            k = int(exit_word[t_end])
+            k = int(exit_state[t_end])
         segments = [s for s in reversed(segments) if s[0] is not None]
         words = [s[0] for s in segments]
         return (words, segments, total) if return_segments else words

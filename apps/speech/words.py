@@ -31,6 +31,8 @@ import numpy as np
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 from .classifier import _sequences as _checked
+from .words_viterbi import _check as _check_edges
+from .words_viterbi import edge_logprobs, min_frames, viterbi
 
 __all__ = ["WordRecognizer", "WORDS_KIND", "labelled_files", "parse_pattern"]
 
@@ -85,6 +87,12 @@ class WordRecognizer:
         90.0%, 2 x 3 90.7%, 3 x 5 91.4%, 4 x 8 91.5%); a speaker with fewer than
         ``adapt_min_frames`` frames in all is recognised without adaptation, with fewer than
         ``adapt_full_frames`` gets a diagonal transform.
+    entry_states, exit_states, edge_penalty
+        At recognition (and fMLLR alignment, and in the word loop), a word model may be entered
+        at any of its first ``entry_states`` states and left from any of its last
+        ``exit_states``, paying ``edge_penalty`` (a log-probability <= 0) per skipped state
+        (:mod:`gmmkit_apps.speech.words_viterbi`): for recordings cut inside a word. 1 and 1:
+        strict left-to-right (training always is).
 
     Attributes
     ----------
@@ -96,7 +104,8 @@ class WordRecognizer:
     def __init__(self, n_states="auto", n_mix=5, covariance_type="diag", *, frames_per_state=5.0,
                  min_states=3, max_states=10, threshold=None, reject_label="<none>", max_iter=20,
                  tol=1e-4, reg_covar=0.3, random_state=0, adapt=None, adapt_iter=5, adapt_passes=3,
-                 adapt_min_frames=ADAPT_MIN_FRAMES, adapt_full_frames=ADAPT_FULL_FRAMES):
+                 adapt_min_frames=ADAPT_MIN_FRAMES, adapt_full_frames=ADAPT_FULL_FRAMES, entry_states=1,
+                 exit_states=1, edge_penalty=0.0):
         self.n_states = n_states
         self.n_mix = n_mix
         self.covariance_type = covariance_type
@@ -114,6 +123,9 @@ class WordRecognizer:
         self.adapt_passes = adapt_passes
         self.adapt_min_frames = adapt_min_frames
         self.adapt_full_frames = adapt_full_frames
+        self.entry_states = entry_states
+        self.exit_states = exit_states
+        self.edge_penalty = edge_penalty
 
     # ------------------------------------------------------------------ fitting
     def _states_for(self, lengths):
@@ -149,6 +161,7 @@ class WordRecognizer:
         if not isinstance(self.n_mix, (int, np.integer)) or self.n_mix < 1:
             raise ParameterError(f"n_mix={self.n_mix!r} must be a positive integer")
         self._check_adapt()
+        _check_edges(self.entry_states, self.exit_states, self.edge_penalty)
         words, names = np.unique(y), np.unique(g)
         if self.reject_label in set(words):
             raise DataError(f"a word is named like the rejection label {self.reject_label!r}")
@@ -207,13 +220,28 @@ class WordRecognizer:
                         for s in range(m.n_components)]
         return cache[j]
 
-    def _word_viterbi(self, j, seqs, idx):
-        """Viterbi log-likelihoods of the utterances ``idx`` under word j: one ``decode`` over all
-        of them (the engine returns only the total), then each one's best-path log-probability
-        recomputed from its path (start + transitions + emissions)."""
+    def _edges(self):
+        return (self.entry_states, self.exit_states) != (1, 1)
+
+    def _min_frames(self, j):
+        """Fewest frames an utterance needs for a path through word model j."""
+        return min_frames(self.models_[j].n_components, self.entry_states, self.exit_states)
+
+    def word_paths(self, j, seqs, idx):
+        """(Viterbi log-likelihoods, state path of the concatenated frames) of the utterances
+        ``idx`` of ``seqs`` under word model j. Strict left-to-right: one ``GMMHMM.decode`` over
+        them all (the engine returns only the total), each one's best-path log-probability
+        recomputed from its path (start + transitions + emissions); with entry or exit states:
+        :func:`~gmmkit_apps.speech.words_viterbi.viterbi`."""
         m = self.models_[j]
         X = np.concatenate([seqs[i] for i in idx])
         lengths = np.array([len(seqs[i]) for i in idx])
+        with np.errstate(divide="ignore"):
+            logA, logpi = np.log(m.transmat_), np.log(m.startprob_)
+        if self._edges():
+            logb = np.column_stack([gm.score_samples(X) for gm in self._state_densities(j)])
+            start, end = edge_logprobs(m.n_components, self.entry_states, self.exit_states, self.edge_penalty)
+            return viterbi(logb, lengths, start + logpi[0], logA, end)
         _, path = m.decode(X, lengths)
         logb = np.empty(len(X))
         for s, gm in enumerate(self._state_densities(j)):
@@ -221,26 +249,23 @@ class WordRecognizer:
             if at.size:
                 logb[at] = gm.score_samples(X[at])
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        with np.errstate(divide="ignore"):
-            logA, logpi = np.log(m.transmat_), np.log(m.startprob_)
-        step = logA[path[:-1], path[1:]]
-        step = np.concatenate([[0.0], step])
+        step = np.concatenate([[0.0], logA[path[:-1], path[1:]]])
         step[starts] = logpi[path[starts]]
-        return np.add.reduceat(logb + step, starts)
+        return np.add.reduceat(logb + step, starts), path
 
     def _viterbi(self, seqs):
-        shortest = min(m.n_components for m in self.models_)
+        need = [self._min_frames(j) for j in range(len(self.models_))]
         for i, s in enumerate(seqs):
-            if len(s) < shortest:
-                raise DataError(f"utterance {i}: {len(s)} frames, the word models need at least {shortest}")
+            if len(s) < min(need):
+                raise DataError(f"utterance {i}: {len(s)} frames, the word models need at least {min(need)}")
         out = np.full((len(seqs), len(self.models_)), -np.inf)
         n = np.array([len(s) for s in seqs])
         for j, m in enumerate(self.models_):
-            idx = np.flatnonzero(n >= m.n_components)
+            idx = np.flatnonzero(n >= need[j])
             if not idx.size:
                 continue
             try:
-                out[idx, j] = self._word_viterbi(j, seqs, idx)
+                out[idx, j] = self.word_paths(j, seqs, idx)[0]
             except DataError:  # some utterance has probability zero under this word: one by one
                 for i in idx:
                     try:
@@ -341,7 +366,9 @@ class WordRecognizer:
                            "reg_covar": float(self.reg_covar), "adapt": self.adapt,
                            "adapt_iter": int(self.adapt_iter), "adapt_passes": int(self.adapt_passes),
                            "adapt_min_frames": int(self.adapt_min_frames),
-                           "adapt_full_frames": int(self.adapt_full_frames)},
+                           "adapt_full_frames": int(self.adapt_full_frames),
+                           "entry_states": int(self.entry_states), "exit_states": int(self.exit_states),
+                           "edge_penalty": float(self.edge_penalty)},
                 "extra": extra or {}}
         save_arrays(path, arrays, meta, overwrite=overwrite)
 
@@ -362,8 +389,10 @@ class WordRecognizer:
                                                                   "min_states", "max_states", "threshold",
                                                                   "reject_label", "max_iter", "reg_covar",
                                                                   "adapt", "adapt_iter", "adapt_passes",
-                                                                  "adapt_min_frames", "adapt_full_frames")
-                                               if k in p})
+                                                                  "adapt_min_frames", "adapt_full_frames",
+                                                                  "entry_states", "exit_states", "edge_penalty")
+                                               if k in p})  # files older than a setting get its default
+            _check_edges(rec.entry_states, rec.exit_states, rec.edge_penalty)
             models, groups = [], [str(g) for g in meta.get("groups") or ["all"]]
             for j, w in enumerate(words * len(groups)):
                 m = GMMHMM.from_parameters(arrays[f"start{j}"], arrays[f"trans{j}"], arrays[f"w{j}"],

@@ -30,8 +30,9 @@ __all__ = ["align", "fmllr_stats", "fmllr_update", "fmllr_objective", "fmllr_est
 # ---------------------------------------------------------------------- alignments
 def align(rec, seqs, words):
     """Viterbi state alignment of utterances ``seqs`` with the models of their ``words`` in
-    every model set of the recogniser ``rec``: a list over model sets of (model index per
-    utterance, state path of the concatenated frames)."""
+    every model set of the recogniser ``rec`` (entered and left as it recognises, see
+    :meth:`WordRecognizer.word_paths`): a list over model sets of (model index per utterance,
+    state path of the concatenated frames)."""
     index = {str(w): j for j, w in enumerate(rec.words_)}
     words = [str(w) for w in words]
     unknown = sorted(set(words) - set(index))
@@ -46,7 +47,9 @@ def align(rec, seqs, words):
         path = np.empty(starts[-1], dtype=np.int64)
         for j in np.unique(js):
             ix = np.flatnonzero(js == j)
-            _, p = rec.models_[j].decode(np.concatenate([seqs[i] for i in ix]), lengths[ix])
+            _, p = rec.word_paths(j, seqs, ix)  # with the recogniser's entry and exit states
+            if np.any(p < 0):
+                raise DataError(f"an utterance has no path through the model of word {rec.words_[j % W]!r}")
             pos = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in ix])
             path[pos] = p
         out.append((js, path))
