@@ -22,6 +22,7 @@ from .cli_common import (
     _report,
     _save_png,
 )
+from .cli_route import Branch, DegradedModels, Detector, detector_cmd, make_router, parse_branches
 
 commands = typer.Typer()
 MultiCondition = Annotated[Optional[str], typer.Option(
@@ -58,6 +59,9 @@ def ubm_cmd(
         "--cmvn-prior", help="Normalise each file by its mean/variance shrunk towards the background's, "
         "with a prior worth this many frames (300 = 3 s; short prompts keep their voice); 0 = plain CMVN. "
         ".npy inputs must then be made with 'speech features --no-cmvn'.")] = 0.0,
+    band_pass: Annotated[Optional[str], typer.Option(
+        "--band-pass", help="LO-HI Hz, e.g. 300-3400: band-pass every input first (a telephone-band system); "
+        "recorded in the UBM, so enrolment and scoring with it band-pass theirs too (audio only).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Force = False,
     json_out: Json = False,
@@ -72,7 +76,7 @@ def ubm_cmd(
     from gmmkit.cli.kit import Progress, check_output
     from gmmkit.exceptions import ParameterError
 
-    from .inputs import condition_frames, frames_of, input_files
+    from .inputs import BAND_KEY, condition_frames, frames_of, input_files, parse_band
     from .ubm import train_ubm
 
     check_output(out, force)
@@ -83,13 +87,16 @@ def ubm_cmd(
     fe = _front_end(sr, n_mfcc, cmvn=not cmvn_prior, warp=warp, rasta=rasta, vad_method=vad_method,
                     denoise=denoise)
     conditions = _conditions(multi_condition)
+    band = None if band_pass is None else parse_band(band_pass)
+    if band is not None and not band[1] < sr / 2:
+        raise ParameterError(f"--band-pass {band_pass}: the band must end below {sr / 2:g} Hz (half of --sr)")
     files = input_files(data)
     t0 = time.perf_counter()
     with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
         task = bar.task("MFCC features", total=len(files))
-        feats = frames_of(files, fe, progress=task) if conditions is None else \
-            condition_frames(files, fe, conditions, seed=seed, progress=task)
-    meta = {}
+        feats = frames_of(files, fe, progress=task, band=band) if conditions is None else \
+            condition_frames(files, fe, conditions, seed=seed, progress=task, band=band)
+    meta = {} if band is None else {BAND_KEY: list(band)}
     if cmvn_prior:
         from .speaker_cmvn import META_KEY, fit_prior
 
@@ -144,45 +151,7 @@ def enroll_cmd(
               for r in summary))
 
 
-@commands.command("condition-detector")
-def detector_cmd(
-    data: Annotated[List[Path], typer.Argument(help="Clean background audio files or folders.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Detector file to write (.npz).")],
-    degrade: Annotated[str, typer.Option(
-        help="Degraded copies to train on: noiseNN (white noise at NN dB SNR) and/or telephone (300-3400 Hz).")]
-    = "noise10,noise20,telephone",
-    outlier_quantile: Annotated[float, typer.Option(
-        help="A file less typical of clean speech than this fraction of the clean training files is "
-        "called degraded (0: no such rule).")] = 0.01,
-    sr: Sr = 8000,
-    seed: Annotated[int, typer.Option(help="Random seed (noise samples, mixture fits).")] = 0,
-    force: Force = False,
-    json_out: Json = False,
-    quiet: Quiet = False,
-):
-    """Train a clean/degraded condition detector for routed scoring (--detector of identify, verify,
-    evaluate).
-
-    Example: gmmkit speech condition-detector background/ -o detector.npz
-    """
-    from gmmkit.cli.kit import Progress, check_output
-
-    from .condition import check_outlier_quantile, save_detector
-    from .condition_route import check_degradations, train_detector_files
-    from .inputs import input_files
-
-    check_output(out, force)
-    check_outlier_quantile(outlier_quantile)
-    kinds = check_degradations(degrade.split(","))
-    files = input_files(data)
-    with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
-        det = train_detector_files(files, kinds, sr=sr, outlier_quantile=outlier_quantile, seed=seed,
-                                   progress=bar.task("channel statistics", total=len(files)))
-    save_detector(det, out, overwrite=force)
-    summary = {"output": str(out), "files": len(files), "degradations": kinds,
-               "components": [m["n_components"] for m in det.classifier.class_models_]}
-    _report(summary, json_out, quiet, f"{out}: clean / degraded detector from {len(files)} files and "
-                                      f"{len(files) * len(kinds)} degraded copies ({degrade})")
+commands.command("condition-detector")(detector_cmd)
 
 
 TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per frame.")]
@@ -192,35 +161,6 @@ Cohort = Annotated[Optional[List[Path]], typer.Option(
 Norm = Annotated[Optional[str], typer.Option(help="With --cohort: znorm, tnorm, snorm (default) or raw.")]
 TopN = Annotated[Optional[int], typer.Option(
     "--top-n", help="Adaptive normalisation: use the N closest cohort entries (AS-norm).")]
-
-
-DegradedModels = Annotated[Optional[Path], typer.Option(
-    "--degraded-models", help="Second models folder (multi-condition) for files the --detector calls degraded.")]
-Detector = Annotated[Optional[Path], typer.Option(
-    help="Condition detector from 'speech condition-detector': routes each audio file to --models or "
-    "--degraded-models.")]
-
-
-def _pair(degraded, detector):
-    """Refuse --degraded-models without --detector or the reverse (before any work)."""
-    from gmmkit.exceptions import ParameterError
-
-    if (degraded is None) != (detector is None):
-        raise ParameterError("--degraded-models and --detector go together: give both or neither")
-    return degraded
-
-
-def _router(ms, degraded, detector, cohort_paths, coh):
-    """A Router when both --degraded-models and --detector are given (its cohort from the same
-    background files as --cohort, degraded as its UBM's data was); None when neither is."""
-    if _pair(degraded, detector) is None:
-        return None
-    from .condition_route import branch_cohort, load_router
-
-    router = load_router(ms, degraded, detector)
-    if coh is not None:
-        router.cohort = branch_cohort(router.degraded, cohort_paths)
-    return router
 
 
 def _cohort(ms, paths, norm):
@@ -248,8 +188,9 @@ def identify_cmd(
     threshold: Annotated[Optional[float], typer.Option(
         help="Open set: a file whose best score is below this is 'none of these' (<none>).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write all scores as CSV.")] = None,
-    degraded_models: DegradedModels = None,
     detector: Detector = None,
+    branch: Branch = None,
+    degraded_models: DegradedModels = None,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -269,11 +210,11 @@ def identify_cmd(
 
     check_output(out, force)
     _check_threshold(threshold)
-    _pair(degraded_models, detector)
+    branches = parse_branches(degraded_models, branch, detector)
     paths = input_files(files)  # cheap checks first
     ms = load_model_set(models)
     coh, norm = _cohort(ms, cohort, norm)
-    router = _router(ms, degraded_models, detector, cohort, coh)
+    router = make_router(ms, branches, detector, cohort, coh)
     rows, S = identify(ms, paths, top_c=top_c, cohort=coh, norm=norm, top_n=top_n, threshold=threshold,
                        router=router)
     if out is not None:
@@ -300,8 +241,9 @@ def verify_cmd(
     cohort: Cohort = None,
     norm: Norm = None,
     top_n: TopN = None,
-    degraded_models: DegradedModels = None,
     detector: Detector = None,
+    branch: Branch = None,
+    degraded_models: DegradedModels = None,
     json_out: Json = False,
     quiet: Quiet = False,
 ):
@@ -317,16 +259,16 @@ def verify_cmd(
     from .trials import _check_threshold, verify
 
     _check_threshold(threshold)
-    _pair(degraded_models, detector)
+    branches = parse_branches(degraded_models, branch, detector)
     path = input_files([file])[0]
     ms = load_model_set(models)
     ms.speaker(speaker)  # an unknown speaker fails before the scoring
     coh, norm = _cohort(ms, cohort, norm)
     if norm != "raw" and threshold is None:
         raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
-    if degraded_models is not None and threshold is None:
+    if branches is not None and threshold is None:
         raise ParameterError("routed scores need their own --threshold (the stored one is for --models alone)")
-    router = _router(ms, degraded_models, detector, cohort, coh)
+    router = make_router(ms, branches, detector, cohort, coh)
     r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
                top_c=top_c, cohort=coh, norm=norm, top_n=top_n, router=router)
     r["file"] = str(file)
@@ -350,8 +292,9 @@ def evaluate_cmd(
     scores_out: Annotated[Optional[Path], typer.Option("--scores", help="Write trial scores as CSV.")] = None,
     save_threshold: Annotated[bool, typer.Option(
         help="Store the EER threshold in the models folder (threshold.json) for 'verify'.")] = False,
-    degraded_models: DegradedModels = None,
     detector: Detector = None,
+    branch: Branch = None,
+    degraded_models: DegradedModels = None,
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -371,7 +314,7 @@ def evaluate_cmd(
     from .trials import evaluate_trials
 
     check_outputs(det, scores_out, force=force)
-    _pair(degraded_models, detector)
+    branches = parse_branches(degraded_models, branch, detector)
     if save_threshold:
         check_outputs(os.path.join(models, THRESHOLD_FILE), force=force)
     if det is not None:
@@ -380,7 +323,7 @@ def evaluate_cmd(
     ms = load_model_set(models)
     coh = _cohort(ms, cohort, None)[0]
     ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=coh, top_n=top_n,
-                         router=_router(ms, degraded_models, detector, cohort, coh))
+                         router=make_router(ms, branches, detector, cohort, coh))
     result = ev.summary
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:
@@ -400,9 +343,9 @@ def evaluate_cmd(
     elif not quiet:
         typer.echo(f"trials {result['trials']} ({result['targets']} target)  raw EER {100 * result['eer']:.2f}% "
                    f"(threshold {ev.threshold:.3f})  minDCF(p={p_target:g}) {result['min_dcf']:.3f}")
-        if "degraded_files" in result:
-            typer.echo(f"detector: {result['degraded_files']} of {len(set(df['path']))} files scored by "
-                       f"{degraded_models}")
+        if "routed" in result:
+            typer.echo("detector: " + ", ".join(f"{n} {c}" for c, n in result["routed"].items())
+                       + f" of {len(set(df['path']))} files")
         if "identification_accuracy" in result:
             typer.echo(f"closed-set identification {100 * result['identification_accuracy']:.1f}% "
                        f"of {result['identification_files']} files")

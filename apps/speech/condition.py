@@ -9,10 +9,13 @@ flatness of the quietest tenth (white noise is flat, hum is not; 0 when the SNR 
 more: digital silence has no floor to judge). A
 :class:`gmmkit.GaussianMixtureClassifier` (one diagonal mixture per class, sizes chosen by BIC)
 trained on background files and degraded copies of them (:mod:`gmmkit_apps.speech.augment`)
-decides "clean" or "degraded" for a new file. "Degraded" is an open class (any channel or noise
-unlike the studio's), so a file that the clean class explains worse than all but ``outlier_quantile``
-of the clean training files is also called degraded, whatever the classifier says: an unseen kind of
-degradation then lands in the degraded branch instead of wherever the classifier extrapolates.
+decides "clean" or "degraded" for a new file, or, with named classes (e.g. clean / noise / band,
+:func:`train_detector_classes`), which condition. Routing is *confident*: a file stays clean unless
+the most probable other class beats clean by more than ``margin`` nats (0: the most probable class;
+:func:`choose_margin` picks it on development files). The degraded classes are open, so a file that
+the clean class explains worse than all but ``outlier_quantile`` of the clean training files goes
+to the most probable degraded class whatever the classifier says: an unseen kind of degradation
+then lands in a degraded branch instead of wherever the classifier extrapolates.
 
 >>> import numpy as np
 >>> from gmmkit_apps.speech.condition import channel_stats
@@ -30,11 +33,13 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
-__all__ = ["channel_stats", "STAT_NAMES", "ConditionDetector", "train_detector", "save_detector",
-           "load_detector", "check_outlier_quantile", "fit_stats_classifier", "DETECTOR_KIND", "CLASSES"]
+__all__ = ["channel_stats", "STAT_NAMES", "ConditionDetector", "train_detector", "train_detector_classes",
+           "choose_margin", "save_detector", "load_detector", "check_outlier_quantile", "check_margin",
+           "check_class_name", "fit_stats_classifier", "DETECTOR_KIND", "CLASSES", "CLEAN"]
 
 STAT_NAMES = ("snr_db", "low_db", "high_db", "floor_flatness")
-CLASSES = ("clean", "degraded")
+CLEAN = "clean"
+CLASSES = (CLEAN, "degraded")  # the two classes of :func:`train_detector`
 DETECTOR_KIND = "gmmkit-speech-condition-detector"
 _FRAME, _HOP, _TINY = 0.025, 0.010, 1e-12
 _NO_FLOOR_DB = 60.0  # quiet frames this far below the loud ones: (digital) silence, no noise floor to judge
@@ -74,34 +79,74 @@ def channel_stats(y, sr):
 
 
 class ConditionDetector:
-    """Decides "clean" or "degraded" from :func:`channel_stats` rows with a fitted
-    :class:`gmmkit.GaussianMixtureClassifier` (classes :data:`CLASSES`)."""
+    """Names the condition of :func:`channel_stats` rows with a fitted
+    :class:`gmmkit.GaussianMixtureClassifier` whose classes include :data:`CLEAN` ("clean" and
+    "degraded" for :func:`train_detector`). ``margin``: nats by which a degraded class must beat
+    clean; ``clean_floor``: clean-class log-likelihood below which a file is never clean;
+    ``trained_on``: {class: the degradations of its training copies} (kept as :attr:`conditions`;
+    :attr:`trained_on` is then all of them, in order), or a two-class detector's list of them."""
 
-    def __init__(self, classifier, sr, clean_floor=-np.inf, trained_on=()):
-        if list(classifier.classes_) != list(CLASSES):
-            raise ModelFileError(f"condition detector: classes {list(classifier.classes_)}, expected {list(CLASSES)}")
-        self.classifier, self.sr, self.trained_on = classifier, int(sr), tuple(trained_on)
-        self.clean_floor = float(clean_floor)  # clean-class log-likelihood below which a file is an outlier
+    def __init__(self, classifier, sr, clean_floor=-np.inf, trained_on=(), margin=0.0):
+        names = [str(c) for c in classifier.classes_]
+        if CLEAN not in names or len(names) < 2 or len(set(names)) != len(names):
+            raise ModelFileError(f"condition detector: classes {names}; need '{CLEAN}' and at least one other")
+        self.classifier, self.sr, self.classes = classifier, int(sr), tuple(names)
+        self.clean_floor, self.margin = float(clean_floor), check_margin(margin)
+        if not isinstance(trained_on, dict):  # a two-class detector's list of degradations
+            trained_on = {names[1 - names.index(CLEAN)]: list(trained_on)} if len(names) == 2 and trained_on else {}
+        self.conditions = {str(k): [str(c) for c in v] for k, v in trained_on.items()}  # {class: degradations}
+        self.trained_on = tuple(c for v in self.conditions.values() for c in v)  # every degradation, in order
+
+    @property
+    def degraded_classes(self):
+        """The classes other than :data:`CLEAN`, in the classifier's order."""
+        return tuple(c for c in self.classes if c != CLEAN)
+
+    def _lp(self, stats):
+        return self.classifier.predict_log_proba(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
 
     def clean_loglik(self, stats):
         """Log-likelihood of each row of ``stats`` under the clean class's mixture."""
-        return self.classifier.models_[0].score_samples(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
+        m = self.classifier.models_[self.classes.index(CLEAN)]
+        return m.score_samples(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
 
     def log_ratio(self, stats):
-        """log P(degraded | stats) - log P(clean | stats), one value per row of ``stats``."""
-        lp = self.classifier.predict_log_proba(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
-        return lp[:, 1] - lp[:, 0]
+        """log P(most probable degraded class | stats) - log P(clean | stats), one value per row."""
+        lp = self._lp(stats)
+        j = [self.classes.index(c) for c in self.degraded_classes]
+        return lp[:, j].max(axis=1) - lp[:, self.classes.index(CLEAN)]
 
     def detect(self, stats):
-        """"clean" or "degraded" per row of ``stats`` (a list of str)."""
+        """The class of each row of ``stats`` (a list of str): the most probable degraded class when
+        it beats clean by more than :attr:`margin` nats or the row is below the clean floor, else clean."""
+        lp = self._lp(stats)
+        j = [self.classes.index(c) for c in self.degraded_classes]
+        best = np.asarray(self.degraded_classes)[np.argmax(lp[:, j], axis=1)]
+        ratio = lp[:, j].max(axis=1) - lp[:, self.classes.index(CLEAN)]
         outlier = self.clean_loglik(stats) < self.clean_floor
-        return [CLASSES[int(r > 0 or o)] for r, o in zip(self.log_ratio(stats), outlier)]
+        return [str(b) if r > self.margin or o else CLEAN for b, r, o in zip(best, ratio, outlier)]
 
     def detect_audio(self, y, sr):
-        """"clean" or "degraded" for one signal (resampled rates are refused, not guessed)."""
+        """The class of one signal (resampled rates are refused, not guessed)."""
         if int(sr) != self.sr:
             raise DataError(f"condition detector trained at {self.sr} Hz, got audio at {sr} Hz")
         return self.detect(channel_stats(y, sr))[0]
+
+
+def check_margin(margin):
+    """Refuse (ParameterError) a routing margin that is not a finite number of nats >= 0."""
+    if not (isinstance(margin, (int, float, np.floating, np.integer)) and np.isfinite(margin) and margin >= 0):
+        raise ParameterError(f"routing margin {margin!r}: a finite number of nats >= 0")
+    return float(margin)
+
+
+def check_class_name(name):
+    """Refuse (ParameterError) a class name that is not letters, digits, '_' or '-'."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", name):
+        raise ParameterError(f"condition class {name!r}: use letters, digits, '_' or '-' (e.g. noise, band)")
+    return name
 
 
 def check_outlier_quantile(q):
@@ -112,11 +157,21 @@ def check_outlier_quantile(q):
 
 
 def train_detector(clean, degraded, *, sr=8000, outlier_quantile=0.01, trained_on=(), random_state=0):
-    """A :class:`ConditionDetector` from lists of signals (or of :func:`channel_stats` rows):
-    ``clean`` recordings and ``degraded`` copies. Equal class priors; ``outlier_quantile`` of the
-    clean training files' clean-class log-likelihood, each measured by the model refitted without its
-    fold (5-fold), is the outlier floor (0: no floor)."""
+    """A clean / degraded :class:`ConditionDetector` from lists of signals (or of :func:`channel_stats`
+    rows): ``clean`` recordings and ``degraded`` copies (:func:`train_detector_classes`)."""
+    return train_detector_classes({CLASSES[0]: clean, CLASSES[1]: degraded}, sr=sr, outlier_quantile=outlier_quantile,
+                                  trained_on={CLASSES[1]: list(trained_on)}, random_state=random_state)
+
+
+def train_detector_classes(data, *, sr=8000, outlier_quantile=0.01, trained_on=None, margin=0.0, random_state=0):
+    """A :class:`ConditionDetector` from ``data`` = {class: list of signals or :func:`channel_stats`
+    rows}, one class :data:`CLEAN`. Equal class priors; ``outlier_quantile`` of the clean training
+    files' clean-class log-likelihood, each measured by the model refitted without its fold
+    (5-fold), is the outlier floor (0: no floor); ``margin``: see :meth:`ConditionDetector.detect`."""
     check_outlier_quantile(outlier_quantile)
+    check_margin(margin)
+    if CLEAN not in data or len(data) < 2:
+        raise ParameterError(f"condition detector: classes {list(data)}; need '{CLEAN}' and at least one other")
 
     def rows(items, what):
         out = [np.asarray(x, dtype=np.float64) if np.ndim(x) == 1 and len(x) == len(STAT_NAMES)
@@ -125,12 +180,30 @@ def train_detector(clean, degraded, *, sr=8000, outlier_quantile=0.01, trained_o
             raise DataError(f"condition detector: {len(out)} {what} files; need at least {2 * len(STAT_NAMES)}")
         return out
 
-    X = np.vstack(rows(clean, "clean") + rows(degraded, "degraded"))
-    y = np.array([CLASSES[0]] * len(clean) + [CLASSES[1]] * len(degraded))
+    X = np.vstack([r for k in data for r in rows(data[k], check_class_name(k))])
+    y = np.array([k for k in data for _ in data[k]])
     clf = fit_stats_classifier(X, y, random_state)
-    floor = np.quantile(_held_out_loglik(X[y == CLASSES[0]], clf, random_state), outlier_quantile) \
+    floor = np.quantile(_held_out_loglik(X[y == CLEAN], clf, random_state), outlier_quantile) \
         if outlier_quantile else -np.inf
-    return ConditionDetector(clf, sr, floor, trained_on)
+    return ConditionDetector(clf, sr, floor, trained_on or {}, margin)
+
+
+def choose_margin(detector, data, grid=tuple(range(21))):
+    """The margin (nats, from ``grid``) with which ``detector`` misroutes the fewest development rows
+    ``data`` = {true class: :func:`channel_stats` rows}; ties: the middle of the tied values.
+    Returns ``(margin, misrouted, rows)``; ``detector`` itself is not changed."""
+    from copy import copy
+
+    unknown = sorted(set(data) - set(detector.classes))
+    if unknown:
+        raise ParameterError(f"development classes {unknown} are not the detector's {list(detector.classes)}")
+    wrong = []
+    for t in grid:
+        d = copy(detector)
+        d.margin = check_margin(t)
+        wrong.append(sum(int(np.sum(np.asarray(d.detect(np.vstack(X))) != k)) for k, X in data.items()))
+    best = [t for t, w in zip(grid, wrong) if w == min(wrong)]
+    return float(best[len(best) // 2]), int(min(wrong)), int(sum(len(X) for X in data.values()))
 
 
 def fit_stats_classifier(X, y, random_state=0):
@@ -148,7 +221,7 @@ def _held_out_loglik(Xc, clf, random_state, folds=5):
     ``clf``) refitted without its fold: the floor then behaves on new files as it does here."""
     from gmmkit import GaussianMixture
 
-    chosen = clf.class_models_[0]
+    chosen = clf.class_models_[[str(c) for c in clf.classes_].index(CLEAN)]
     fold = np.arange(len(Xc)) % folds
     out = np.empty(len(Xc))
     for f in range(folds):
@@ -163,18 +236,20 @@ def save_detector(det, path, *, overwrite=False):
     from gmmkit.io import save_arrays
 
     arrays, classes = {}, []
-    for c, m in zip(det.classifier.classes_, det.classifier.models_):
-        classes.append({"name": str(c), "covariance_type": m.covariance_type})
+    for c, m in zip(det.classes, det.classifier.models_):
+        classes.append({"name": c, "covariance_type": m.covariance_type})
         arrays.update({f"{c}_weights": m.weights_, f"{c}_means": m.means_, f"{c}_covariances": m.covariances_})
     prior = np.exp(det.classifier.log_prior_)
     floor = det.clean_floor if np.isfinite(det.clean_floor) else None
     save_arrays(path, arrays, {"kind": DETECTOR_KIND, "sr": det.sr, "classes": classes, "stats": list(STAT_NAMES),
-                               "priors": prior.tolist(), "clean_floor": floor, "trained_on": list(det.trained_on)},
+                               "priors": prior.tolist(), "clean_floor": floor, "margin": det.margin,
+                               "trained_on": list(det.trained_on), "conditions": det.conditions},
                 overwrite=overwrite)
 
 
 def load_detector(path):
-    """Read a detector written by :func:`save_detector` (ModelFileError for anything else)."""
+    """Read a detector written by :func:`save_detector` (ModelFileError for anything else); files
+    written before detectors had named classes and a margin load as clean / degraded, margin 0."""
     from gmmkit import GaussianMixture, GaussianMixtureClassifier
     from gmmkit.io import load_arrays
 
@@ -182,14 +257,15 @@ def load_detector(path):
     if meta.get("kind") != DETECTOR_KIND:
         raise ModelFileError(f"{path} is not a condition detector (kind {meta.get('kind')!r})")
     try:
-        names = [c["name"] for c in meta["classes"]]
-        if names != list(CLASSES) or list(meta["stats"]) != list(STAT_NAMES):
-            raise ValueError(f"classes {names}, statistics {meta['stats']}")
+        names = [check_class_name(c["name"]) for c in meta["classes"]]
+        if list(meta["stats"]) != list(STAT_NAMES):
+            raise ValueError(f"statistics {meta['stats']}, expected {list(STAT_NAMES)}")
         models = [GaussianMixture.from_parameters(arrays[f"{c}_weights"], arrays[f"{c}_means"],
                                                   arrays[f"{c}_covariances"], covariance_type=d["covariance_type"])
                   for c, d in zip(names, meta["classes"])]
         clf = GaussianMixtureClassifier.from_models(np.array(names), models, np.asarray(meta["priors"], float))
         floor = -np.inf if meta.get("clean_floor") is None else float(meta["clean_floor"])
-        return ConditionDetector(clf, int(meta["sr"]), floor, meta.get("trained_on", ()))
-    except (KeyError, TypeError, ValueError) as exc:
+        return ConditionDetector(clf, int(meta["sr"]), floor, meta.get("conditions") or meta.get("trained_on", ()),
+                                 meta.get("margin", 0.0))
+    except (KeyError, TypeError, ValueError, ParameterError) as exc:
         raise ModelFileError(f"{path}: unreadable condition detector ({exc})") from None

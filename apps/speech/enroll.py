@@ -37,14 +37,15 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
     """MAP-adapt the UBM in ``ubm_path`` to each speaker of ``groups`` (``{speaker: files}``,
     audio or ``.npy``) and store the models in ``folder``. With ``conditions`` (e.g.
     ``["clean", "noise10", "telephone"]``, audio only) each file is also used in degraded
-    copies (multi-condition enrolment, :func:`gmmkit_apps.speech.inputs.condition_frames`).
+    copies (multi-condition enrolment, :func:`gmmkit_apps.speech.inputs.condition_frames`). A UBM
+    that band-passes its input (:data:`~gmmkit_apps.speech.inputs.BAND_KEY`) band-passes these too.
 
     Returns a list of ``(model, path, files)``, one per speaker, in the order of ``groups``.
     """
     from gmmkit.io import atomic_path
 
     from .corpus import load_ubm
-    from .inputs import condition_frames, frames_of
+    from .inputs import condition_frames, frames_of, input_band
     from .models import check_same_ubm, speaker_path
     from .speaker_cmvn import prior_of
     from .ubm import map_adapt, save_speaker
@@ -57,12 +58,12 @@ def enroll_speakers(folder, ubm_path, groups, *, relevance=16.0, adapt="m", over
                 raise OutputExistsError(f"{t} exists; pass --force to overwrite it")
     ubm, front_end = load_ubm(ubm_path)
     local = check_same_ubm(folder, ubm, ubm_path)
-    prior = prior_of(ubm, ubm_path)
+    prior, band = prior_of(ubm, ubm_path), input_band(ubm, ubm_path)
 
     def frames(files):
         if not conditions:
-            return frames_of(files, front_end, prior=prior)
-        return condition_frames(files, front_end, conditions, prior=prior)
+            return frames_of(files, front_end, prior=prior, band=band)
+        return condition_frames(files, front_end, conditions, prior=prior, band=band)
 
     models = [(s, map_adapt(ubm, frames(files), name=s, relevance=relevance, adapt=adapt))
               for s, files in groups.items()]

@@ -1,6 +1,11 @@
 """Inputs of the speaker commands: audio files or the ``.npy`` feature files that
 ``gmmkit speech features`` writes, in any mix; and degraded copies for multi-condition training.
 
+A UBM trained with ``band`` (``gmmkit speech ubm --band-pass 300-3400``) records it under
+:data:`BAND_KEY`; every function here that is given it band-passes each signal first (a
+telephone-band system then never sees a wider band, whatever it is sent). Band-passed models need
+audio: a ``.npy`` file cannot be band-passed, and is refused.
+
 A feature file must hold a 2-D float array with the front end's dimension (its
 frames are used as they are: make them with the same front-end options as the
 model). Folders are searched recursively for both kinds.
@@ -22,9 +27,11 @@ from gmmkit.exceptions import DataError
 from .corpus import AUDIO_EXTENSIONS
 from .features import extract, load_audio, mfcc_frames
 
-__all__ = ["FEATURE_EXT", "input_files", "frames_of", "load_feature_file", "condition_frames"]
+__all__ = ["FEATURE_EXT", "BAND_KEY", "input_files", "frames_of", "load_feature_file", "condition_frames",
+           "signal_frames", "input_band", "parse_band"]
 
 FEATURE_EXT = ".npy"
+BAND_KEY = "speech_band_pass"  # UBM metadata: [lo, hi] Hz every input is band-passed to
 _KINDS = AUDIO_EXTENSIONS + (FEATURE_EXT,)
 
 
@@ -65,10 +72,59 @@ def load_feature_file(path, front_end):
     return np.ascontiguousarray(F, dtype=np.float32)
 
 
-def _one(path, front_end, prior=None):
+def parse_band(text):
+    """``(lo, hi)`` Hz from ``"300-3400"`` (ParameterError unless 0 < lo < hi)."""
+    from gmmkit.exceptions import ParameterError
+
+    try:
+        lo, hi = (float(v) for v in str(text).split("-"))
+    except ValueError:
+        raise ParameterError(f"band {text!r}: give it as LO-HI in Hz, e.g. 300-3400") from None
+    if not (0 < lo < hi < float("inf")):
+        raise ParameterError(f"band {text!r}: need 0 < LO < HI Hz")
+    return lo, hi
+
+
+def input_band(ubm, path="the UBM"):
+    """The ``(lo, hi)`` band a UBM's inputs are band-passed to (:data:`BAND_KEY`), or None."""
+    from gmmkit.exceptions import ModelFileError
+
+    band = (getattr(ubm, "fit_metadata_", None) or {}).get(BAND_KEY)
+    if band is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in band)
+    except (TypeError, ValueError):
+        raise ModelFileError(f"{path}: unreadable band-pass {band!r}") from None
+    if not 0 < lo < hi:
+        raise ModelFileError(f"{path}: band-pass {band!r} needs 0 < lo < hi")
+    return lo, hi
+
+
+def _band_passed(y, sr, band):
+    if band is None:
+        return y
+    from .augment import telephone_band
+
+    return telephone_band(y, sr, band[0], band[1])
+
+
+def signal_frames(y, front_end, *, prior=None, band=None, source="<audio>"):
+    """Frames of signal ``y`` (at ``front_end.sr``) as :func:`frames_of` makes them from a file."""
+    F = mfcc_frames(_band_passed(y, front_end.sr, band), front_end=front_end, source=source)
+    return F if prior is None else prior.apply(F)
+
+
+def _one(path, front_end, prior=None, band=None):
     if not os.fspath(path).lower().endswith(FEATURE_EXT):
-        F = extract(path, front_end)
-        return F if prior is None else prior.apply(F)
+        if band is None:
+            F = extract(path, front_end)
+            return F if prior is None else prior.apply(F)
+        return signal_frames(load_audio(path, sr=front_end.sr), front_end, prior=prior, band=band,
+                             source=os.fspath(path))
+    if band is not None:
+        raise DataError(f"{path}: these models band-pass their input ({band[0]:g}-{band[1]:g} Hz), which "
+                        "needs audio, not feature files")
     F = load_feature_file(path, front_end)
     if prior is None:
         return F
@@ -80,13 +136,14 @@ def _one(path, front_end, prior=None):
     return prior.apply(F)
 
 
-def frames_of(paths, front_end, *, progress=None, prior=None):
+def frames_of(paths, front_end, *, progress=None, prior=None, band=None):
     """Feature frames of each file (audio or ``.npy``), in order; with a ``prior``
     (:class:`~gmmkit_apps.speech.speaker_cmvn.CmvnPrior`, for a front end without CMVN) each
-    file's frames are normalised by it."""
+    file's frames are normalised by it; with a ``band`` ``(lo, hi)`` Hz, each signal is
+    band-passed first (audio only)."""
     feats = []
     for i, p in enumerate(paths):
-        feats.append(_one(p, front_end, prior))
+        feats.append(_one(p, front_end, prior, band))
         if progress is not None:
             progress(i + 1, len(paths))
     return feats
@@ -109,16 +166,15 @@ def audio_copies(paths, sr, conditions, *, seed=0, purpose="multi-condition trai
         yield p, y, list(zip(conditions, make(y, sr, conditions, seed=seed + 7919 * i)))
 
 
-def condition_frames(paths, front_end, conditions, *, seed=0, progress=None, prior=None):
+def condition_frames(paths, front_end, conditions, *, seed=0, progress=None, prior=None, band=None):
     """Frames of every audio file under every named condition (multi-condition training:
     see :func:`gmmkit_apps.speech.augment.conditions`); ``.npy`` files cannot be degraded.
-    ``prior``: as :func:`frames_of`."""
+    ``prior`` and ``band`` (applied to each copy): as :func:`frames_of`."""
     feats = []
     for i, (p, _, copies) in enumerate(audio_copies(paths, front_end.sr, conditions, seed=seed)):
         for c, yc in copies:
             try:
-                F = mfcc_frames(yc, front_end=front_end, source=f"{p} ({c})")
-                feats.append(F if prior is None else prior.apply(F))
+                feats.append(signal_frames(yc, front_end, prior=prior, band=band, source=f"{p} ({c})"))
             except DataError:
                 if c == "clean":
                     raise

@@ -15,7 +15,7 @@ import numpy as np
 
 from gmmkit.exceptions import DataError
 
-from .inputs import frames_of
+from .inputs import frames_of, input_band
 from .scorenorm import NORMS
 
 __all__ = ["NONE", "load_cohort", "score_files", "identify", "verify", "TrialEvaluation", "evaluate_trials"]
@@ -37,21 +37,24 @@ def load_cohort(model_set, paths, *, max_size=None, conditions=None):
     """An impostor cohort for ``model_set`` from background files: folders of one sub-folder
     per speaker or speaker,file tables (:func:`~gmmkit_apps.speech.inputs.speaker_groups`);
     with ``conditions``, every file's copies under them (:func:`~gmmkit_apps.speech.inputs.condition_frames`)."""
-    from .inputs import condition_frames, speaker_groups
+    from .inputs import condition_frames, input_band, speaker_groups
     from .scorenorm import build_cohort
 
     frames, labels = [], []
     for s, fs in speaker_groups(paths).items():
         got = _frames(model_set, fs) if conditions is None else \
-            condition_frames(fs, model_set.front_end, conditions, prior=model_set.prior)
+            condition_frames(fs, model_set.front_end, conditions, prior=model_set.prior,
+                             band=input_band(model_set.ubm, model_set.folder))
         frames += got
         labels += [s] * len(got)
     return build_cohort(model_set.ubm, frames, labels, max_size=max_size)
 
 
 def _frames(model_set, files):
-    """Each file's frames as the models folder's UBM was trained on them (front end and CMVN prior)."""
-    return frames_of(files, model_set.front_end, prior=model_set.prior)
+    """Each file's frames as the models folder's UBM was trained on them (front end, CMVN prior and
+    band-pass)."""
+    band = input_band(model_set.ubm, model_set.folder)
+    return frames_of(files, model_set.front_end, prior=model_set.prior, band=band)
 
 
 def _score_frames(model_set, frames, speakers, top_c):
@@ -61,9 +64,8 @@ def _score_frames(model_set, frames, speakers, top_c):
     return np.stack([score_frames(model_set.ubm, stack, F, top_c=top_c) for F in frames])
 
 
-def _matrices(model_set, files, speakers, top_c, cohort, top_n, norms):
-    """{"raw": scores, and each of ``norms`` when there is a cohort}, files x ``speakers``."""
-    frames = _frames(model_set, files)
+def _matrices(model_set, frames, speakers, top_c, cohort, top_n, norms):
+    """{"raw": scores, and each of ``norms`` when there is a cohort}, files (``frames``) x ``speakers``."""
     out = {"raw": _score_frames(model_set, frames, speakers, top_c)}
     if cohort is not None and set(norms) - {"raw"}:
         out.update(_normalised(model_set, frames, speakers, out["raw"], cohort, top_c, top_n))
@@ -71,34 +73,42 @@ def _matrices(model_set, files, speakers, top_c, cohort, top_n, norms):
 
 
 def _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, norms, router):
-    """As :func:`_matrices`, each file scored by the branch ``router`` picks (None: no routing);
-    also the boolean route (True = degraded branch) per file."""
-    if router is None:
-        return _matrices(model_set, files, speakers, top_c, cohort, top_n, norms), np.zeros(len(files), bool)
-    from .condition_route import routes
+    """As :func:`_matrices`, each file scored by the branch ``router`` picks (None: no routing,
+    every file clean); also each file's class (``"clean"`` = ``model_set``)."""
+    from .condition import CLEAN
 
-    deg = routes(router.detector, files)
-    parts = [(model_set, speakers, cohort, ~deg),
-             (router.degraded, [router.degraded.speaker(s.name) for s in speakers], router.cohort, deg)]
+    if router is None:
+        frames = _frames(model_set, files)
+        return _matrices(model_set, frames, speakers, top_c, cohort, top_n, norms), np.full(len(files), CLEAN)
+    from .condition_route import route_frames
+
+    classes, frames = route_frames(router, model_set, files)  # each file read once
     out = {}
-    for ms, spk, coh, sel in parts:
+    for c, (ms, coh) in router.systems(model_set, cohort).items():
+        sel = classes == c
         if sel.any():
-            got = _matrices(ms, [f for f, s in zip(files, sel) if s], spk, top_c, coh, top_n, norms)
+            spk = speakers if ms is model_set else [ms.speaker(s.name) for s in speakers]
+            got = _matrices(ms, [F for F, s in zip(frames, sel) if s], spk, top_c, coh, top_n, norms)
             for m, M in got.items():
                 out.setdefault(m, np.zeros((len(files), len(speakers))))[sel] = M
-    return {m: M for m, M in out.items() if m == "raw" or (cohort is not None and router.cohort is not None)}, deg
+    return out, classes
+
+
+def _check_cohorts(router, cohort):
+    if router is not None and cohort is not None and any(router.cohorts.get(c) is None for c in router.branches):
+        missing = [c for c in router.branches if router.cohorts.get(c) is None]
+        raise DataError(f"routed normalised scores need a cohort for every branch (none for {', '.join(missing)})")
 
 
 def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="snorm", top_n=None, router=None):
     """Scores (n_files, n_speakers): each file's average log-likelihood ratio against the UBM
     under each speaker model (``speakers``: a subset of ``model_set.speakers``); with a
     ``cohort``, normalised by ``norm`` (znorm, tnorm or snorm; ``top_n``: adaptive). With a
-    :class:`~gmmkit_apps.speech.condition_route.Router`, files its detector calls degraded are
-    scored by its models (and normalised by its cohort) instead."""
+    :class:`~gmmkit_apps.speech.condition_route.Router`, each file is scored by the models (and
+    normalised by the cohort) of the branch its detector names; files it calls clean by ``model_set``."""
     speakers = model_set.speakers if speakers is None else speakers
     norm = "raw" if cohort is None else norm
-    if router is not None and norm != "raw" and router.cohort is None:
-        raise DataError("routed normalised scores need a cohort for the degraded models too")
+    _check_cohorts(router, cohort if norm != "raw" else None)
     return _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, [norm], router)[0][norm]
 
 
@@ -162,8 +172,9 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     closed-set identification accuracy. With a ``cohort`` the summary's ``normalised``
     entry holds the same numbers for Z-, T- and S-normalised scores, and ``scores``
     are the S-normalised ones. With a ``router`` each file is scored by the branch its detector
-    picks (:func:`score_files`) and ``summary["degraded_files"]`` counts the files sent to the
-    degraded models. Raises DataError for missing audio files or speakers without a model.
+    picks (:func:`score_files`); ``summary["routed"]`` counts the files per class and
+    ``summary["degraded_files"]`` those sent to a branch other than clean. Raises DataError for
+    missing audio files or speakers without a model.
     """
     from .metrics import eer, min_dcf
 
@@ -176,9 +187,8 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     if unknown:
         raise DataError(f"{source}: speaker(s) {', '.join(unknown[:5])} have no model in "
                         f"{model_set.folder}")
-    if router is not None and cohort is not None and router.cohort is None:
-        raise DataError("routed normalised scores need a cohort for the degraded models too")
-    M, deg = _routed_matrices(model_set, files, model_set.speakers, top_c, cohort, top_n, NORMS, router)
+    _check_cohorts(router, cohort)
+    M, classes = _routed_matrices(model_set, files, model_set.speakers, top_c, cohort, top_n, NORMS, router)
     row = {f: i for i, f in enumerate(files)}
     col = {n: j for j, n in enumerate(model_set.names)}
     labels = trials["target"].to_numpy(bool)
@@ -198,7 +208,10 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     if truth:
         summary["identification_files"] = len(truth)
     if router is not None:
-        summary["degraded_files"] = int(deg.sum())
+        from .condition import CLEAN
+
+        summary["routed"] = {c: int(np.sum(classes == c)) for c in router.detector.classes}
+        summary["degraded_files"] = int(np.sum(classes != CLEAN))
     if cohort is not None:
         summary["normalised"] = {m: metrics(M[m])[0] for m in ("znorm", "tnorm", "snorm")}
         summary["cohort"] = len(cohort.labels)
