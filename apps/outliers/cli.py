@@ -21,7 +21,8 @@ fraction of the fit rows with the highest scores (or the rows below a
 --threshold log-density) and names, for each flagged row, the features that
 are most unusual given the others (conditional z-scores under its component).
 The output keeps every input column and adds outlier_score, is_outlier,
-component and explanation. Non-numeric columns are skipped (with a note).
+component and explanation. Non-numeric columns and row identifiers (an index
+column, id, patient_id) are skipped (with a note).
 Empty cells are missing values: such rows are fitted on and scored on their
 observed features (a chi-square-calibrated score on the complete rows' scale,
 see docs/outliers.md); rows with every feature cell empty cannot be scored:

@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from gmmkit.exceptions import DataError, ParameterError
-from gmmkit.tables.columns import float_matrix, is_numeric
+from gmmkit.tables.columns import float_matrix, is_identifier, is_numeric
 from gmmkit.tables.format import detect_format, output_separator, table_kind
 from gmmkit.tables.frames import iter_frames, read_head
 
@@ -72,7 +72,8 @@ def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
     """Choose the feature columns of a table from its first chunk.
 
     Returns ``(names, skipped)``: with ``columns=None`` every numeric column
-    except ``exclude``, and the non-numeric ones skipped; otherwise the listed
+    except ``exclude`` and row identifiers (``gmmkit.tables.columns.is_identifier``),
+    and the others skipped; otherwise the listed
     columns (a list or one comma-separated string), which must exist and be
     numeric (a :class:`DataError` lists the offenders).
     """
@@ -83,7 +84,8 @@ def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
             raise DataError(f"{path} already has a column {col!r} (an output of gmmkit outliers); "
                             "rename it first")
     if columns is None:
-        names = [c for c in present if c not in exclude and is_numeric(first[c])]
+        names = [c for c in present if c not in exclude and is_numeric(first[c])
+                 and not is_identifier(c, first[c])]
         skipped = [c for c in present if c not in exclude and c not in names]
         if not names:
             raise DataError(f"{path}: no numeric columns (columns: {', '.join(present)})")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gmmkit.exceptions import DataError
+from gmmkit.tables.columns import identifier_columns
 
 from . import table as tb
 from .detector import GMMOutlierDetector, IgnoredFeatureWarning, constant_columns, load_model
@@ -53,7 +54,9 @@ def fit_on_table(source, *, columns=None, exclude=(), max_fit_rows=200_000, seed
     names, skipped = tb.feature_columns(source, columns, exclude)
     notes = []
     if skipped:
-        notes.append(f"skipped non-numeric column(s) {', '.join(skipped)} (choose with --columns)")
+        ids = set(identifier_columns(tb.read_head(source, 1000)[skipped]))
+        said = ", ".join(f"{c} ({'row identifier' if c in ids else 'text'})" for c in skipped)
+        notes.append(f"skipped column(s) {said} (choose with --columns)")
     X, n_rows, n_incomplete, n_empty, row_numbers = tb.sample_rows(
         source, names, max_fit_rows, seed, chunksize, on_progress, return_rows=True)
     if n_incomplete:

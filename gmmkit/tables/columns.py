@@ -6,14 +6,22 @@
 ['b', 'a']
 >>> float_matrix(frame, ["a", "b"], "t.csv").tolist()
 [[1.0, 0.5], [2.0, nan]]
+>>> ids = pd.DataFrame({"Unnamed: 0": [0, 1, 2], "patient_id": [7, 3, 9], "x": [0.1, 0.4, 0.2]})
+>>> default_columns("t.csv", ids), identifier_columns(ids)
+(['x'], ['Unnamed: 0', 'patient_id'])
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
 from ..exceptions import DataError
 
-__all__ = ["parse_columns", "select_columns", "default_columns", "float_matrix", "is_numeric", "shown"]
+__all__ = ["parse_columns", "select_columns", "default_columns", "float_matrix", "is_numeric", "shown",
+           "is_identifier", "identifier_columns"]
+
+_ID_NAME = re.compile(r"^(|id|idx|index|row|rownum|row_?number|unnamed: \d+)$|[_ .-]id$", re.IGNORECASE)
 
 
 def shown(names, most=20):
@@ -114,20 +122,44 @@ def _looks_numeric(column):
     return len(first) > 0 and pd.notna(pd.to_numeric(first.iloc[:1], errors="coerce").iloc[0])
 
 
+def is_identifier(name, column):
+    """True for a column that numbers the rows rather than measures them: named like an
+    identifier (empty, ``Unnamed: 0`` as pandas writes its index, ``id``, ``index``,
+    ``patient_id``, ``customerId``) and holding distinct whole numbers, none missing."""
+    name = str(name).strip()
+    named = bool(_ID_NAME.search(name)) or bool(re.search(r"[a-z](Id|ID)$", name))
+    if not named or not is_numeric(column):
+        return False
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return bool(np.isfinite(values).all() and np.all(values == np.round(values))
+                and np.unique(values).size == values.size)
+
+
+def identifier_columns(frame):
+    """The columns of ``frame`` that :func:`is_identifier` calls row identifiers."""
+    return [name for name in frame.columns if is_identifier(name, frame[name])]
+
+
 def default_columns(path, frame):
     """The feature columns of a table when none are named: its numeric columns.
 
     A text column is skipped (a label) when its first value is text; a column
     whose first value is a number but that holds text further down is an error
-    naming the row, never silently left out.
+    naming the row, never silently left out. A row identifier (:func:`is_identifier`,
+    such as the index column pandas writes) is skipped too: it numbers the rows and
+    would otherwise become a feature. Name it in ``columns`` to use it anyway.
     """
     names = []
     for name in frame.columns:
         column = frame[name]
+        if is_identifier(name, column):
+            continue
         if is_numeric(column):
             names.append(name)
         elif column.dtype != bool and _looks_numeric(column):
             float_matrix(frame, [name], path)  # raises, naming the first text cell
     if not names:
-        raise DataError(f"{path}: no numeric columns (columns: {shown(frame.columns, 1000)})")
+        ids = identifier_columns(frame)
+        besides = f" besides row identifiers ({shown(ids)}; name them to use them)" if ids else ""
+        raise DataError(f"{path}: no numeric columns{besides} (columns: {shown(frame.columns, 1000)})")
     return names

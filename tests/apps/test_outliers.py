@@ -343,7 +343,7 @@ def test_cli_skips_text_columns_and_scores_rows_with_empty_cells(cli, tmp_path):
             "--json")
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
-    assert "skipped non-numeric column(s) sex" in r.stderr
+    assert "skipped column(s) sex (text)" in r.stderr
     assert "3 of 600 rows" in r.stderr and "fitted and scored on their observed features" in r.stderr
     assert "1 of 600 rows" in r.stderr and "not scored" in r.stderr
     assert (s["rows"], s["scored"], s["unscored_rows"], s["rows_with_empty_cells"]) == (600, 599, 1, 3)

@@ -357,3 +357,12 @@ def test_select_init_hc_picks_mclusts_model_on_faithful(runner, cli):
     assert json.loads(res.stdout)["best"] == {"n_components": 3, "covariance_type": "EEE"}
     kmeans = runner.invoke(cli, ["select", faithful, "-k", "1..4", "-c", "EEE,VVE,VVV", "--seed", "0", "--json"])
     assert json.loads(kmeans.stdout)["best"] != {"n_components": 3, "covariance_type": "EEE"}  # the start matters
+
+
+def test_fit_leaves_out_and_names_a_written_index_column(runner, cli, iris, tmp_path):
+    frame = pd.read_csv(iris)
+    data = tmp_path / "indexed.csv"
+    frame.to_csv(data)  # pandas writes its index as an unnamed first column
+    result = run_ok(runner, cli, ["fit", str(data), "-k", "3", "--seed", "0", "--json"])
+    assert json.loads(result.stdout)["columns"] == list(frame.columns[:4])
+    assert "not used as features: Unnamed: 0 (row identifiers)" in result.stderr

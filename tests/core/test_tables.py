@@ -283,3 +283,34 @@ def test_finance_app_reads_a_semicolon_decimal_comma_file(tmp_path):
     returns, freq = data.load_returns(path)
     assert freq == "daily" and len(returns) == 29
     np.testing.assert_allclose(returns["SPX"].iloc[0], np.log(prices.SPX[1] / prices.SPX[0]))
+
+
+def test_row_identifiers_are_not_features_in_any_reader(tmp_path, data):
+    """The index column pandas writes (``df.to_csv(path)``) and id columns number the rows:
+    as features they would split the data by row order. Every reader skips them alike."""
+    from gmmkit.tables.files import feature_columns
+
+    rng = np.random.default_rng(1)
+    n = len(data)
+    frame = data.assign(patient_id=rng.permutation(n) + 1000, customerId=np.arange(n),
+                        id_like=rng.integers(0, 5, n),  # repeats: a measurement, not an identifier
+                        count=np.arange(n))              # distinct but not named like an identifier
+    frame.index.name = None
+    path = tmp_path / "ids.csv"
+    frame.to_csv(path)  # writes the index as an unnamed first column
+    want = ["a", "b", "c", "id_like", "count"]
+    assert read_table(path)[2] == want == feature_columns(path)
+    table = pytest.importorskip("gmmkit_apps.outliers.table")
+    names, skipped = table.feature_columns(path)
+    assert names == want and set(skipped) == {"Unnamed: 0", "patient_id", "customerId"}
+    # asked for by name, an identifier is used
+    assert read_table(path, columns="patient_id,a")[2] == ["patient_id", "a"]
+    # an "id" with a repeated or a fractional value measures something: kept
+    for values in ([1, 2, 2], [0.5, 1, 2]):
+        odd = tmp_path / "odd.csv"
+        pd.DataFrame({"id": values, "x": [1.0, 2.0, 4.0]}).to_csv(odd, index=False)
+        assert read_table(odd)[2] == ["id", "x"]
+    only = tmp_path / "only.csv"
+    pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]}).to_csv(only, index=False)
+    with pytest.raises(DataError, match="besides row identifiers"):
+        read_table(only)

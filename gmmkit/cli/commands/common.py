@@ -32,6 +32,8 @@ def read_with_weights(data, columns, weights, header=None):
 
     frame, X, names = read_table(data, columns, header=header)
     note_missing(data, X, names)
+    if columns is None:
+        note_unused(data, frame, names, weights)
     if weights is None:
         return X, names, None
     if weights not in frame.columns:
@@ -77,6 +79,17 @@ def data_for_model(est, model, data, columns, header=None):
         )
     note_missing(data, X, names)
     return frame, X, names
+
+
+def note_unused(data, frame, names, weights=None):
+    """Say which numeric columns were left out as row identifiers (text columns, the
+    usual labels, are left out without a word)."""
+    from ...tables.columns import identifier_columns
+
+    ids = [c for c in identifier_columns(frame) if c not in names and c != weights]
+    if ids:
+        note(f"{data}: not used as features: {', '.join(map(str, ids))} (row identifiers); "
+             "choose the columns with --columns")
 
 
 def note_missing(data, X, names):
