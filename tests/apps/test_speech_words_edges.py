@@ -136,11 +136,11 @@ def test_recognizer_scores_and_truncated_onsets(rec):
     strict = rec.score(cut)
     j = 0
     assert np.isclose(strict[0, j], _twin_score(rec, j, cut[0], 1, 1, 0.0))
-    rec.entry_states, rec.exit_states, rec.edge_penalty = 3, 3, -0.5
+    rec.entry_states, rec.exit_states, rec.edge_penalty = 3, 2, -0.5
     try:
         loose = rec.score(cut)
-        for i, j in [(0, 0), (1, 2), (4, 1), (5, 0)]:
-            assert np.isclose(loose[i, j], _twin_score(rec, j, cut[i], 3, 3, -0.5))
+        for i, j in [(0, 0), (1, 2), (4, 1), (5, 0), (3, 0)]:
+            assert np.isclose(loose[i, j], _twin_score(rec, j, cut[i], 3, 2, -0.5))
         assert np.all(loose >= strict - 1e-9)  # more paths, never a worse best one
         assert rec.predict(cut).tolist() == list("abcabc")
         # the fMLLR alignment takes the same paths: the path's own log-probability is the score
@@ -149,7 +149,7 @@ def test_recognizer_scores_and_truncated_onsets(rec):
         o = 0
         for i, x in enumerate(cut):
             p, m = path[o:o + len(x)], rec.models_[js[i]]
-            start, end = edge_logprobs(m.n_components, 3, 3, -0.5)
+            start, end = edge_logprobs(m.n_components, 3, 2, -0.5)
             lp = start[p[0]] + end[p[-1]] + np.sum(np.log(m.transmat_[p[:-1], p[1:]]))
             lp += sum(rec._state_densities(js[i])[s].score_samples(x[t:t + 1])[0] for t, s in enumerate(p))
             assert np.isclose(lp, loose[i, js[i]])
@@ -159,22 +159,34 @@ def test_recognizer_scores_and_truncated_onsets(rec):
         rec.entry_states, rec.exit_states, rec.edge_penalty = 1, 1, 0.0
 
 
+def _strict(rec, X):
+    keep = rec.entry_states, rec.exit_states
+    rec.entry_states = rec.exit_states = 1
+    try:
+        return rec.score(X)
+    finally:
+        rec.entry_states, rec.exit_states = keep
+
+
 def test_word_loop_consistent_with_isolated_scores(rec):
     rng = np.random.default_rng(2)
     rec.entry_states, rec.exit_states, rec.edge_penalty = 2, 3, -0.3
     try:
         loop = WordLoop(rec, word_penalty=-5.0)
-        one = _say(rng, "b", cut=(7, 5))
+        one = _say(rng, "b", cut=(12, 0))  # its first sound missing: entered at state 1
         words, segments, total = loop.decode(one, return_segments=True)
         enter = -5.0 - np.log(len(rec.words_))
         assert words == ["b"] and np.isclose(total, rec.score([one]).max() + enter)
-        X = np.vstack([_say(rng, "a", cut=(0, 6)), _say(rng, "c", cut=(6, 0)), _say(rng, "b")])
+        assert rec.score([one]).max() > rec.score([one])[0, 1] - 1e-9 > _strict(rec, one)[0, 1] + 10
+        X = np.vstack([_say(rng, "a", cut=(0, 12)), _say(rng, "c", cut=(12, 0)), _say(rng, "b")])
         words, segments, total = loop.decode(X, return_segments=True)
         assert words == ["a", "c", "b"]
         parts = [X[a:b + 1] for _, a, b in segments]
         iso = rec.score(parts)
         idx = [list(rec.words_).index(w) for w in words]
         assert np.isclose(total, sum(iso[k, j] for k, j in enumerate(idx)) + len(words) * enter)
+        strict = _strict(rec, parts)
+        assert strict[0, idx[0]] < iso[0, idx[0]] - 10  # "a" left early: the exit states matter
     finally:
         rec.entry_states, rec.exit_states, rec.edge_penalty = 1, 1, 0.0
 
