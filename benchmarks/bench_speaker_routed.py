@@ -139,37 +139,43 @@ TRUE = {"clean": "clean", "noise10": "noisy", "telephone": "band"}  # test condi
 
 
 def three_class_detector(rows, bg_idx, seed, classes):
-    """Clean / noisy / band-limited classifier over the channel statistics of the background files
-    and their copies ``classes`` ({class: conditions})."""
-    from gmmkit_apps.speech.condition import fit_stats_classifier
+    """Clean / noisy / band-limited detector (gmmkit_apps.speech.condition.ConditionDetector, no
+    outlier floor) over the channel statistics of the background files and their copies ``classes``
+    ({class: conditions})."""
+    from gmmkit_apps.speech.condition import train_detector_classes
 
-    X = np.vstack([detector_stats(rows, bg_idx, c) for k in classes for c in classes[k]])
-    return fit_stats_classifier(X, [k for k in classes for c in classes[k] for _ in bg_idx], seed)
+    return train_detector_classes({k: np.vstack([detector_stats(rows, bg_idx, c) for c in classes[k]])
+                                   for k in classes}, outlier_quantile=0.0, trained_on=classes, random_state=seed)
 
 
 def posteriors(det, X):
     """{class: log posterior per row of ``X``}."""
-    lp = det.predict_log_proba(X)
-    return {str(c): lp[:, j] for j, c in enumerate(det.classes_)}
+    lp = det.classifier.predict_log_proba(X)
+    return {c: lp[:, j] for j, c in enumerate(det.classes)}
 
 
-def confident_route(lp, t):
-    """Class per file: the most probable degraded class when its log posterior exceeds the clean
-    class's by more than ``t``, else clean."""
-    deg = np.where(lp["noisy"] >= lp["band"], "noisy", "band")
-    return np.where(np.maximum(lp["noisy"], lp["band"]) - lp["clean"] > t, deg, "clean")
+def confident_route(det, X, t):
+    """Class per row of ``X``: the most probable degraded class when its log posterior exceeds the
+    clean class's by more than ``t`` nats, else clean (the detector's own rule, margin ``t``)."""
+    from copy import copy
+
+    d = copy(det)
+    d.margin = float(t)
+    return np.array(d.detect(X))
 
 
-def dev_threshold(rows, det, dev_conds, grid=tuple(range(21))):
-    """The confidence ``t`` of :func:`confident_route` with the fewest misrouted development files
+def dev_threshold(rows, det, dev_conds):
+    """The margin ``t`` of :func:`confident_route` with the fewest misrouted development files
     (bench_speaker_dev.py's 70 development test prompts, under each condition of ``dev_conds``
-    {condition: right class}); ties: the middle of the tied values. Never the test files."""
+    {condition: right class}; gmmkit_apps.speech.condition.choose_margin, 0-20 nats, ties: the
+    middle of the tied values). Never the test files."""
+    from gmmkit_apps.speech.condition import choose_margin
+
     _, dev_te = dev_split(rows, 20)
-    lps = {c: posteriors(det, detector_stats(rows, dev_te, c)) for c in dev_conds}
-    wrong = np.array([sum(int(np.sum(confident_route(lps[c], t) != k)) for c, k in dev_conds.items())
-                      for t in grid])
-    best = [t for t, w in zip(grid, wrong) if w == wrong.min()]
-    return best[len(best) // 2], wrong.min(), len(dev_te) * len(dev_conds)
+    by_class = {}
+    for c, k in dev_conds.items():
+        by_class.setdefault(k, []).append(detector_stats(rows, dev_te, c))
+    return choose_margin(det, {k: np.vstack(v) for k, v in by_class.items()})
 
 
 def three_way(rows, idx, seed, a, clean, stats, table, variant="3way"):
@@ -201,7 +207,7 @@ def three_way(rows, idx, seed, a, clean, stats, table, variant="3way"):
         S_bp = dict(S, band=bp[1][both_bp])
         lp = posteriors(det, stats[cond][[te_idx.index(i) for i in both]])
         hard = np.array(list(lp))[np.argmax(np.vstack(list(lp.values())), axis=0)]
-        conf = confident_route(lp, t)
+        conf = confident_route(det, stats[cond][[te_idx.index(i) for i in both]], t)
         pick = {}
         for tag, Sx in (("", S), (", band-passed", S_bp)):
             pick.update({name + tag: sum(np.where((route == k)[:, None], Sx[k], 0.0) for k in Sx)

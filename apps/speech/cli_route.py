@@ -87,6 +87,9 @@ def detector_cmd(
         "--dev", help="Development audio, a file or folder per --dev (repeat it; not the training files): "
         "choose the margin on them and their copies under each class's degradations (0-20 nats, fewest "
         "misrouted).")] = None,
+    dev_classes: Annotated[Optional[List[str]], typer.Option(
+        "--dev-class", help="CLASS=DEGRADATIONS: the --dev copies of a class, when not those it is trained on "
+        "(e.g. --dev-class noise=noise10: only the test's noise level); name every class.")] = None,
     margin: Annotated[Optional[float], typer.Option(
         help="Nats by which a degraded class must beat clean for a file to leave the clean models "
         "(default 0: the most probable class; or chosen with --dev).")] = None,
@@ -121,6 +124,9 @@ def detector_cmd(
         raise ParameterError("--dev chooses the margin: give --dev or --margin, not both")
     if margin is not None:
         check_margin(margin)
+    if dev_classes and not dev:
+        raise ParameterError("--dev-class names the copies of the --dev files: give --dev too")
+    dev_kinds = {c: k.split(",") for c, k in _split_pairs(dev_classes, "--dev-class", "DEGRADATIONS").items()}
     kinds = check_classes({c: k.split(",") for c, k in _split_pairs(classes, "--class", "DEGRADATIONS").items()}) \
         if classes else check_degradations((degrade or "noise10,noise20,telephone").split(","))
     files = input_files(data)
@@ -128,7 +134,7 @@ def detector_cmd(
     with Progress(enabled=not (quiet or json_out), delay=1.0) as bar:
         det, chosen = train_detector_files(files, kinds, sr=sr, outlier_quantile=outlier_quantile, seed=seed,
                                            progress=bar.task("channel statistics", total=len(files)),
-                                           margin=margin or 0.0, dev_files=dev_files)
+                                           margin=margin or 0.0, dev_files=dev_files, dev_conditions=dev_kinds)
     save_detector(det, out, overwrite=force)
     summary = {"output": str(out), "files": len(files), "classes": list(det.classes), "trained_on": det.conditions,
                "margin": det.margin, "components": [m["n_components"] for m in det.classifier.class_models_]}

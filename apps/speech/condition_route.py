@@ -184,22 +184,25 @@ def _class_stats(files, classes, sr, seed, progress):
 
 
 def train_detector_files(clean_files, conditions, *, sr=8000, outlier_quantile=0.01, seed=0, progress=None,
-                         margin=0.0, dev_files=None):
+                         margin=0.0, dev_files=None, dev_conditions=None):
     """A detector trained on audio files and their degraded copies. ``conditions``: a list of
     degradations (names of :func:`gmmkit_apps.speech.augment.conditions` other than ``clean``) for a
     clean / degraded detector, or ``{class: degradations}`` for named classes. With ``dev_files``
-    the margin is chosen on them and their copies under each class's degradations
+    the margin is chosen on them and their copies under each class's degradations, or under
+    ``dev_conditions`` ({class: degradations}, every class named)
     (:func:`~gmmkit_apps.speech.condition.choose_margin`; other noise samples than training's), else
     ``margin``. Returns ``(detector, dev)``: dev = ``(margin, misrouted, files)`` or None."""
     from .condition import CLASSES, choose_margin, train_detector_classes
 
     classes = check_classes(conditions if isinstance(conditions, dict) else {CLASSES[1]: list(conditions)})
+    if dev_conditions and sorted(check_classes(dev_conditions)) != sorted(classes):
+        raise ParameterError(f"development classes {', '.join(dev_conditions)}: name each of {', '.join(classes)}")
     data = _class_stats(clean_files, classes, sr, seed, progress)
     det = train_detector_classes(data, sr=sr, outlier_quantile=outlier_quantile, trained_on=classes, margin=margin,
                                  random_state=seed)
     dev = None
     if dev_files:
-        dev_data = _class_stats(dev_files, classes, sr, seed + 104729, None)
+        dev_data = _class_stats(dev_files, dev_conditions or classes, sr, seed + 104729, None)
         dev = choose_margin(det, {c: np.vstack(X) for c, X in dev_data.items()})
         det.margin = dev[0]
     return det, dev

@@ -42,7 +42,7 @@ def three(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("three")
     rows = _rows()
     two = [r for r in rows if r["speaker"] in ("carlo", "june")]
-    enrol = [r for r in two if r["split"] == "enroll"][::2]
+    enrol = [r for r in two if r["split"] == "enroll"][::4]
     with open(tmp / "enrol.csv", "w") as fh:
         fh.write("speaker,file\n" + "".join(f"{r['speaker']},{os.path.join(SPEAKERS, r['file'])}\n" for r in enrol))
     with open(tmp / "cohort.csv", "w") as fh:
@@ -55,12 +55,13 @@ def three(tmp_path_factory):
         cli("enroll", "--ubm", tmp / f"{name}.gmm", tmp / "enrol.csv", "-o", tmp / name,
             *(extra if name == "noise" else ()), "-q")
     det_bg = [os.path.join(SPEAKERS, r["file"]) for r in rows if r["split"] == "enroll"
-              and r["speaker"] in ("allison", "armelle", "ivrvoiceru", "menardi")][::2]
+              and r["speaker"] in ("allison", "armelle", "ivrvoiceru", "menardi")][::3]
     dev = [os.path.join(SPEAKERS, r["file"]) for r in rows if r["speaker"] == "july" and r["split"] == "test"]
     out = json.loads(cli("condition-detector", *det_bg, "--class", "noise=noise10,noise20", "--class", "band=telephone",
-                         *(a for f in dev for a in ("--dev", f)), "-o", tmp / "det.npz", "--json").stdout)
-    assert out["files"] == len(det_bg) and out["dev"]["routed"] == 4 * len(dev)
-    tests = [r for r in two if r["split"] == "test"][::3]
+                         *(a for f in dev for a in ("--dev", f)), "--dev-class", "noise=noise10", "--dev-class",
+                         "band=telephone", "-o", tmp / "det.npz", "--json").stdout)
+    assert out["files"] == len(det_bg) and out["dev"]["routed"] == 3 * len(dev)  # clean, noise10, telephone
+    tests = [r for r in two if r["split"] == "test"][::4]
     files, truth = [], []
     for i, r in enumerate(tests):
         y = load_audio(os.path.join(SPEAKERS, r["file"]), SR)
@@ -170,6 +171,9 @@ def test_cli_three_branches_and_refusals(three, tmp_path):
         (("condition-detector", files[0], "-o", tmp_path / "x.npz", "--class", "noise=pink5"), "unknown condition"),
         (("condition-detector", files[0], "-o", tmp_path / "x.npz", "--dev", files[1], "--margin", 1), "not both"),
         (("condition-detector", files[0], "-o", tmp_path / "x.npz", "--margin", -1), "routing margin"),
+        (("condition-detector", files[0], "-o", tmp_path / "x.npz", "--dev-class", "noise=noise10"), "give --dev too"),
+        (("condition-detector", files[0], "-o", tmp_path / "x.npz", "--class", "noise=noise10", "--class",
+          "band=telephone", "--dev", files[1], "--dev-class", "noise=noise20"), "name each of noise, band"),
         (("ubm", files[0], "-o", tmp_path / "u.gmm", "--band-pass", "300"), "LO-HI"),
         (("ubm", files[0], "-o", tmp_path / "u.gmm", "--band-pass", "300-4000"), "below 4000"),
     ]:
