@@ -279,7 +279,8 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
         and count the connected objects.
     point_masses : bool
         Find spikes of identical values (clipping, saturation, a black border) and leave
-        them out of the fit (they are still labelled; reported in ``point_masses``).
+        them out of the fit (they are still labelled; reported in ``point_masses``). Off
+        for a palette image (Pillow mode P: GIF, 8-bit PNG), with a note.
     blur : float
         Gaussian blur sigma (pixels) applied to the features first (the local average; 0 = none).
     n_init, short_runs : int
@@ -308,6 +309,12 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     t = time.perf_counter()
     X = _features(pic, features, float(spatial), rng)
     active = None if pic.mask is None else pic.mask.ravel()
+    if point_masses and getattr(pic, "mode", None) in ("P", "PA"):
+        # a palette image (GIF, 8-bit PNG) holds nothing but exact colours: a spike is just a
+        # palette entry, not clipping, and leaving them out would leave almost nothing to fit
+        point_masses = False
+        notes.append("palette image: its pixels take a few exact colours, so point masses are "
+                     "not looked for (posterised or dithered colours segment less cleanly)")
     spikes = find_point_masses(pic.pixels, pic.mask) if point_masses else []
     usable, apart, in_spike = active, [], None
     if spikes:
@@ -320,6 +327,7 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     n_min = 2 if k == "auto" else k
     if n_usable < max(n_min, 2):
         raise DataError(f"only {n_usable} usable pixel(s), fewer than k={n_min}")
+    _check_distinct(pic, fit_rows, max(n_min, 2))
     sd = noise_sd(X[:, : X.shape[1] - (2 if spatial > 0 else 0)].reshape(H, W, -1),
                   valid=None if in_spike is None else ~in_spike.reshape(H, W))
     reg_covar = 1e-6
@@ -385,6 +393,26 @@ def segment_image(image, *, k=4, features="rgb", spatial=0.0, smooth=0.0,
     timings["stats"] = time.perf_counter() - t
     timings["segment_total"] = time.perf_counter() - t_all
     return seg
+
+
+def _check_distinct(pic, rows, k):
+    """Refuse an image whose usable pixels take fewer distinct values than segments: EM would
+    re-seed the empty components again and again and the segments would be arbitrary."""
+    values = pic.pixels.reshape(pic.shape[0] * pic.shape[1], -1)
+    rows = np.arange(values.shape[0]) if rows is None else rows
+    sample = rows[np.random.default_rng(0).integers(0, rows.size, min(rows.size, 20_000))]
+    if np.unique(values[sample], axis=0).shape[0] >= k:  # the usual case, from a sample
+        return
+    _, first = np.unique(values[rows], axis=0, return_index=True)
+    if first.size >= k:
+        return
+    shown = pic.display.reshape(-1, 3)[rows[np.sort(first)]]
+    shown = ", ".join(str(int(v[0]) if pic.is_gray else v.tolist()) for v in shown[:8])
+    what = "gray level" if pic.is_gray else "colour"
+    if first.size == 1:
+        raise DataError(f"every usable pixel has the same {what} ({shown}): nothing to segment")
+    raise DataError(f"the usable pixels take only {first.size} distinct {what}s ({shown}), fewer than "
+                    f"the {k} segments asked for (use -k {first.size})")
 
 
 def _fit(X, fit_rows, n_usable, k, rng, *, estimator, covariance_type, random_state, n_init, short_runs,

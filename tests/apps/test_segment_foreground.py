@@ -14,7 +14,7 @@ from PIL import Image
 from sklearn.metrics import adjusted_rand_score
 
 from gmmkit import GaussianMixture
-from gmmkit.exceptions import ParameterError
+from gmmkit.exceptions import DataError, ParameterError
 from gmmkit_apps.segment.choose import contrast_to_noise, noise_sd, select_k
 from gmmkit_apps.segment.core import segment_image
 from gmmkit_apps.segment.foreground import choose_foreground, objects
@@ -289,8 +289,8 @@ def test_cli_bounds_k_max_and_refuses_non_image_formats(tmp_path):
 def test_interrupted_write_keeps_the_old_set_and_no_temporary_files(tmp_path, monkeypatch):
     from gmmkit_apps.segment import images
 
-    img = np.zeros((30, 40, 3), np.uint8)
-    img[:, 20:] = 200
+    img = np.random.default_rng(0).integers(0, 60, (30, 40, 3)).astype(np.uint8)  # two noisy halves
+    img[:, 20:] += 150
     Image.fromarray(img).save(tmp_path / "a.png")
     out = tmp_path / "out"
     assert run([tmp_path / "a.png", "--out", out, "--probs", "-q"]).exit_code == 0
@@ -317,8 +317,8 @@ def test_ctrl_c_while_renaming_finishes_the_set_then_stops(tmp_path, monkeypatch
 
     from gmmkit_apps.segment import outputs
 
-    img = np.zeros((30, 40, 3), np.uint8)
-    img[:, 20:] = 200
+    img = np.random.default_rng(0).integers(0, 60, (30, 40, 3)).astype(np.uint8)  # two noisy halves
+    img[:, 20:] += 150
     Image.fromarray(img).save(tmp_path / "a.png")
     out = tmp_path / "out"
     assert run([tmp_path / "a.png", "--out", out, "-q"]).exit_code == 0
@@ -337,3 +337,30 @@ def test_ctrl_c_while_renaming_finishes_the_set_then_stops(tmp_path, monkeypatch
     assert sent and res.exit_code == 130
     assert json.loads((out / "a_summary.json").read_text())["k"] == 3
     assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
+
+
+def test_a_palette_image_is_not_read_as_point_masses(tmp_path):
+    """A GIF-like palette image holds nothing but exact colours: each palette entry is not a
+    'clipping' spike to leave out of the fit (23 were, on coffee.png made a palette)."""
+    from gmmkit_apps.segment.images import read_image
+
+    rgb = Image.open(Path(__file__).parents[2] / "datasets" / "images" / "coffee.png").convert("RGB")
+    rgb.convert("P").save(tmp_path / "pal.png")  # web palette, dithered
+    pic = read_image(tmp_path / "pal.png")
+    assert pic.mode == "P" and find_point_masses(pic.pixels) != []  # what the spike finder alone sees
+    seg = segment_image(pic, k=3, fit_pixels=10**6)
+    assert seg.point_masses == [] and any(n.startswith("palette image") for n in seg.notes)
+    assert seg.n_fit_pixels == 600 * 400  # every pixel in the fit
+
+
+def test_fewer_distinct_colours_than_segments_is_refused_in_one_line(rng):
+    flat = np.zeros((30, 40, 3), np.uint8)
+    with pytest.raises(DataError, match=r"every usable pixel has the same gray level \(0\): nothing to segment"):
+        segment_image(flat, k=2)
+    two = np.zeros((30, 40, 3), np.uint8)
+    two[:, 20:] = [200, 10, 10]
+    with pytest.raises(DataError, match=r"only 2 distinct colours \(\[0, 0, 0\], \[200, 10, 10\]\), fewer than "
+                                        r"the 3 segments asked for \(use -k 2\)"):
+        segment_image(two, k=3)
+    labels = segment_image(two, k=2).labels
+    assert labels[0, 0] != labels[0, 39] and (labels[:, :20] == labels[0, 0]).all()
