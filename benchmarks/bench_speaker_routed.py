@@ -5,6 +5,7 @@ duration-aware calibration of the clean system's scores. Asterisk set of bench_s
     python benchmarks/bench_speaker_robust.py --prepare --cache /tmp/gmmkit-asterisk
     python benchmarks/bench_speaker_routed.py --cache /tmp/gmmkit-asterisk --seeds 0,1,2 --variants matched,mismatched
     python benchmarks/bench_speaker_routed.py --cache /tmp/gmmkit-asterisk --write-degraded degraded/  # for the CLI
+    (the three-branch system through the command line: docs/speech.md, "The three-branch system ...")
 
 Per UBM seed:
 
@@ -235,8 +236,9 @@ def three_way_tables(table):
 
 
 def write_degraded(rows, folder):
-    """The test files degraded as the benchmark degrades them (16-bit WAV under ``folder``) and
-    ``trials-<condition>.csv`` (speaker,file,target) for the command line."""
+    """The test files degraded as the benchmark degrades them (16-bit WAV under ``folder``),
+    ``trials-<condition>.csv`` (speaker,file,target) and ``dev-files.txt`` (the development prompts
+    the 3way margin is chosen on, one path a line) for the command line."""
     import soundfile as sf
 
     from gmmkit_apps.speech.features import load_audio
@@ -255,6 +257,8 @@ def write_degraded(rows, folder):
             lines += [f"{n},{os.path.abspath(f)},{int(n == s)}" for n in names]
         with open(os.path.join(folder, f"trials-{cond}.csv"), "w") as fh:
             fh.write("\n".join(lines) + "\n")
+    with open(os.path.join(folder, "dev-files.txt"), "w") as fh:
+        fh.write("".join(rows[i][1] + "\n" for i in dev_split(rows, 20)[1]))
 
 
 def main():

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
@@ -100,12 +101,13 @@ def test_routed_scores_are_the_chosen_branch_scores(three):
 
 def test_band_branch_band_passes_what_it_is_sent(three):
     """The band UBM records 300-3400 Hz; scoring a wide-band file with it equals scoring the file
-    band-passed by a 6th-order Butterworth written here, and differs from scoring it unfiltered."""
+    band-passed by a 6th-order Butterworth written here, and differs from scoring it unfiltered;
+    its UBM and enrolment equal those made by hand from band-passed audio."""
     from scipy.signal import butter, sosfiltfilt
 
     from gmmkit_apps.speech.features import load_audio, mfcc_frames
     from gmmkit_apps.speech.trials import score_files
-    from gmmkit_apps.speech.ubm import score_frames, stack_speakers
+    from gmmkit_apps.speech.ubm import map_adapt, score_frames, stack_speakers, train_ubm
 
     tmp, _, files, _, _ = three
     band = _sets(tmp)["band"]
@@ -115,12 +117,24 @@ def test_band_branch_band_passes_what_it_is_sent(three):
     sos = butter(6, [300.0, 3400.0], btype="bandpass", fs=SR, output="sos")
     filtered = sosfiltfilt(sos, y, padlen=3 * (2 * len(sos) + 1)).astype(np.float32)
 
+    def passed(path):
+        y = load_audio(path, SR).astype(np.float64)
+        return sosfiltfilt(sos, y, padlen=3 * (2 * len(sos) + 1)).astype(np.float32)
+
     def by_hand(signal):
         return score_frames(band.ubm, stack, mfcc_frames(signal, front_end=band.front_end), top_c=5)
 
     got = score_files(band, [files[0]])[0]
     np.testing.assert_allclose(got, by_hand(filtered), rtol=1e-9)
     assert np.max(np.abs(got - by_hand(y.astype(np.float32)))) > 1e-3
+    # the UBM was trained, and carlo enrolled, on band-passed audio too
+    enrol = [line.split(",", 1) for line in (tmp / "enrol.csv").read_text().splitlines()[1:]]
+    feats = {s: [mfcc_frames(passed(f), front_end=band.front_end) for t, f in enrol if t == s] for s, _ in enrol}
+    with pytest.warns(ConvergenceWarning):  # 5 iterations, as the fixture's UBM
+        ubm = train_ubm([F for fs in feats.values() for F in fs], 4, max_iter=5, random_state=0)
+    np.testing.assert_allclose(band.ubm.means_, ubm.means_, rtol=1e-4, atol=1e-5)
+    carlo = map_adapt(band.ubm, feats["carlo"], name="carlo")
+    np.testing.assert_allclose(band.speaker("carlo").means, carlo.means, rtol=1e-6, atol=1e-6)
     with pytest.raises(DataError, match="band-pass their input"):
         score_files(band, [tmp / "x.npy"])
 
