@@ -22,6 +22,11 @@ EER); ``svm``: the GMM-supervector SVM of gmmkit_apps.speech.speaker_svm on the 
 **Fusion** (gmmkit_apps.speech.fusion): logistic regression on the development trials' AS-norm
 scores (effective prior 0.5), applied to the test scores.
 
+**The design** (frozen after UBM seeds 0-4, before any other seed was run): ``mfcc20 + lfcc``, the
+logistic fusion of two GMM-UBMs, MFCC and LFCC (20 cepstra + deltas + delta-deltas, 40 filters,
+CMVN prior TAU 600 each), each AS-norm top 50, fusion weights learned per seed on the 3
+development folds. Held-out seeds, run once: ``--seeds 5,6,7``.
+
 UBMs and score matrices are cached under ``--work`` (/tmp/gmmkit-clean) per seed.
 """
 import argparse
