@@ -21,6 +21,13 @@ word models with the ``WordRecognizer`` defaults, front end ``FrontEnd(n_mfcc=13
   block adapted alone (how much speech adaptation needs);
 - ``sat``: speaker-adaptive training (each training speaker's fMLLR against the models on its
   true words, models retrained on the transformed frames, twice), tested with fMLLR;
+- ``--entry-states N --exit-states M --edge-penalty P``: recognition (and the fMLLR alignment) may
+  enter a word model at any of its first N states and leave it from any of its last M, at P per
+  skipped state (``WordRecognizer(entry_states=...)``; for recordings cut at the word's onset,
+  as most of FSDD's george's);
+- ``--crop-onset MS,...``: training copies of every training digit with the audio cut MS
+  milliseconds after its detected speech onset (for speakers whose recordings start inside
+  the word);
 - ``--extra-train`` (``-x``): the synthetic voices of ``bench_speech_words_synth.py`` as a second
   model set (real | synthetic) in every fold; the LDA classes are then both sets' states.
 
@@ -187,6 +194,30 @@ def load(folder, fe, cache):
     return X, words, speakers
 
 
+def cropped(folder, fe, ms, cache):
+    """Features of the labelled files in ``folder`` with the audio cut ``ms`` milliseconds after
+    the detected speech onset (None where too little speech is left), cached in ``cache``."""
+    from gmmkit.exceptions import DataError
+    from gmmkit_apps.speech.features import energy_vad, load_audio, mfcc_frames
+    from gmmkit_apps.speech.words import labelled_files
+
+    if os.path.exists(cache):
+        z = np.load(cache, allow_pickle=False)
+        return [x if ok else None for x, ok in zip(np.split(z["X"], np.cumsum(z["n"])[:-1]), z["ok"])]
+    out = []
+    for f in labelled_files(folder)[0]:
+        y = load_audio(f, fe.sr)
+        mask = energy_vad(y, sr=fe.sr, hop=fe.hop, win=fe.win, threshold_db=fe.vad_db, method=fe.vad_method)
+        try:
+            out.append(mfcc_frames(y[int(np.argmax(mask)) * fe.hop + ms * fe.sr // 1000:], front_end=fe, source=f))
+        except DataError:
+            out.append(None)
+    D = fe.dim
+    np.savez(cache, X=np.concatenate([np.zeros((0, D), np.float32)] + [x for x in out if x is not None]),
+             n=[0 if x is None else len(x) for x in out], ok=[x is not None for x in out])
+    return out
+
+
 def fit(sets, **params):
     """A recogniser with one model set per (utterances, words) pair, scores averaged."""
     from gmmkit_apps.speech.words import WordRecognizer
@@ -281,6 +312,10 @@ def main(argv=None):
     ap.add_argument("--n-mix", type=int, default=5)
     ap.add_argument("--lda-reg", type=float, default=0.3, help="variance floor of the models on LDA features")
     ap.add_argument("--lda-cmvn", action="store_true", help="CMVN per utterance after the LDA projection")
+    ap.add_argument("--entry-states", type=int, default=1)
+    ap.add_argument("--exit-states", type=int, default=1)
+    ap.add_argument("--edge-penalty", type=float, default=0.0)
+    ap.add_argument("--crop-onset", default="", help="training copies cut this many ms after the onset, e.g. 50,100")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "gmmkit_words_adapt"))
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
@@ -293,18 +328,26 @@ def main(argv=None):
 
         SX, sw, _ = load(cache_folder(), fe, os.path.join(args.cache, "synth_vad40.npz"))
         extra = [(SX, sw)]
-    params = {"n_mix": args.n_mix}
+    params = {"n_mix": args.n_mix, "entry_states": args.entry_states, "exit_states": args.exit_states,
+              "edge_penalty": args.edge_penalty}
+    if args.crop_onset and any(r.endswith("sat") for r in args.rows):
+        ap.error("--crop-onset does not go with the sat rows (their speakers are the real digits')")
+    crops = [cropped(FSDD, fe, int(c), os.path.join(args.cache, f"fsdd_vad40_crop{c}.npz"))
+             for c in args.crop_onset.split(",") if c]
     diff, monotone = check_lda_and_mllt()
     print(f"LDA against scikit-learn's: max difference {diff:.1e}; MLLT objective never decreases: {monotone}")
     print(f"{len(X)} FSDD digits, extra sets: {len(extra)}; passes {args.passes}, fMLLR rounds {args.fmllr_iter}, "
           f"LDA {args.context * 2 + 1} x 13 -> {args.lda_dim} (floor {args.lda_reg:g}, CMVN {args.lda_cmvn}); "
-          f"blocks {args.block or 'all'}{', diagonal' if args.diag else ''}; "
+          f"blocks {args.block or 'all'}{', diagonal' if args.diag else ''}; entry/exit states "
+          f"{args.entry_states}/{args.exit_states} at {args.edge_penalty:g}; onset crops {args.crop_onset or 'none'}; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     names = sorted(set(speakers))
     acc = {r: {} for r in args.rows}
     for s in names:
         tr, te = np.flatnonzero(speakers != s), np.flatnonzero(speakers == s)
-        sets = [([X[i] for i in tr], words[tr])] + extra
+        own = [X[i] for i in tr] + [C[i] for C in crops for i in tr if C[i] is not None]
+        sets = [(own, np.concatenate([words[tr]] + [words[[i for i in tr if C[i] is not None]] for C in crops]))]
+        sets += extra
         test = [X[i] for i in te]
         t0 = time.perf_counter()
         base = fit(sets, **params)
