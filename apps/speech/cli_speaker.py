@@ -221,13 +221,16 @@ def identify_cmd(
         df = pd.DataFrame(S, columns=ms.names)
         df.insert(0, "file", paths)
         df.insert(1, "identified", [r["speaker"] for r in rows])
+        if router is not None:
+            df.insert(2, "condition", [r["condition"] for r in rows])
         with atomic_path(out, overwrite=force) as tmp:
             df.to_csv(tmp, index=False)
     if json_out:
         _emit_json(rows)
     elif not quiet:
         for r in rows:
-            typer.echo(f"{r['file']}\t{r['speaker']}\tscore {r['score']:.3f}\tmargin {r['margin']:.3f}")
+            typer.echo(f"{r['file']}\t{r['speaker']}\tscore {r['score']:.3f}\tmargin {r['margin']:.3f}"
+                       + (f"\tcondition {r['condition']}" if "condition" in r else ""))
 
 
 @commands.command("verify")
@@ -275,7 +278,8 @@ def verify_cmd(
     if json_out:
         _emit_json(r)
     elif not quiet:
-        typer.echo(f"{r['decision']}\t{speaker}\tscore {r['score']:.3f}\tthreshold {r['threshold']:.3f}")
+        typer.echo(f"{r['decision']}\t{speaker}\tscore {r['score']:.3f}\tthreshold {r['threshold']:.3f}"
+                   + (f"\tcondition {r['condition']}" if "condition" in r else ""))
     else:
         typer.echo(r["decision"])
 

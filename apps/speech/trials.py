@@ -106,10 +106,16 @@ def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="
     ``cohort``, normalised by ``norm`` (znorm, tnorm or snorm; ``top_n``: adaptive). With a
     :class:`~gmmkit_apps.speech.condition_route.Router`, each file is scored by the models (and
     normalised by the cohort) of the branch its detector names; files it calls clean by ``model_set``."""
+    return _scored(model_set, files, top_c, speakers, cohort, norm, top_n, router)[0]
+
+
+def _scored(model_set, files, top_c, speakers, cohort, norm, top_n, router):
+    """:func:`score_files`'s scores and each file's condition class (``"clean"`` without a router)."""
     speakers = model_set.speakers if speakers is None else speakers
     norm = "raw" if cohort is None else norm
     _check_cohorts(router, cohort if norm != "raw" else None)
-    return _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, [norm], router)[0][norm]
+    M, classes = _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, [norm], router)
+    return M[norm], classes
 
 
 def _normalised(model_set, frames, speakers, S, cohort, top_c, top_n):
@@ -122,27 +128,32 @@ def _normalised(model_set, frames, speakers, S, cohort, top_c, top_n):
 def identify(model_set, files, *, top_c=5, cohort=None, norm="snorm", top_n=None, threshold=None, router=None):
     """Identification: ``(rows, scores)``; one row per file with the best-scoring speaker, its
     score and its margin over the runner-up; ``scores`` as :func:`score_files`. With a
-    ``threshold`` it is open-set: a file whose best score is below it is :data:`NONE`."""
+    ``threshold`` it is open-set: a file whose best score is below it is :data:`NONE`. With a
+    ``router`` each row also names the ``condition`` (branch) that scored the file."""
     _check_threshold(threshold)
-    S = score_files(model_set, files, top_c=top_c, cohort=cohort, norm=norm, top_n=top_n, router=router)
+    S, classes = _scored(model_set, files, top_c, None, cohort, norm, top_n, router)
     rows = []
-    for f, s in zip(files, S):
+    for f, s, c in zip(files, S, classes):
         b = int(np.argmax(s))
         runner_up = np.sort(s)[-2] if s.size > 1 else 0.0
         known = threshold is None or s[b] >= threshold
         rows.append({"file": f, "speaker": model_set.names[b] if known else NONE, "best": model_set.names[b],
                      "score": float(s[b]), "margin": float(s[b] - runner_up)})
+        if router is not None:
+            rows[-1]["condition"] = str(c)
     return rows, S
 
 
 def verify(model_set, file, speaker, *, threshold, top_c=5, cohort=None, norm="snorm", top_n=None, router=None):
-    """Accept or reject the claim that ``file`` is ``speaker``: accept when score >= threshold."""
+    """Accept or reject the claim that ``file`` is ``speaker``: accept when score >= threshold
+    (with a ``router``, ``condition`` names the branch that scored the file)."""
     _check_threshold(threshold)
     spk = model_set.speaker(speaker)
-    score = float(score_files(model_set, [file], top_c=top_c, speakers=[spk], cohort=cohort, norm=norm,
-                              top_n=top_n, router=router)[0, 0])
-    return {"file": str(file), "speaker": speaker, "score": score, "threshold": float(threshold),
-            "decision": "accept" if score >= threshold else "reject"}
+    S, classes = _scored(model_set, [file], top_c, [spk], cohort, norm, top_n, router)
+    score = float(S[0, 0])
+    out = {"file": str(file), "speaker": speaker, "score": score, "threshold": float(threshold),
+           "decision": "accept" if score >= threshold else "reject"}
+    return out if router is None else {**out, "condition": str(classes[0])}
 
 
 class TrialEvaluation:

@@ -159,9 +159,10 @@ def test_cli_three_branches_and_refusals(three, tmp_path):
     assert out["degraded_files"] == out["routed"]["noise"] + out["routed"]["band"] and "snorm" in out["normalised"]
     ident = json.loads(cli("identify", "-m", tmp / "clean", *files, *route, "--json").stdout)
     assert np.mean([o["speaker"] == t for o, (t, _) in zip(ident, truth)]) >= 0.8
+    assert {c: sum(o["condition"] == c for o in ident) for c in out["routed"]} == out["routed"]
     v = json.loads(cli("verify", "-m", tmp / "clean", "-s", truth[2][0], files[2], *route, "--threshold", -100,
                        "--json").stdout)
-    assert v["decision"] == "accept"
+    assert v["decision"] == "accept" and v["condition"] == ident[2]["condition"]
     other = tmp_path / "other"
     cli("enroll", "--ubm", tmp / "band.gmm", "-s", "carlo", files[0], "-o", other, "-q")
     from gmmkit_apps.speech.condition import load_detector, save_detector
