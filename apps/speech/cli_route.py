@@ -79,7 +79,7 @@ def detector_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Detector file to write (.npz).")],
     degrade: Annotated[Optional[str], typer.Option(
         help="Two classes, clean / degraded, the degraded copies being: noiseNN (white noise at NN dB SNR) "
-        "and/or telephone (300-3400 Hz) [default: noise10,noise20,telephone].")] = None,
+        "and/or telephone (300-3400 Hz); without --class, noise10,noise20,telephone by default.")] = None,
     classes: Annotated[Optional[List[str]], typer.Option(
         "--class", help="CLASS=DEGRADATIONS: a named degraded class and the copies it is trained on, instead "
         "of --degrade (repeat: --class noise=noise10,noise20 --class band=telephone).")] = None,
@@ -105,9 +105,10 @@ def detector_cmd(
     """Train a condition detector for routed scoring (--detector of identify, verify, evaluate):
     clean / degraded, or clean and named classes, each routed to its own models folder.
 
-    Examples: gmmkit speech condition-detector background/ -o detector.npz
-              gmmkit speech condition-detector background/ --class noise=noise10,noise20
-              --class band=telephone --dev dev/ -o detector.npz
+    Example: gmmkit speech condition-detector background/ -o detector.npz
+
+    Three classes, margin chosen on dev/: gmmkit speech condition-detector background/ --class
+    noise=noise10,noise20 --class band=telephone --dev dev/ -o detector.npz
     """
     from gmmkit.cli.kit import Progress, check_output
     from gmmkit.exceptions import ParameterError
