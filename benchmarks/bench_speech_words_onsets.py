@@ -105,7 +105,7 @@ def picture(folder, path):
     axes[0, 0].set_ylabel("Hz")
     fig.suptitle("FSDD: george's 'two' starts in its vowel (no /t/ burst); the others' 'two' and 'four' do not")
     fig.tight_layout()
-    fig.savefig(path, dpi=70)
+    fig.savefig(path, dpi=48)
     print(f"\npicture: {path}")
 
 

@@ -82,12 +82,22 @@ def viterbi(logb, lengths, log_start, logA, log_end, *, paths=True):
             best[done] = fin[np.arange(done.size), end_state[done]]
 
     finish(0)
+    idx = np.arange(S)
+    off = ~(np.eye(S, dtype=bool) | np.eye(S, k=1, dtype=bool))
+    band = not np.any(np.isfinite(logA[off]))  # stay or move one state right: O(S) per frame, not O(S^2)
+    stay, move = np.diag(logA), np.concatenate([[-np.inf], np.diag(logA, 1)])
     for t in range(1, Tm):
-        cand = delta[:, :, None] + logA[None, :, :]  # (U, from, to)
-        arg = cand.argmax(axis=1)
+        if band:
+            here = delta + stay
+            step = np.concatenate([np.full((U, 1), -np.inf), delta[:, :-1]], axis=1) + move
+            arg = np.where((step >= here) & (idx > 0), idx - 1, idx)  # ties: the lower state, as argmax
+            delta = np.maximum(here, step) + B[:, t]
+        else:
+            cand = delta[:, :, None] + logA[None, :, :]  # (U, from, to)
+            arg = cand.argmax(axis=1)
+            delta = np.take_along_axis(cand, arg[:, None, :], axis=1)[:, 0] + B[:, t]
         if paths:
             back[:, t] = arg
-        delta = np.take_along_axis(cand, arg[:, None, :], axis=1)[:, 0] + B[:, t]
         finish(t)
     if not paths:
         return best, None

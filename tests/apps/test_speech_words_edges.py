@@ -64,11 +64,16 @@ def _left_right(rng, S):
         return np.log(A)
 
 
-@pytest.mark.parametrize("entry,exit,penalty", [(1, 1, 0.0), (2, 1, -0.7), (1, 3, -1.5), (3, 2, 0.0), (4, 4, -2.0)])
-def test_viterbi_against_every_path(entry, exit, penalty):
+@pytest.mark.parametrize("entry,exit,penalty,skips", [(1, 1, 0.0, False), (2, 1, -0.7, False), (1, 3, -1.5, False),
+                                                       (3, 2, 0.0, False), (4, 4, -2.0, False), (2, 2, -0.5, True)])
+def test_viterbi_against_every_path(entry, exit, penalty, skips):
     rng = np.random.default_rng(entry * 10 + exit)
     S = 4
     logA = _left_right(rng, S)
+    if skips:  # any upward jump (the general recursion, not the stay-or-move one)
+        A = np.triu(rng.dirichlet(np.ones(S), S))
+        logA = np.where(A > 0, np.log(np.maximum(A, 1e-300)), -np.inf)
+        logA -= logsumexp(logA, axis=1, keepdims=True)
     start, end = edge_logprobs(S, entry, exit, penalty)
     lengths = [1, 2, 3, 5, 6]  # several too short for a strict model, batched together
     logb = rng.normal(0, 2, (sum(lengths), S))
