@@ -25,7 +25,8 @@ scores (effective prior 0.5), applied to the test scores.
 **The design** (frozen after UBM seeds 0-4, before any other seed was run): ``mfcc20 + lfcc``, the
 logistic fusion of two GMM-UBMs, MFCC and LFCC (20 cepstra + deltas + delta-deltas, 40 filters,
 CMVN prior TAU 600 each), each AS-norm top 50, fusion weights learned per seed on the 3
-development folds. Held-out seeds, run once: ``--seeds 5,6,7``.
+development folds. Held-out seeds, run once: ``--seeds 5,6,7`` (measured 2026-11-30: 100.0/0.08,
+100.0/0.48, 100.0/0.24 ID % / EER %; design seeds 0-4: 100.0% and 0.00-0.24%).
 
 UBMs and score matrices are cached under ``--work`` (/tmp/gmmkit-clean) per seed.
 """
@@ -187,14 +188,20 @@ def pooled(blocks, names, rows, score):
 
 
 def failures(S, truth, names, rows, ok, n_frames, tag):
-    """The misidentified files and the trials on the wrong side of the EER threshold."""
+    """The misidentified files (speech frames, SNR estimate of gmmkit_apps.speech.condition) and the
+    trials on the wrong side of the EER threshold."""
+    from gmmkit_apps.speech.condition import channel_stats
+    from gmmkit_apps.speech.features import load_audio
+
     v = verification(S, truth, names)
     names = np.asarray(names)
     lines = []
     for j in np.flatnonzero(names[S.argmax(1)] != np.asarray(truth)):
         order = np.argsort(-S[j])
+        snr = channel_stats(load_audio(rows[ok[j]][1], 8000), 8000)[0]
         lines.append(f"  {tag} misidentified {rows[ok[j]][1].split('/')[-1]:34s} ({truth[j]}, "
-                     f"{n_frames[j]} frames) -> {names[order[0]]} by {S[j, order[0]] - S[j, names == truth[j]][0]:.2f}")
+                     f"{n_frames[j]} frames, SNR estimate {snr:.0f} dB) -> {names[order[0]]} by "
+                     f"{S[j, order[0]] - S[j, names == truth[j]][0]:.2f}")
     y = np.asarray(truth)[:, None] == names[None, :]
     for j, k in zip(*np.nonzero((y & (S < v["thr"])) | (~y & (S >= v["thr"])))):
         lines.append(f"  {tag} {'target' if y[j, k] else 'impostor'} trial {rows[ok[j]][1].split('/')[-1]:34s} "
