@@ -102,27 +102,26 @@ class ConditionDetector:
         """The classes other than :data:`CLEAN`, in the classifier's order."""
         return tuple(c for c in self.classes if c != CLEAN)
 
-    def _lp(self, stats):
-        return self.classifier.predict_log_proba(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
-
     def clean_loglik(self, stats):
         """Log-likelihood of each row of ``stats`` under the clean class's mixture."""
         m = self.classifier.models_[self.classes.index(CLEAN)]
         return m.score_samples(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
 
+    def _best(self, stats):
+        """Per row: the most probable degraded class, and its log posterior minus clean's."""
+        lp = self.classifier.predict_log_proba(np.atleast_2d(np.asarray(stats, dtype=np.float64)))
+        j = [self.classes.index(c) for c in self.degraded_classes]
+        best = np.asarray(self.degraded_classes)[np.argmax(lp[:, j], axis=1)]
+        return best, lp[:, j].max(axis=1) - lp[:, self.classes.index(CLEAN)]
+
     def log_ratio(self, stats):
         """log P(most probable degraded class | stats) - log P(clean | stats), one value per row."""
-        lp = self._lp(stats)
-        j = [self.classes.index(c) for c in self.degraded_classes]
-        return lp[:, j].max(axis=1) - lp[:, self.classes.index(CLEAN)]
+        return self._best(stats)[1]
 
     def detect(self, stats):
         """The class of each row of ``stats`` (a list of str): the most probable degraded class when
         it beats clean by more than :attr:`margin` nats or the row is below the clean floor, else clean."""
-        lp = self._lp(stats)
-        j = [self.classes.index(c) for c in self.degraded_classes]
-        best = np.asarray(self.degraded_classes)[np.argmax(lp[:, j], axis=1)]
-        ratio = lp[:, j].max(axis=1) - lp[:, self.classes.index(CLEAN)]
+        best, ratio = self._best(stats)
         outlier = self.clean_loglik(stats) < self.clean_floor
         return [str(b) if r > self.margin or o else CLEAN for b, r, o in zip(best, ratio, outlier)]
 
