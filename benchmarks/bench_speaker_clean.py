@@ -241,22 +241,28 @@ def matrix(block, score, names, labels):
 
 
 def evaluate(system, subs, names, labels, rows):
-    """Test results of ``system`` (a fusion's weights learned on the pooled development folds) and
-    its test score matrix and rows."""
+    """Test results of ``system`` (a fusion's weights learned on the pooled development folds; a
+    name ending in " (duration-calibrated)": then a duration-aware calibration, also fitted on the
+    development folds) and its test score matrix and rows."""
+    from gmmkit_apps.speech.calibrate import fit_duration_calibration
     from gmmkit_apps.speech.fusion import fit_fusion
 
-    parts = SYSTEMS[system]
+    base = system.partition(" (duration-calibrated)")[0]
+    parts = SYSTEMS[base]
     test = [subs[n]["test"] for n, _ in parts]
     ok = test[0][4]
     if any(t[4] != ok for t in test):
         raise SystemExit(f"{system}: the subsystems refused different test files")
     S = [matrix(t, sc, names, labels) for t, (_, sc) in zip(test, parts)]
+    dev = [pooled(subs[n]["dev"], names, rows, lambda b, sc=sc: matrix(b, sc, names, labels)) for n, sc in parts]
+    y = np.asarray(dev[0][1])[:, None] == np.asarray(names)[None, :]
     if len(parts) > 1:
-        dev = [pooled(subs[n]["dev"], names, rows, lambda b, sc=sc: matrix(b, sc, names, labels)) for n, sc in parts]
-        truth = dev[0][1]
-        y = np.asarray(truth)[:, None] == np.asarray(names)[None, :]
         fusion = fit_fusion([d[0] for d in dev], y)
-        S = [fusion.apply(S)]
+        S, dev = [fusion.apply(S)], [(fusion.apply([d[0] for d in dev]), dev[0][1])]
+    if system != base:  # seconds of speech of each development and test file
+        secs = np.concatenate([np.asarray(b[5]) for b in subs[parts[0][0]]["dev"]])[:, None] / 100.0
+        cal = fit_duration_calibration(dev[0][0], np.broadcast_to(secs, dev[0][0].shape), y)
+        S = [cal.apply(S[0], np.asarray(test[0][5])[:, None] / 100.0)]
     truth = [rows[i][0] for i in ok]
     return verification(S[0], truth, names), S[0], ok
 
@@ -271,7 +277,8 @@ def main():
     ap.add_argument("--work", default="/tmp/gmmkit-clean")
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--tau", type=float, default=600.0, help="CMVN prior weight of every subsystem")
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated; '<system> (duration-calibrated)' adds the duration-aware calibration")
     ap.add_argument("-k", type=int, default=256)
     ap.add_argument("--failures", default="", help="systems whose failing files and trials are listed")
     a = ap.parse_args()
@@ -284,7 +291,7 @@ def main():
     table = {}
     for seed in (int(s) for s in a.seeds.split(",")):
         t0 = time.perf_counter()
-        need = {n for s in systems for n, _ in SYSTEMS[s]}
+        need = {n for s in systems for n, _ in SYSTEMS[s.partition(" (duration-calibrated)")[0]]}
         subs = {n: subsystem(a, rows, SUBSYSTEMS[n][0], a.tau, seed, SUBSYSTEMS[n][1]) for n in sorted(need)}
         labels = ubm_cohort(a, rows, "nocmvn", a.tau, seed)[1].labels
         for system in systems:
