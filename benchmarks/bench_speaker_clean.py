@@ -259,6 +259,7 @@ def evaluate(system, subs, names, labels, rows):
     if len(parts) > 1:
         fusion = fit_fusion([d[0] for d in dev], y)
         S, dev = [fusion.apply(S)], [(fusion.apply([d[0] for d in dev]), dev[0][1])]
+        print(f"  {system}: fusion weights {np.round(fusion.weights, 3).tolist()}")
     if system != base:  # seconds of speech of each development and test file
         secs = np.concatenate([np.asarray(b[5]) for b in subs[parts[0][0]]["dev"]])[:, None] / 100.0
         cal = fit_duration_calibration(dev[0][0], np.broadcast_to(secs, dev[0][0].shape), y)
