@@ -227,12 +227,12 @@ class WordRecognizer:
         """Fewest frames an utterance needs for a path through word model j."""
         return min_frames(self.models_[j].n_components, self.entry_states, self.exit_states)
 
-    def word_paths(self, j, seqs, idx):
+    def word_paths(self, j, seqs, idx, scores=True):
         """(Viterbi log-likelihoods, state path of the concatenated frames) of the utterances
         ``idx`` of ``seqs`` under word model j. Strict left-to-right: one ``GMMHMM.decode`` over
         them all (the engine returns only the total), each one's best-path log-probability
-        recomputed from its path (start + transitions + emissions); with entry or exit states:
-        :func:`~gmmkit_apps.speech.words_viterbi.viterbi`."""
+        recomputed from its path (start + transitions + emissions; skipped with ``scores=False``:
+        None); with entry or exit states: :func:`~gmmkit_apps.speech.words_viterbi.viterbi`."""
         m = self.models_[j]
         X = np.concatenate([seqs[i] for i in idx])
         lengths = np.array([len(seqs[i]) for i in idx])
@@ -243,6 +243,8 @@ class WordRecognizer:
             start, end = edge_logprobs(m.n_components, self.entry_states, self.exit_states, self.edge_penalty)
             return viterbi(logb, lengths, start + logpi[0], logA, end)
         _, path = m.decode(X, lengths)
+        if not scores:
+            return None, path
         logb = np.empty(len(X))
         for s, gm in enumerate(self._state_densities(j)):
             at = np.flatnonzero(path == s)

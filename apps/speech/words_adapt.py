@@ -47,7 +47,7 @@ def align(rec, seqs, words):
         path = np.empty(starts[-1], dtype=np.int64)
         for j in np.unique(js):
             ix = np.flatnonzero(js == j)
-            _, p = rec.word_paths(j, seqs, ix)  # with the recogniser's entry and exit states
+            _, p = rec.word_paths(j, seqs, ix, scores=False)  # with the recogniser's entry and exit states
             if np.any(p < 0):
                 raise DataError(f"an utterance has no path through the model of word {rec.words_[j % W]!r}")
             pos = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in ix])
