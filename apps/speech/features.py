@@ -1,11 +1,13 @@
-"""Front end: audio in, normalised MFCC frames out.
+"""Front end: audio in, normalised MFCC (or LFCC) frames out.
 
 Audio is read with soundfile (any format libsndfile knows: WAV, FLAC, OGG, ...)
 or, failing that, librosa's other back ends, mixed to mono and resampled to one
 fixed rate. Each frame gets ``n_mfcc`` MFCCs (25 ms window, 10 ms hop by
 default) plus deltas and delta-deltas; an energy-based voice activity detector
 keeps the speech frames, and cepstral mean and variance normalisation (CMVN)
-is applied over the kept frames of the utterance.
+is applied over the kept frames of the utterance. ``FrontEnd(filterbank="linear")`` swaps the mel
+filters for triangular filters evenly spaced in Hz (linear-frequency cepstra, LFCC; see
+:mod:`gmmkit_apps.speech.lfcc`); everything else is shared.
 
 The MFCCs are computed here with NumPy/SciPy's FFT and DCT and equal librosa's
 (``librosa.feature.mfcc`` with a Slaney mel filter bank, ``librosa.feature.delta``;
@@ -31,12 +33,15 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ParameterError
 
-__all__ = ["FrontEnd", "load_audio", "mfcc_frames", "energy_vad", "cmvn", "extract", "perturb_speed"]
+__all__ = ["FrontEnd", "load_audio", "mfcc_frames", "energy_vad", "cmvn", "extract", "perturb_speed",
+           "linear_filterbank", "FILTERBANKS"]
 
 #: Default minimum of speech frames (after VAD): 10 frames = 0.1 s. Shorter input is refused
 #: (``FrontEnd.min_speech_frames`` changes it); a word model needs at most this many frames
 #: (one per state), and a speaker score needs no more.
 MIN_SPEECH_FRAMES = 10
+#: Filter banks of :class:`FrontEnd`: Slaney mel filters (MFCC) or filters evenly spaced in Hz (LFCC).
+FILTERBANKS = ("mel", "linear")
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class FrontEnd:
     win_ms, hop_ms : float
         Analysis window and hop in milliseconds.
     n_mels : int
-        Mel filters.
+        Filters of the filter bank (mel or linear).
     deltas : bool
         Append deltas and delta-deltas.
     vad : bool
@@ -76,6 +81,10 @@ class FrontEnd:
     denoise : bool
         Spectral subtraction of the steady noise floor before the mel filters
         (:func:`gmmkit_apps.speech.robust.spectral_subtraction`).
+    filterbank : str
+        'mel' (default: MFCCs) or 'linear' (``n_mels`` triangular filters evenly spaced from 0 Hz
+        to ``sr / 2``, :func:`linear_filterbank`: linear-frequency cepstra, LFCC). Model files
+        written before this option load as 'mel'.
     """
 
     sr: int = 8000
@@ -92,6 +101,7 @@ class FrontEnd:
     warp: float = 0.0
     rasta: bool = False
     denoise: bool = False
+    filterbank: str = "mel"
 
     def __post_init__(self):
         if self.sr < 4000 or self.n_mfcc < 2 or self.n_mels < self.n_mfcc:
@@ -107,6 +117,8 @@ class FrontEnd:
             raise ParameterError(f"vad_method={self.vad_method!r}: use one of {', '.join(VAD_METHODS)}")
         if not (math.isfinite(self.warp) and (self.warp == 0 or 0.1 <= self.warp <= 60)):
             raise ParameterError(f"warp={self.warp!r}: a window of 0.1-60 seconds, or 0 (off)")
+        if self.filterbank not in FILTERBANKS:
+            raise ParameterError(f"filterbank={self.filterbank!r}: use one of {', '.join(FILTERBANKS)}")
 
     @property
     def dim(self):
@@ -236,6 +248,29 @@ def _mel_basis(sr, n_fft, n_mels, fmin=20.0):
 
 
 @functools.lru_cache(maxsize=8)
+def linear_filterbank(sr, n_fft, n_filters, fmin=0.0, fmax=None):
+    """Triangular filters with edges evenly spaced in Hz from ``fmin`` to ``fmax`` (default
+    ``sr / 2``), each peaking at 1 on its centre; shape (n_filters, n_fft // 2 + 1), float32."""
+    fmax = sr / 2.0 if fmax is None else float(fmax)
+    if not 0.0 <= fmin < fmax <= sr / 2.0 or n_filters < 1:
+        raise DataError(f"linear filter bank: need 0 <= fmin < fmax <= {sr / 2:g} Hz and a filter, "
+                        f"got {fmin:g}-{fmax:g} Hz, {n_filters} filters")
+    fft_hz = np.arange(n_fft // 2 + 1) * sr / n_fft
+    edges = np.linspace(fmin, fmax, n_filters + 2)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    w = np.minimum((fft_hz - lo) / (mid - lo), (hi - fft_hz) / (hi - mid))
+    return np.maximum(w, 0.0).astype(np.float32)
+
+
+def _filter_bank(fe, n_fft):
+    """The front end's filters, transposed for ``power @ bank``: mel in float32; linear in float64
+    (the LFCC front end's product since it was written, so its cached features stay the same)."""
+    if fe.filterbank == "linear":
+        return linear_filterbank(fe.sr, n_fft, fe.n_mels).T.astype(np.float64)
+    return _mel_basis(fe.sr, n_fft, fe.n_mels).T
+
+
+@functools.lru_cache(maxsize=8)
 def _window(win, n_fft):
     """Periodic Hann window of ``win`` samples, centred in ``n_fft``."""
     w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
@@ -267,7 +302,8 @@ def _delta(m, width, order):
 
 
 def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
-    """MFCC (+deltas) frames of a signal, one row per 10 ms frame.
+    """MFCC (+deltas) frames of a signal, one row per 10 ms frame (LFCC with
+    ``front_end.filterbank == "linear"``).
 
     Parameters
     ----------
@@ -304,7 +340,7 @@ def mfcc_frames(y, *, sr=8000, front_end=None, vad=None, source="<audio>"):
 
     # a small matmul: one BLAS thread is hundreds of times faster than many on a busy machine
     with threadpool_limits(1, user_api="blas"):
-        mel = spec @ _mel_basis(fe.sr, n_fft, fe.n_mels).T  # (frames, mels)
+        mel = spec @ _filter_bank(fe, n_fft)  # (frames, filters)
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0)  # 80 dB dynamic range
     m = dct(db, type=2, norm="ortho", axis=1)[:, : fe.n_mfcc].T  # (n_mfcc, frames)

@@ -11,6 +11,12 @@ weight, so the excess of impostor trials does not pull the weights), which also 
 score a calibrated log-likelihood ratio for that prior. Fit on development trials only, never on
 the trials the fusion will score.
 
+With models folders (e.g. one made with MFCCs and one with LFCCs, ``FrontEnd(filterbank="linear")``):
+:func:`fit_trials_fusion` scores a development trial list with each folder and fits the fusion,
+recording each folder's UBM and the score normalisation; :func:`save_fusion` / :func:`load_fusion`
+keep it in a gmmkit model file (arrays and JSON, never pickle); :func:`fused_scores` scores files
+with every folder and fuses, refusing folders whose UBM is not the one the fusion was fitted for.
+
 >>> import numpy as np
 >>> from gmmkit_apps.speech.fusion import fit_fusion
 >>> rng = np.random.default_rng(0)
@@ -23,13 +29,18 @@ True
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
-__all__ = ["LinearFusion", "fit_fusion", "fit_logistic"]
+__all__ = ["LinearFusion", "fit_fusion", "fit_logistic", "fit_trials_fusion", "fused_scores", "save_fusion",
+           "load_fusion", "FUSION_KIND"]
+
+#: The ``kind`` of a fusion's model file.
+FUSION_KIND = "speaker_score_fusion"
 
 
 def fit_logistic(X, labels, *, p_target=0.5, l2=1e-3, max_iter=100, tol=1e-10, what="fusion"):
@@ -78,10 +89,16 @@ def fit_logistic(X, labels, *, p_target=0.5, l2=1e-3, max_iter=100, tol=1e-10, w
 
 @dataclass(frozen=True)
 class LinearFusion:
-    """``offset + sum_i weights[i] * scores[i]`` over score sets of one shape."""
+    """``offset + sum_i weights[i] * scores[i]`` over score sets of one shape. ``systems``: what
+    each score set came from (``{"ubm_fingerprint", "front_end"}`` per models folder; empty when
+    unknown); ``norm`` and ``top_n``: the score normalisation it was fitted on ("raw" or "snorm"
+    with an adaptive cohort of ``top_n``; None when unknown)."""
 
     offset: float
     weights: np.ndarray
+    systems: tuple = ()
+    norm: str | None = None
+    top_n: int | None = None
 
     def apply(self, score_sets):
         """The fused log-likelihood ratios of ``score_sets`` (a list, one array per system, all of
@@ -104,3 +121,96 @@ def fit_fusion(score_sets, labels, *, p_target=0.5, l2=1e-3):
         raise DataError(f"fusion: every score set needs one score per trial ({y.size} labels)")
     beta = fit_logistic(np.column_stack(sets), y, p_target=p_target, l2=l2)
     return LinearFusion(float(beta[0]), beta[1:])
+
+
+def _systems(model_sets):
+    from .ubm import ubm_fingerprint
+
+    return tuple({"ubm_fingerprint": ubm_fingerprint(m.ubm), "front_end": m.front_end.to_dict()} for m in model_sets)
+
+
+def _speakers(model_sets, speakers):
+    """Each models folder's speaker models of ``speakers`` (default: the first folder's), in one order."""
+    names = list(model_sets[0].names if speakers is None else speakers)
+    for m in model_sets:
+        missing = sorted(set(names) - set(m.names))
+        if missing:
+            raise DataError(f"fusion: {m.folder} has no model for {', '.join(missing[:5])}")
+    return names, [[m.speaker(n) for n in names] for m in model_sets]
+
+
+def fit_trials_fusion(model_sets, trials, *, cohorts=None, top_n=None, top_c=5, p_target=0.5, l2=1e-3):
+    """A :class:`LinearFusion` of the models folders ``model_sets`` (loaded with
+    :func:`~gmmkit_apps.speech.corpus.load_model_set`) fitted on the development trial list
+    ``trials`` (:func:`~gmmkit_apps.speech.corpus.read_trials`; never the evaluation trials).
+    Each folder scores every trial with :func:`~gmmkit_apps.speech.trials.evaluate_trials`: raw
+    scores, or S-normalised ones with ``cohorts`` (one per folder,
+    :func:`~gmmkit_apps.speech.trials.load_cohort`; adaptive with ``top_n``)."""
+    from .trials import evaluate_trials
+
+    if len(model_sets) < 2:
+        raise ParameterError(f"a fusion needs at least two models folders, got {len(model_sets)}")
+    cohorts = _cohorts(model_sets, cohorts)
+    runs = [evaluate_trials(m, trials, top_c=top_c, cohort=c, top_n=top_n) for m, c in zip(model_sets, cohorts)]
+    fusion = fit_fusion([r.scores for r in runs], runs[0].labels, p_target=p_target, l2=l2)
+    return LinearFusion(fusion.offset, fusion.weights, _systems(model_sets),
+                        "raw" if cohorts[0] is None else "snorm", top_n)
+
+
+def _cohorts(model_sets, cohorts):
+    cohorts = [None] * len(model_sets) if cohorts is None else list(cohorts)
+    if len(cohorts) != len(model_sets) or len({c is None for c in cohorts}) > 1:
+        raise ParameterError(f"fusion: give a cohort for every one of the {len(model_sets)} models folders, or none")
+    return cohorts
+
+
+def fused_scores(model_sets, files, fusion, *, cohorts=None, speakers=None, top_c=5):
+    """Fused scores (n_files, n_speakers) of ``files`` against ``speakers`` (default: every
+    speaker of the first folder, in its order): each models folder of ``model_sets`` scores the
+    files (:func:`~gmmkit_apps.speech.trials.score_files`, normalised as the fusion was fitted:
+    with ``cohorts`` for "snorm") and ``fusion`` adds the score sets. Returns ``(scores, names)``.
+    Refuses folders in another number or order than the fusion's, or whose UBM is not the one
+    it was fitted for."""
+    from .trials import score_files
+
+    if len(model_sets) != fusion.weights.size:
+        raise DataError(f"fusion of {fusion.weights.size} systems given {len(model_sets)} models folders")
+    for i, (m, want) in enumerate(zip(model_sets, fusion.systems)):
+        if _systems([m])[0]["ubm_fingerprint"] != want["ubm_fingerprint"]:
+            raise DataError(f"fusion: {m.folder} (system {i + 1}) is not the models folder the fusion was fitted "
+                            "for (another UBM; give the folders in the fitting order)")
+    cohorts = _cohorts(model_sets, cohorts)
+    if fusion.norm is not None and (fusion.norm == "snorm") != (cohorts[0] is not None):
+        raise DataError(f"fusion fitted on {fusion.norm} scores: "
+                        f"{'give a cohort for every folder' if fusion.norm == 'snorm' else 'give no cohort'}")
+    names, stacks = _speakers(model_sets, speakers)
+    sets = [score_files(m, files, top_c=top_c, speakers=st, cohort=c, norm="snorm", top_n=fusion.top_n)
+            for m, st, c in zip(model_sets, stacks, cohorts)]
+    return fusion.apply(sets), names
+
+
+def save_fusion(fusion, path, *, overwrite=False):
+    """Write ``fusion`` as a gmmkit model file (:func:`gmmkit.io.save_arrays`: arrays and JSON,
+    no pickle), atomically; an existing file is kept unless ``overwrite``."""
+    from gmmkit.io import save_arrays
+
+    save_arrays(path, {"weights": np.asarray(fusion.weights, dtype=np.float64)},
+                {"kind": FUSION_KIND, "offset": float(fusion.offset), "systems": list(fusion.systems),
+                 "norm": fusion.norm, "top_n": fusion.top_n}, overwrite=overwrite)
+
+
+def load_fusion(path):
+    """Read a fusion written by :func:`save_fusion`; ModelFileError if it is not one or is damaged."""
+    from gmmkit.io import load_arrays
+
+    arrays, meta = load_arrays(path, kind=FUSION_KIND)
+    w = arrays.get("weights")
+    offset, systems, norm, top_n = meta.get("offset"), meta.get("systems"), meta.get("norm"), meta.get("top_n")
+    ok = (w is not None and w.ndim == 1 and w.size >= 1 and np.issubdtype(w.dtype, np.floating)
+          and np.all(np.isfinite(w)) and isinstance(offset, (int, float)) and math.isfinite(offset)
+          and isinstance(systems, list) and len(systems) in (0, w.size)
+          and all(isinstance(x, dict) and isinstance(x.get("ubm_fingerprint"), str) for x in systems)
+          and norm in (None, "raw", "snorm") and (top_n is None or (isinstance(top_n, int) and top_n >= 1)))
+    if not ok:
+        raise ModelFileError(f"{path}: fusion file holds invalid weights, offset or systems")
+    return LinearFusion(float(offset), w.astype(np.float64), tuple(systems), norm, top_n)
