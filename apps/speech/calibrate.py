@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.exceptions import DataError
 
 __all__ = ["DurationCalibration", "fit_duration_calibration"]
 
@@ -67,33 +67,11 @@ def fit_duration_calibration(scores, seconds, labels, *, l2=1e-3, max_iter=100, 
     ``l2`` is a ridge penalty ``l2/2 * (b^2 + c^2 + e^2)`` (not on the offset) that keeps the
     coefficients finite when the development scores separate the trials perfectly (scikit-learn's
     ``LogisticRegression(C=1/l2)`` with these sample weights)."""
-    from scipy.special import expit
+    from .fusion import fit_logistic
 
     X = _design(scores, seconds)
     y = np.asarray(labels, dtype=bool).ravel()
     if y.size != X.shape[0]:
         raise DataError(f"{X.shape[0]} scores but {y.size} labels")
-    n_t = int(y.sum())
-    if n_t == 0 or n_t == y.size:
-        raise DataError("calibration needs both target and impostor trials")
-    if not (np.isfinite(l2) and l2 >= 0) or max_iter < 1:
-        raise ParameterError(f"l2 {l2!r} must be >= 0 and max_iter {max_iter!r} at least 1")
-    w = np.where(y, 0.5 / n_t, 0.5 / (y.size - n_t))
-    ridge = np.full(X.shape[1], float(l2))
-    ridge[0] = 0.0
-    beta = np.zeros(X.shape[1])
-    for _ in range(max_iter):
-        p = expit(X @ beta)
-        grad = X.T @ (w * (y - p)) - ridge * beta
-        H = (X * (w * p * (1 - p))[:, None]).T @ X + np.diag(ridge)
-        try:
-            step = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError:
-            step = np.full_like(beta, np.nan)
-        if not np.all(np.isfinite(step)):
-            raise DataError("calibration: the development trials do not determine the four coefficients "
-                            "(all durations equal, or separable scores with l2=0)")
-        beta += step
-        if np.max(np.abs(step)) < tol:
-            break
+    beta = fit_logistic(X[:, 1:], y, p_target=0.5, l2=l2, max_iter=max_iter, tol=tol, what="calibration")
     return DurationCalibration(beta)
