@@ -25,6 +25,12 @@ def wav_rate_zero(path, assets):
     path.write_bytes(bytes(blob))
 
 
+def one_colour_png(path, assets):
+    from PIL import Image
+
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(path)
+
+
 def eps_named_png(path, assets):
     path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
 
@@ -108,4 +114,8 @@ CASES += [
           match="go together"),
     error("speech-evaluate-degraded-models-alone", "speech", "evaluate", f"{T}/t.csv", "--models", T,
           "--degraded-models", T, match="go together", files={"t.csv": b"speaker,file,target\n"}),
+    error("speech-ubm-band-pass-one-edge", "speech", "ubm", SPK, "--band-pass", "300", "-o", f"{T}/u.gmm",
+          match="LO-HI", absent=("u.gmm",)),
+    error("segment-one-colour", "segment", f"{T}/flat.png", "--out", f"{T}/seg", files={"flat.png": one_colour_png},
+          match="nothing to segment", absent=("seg/flat_labels.png",)),
 ]
