@@ -11,9 +11,9 @@ from gmmkit.exceptions import DataError, ModelFileError
 from gmmkit_apps.speech.corpus import features_of, load_model_set, load_ubm, read_trials
 from gmmkit_apps.speech.enroll import enroll_speakers
 from gmmkit_apps.speech.features import FrontEnd, load_audio
-from gmmkit_apps.speech.fusion import fit_trials_fusion, fused_scores, load_fusion, save_fusion
+from gmmkit_apps.speech.fusion import fit_fusion, fit_trials_fusion, fused_scores, load_fusion, save_fusion
 from gmmkit_apps.speech.lfcc import lfcc_frames
-from gmmkit_apps.speech.trials import score_files
+from gmmkit_apps.speech.trials import evaluate_trials, score_files
 from gmmkit_apps.speech.ubm import score_frames, stack_speakers, train_ubm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,7 +34,7 @@ def _folder(tmp, name, fe, enrol, seed=0, drop_filterbank=False):
     ubm = train_ubm(features_of([f for fs in enrol.values() for f in fs], fe), 4, max_iter=100, random_state=seed)
     d = fe.to_dict()
     if drop_filterbank:  # a file written before FrontEnd had the option
-        del d["filterbank"]
+        d.pop("filterbank", None)
     ubm.fit_metadata_ = {"speech_front_end": d}
     path = tmp / f"{name}.gmm"
     ubm.save(path)
@@ -65,7 +65,7 @@ def test_old_files_load_as_mel_and_linear_files_score_with_lfcc(folders):
 
 
 def test_bad_filterbank_in_a_model_file_is_refused(tmp_path):
-    ubm = train_ubm([np.random.default_rng(0).normal(size=(200, 60))], 2, max_iter=20)
+    ubm = train_ubm([np.random.default_rng(0).normal(size=(200, 60))], 1, max_iter=100)
     ubm.fit_metadata_ = {"speech_front_end": {**FrontEnd().to_dict(), "filterbank": "bark"}}
     ubm.save(tmp_path / "ubm.gmm")
     with pytest.raises(ModelFileError, match="filterbank='bark'"):
@@ -79,6 +79,9 @@ def test_two_folders_fuse_with_a_saved_fusion(folders):
     trials = read_trials(tmp / "trials.csv")
     fusion = fit_trials_fusion([mel, lin], trials)
     assert fusion.norm == "raw" and len(fusion.systems) == 2
+    runs = [evaluate_trials(m, trials) for m in (mel, lin)]  # each folder's trial scores, in the folders' order
+    ref = fit_fusion([r.scores for r in runs], trials["target"].to_numpy(bool))
+    np.testing.assert_allclose(fusion.weights, ref.weights, rtol=1e-12)
     save_fusion(fusion, tmp / "fusion.npz")
     loaded = load_fusion(tmp / "fusion.npz")
     np.testing.assert_array_equal(loaded.weights, fusion.weights)
