@@ -8,7 +8,8 @@ word's utterances from a flat start. The number of states follows the word's typ
 An utterance is recognised by Viterbi: its score for a word is the log-probability of the best
 state path through that word's model (``GMMHMM.decode``); the word of highest score wins. With
 a ``threshold``, an utterance whose best score per frame is below it is "none of these"
-(``reject_label``).
+(``reject_label``). With ``entry_states``/``exit_states`` above 1, recognition may enter a word
+at any of its first states and leave it from any of its last (:mod:`.words_viterbi`).
 
 >>> import numpy as np
 >>> from gmmkit_apps.speech.words import WordRecognizer
