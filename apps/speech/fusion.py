@@ -36,8 +36,8 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
-__all__ = ["LinearFusion", "fit_fusion", "fit_logistic", "fit_trials_fusion", "fused_scores", "save_fusion",
-           "load_fusion", "FUSION_KIND"]
+__all__ = ["LinearFusion", "fit_fusion", "fit_logistic", "fit_trials_fusion", "fused_scores", "evaluate_fused",
+           "save_fusion", "load_fusion", "FUSION_KIND"]
 
 #: The ``kind`` of a fusion's model file.
 FUSION_KIND = "speaker_score_fusion"
@@ -187,6 +187,34 @@ def fused_scores(model_sets, files, fusion, *, cohorts=None, speakers=None, top_
     sets = [score_files(m, files, top_c=top_c, speakers=st, cohort=c, norm="snorm", top_n=fusion.top_n)
             for m, st, c in zip(model_sets, stacks, cohorts)]
     return fusion.apply(sets), names
+
+
+def evaluate_fused(model_sets, trials, fusion, *, cohorts=None, top_c=5, p_target=0.01):
+    """Verification metrics of the fused scores on a trial list
+    (:func:`~gmmkit_apps.speech.corpus.read_trials`), as ``evaluate``'s: ``(summary, scores)``, the
+    summary with the numbers of trials and targets, the EER and its threshold, the minimum detection
+    cost at ``p_target`` and, over the files whose true speaker is enrolled, the closed-set
+    identification accuracy; ``scores`` one fused score per trial (:func:`fused_scores`)."""
+    from .metrics import eer, min_dcf
+
+    files = list(dict.fromkeys(trials["path"]))
+    unknown = sorted(set(trials["speaker"]) - set(model_sets[0].names))
+    if unknown:
+        raise DataError(f"{trials.attrs.get('source', 'trial list')}: speaker(s) {', '.join(unknown[:5])} have no "
+                        f"model in {model_sets[0].folder}")
+    M, names = fused_scores(model_sets, files, fusion, cohorts=cohorts, top_c=top_c)
+    row, col = {f: i for i, f in enumerate(files)}, {n: j for j, n in enumerate(names)}
+    labels = trials["target"].to_numpy(bool)
+    scores = np.array([M[row[f], col[s]] for f, s in zip(trials["path"], trials["speaker"])])
+    e, thr = eer(scores, labels)
+    summary = {"trials": int(len(trials)), "targets": int(labels.sum()), "eer": e, "eer_threshold": thr,
+               "min_dcf": min_dcf(scores, labels, p_target=p_target)[0], "p_target": p_target}
+    truth = {f: s for f, s, t in zip(trials["path"], trials["speaker"], labels) if t}
+    if truth:
+        summary["identification_accuracy"] = float(np.mean([names[int(np.argmax(M[row[f]]))] == s
+                                                            for f, s in truth.items()]))
+        summary["identification_files"] = len(truth)
+    return summary, scores
 
 
 def save_fusion(fusion, path, *, overwrite=False):

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from gmmkit.exceptions import DataError, ModelFileError
+from gmmkit_apps.speech import metrics
 from gmmkit_apps.speech.corpus import features_of, load_model_set, load_ubm, read_trials
 from gmmkit_apps.speech.enroll import enroll_speakers
 from gmmkit_apps.speech.features import FrontEnd, load_audio
-from gmmkit_apps.speech.fusion import fit_fusion, fit_trials_fusion, fused_scores, load_fusion, save_fusion
+from gmmkit_apps.speech.fusion import (
+    evaluate_fused,
+    fit_fusion,
+    fit_trials_fusion,
+    fused_scores,
+    load_fusion,
+    save_fusion,
+)
 from gmmkit_apps.speech.lfcc import lfcc_frames
 from gmmkit_apps.speech.trials import evaluate_trials, score_files
 from gmmkit_apps.speech.ubm import score_frames, stack_speakers, train_ubm
@@ -94,6 +102,16 @@ def test_two_folders_fuse_with_a_saved_fusion(folders):
     # a speaker subset in another order keeps each column with its speaker
     S2, names2 = fused_scores([mel, lin], files, loaded, speakers=["june", "allison"])
     np.testing.assert_allclose(S2, S[:, [2, 0]], rtol=1e-12)
+    # the fused trial evaluation scores each trial as the fused matrix does (the last file's trials left out)
+    summary, scores = evaluate_fused([mel, lin], trials, loaded)
+    last = trials["path"] != tests[-1][1]
+    sub = trials[last]
+    summary2, _ = evaluate_fused([mel, lin], sub, loaded)
+    M, _ = fused_scores([mel, lin], list(dict.fromkeys(trials["path"])), loaded)
+    np.testing.assert_allclose(scores, M.ravel(), rtol=1e-12)  # trials written file by file, VOICES order
+    assert summary["eer"] == metrics.eer(M.ravel(), trials["target"].to_numpy(bool))[0]
+    assert summary["identification_accuracy"] == np.mean(np.asarray(VOICES)[M.argmax(1)] == [s for s, _ in tests])
+    assert summary2["trials"] == int(last.sum()) and summary2["identification_files"] == len(tests) - 1
     with pytest.raises(DataError, match="not the models folder"):
         fused_scores([lin, mel], files, loaded)
     with pytest.raises(DataError, match="fitted on raw"):
