@@ -10,7 +10,21 @@ from typing import Annotated, List
 
 import typer
 
-from .cli_common import Denoise, Force, Json, NMfcc, Quiet, Rasta, Sr, VadMethod, Warp, _emit_json, _front_end, _note
+from .cli_common import (
+    Denoise,
+    Filterbank,
+    Force,
+    Json,
+    NMfcc,
+    Quiet,
+    Rasta,
+    Sr,
+    VadMethod,
+    Warp,
+    _emit_json,
+    _front_end,
+    _note,
+)
 from .cli_speaker import commands as _speaker_commands
 from .cli_words import phonemes, words
 
@@ -44,6 +58,7 @@ def features_cmd(
     rasta: Rasta = False,
     denoise: Denoise = False,
     vad_method: VadMethod = "energy",
+    filterbank: Filterbank = "mel",
     force: Force = False,
     json_out: Json = False,
     quiet: Quiet = False,
@@ -63,7 +78,7 @@ def features_cmd(
 
     files = audio_files(audio)
     fe = _front_end(sr, n_mfcc, vad, cmvn, warp=warp, rasta=rasta, vad_method=vad_method,
-                    denoise=denoise)
+                    denoise=denoise, filterbank=filterbank)
     check_output(out, folder=True)
     for f in files:  # nothing is replaced without --force (checked before the first write)
         check_output(os.path.join(out, os.path.splitext(os.path.basename(f))[0] + ".npy"), force)

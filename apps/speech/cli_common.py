@@ -16,6 +16,9 @@ Rasta = Annotated[bool, typer.Option("--rasta/--no-rasta", help="RASTA-filter th
 Denoise = Annotated[bool, typer.Option("--denoise/--no-denoise", help="Spectral subtraction of steady noise.")]
 VadMethod = Annotated[str, typer.Option(
     "--vad-method", help="Voice activity detector: energy, or gmm (two-Gaussian energy fit, noise-robust).")]
+Filterbank = Annotated[str, typer.Option(
+    "--filterbank", help="mel (MFCC) or linear (filters evenly spaced in Hz: LFCC); a UBM records it, so "
+    "enrol and scoring follow it.")]
 
 
 def _note(quiet, msg):
@@ -40,11 +43,11 @@ def _report(obj, json_out, quiet, *lines):
 
 
 def _front_end(sr=8000, n_mfcc=20, vad=True, cmvn=True, *, warp=0.0, rasta=False, vad_method="energy",
-               denoise=False):
+               denoise=False, filterbank="mel"):
     from .features import FrontEnd
 
     return FrontEnd(sr=sr, n_mfcc=n_mfcc, vad=vad, cmvn=cmvn, warp=warp, rasta=rasta, vad_method=vad_method,
-                    denoise=denoise)
+                    denoise=denoise, filterbank=filterbank)
 
 
 def _save_png(fig, path, force):

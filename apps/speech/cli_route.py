@@ -63,13 +63,14 @@ def parse_branches(degraded, branches, detector):
 def make_router(ms, branches, detector, cohort_paths, coh):
     """A Router for ``branches`` (from :func:`parse_branches`; None: no routing), each branch's
     cohort made from the same background files as --cohort, degraded and band-passed as its UBM's
-    data was."""
+    data was (when the clean system ``ms`` has a cohort ``coh``, or is a fusion of normalised scores)."""
     if branches is None:
         return None
     from .condition_route import branch_cohort, load_router
+    from .trials import _clean_cohort
 
     router = load_router(ms, branches, detector)
-    if coh is not None:
+    if _clean_cohort(ms, coh) is not None:  # normalised scores in every branch or in none
         router.cohorts = {c: branch_cohort(b, cohort_paths) for c, b in router.branches.items()}
     return router
 

@@ -8,6 +8,7 @@ import typer
 
 from .cli_common import (
     Denoise,
+    Filterbank,
     Force,
     Json,
     NMfcc,
@@ -22,6 +23,7 @@ from .cli_common import (
     _report,
     _save_png,
 )
+from .cli_fusion import Cohort, Fusion, Models, Norm, TopC, TopN, check_models, clean_system, fusion_cmd
 from .cli_route import Branch, DegradedModels, Detector, detector_cmd, make_router, parse_branches
 
 commands = typer.Typer()
@@ -54,6 +56,7 @@ def ubm_cmd(
     rasta: Rasta = False,
     denoise: Denoise = False,
     vad_method: VadMethod = "energy",
+    filterbank: Filterbank = "mel",
     multi_condition: MultiCondition = None,
     cmvn_prior: Annotated[float, typer.Option(
         "--cmvn-prior", help="Normalise each file by its mean/variance shrunk towards the background's, "
@@ -85,7 +88,7 @@ def ubm_cmd(
     if not (cmvn_prior >= 0 and cmvn_prior < float("inf")) or (cmvn_prior and warp):
         raise ParameterError(f"--cmvn-prior {cmvn_prior}: a number of frames >= 0, and not with --warp")
     fe = _front_end(sr, n_mfcc, cmvn=not cmvn_prior, warp=warp, rasta=rasta, vad_method=vad_method,
-                    denoise=denoise)
+                    denoise=denoise, filterbank=filterbank)
     conditions = _conditions(multi_condition)
     band = None if band_pass is None else parse_band(band_pass)
     if band is not None and not band[1] < sr / 2:
@@ -154,33 +157,14 @@ def enroll_cmd(
 commands.command("condition-detector")(detector_cmd)
 
 
-TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per frame.")]
-Cohort = Annotated[Optional[List[Path]], typer.Option(
-    "--cohort", help="Impostor cohort for score normalisation: background files in a folder of one "
-    "sub-folder per speaker, or a speaker,file CSV (repeatable).")]
-Norm = Annotated[Optional[str], typer.Option(help="With --cohort: znorm, tnorm, snorm (default) or raw.")]
-TopN = Annotated[Optional[int], typer.Option(
-    "--top-n", help="Adaptive normalisation: use the N closest cohort entries (AS-norm).")]
-
-
-def _cohort(ms, paths, norm):
-    from gmmkit.exceptions import ParameterError
-
-    from .scorenorm import NORMS
-    from .trials import load_cohort
-
-    if norm is not None and norm not in NORMS:
-        raise ParameterError(f"--norm {norm!r}: use one of {', '.join(NORMS)}")
-    if norm not in (None, "raw") and not paths:
-        raise ParameterError(f"--norm {norm} needs an impostor cohort (--cohort)")
-    norm = norm or ("snorm" if paths else "raw")
-    return (load_cohort(ms, paths) if paths and norm != "raw" else None), norm
+commands.command("fusion")(fusion_cmd)
 
 
 @commands.command("identify")
 def identify_cmd(
     files: Annotated[List[Path], typer.Argument(help="Audio or .npy feature files to identify.")],
-    models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
+    models: Models = None,
+    fusion: Fusion = None,
     top_c: TopC = 5,
     cohort: Cohort = None,
     norm: Norm = None,
@@ -204,16 +188,15 @@ def identify_cmd(
     from gmmkit.cli.kit import check_output
     from gmmkit.io import atomic_path
 
-    from .corpus import load_model_set
     from .inputs import input_files
     from .trials import _check_threshold, identify
 
     check_output(out, force)
     _check_threshold(threshold)
+    check_models(models, fusion)
     branches = parse_branches(degraded_models, branch, detector)
     paths = input_files(files)  # cheap checks first
-    ms = load_model_set(models)
-    coh, norm = _cohort(ms, cohort, norm)
+    ms, coh, norm, top_n = clean_system(models, fusion, cohort, norm, top_n)
     router = make_router(ms, branches, detector, cohort, coh)
     rows, S = identify(ms, paths, top_c=top_c, cohort=coh, norm=norm, top_n=top_n, threshold=threshold,
                        router=router)
@@ -236,10 +219,12 @@ def identify_cmd(
 @commands.command("verify")
 def verify_cmd(
     file: Annotated[Path, typer.Argument(help="Audio (or .npy feature) file of the claimed speaker.")],
-    models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
     speaker: Annotated[str, typer.Option("--speaker", "-s", help="Claimed identity.")],
+    models: Models = None,
+    fusion: Fusion = None,
     threshold: Annotated[Optional[float], typer.Option(
-        help="Accept when score >= threshold; default: the one 'evaluate --save-threshold' stored, else 0.")] = None,
+        help="Accept when score >= threshold; default: the one 'evaluate --save-threshold' stored, else 0 "
+        "(with --fusion: 0, the fused score being a log-likelihood ratio).")] = None,
     top_c: TopC = 5,
     cohort: Cohort = None,
     norm: Norm = None,
@@ -256,23 +241,24 @@ def verify_cmd(
     """
     from gmmkit.exceptions import ParameterError
 
-    from .corpus import load_model_set
     from .inputs import input_files
     from .models import stored_threshold
     from .trials import _check_threshold, verify
 
     _check_threshold(threshold)
+    check_models(models, fusion)
     branches = parse_branches(degraded_models, branch, detector)
     path = input_files([file])[0]
-    ms = load_model_set(models)
+    ms, coh, norm, top_n = clean_system(models, fusion, cohort, norm, top_n)
     ms.speaker(speaker)  # an unknown speaker fails before the scoring
-    coh, norm = _cohort(ms, cohort, norm)
-    if norm != "raw" and threshold is None:
+    if fusion is not None and threshold is None and branches is None:
+        threshold = 0.0
+    if norm not in ("raw", "fused") and threshold is None:
         raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
     if branches is not None and threshold is None:
         raise ParameterError("routed scores need their own --threshold (the stored one is for --models alone)")
     router = make_router(ms, branches, detector, cohort, coh)
-    r = verify(ms, path, speaker, threshold=stored_threshold(models) if threshold is None else threshold,
+    r = verify(ms, path, speaker, threshold=stored_threshold(models[0]) if threshold is None else threshold,
                top_c=top_c, cohort=coh, norm=norm, top_n=top_n, router=router)
     r["file"] = str(file)
     if json_out:
@@ -287,7 +273,8 @@ def verify_cmd(
 @commands.command("evaluate")
 def evaluate_cmd(
     trials: Annotated[Path, typer.Argument(help="Trial list CSV: speaker,file,target (paths relative to it).")],
-    models: Annotated[Path, typer.Option("--models", "-m", help="Models folder from 'enroll'.")],
+    models: Models = None,
+    fusion: Fusion = None,
     top_c: TopC = 5,
     p_target: Annotated[float, typer.Option(help="Target prior of the detection cost.")] = 0.01,
     cohort: Cohort = None,
@@ -311,21 +298,25 @@ def evaluate_cmd(
     import os
 
     from gmmkit.cli.kit import check_outputs, require_matplotlib
+    from gmmkit.exceptions import ParameterError
     from gmmkit.io import atomic_path
 
-    from .corpus import load_model_set, read_trials
+    from .corpus import read_trials
     from .models import THRESHOLD_FILE, store_threshold
     from .trials import evaluate_trials
 
     check_outputs(det, scores_out, force=force)
+    check_models(models, fusion)
     branches = parse_branches(degraded_models, branch, detector)
+    if save_threshold and (fusion is not None or branches is not None):
+        raise ParameterError("--save-threshold stores the threshold of one models folder: not with --fusion or "
+                             "--detector")
     if save_threshold:
-        check_outputs(os.path.join(models, THRESHOLD_FILE), force=force)
+        check_outputs(os.path.join(models[0], THRESHOLD_FILE), force=force)
     if det is not None:
         require_matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
-    ms = load_model_set(models)
-    coh = _cohort(ms, cohort, None)[0]
+    ms, coh, _, top_n = clean_system(models, fusion, cohort, None, top_n)
     ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=coh, top_n=top_n,
                          router=make_router(ms, branches, detector, cohort, coh))
     result = ev.summary
@@ -341,11 +332,12 @@ def evaluate_cmd(
         plot_det(ev.scores, ev.labels, ax=ax)
         _save_png(fig, det, force)
     if save_threshold:
-        store_threshold(models, ev.threshold, source=trials, eer=result["eer"])
+        store_threshold(models[0], ev.threshold, source=trials, eer=result["eer"])
     if json_out:
         _emit_json(result)
     elif not quiet:
-        typer.echo(f"trials {result['trials']} ({result['targets']} target)  raw EER {100 * result['eer']:.2f}% "
+        kind = "fused" if "fusion" in result else "raw"
+        typer.echo(f"trials {result['trials']} ({result['targets']} target)  {kind} EER {100 * result['eer']:.2f}% "
                    f"(threshold {ev.threshold:.3f})  minDCF(p={p_target:g}) {result['min_dcf']:.3f}")
         if "routed" in result:
             typer.echo("detector: " + ", ".join(f"{n} {c}" for c, n in result["routed"].items())
@@ -358,3 +350,8 @@ def evaluate_cmd(
                 if "identification_accuracy" in r else ""
             typer.echo(f"{m:5s}  EER {100 * r['eer']:.2f}% (threshold {r['eer_threshold']:.3f})  "
                        f"minDCF {r['min_dcf']:.3f}{ident}")
+        for r in result.get("systems", []):
+            typer.echo(f"{r['folder']} alone: " + "  ".join(
+                f"{m} EER {100 * v['eer']:.2f}%" + (f" identification {100 * v['identification_accuracy']:.1f}%"
+                                                     if "identification_accuracy" in v else "")
+                for m, v in (("raw", r), *r["normalised"].items())))

@@ -59,7 +59,9 @@ def load_router(clean_set, branches, detector_path):
     """A :class:`Router` for ``clean_set`` from ``branches`` ({class: models folder}, or one folder
     for a two-class detector) and a detector file. Refuses classes that are not the detector's,
     folders with other speakers or sample rates, a folder given twice, and a branch for band-limited
-    files whose UBM does not band-pass its input."""
+    files whose UBM does not band-pass its input. A fused clean system
+    (:class:`~gmmkit_apps.speech.fused_system.FusedSystem`) is marked ``pooled``: its scores are put
+    on the branches' scale."""
     from .condition import CLEAN, load_detector
     from .corpus import load_model_set
     from .inputs import input_band
@@ -75,7 +77,13 @@ def load_router(clean_set, branches, detector_path):
     if sorted(branches) != sorted(wanted):
         raise ParameterError(f"{detector_path}: the detector routes to {', '.join(wanted)} (besides {CLEAN}), "
                              f"but the branches given are {', '.join(branches) or 'none'}")
-    sets, seen = {}, {os.path.realpath(clean_set.folder): f"the clean models ({clean_set.folder})"}
+    from .fused_system import FusedSystem
+
+    fused = isinstance(clean_set, FusedSystem)
+    if fused:
+        clean_set.pooled = True  # pooled with the branches' normalised scores: on their scale
+    sets, seen = {}, {os.path.realpath(m.folder): f"the clean models ({m.folder})"
+                      for m in (clean_set.sets if fused else [clean_set])}
     for c in wanted:
         ms = load_model_set(branches[c])
         where = os.path.realpath(ms.folder)
@@ -101,10 +109,12 @@ def load_router(clean_set, branches, detector_path):
 
 def route_frames(router, clean_set, files):
     """Each file's class (array of str) and its frames as its branch's front end makes them (the
-    clean class: ``clean_set``'s); every audio file is read once, for the detector and the features.
+    clean class: ``clean_set``'s; a fused clean system: one tuple per file, each folder's frames);
+    every audio file is read once, for the detector and the features.
     ``.npy`` feature files hold no spectrum to judge, and are refused."""
     from .condition import channel_stats
     from .features import load_audio
+    from .fused_system import FusedSystem
     from .inputs import input_band, require_audio, signal_frames
 
     systems = {c: ms for c, (ms, _) in router.systems(clean_set).items()}
@@ -113,9 +123,10 @@ def route_frames(router, clean_set, files):
     for p in files:
         y = load_audio(require_audio(p, "the condition detector"), sr)
         c = router.detector.detect(channel_stats(y, sr))[0]
-        ms = systems[c]
-        frames.append(signal_frames(y, ms.front_end, prior=ms.prior, band=input_band(ms.ubm, ms.folder),
-                                    source=os.fspath(p)))
+        sets = systems[c].sets if isinstance(systems[c], FusedSystem) else [systems[c]]
+        got = tuple(signal_frames(y, ms.front_end, prior=ms.prior, band=input_band(ms.ubm, ms.folder),
+                                  source=os.fspath(p)) for ms in sets)
+        frames.append(got if isinstance(systems[c], FusedSystem) else got[0])
         classes.append(c)
     return np.array(classes, dtype=object), frames
 

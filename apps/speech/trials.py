@@ -72,23 +72,58 @@ def _matrices(model_set, frames, speakers, top_c, cohort, top_n, norms):
     return out
 
 
+def _system_frames(system, files):
+    """:func:`_frames` of a models folder; of a fused system, one tuple per file (each folder's frames)."""
+    from .fused_system import FusedSystem
+
+    if isinstance(system, FusedSystem):
+        return list(zip(*[_frames(m, files) for m in system.sets]))
+    return _frames(system, files)
+
+
+def _system_matrices(system, frames, speakers, top_c, cohort, top_n, norms):
+    """:func:`_matrices` of a models folder; a :class:`~gmmkit_apps.speech.fused_system.FusedSystem`
+    (``frames`` from :func:`_system_frames`; its own cohorts) gives ``{"fused": scores, "members":
+    [each folder's {norm: scores}]}``, the folders' over ``norms`` and the fusion's."""
+    from .fused_system import FusedSystem, fuse, member_matrices
+
+    if not isinstance(system, FusedSystem):
+        return _matrices(system, frames, speakers, top_c, cohort, top_n, norms)
+    norms = sorted({system.norm, *(n for n in norms if n in NORMS and system.cohorts or n == "raw")})
+    mats = member_matrices(system, [list(F) for F in zip(*frames)], [s.name for s in speakers], top_c, norms)
+    return {"fused": fuse(system, mats), "members": mats}
+
+
+def _clean_cohort(model_set, cohort):
+    """The clean system's cohort as :meth:`Router.systems` wants it (a fused system holds its own)."""
+    from .fused_system import FusedSystem
+
+    return (model_set.cohorts or None) if isinstance(model_set, FusedSystem) else cohort
+
+
 def _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, norms, router):
     """As :func:`_matrices`, each file scored by the branch ``router`` picks (None: no routing,
-    every file clean); also each file's class (``"clean"`` = ``model_set``)."""
+    every file clean); also each file's class (``"clean"`` = ``model_set``). With a fused clean
+    system only ``"fused"`` is pooled: its scores, and the other branches' of the fusion's norm."""
     from .condition import CLEAN
+    from .fused_system import FusedSystem
 
     if router is None:
-        frames = _frames(model_set, files)
-        return _matrices(model_set, frames, speakers, top_c, cohort, top_n, norms), np.full(len(files), CLEAN)
+        frames = _system_frames(model_set, files)
+        return _system_matrices(model_set, frames, speakers, top_c, cohort, top_n, norms), np.full(len(files), CLEAN)
     from .condition_route import route_frames
 
+    fused = isinstance(model_set, FusedSystem)
     classes, frames = route_frames(router, model_set, files)  # each file read once
     out = {}
-    for c, (ms, coh) in router.systems(model_set, cohort).items():
+    for c, (ms, coh) in router.systems(model_set, _clean_cohort(model_set, cohort)).items():
         sel = classes == c
         if sel.any():
             spk = speakers if ms is model_set else [ms.speaker(s.name) for s in speakers]
-            got = _matrices(ms, [F for F, s in zip(frames, sel) if s], spk, top_c, coh, top_n, norms)
+            got = _system_matrices(ms, [F for F, s in zip(frames, sel) if s], spk, top_c, coh, top_n,
+                                   [model_set.norm] if fused else norms)
+            if fused:
+                got = {"fused": got["fused"] if ms is model_set else got[model_set.norm]}
             for m, M in got.items():
                 out.setdefault(m, np.zeros((len(files), len(speakers))))[sel] = M
     return out, classes
@@ -111,9 +146,11 @@ def score_files(model_set, files, *, top_c=5, speakers=None, cohort=None, norm="
 
 def _scored(model_set, files, top_c, speakers, cohort, norm, top_n, router):
     """:func:`score_files`'s scores and each file's condition class (``"clean"`` without a router)."""
+    from .fused_system import FusedSystem
+
     speakers = model_set.speakers if speakers is None else speakers
-    norm = "raw" if cohort is None else norm
-    _check_cohorts(router, cohort if norm != "raw" else None)
+    norm = "fused" if isinstance(model_set, FusedSystem) else "raw" if cohort is None else norm
+    _check_cohorts(router, _clean_cohort(model_set, cohort) if norm != "raw" else None)
     M, classes = _routed_matrices(model_set, files, speakers, top_c, cohort, top_n, [norm], router)
     return M[norm], classes
 
@@ -198,7 +235,7 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     if unknown:
         raise DataError(f"{source}: speaker(s) {', '.join(unknown[:5])} have no model in "
                         f"{model_set.folder}")
-    _check_cohorts(router, cohort)
+    _check_cohorts(router, _clean_cohort(model_set, cohort))
     M, classes = _routed_matrices(model_set, files, model_set.speakers, top_c, cohort, top_n, NORMS, router)
     row = {f: i for i, f in enumerate(files)}
     col = {n: j for j, n in enumerate(model_set.names)}
@@ -214,8 +251,20 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
                 [model_set.names[int(np.argmax(M[row[f]]))] == s for f, s in truth.items()]))
         return out, scores
 
-    raw, scores = metrics(M["raw"])
+    if "fused" in M:  # a fused system: its scores, and each folder alone (raw and normalised)
+        raw, scores = metrics(M["fused"])
+        members = [{"folder": ms.folder, **metrics(mm["raw"])[0],
+                    "normalised": {m: metrics(mm[m])[0] for m in ("znorm", "tnorm", "snorm") if m in mm}}
+                   for ms, mm in zip(model_set.sets, M.get("members", []))]
+        cohort = None
+    else:
+        raw, scores = metrics(M["raw"])
     summary = {"trials": int(len(trials)), "targets": int(labels.sum()), **raw, "p_target": p_target}
+    if "fused" in M:
+        summary["fusion"] = {"source": model_set.source, "norm": model_set.norm, "top_n": model_set.fusion.top_n,
+                             "pooled_scale": bool(model_set.pooled)}
+        if members:
+            summary["systems"] = members
     if truth:
         summary["identification_files"] = len(truth)
     if router is not None:
