@@ -24,19 +24,17 @@ TopC = Annotated[int, typer.Option("--top-c", help="UBM components scored per fr
 Norm = Annotated[Optional[str], typer.Option(help="With --cohort: znorm, tnorm, snorm (default) or raw.")]
 
 
-def cohort_of(ms, paths, norm):
-    """``(cohort, norm)`` of one models folder from --cohort and --norm."""
+def check_norm(paths, norm):
+    """The --norm of one models folder, checked against --cohort (before any work)."""
     from gmmkit.exceptions import ParameterError
 
     from .scorenorm import NORMS
-    from .trials import load_cohort
 
     if norm is not None and norm not in NORMS:
         raise ParameterError(f"--norm {norm!r}: use one of {', '.join(NORMS)}")
     if norm not in (None, "raw") and not paths:
         raise ParameterError(f"--norm {norm} needs an impostor cohort (--cohort)")
-    norm = norm or ("snorm" if paths else "raw")
-    return (load_cohort(ms, paths) if paths and norm != "raw" else None), norm
+    return norm or ("snorm" if paths else "raw")
 
 
 def check_models(models, fusion):
@@ -47,28 +45,46 @@ def check_models(models, fusion):
         raise ParameterError(f"give one models folder (--models), got {len(models or ())}; several go with --fusion")
 
 
-def clean_system(models, fusion, cohort_paths, norm, top_n):
+def clean_system(models, fusion, cohort_paths, norm, top_n, branches=None, detector=None):
     """The clean system of identify / verify / evaluate and how it scores: ``(system, cohort, norm,
-    top_n)``; a :class:`~gmmkit_apps.speech.fused_system.FusedSystem` with its folders' cohorts for
-    ``--fusion`` (whose normalisation and AS-norm size are the fusion's own: ``--norm`` and another
-    ``--top-n`` are refused), else the one models folder."""
+    top_n, router)``. A :class:`~gmmkit_apps.speech.fused_system.FusedSystem` with its folders'
+    cohorts for ``--fusion`` (whose normalisation and AS-norm size are the fusion's own: ``--norm``
+    and another ``--top-n`` are refused), else the one models folder; the router of ``branches``
+    (:func:`~gmmkit_apps.speech.cli_route.parse_branches`; None: no routing). Everything is checked
+    before the cohorts, the slow part, are made."""
     from gmmkit.exceptions import ParameterError
 
+    from .cli_route import make_router
     from .corpus import load_model_set
     from .fused_system import load_fused, with_cohorts
+    from .trials import load_cohort
 
     check_models(models, fusion)
     if fusion is None:
+        norm = check_norm(cohort_paths, norm)
         ms = load_model_set(models[0])
-        coh, norm = cohort_of(ms, cohort_paths, norm)
-        return ms, coh, norm, top_n
-    if norm is not None:
-        raise ParameterError("--norm: a fusion scores with the normalisation it was fitted on")
-    system = load_fused(fusion, models or None)
-    if top_n is not None and top_n != system.fusion.top_n:
-        raise ParameterError(f"--top-n {top_n}: {fusion} was fitted with "
-                             f"{'AS-norm top ' + str(system.fusion.top_n) if system.fusion.top_n else 'no --top-n'}")
-    return with_cohorts(system, cohort_paths), None, "fused", system.fusion.top_n
+    else:
+        if norm is not None:
+            raise ParameterError("--norm: a fusion scores with the normalisation it was fitted on")
+        ms = load_fused(fusion, models or None)
+        if top_n is not None and top_n != ms.fusion.top_n:
+            raise ParameterError(f"--top-n {top_n}: {fusion} was fitted with "
+                                 f"{'AS-norm top ' + str(ms.fusion.top_n) if ms.fusion.top_n else 'no --top-n'}")
+        with_cohorts(ms, cohort_paths, load=False)  # the cohort's presence checked now
+        norm, top_n = "fused", ms.fusion.top_n
+    router = make_router(ms, branches, detector)
+    coh = None
+    if fusion is not None:
+        with_cohorts(ms, cohort_paths)
+    elif cohort_paths and norm != "raw":
+        coh = load_cohort(ms, cohort_paths)
+    if router is not None:
+        from .condition_route import branch_cohort
+        from .trials import _clean_cohort
+
+        if _clean_cohort(ms, coh) is not None:  # normalised scores in every branch or in none
+            router.cohorts = {c: branch_cohort(b, cohort_paths) for c, b in router.branches.items()}
+    return ms, coh, norm, top_n, router
 
 
 def fusion_cmd(

@@ -60,19 +60,14 @@ def parse_branches(degraded, branches, detector):
     return got
 
 
-def make_router(ms, branches, detector, cohort_paths, coh):
-    """A Router for ``branches`` (from :func:`parse_branches`; None: no routing), each branch's
-    cohort made from the same background files as --cohort, degraded and band-passed as its UBM's
-    data was (when the clean system ``ms`` has a cohort ``coh``, or is a fusion of normalised scores)."""
+def make_router(ms, branches, detector):
+    """A Router for ``branches`` (from :func:`parse_branches`; None: no routing) with the clean
+    system ``ms``, its cohorts not yet made (see :func:`gmmkit_apps.speech.cli_fusion.clean_system`)."""
     if branches is None:
         return None
-    from .condition_route import branch_cohort, load_router
-    from .trials import _clean_cohort
+    from .condition_route import load_router
 
-    router = load_router(ms, branches, detector)
-    if _clean_cohort(ms, coh) is not None:  # normalised scores in every branch or in none
-        router.cohorts = {c: branch_cohort(b, cohort_paths) for c, b in router.branches.items()}
-    return router
+    return load_router(ms, branches, detector)
 
 
 def detector_cmd(

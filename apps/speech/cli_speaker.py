@@ -23,8 +23,19 @@ from .cli_common import (
     _report,
     _save_png,
 )
-from .cli_fusion import Cohort, Fusion, Models, Norm, TopC, TopN, check_models, clean_system, fusion_cmd
-from .cli_route import Branch, DegradedModels, Detector, detector_cmd, make_router, parse_branches
+from .cli_fusion import (
+    Cohort,
+    Fusion,
+    Models,
+    Norm,
+    TopC,
+    TopN,
+    check_models,
+    check_norm,
+    clean_system,
+    fusion_cmd,
+)
+from .cli_route import Branch, DegradedModels, Detector, detector_cmd, parse_branches
 
 commands = typer.Typer()
 MultiCondition = Annotated[Optional[str], typer.Option(
@@ -196,8 +207,7 @@ def identify_cmd(
     check_models(models, fusion)
     branches = parse_branches(degraded_models, branch, detector)
     paths = input_files(files)  # cheap checks first
-    ms, coh, norm, top_n = clean_system(models, fusion, cohort, norm, top_n)
-    router = make_router(ms, branches, detector, cohort, coh)
+    ms, coh, norm, top_n, router = clean_system(models, fusion, cohort, norm, top_n, branches, detector)
     rows, S = identify(ms, paths, top_c=top_c, cohort=coh, norm=norm, top_n=top_n, threshold=threshold,
                        router=router)
     if out is not None:
@@ -249,15 +259,14 @@ def verify_cmd(
     check_models(models, fusion)
     branches = parse_branches(degraded_models, branch, detector)
     path = input_files([file])[0]
-    ms, coh, norm, top_n = clean_system(models, fusion, cohort, norm, top_n)
-    ms.speaker(speaker)  # an unknown speaker fails before the scoring
-    if fusion is not None and threshold is None and branches is None:
-        threshold = 0.0
-    if norm not in ("raw", "fused") and threshold is None:
-        raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
     if branches is not None and threshold is None:
         raise ParameterError("routed scores need their own --threshold (the stored one is for --models alone)")
-    router = make_router(ms, branches, detector, cohort, coh)
+    if fusion is None and check_norm(cohort, norm) != "raw" and threshold is None:
+        raise ParameterError("normalised scores need their own --threshold (the stored one is for raw scores)")
+    if fusion is not None and threshold is None:
+        threshold = 0.0  # a fused score is a log-likelihood ratio
+    ms, coh, norm, top_n, router = clean_system(models, fusion, cohort, norm, top_n, branches, detector)
+    ms.speaker(speaker)  # an unknown speaker fails before the scoring
     r = verify(ms, path, speaker, threshold=stored_threshold(models[0]) if threshold is None else threshold,
                top_c=top_c, cohort=coh, norm=norm, top_n=top_n, router=router)
     r["file"] = str(file)
@@ -316,9 +325,8 @@ def evaluate_cmd(
     if det is not None:
         require_matplotlib("--det")  # fail before the scoring, not after
     df = read_trials(trials)
-    ms, coh, _, top_n = clean_system(models, fusion, cohort, None, top_n)
-    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=coh, top_n=top_n,
-                         router=make_router(ms, branches, detector, cohort, coh))
+    ms, coh, _, top_n, router = clean_system(models, fusion, cohort, None, top_n, branches, detector)
+    ev = evaluate_trials(ms, df, top_c=top_c, p_target=p_target, cohort=coh, top_n=top_n, router=router)
     result = ev.summary
     if scores_out is not None:
         with atomic_path(scores_out, overwrite=force) as tmp:

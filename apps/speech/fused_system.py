@@ -129,16 +129,18 @@ def _named(systems):
     return " + ".join(s.get("folder", "?") for s in systems)
 
 
-def with_cohorts(system, cohort_paths):
+def with_cohorts(system, cohort_paths, *, load=True):
     """``system`` with each folder's cohort from ``cohort_paths`` (background files, as --cohort);
-    refused when the fusion was fitted on other scores (raw against normalised)."""
+    refused when the fusion was fitted on other scores (raw against normalised). ``load=False``:
+    the check only."""
     from .trials import load_cohort
 
     if system.norm == "snorm" and not cohort_paths:
         raise ParameterError(f"{system.source} was fitted on S-normalised scores: give the impostor cohort (--cohort)")
     if system.norm == "raw" and cohort_paths:
         raise ParameterError(f"{system.source} was fitted on raw scores: give no --cohort")
-    system.cohorts = [load_cohort(ms, cohort_paths) for ms in system.sets] if cohort_paths else None
+    if load:
+        system.cohorts = [load_cohort(ms, cohort_paths) for ms in system.sets] if cohort_paths else None
     return system
 
 

@@ -119,3 +119,15 @@ CASES += [
     error("segment-one-colour", "segment", f"{T}/flat.png", "--out", f"{T}/seg", files={"flat.png": one_colour_png},
           match="nothing to segment", absent=("seg/flat_labels.png",)),
 ]
+
+# fused speaker systems (issue 20, MFCC + LFCC fusion): refused before any work, nothing written
+CASES += [
+    error("speech-fusion-no-development-data", "speech", "fusion", "-m", T, "-m", T, "-o", f"{T}/f.gmm",
+          match="--dev-trials, one of them", absent=("f.gmm",)),
+    error("speech-fusion-p-target-nan", "speech", "fusion", f"{T}/e.csv", "-m", T, "-m", T, "-o", f"{T}/f.gmm",
+          "--p-target", "nan", match="--p-target nan", absent=("f.gmm",), files={"e.csv": b"speaker,file\n"}),
+    error("speech-identify-two-models-no-fusion", "speech", "identify", SPK, "-m", T, "-m", T, "-o", f"{T}/s.csv",
+          match="several go with --fusion", absent=("s.csv",)),
+    error("speech-ubm-filterbank-unknown", "speech", "ubm", SPK, "--filterbank", "bark", "-o", f"{T}/u.gmm",
+          match="filterbank='bark'", absent=("u.gmm",)),
+]
