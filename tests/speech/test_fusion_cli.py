@@ -145,6 +145,32 @@ def test_fusion_is_the_logistic_fit_of_hand_made_folds(made):
     assert np.all(got.weights > 0)
 
 
+def test_fusion_on_a_development_trial_list_and_lfcc_feature_files(made, tmp_path):
+    """'fusion --dev-trials' equals fusion.fit_trials_fusion on that list and records the folders;
+    'features --filterbank linear --no-cmvn' makes .npy files the LFCC models score as the audio."""
+    from gmmkit_apps.speech.corpus import read_trials
+    from gmmkit_apps.speech.fusion import fit_trials_fusion, load_fusion
+    from gmmkit_apps.speech.trials import load_cohort
+
+    tmp, cli, files, truth, _ = made
+    with open(tmp_path / "dev.csv", "w") as fh:
+        fh.write("speaker,file,target\n" + "".join(f"{s},{f},{int(s == t)}\n" for f, t in zip(files[::3], truth[::3])
+                                                  for s in ("carlo", "june")))
+    cli("fusion", "-m", tmp / "mfcc", "-m", tmp / "lfcc", "--dev-trials", tmp_path / "dev.csv", "--cohort",
+        tmp / "cohort.csv", "--top-n", TOP_N, "-o", tmp_path / "d.gmm", "-q")
+    sets = _sets(tmp, "mfcc", "lfcc")
+    want = fit_trials_fusion(sets, read_trials(tmp_path / "dev.csv"), top_n=TOP_N,
+                             cohorts=[load_cohort(ms, [tmp / "cohort.csv"]) for ms in sets])
+    got = load_fusion(tmp_path / "d.gmm")
+    np.testing.assert_allclose(np.r_[got.offset, got.weights], np.r_[want.offset, want.weights], rtol=1e-10)
+    assert [s["folder"] for s in got.systems] == [os.path.realpath(tmp / n) for n in ("mfcc", "lfcc")]
+    cli("features", files[0], "--filterbank", "linear", "--no-cmvn", "-o", tmp_path / "f", "-q")
+    for f, out in ((files[0], "a.csv"), (tmp_path / "f" / "clean-0.npy", "b.csv")):
+        cli("identify", "-m", tmp / "lfcc", f, "-o", tmp_path / out, "-q")
+    a, b = (np.loadtxt(tmp_path / n, delimiter=",", skiprows=1, usecols=(2, 3)) for n in ("a.csv", "b.csv"))
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def test_cli_fused_scores_equal_the_api_and_the_folders_alone(made, tmp_path):
     """identify / evaluate / verify --fusion: the scores equal fusion.fused_scores and
     offset + sum_i w_i * (folder i's AS-norm scores, each folder scored alone)."""
