@@ -117,8 +117,9 @@ def load_fused(path, folders=None):
     sets = [load_model_set(f) for f in folders]
     for i, (ms, want) in enumerate(zip(sets, systems)):
         got = _system_of(ms)
-        if got["ubm_fingerprint"] != want["ubm_fingerprint"] or \
-                ("front_end" in want and want["front_end"] != got["front_end"]):
+        fe = want.get("front_end") or {}  # settings a later front end adds are not in older files
+        if got["ubm_fingerprint"] != want["ubm_fingerprint"] or any(
+                got["front_end"].get(k) != v for k, v in fe.items()):
             raise ModelFileError(f"{ms.folder} is not system {i + 1} of {path} (another UBM or front end); "
                                  f"it fuses {_named(systems)}, in that order")
     check_sets(sets)
