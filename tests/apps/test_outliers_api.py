@@ -153,7 +153,7 @@ def test_fit_on_table_reports_what_it_left_out(tmp_path, data):
     fit = fit_on_table(path, n_components=1, data_is_source=False)
     assert fit.names == ["a", "b", "c"] and fit.skipped == ["kind"] and fit.n_rows == len(frame)
     text = " | ".join(fit.notes)
-    assert "skipped non-numeric column(s) kind" in text and "constant column(s) flat" in text
+    assert "skipped column(s) kind (text)" in text and "constant column(s) flat" in text
     assert "1 of 606 rows" in text and "left out of the fit" in text
     assert fit.detector.calibrated_ and fit.X.shape[1] == 3
     # a plain mixture: its columns come from the table, its threshold from a sample
