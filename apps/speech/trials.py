@@ -89,7 +89,7 @@ def _system_matrices(system, frames, speakers, top_c, cohort, top_n, norms):
 
     if not isinstance(system, FusedSystem):
         return _matrices(system, frames, speakers, top_c, cohort, top_n, norms)
-    norms = sorted({system.norm, *(n for n in norms if n in NORMS and system.cohorts or n == "raw")})
+    norms = sorted({system.norm, *(n for n in norms if n == "raw" or (system.cohorts and n in NORMS))})
     mats = member_matrices(system, [list(F) for F in zip(*frames)], [s.name for s in speakers], top_c, norms)
     return {"fused": fuse(system, mats), "members": mats}
 
@@ -221,8 +221,11 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
     entry holds the same numbers for Z-, T- and S-normalised scores, and ``scores``
     are the S-normalised ones. With a ``router`` each file is scored by the branch its detector
     picks (:func:`score_files`); ``summary["routed"]`` counts the files per class and
-    ``summary["degraded_files"]`` those sent to a branch other than clean. Raises DataError for
-    missing audio files or speakers without a model.
+    ``summary["degraded_files"]`` those sent to a branch other than clean. With a fused system
+    (:class:`~gmmkit_apps.speech.fused_system.FusedSystem`, its own cohorts) the metrics are the
+    fused scores', ``summary["fusion"]`` describes it and, unrouted, ``summary["systems"]`` gives
+    each folder alone (raw and normalised). Raises DataError for missing audio files or speakers
+    without a model.
     """
     from .metrics import eer, min_dcf
 
@@ -251,20 +254,17 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
                 [model_set.names[int(np.argmax(M[row[f]]))] == s for f, s in truth.items()]))
         return out, scores
 
-    if "fused" in M:  # a fused system: its scores, and each folder alone (raw and normalised)
-        raw, scores = metrics(M["fused"])
-        members = [{"folder": ms.folder, **metrics(mm["raw"])[0],
-                    "normalised": {m: metrics(mm[m])[0] for m in ("znorm", "tnorm", "snorm") if m in mm}}
-                   for ms, mm in zip(model_set.sets, M.get("members", []))]
-        cohort = None
-    else:
-        raw, scores = metrics(M["raw"])
+    fused = "fused" in M  # a fused system: its scores, and each folder alone (raw and normalised)
+    raw, scores = metrics(M["fused" if fused else "raw"])
     summary = {"trials": int(len(trials)), "targets": int(labels.sum()), **raw, "p_target": p_target}
-    if "fused" in M:
+    if fused:
         summary["fusion"] = {"source": model_set.source, "norm": model_set.norm, "top_n": model_set.fusion.top_n,
                              "pooled_scale": bool(model_set.pooled)}
-        if members:
-            summary["systems"] = members
+        if M.get("members"):
+            summary["systems"] = [
+                {"folder": ms.folder, **metrics(mm["raw"])[0],
+                 "normalised": {m: metrics(mm[m])[0] for m in ("znorm", "tnorm", "snorm") if m in mm}}
+                for ms, mm in zip(model_set.sets, M["members"])]
     if truth:
         summary["identification_files"] = len(truth)
     if router is not None:
@@ -272,7 +272,7 @@ def evaluate_trials(model_set, trials, *, top_c=5, p_target=0.01, cohort=None, t
 
         summary["routed"] = {c: int(np.sum(classes == c)) for c in router.detector.classes}
         summary["degraded_files"] = int(np.sum(classes != CLEAN))
-    if cohort is not None:
+    if cohort is not None and not fused:
         summary["normalised"] = {m: metrics(M[m])[0] for m in ("znorm", "tnorm", "snorm")}
         summary["cohort"] = len(cohort.labels)
         summary["top_n"] = top_n
