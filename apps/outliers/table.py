@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from gmmkit.exceptions import DataError, ParameterError
-from gmmkit.tables.columns import float_matrix, is_identifier, is_numeric
+from gmmkit.tables.columns import check_not_numbers_as_text, float_matrix, is_identifier, is_numeric
 from gmmkit.tables.format import detect_format, output_separator, table_kind
 from gmmkit.tables.frames import iter_frames, read_head
 
@@ -87,6 +87,9 @@ def feature_columns(path, columns=None, exclude=(), chunksize=10_000):
         names = [c for c in present if c not in exclude and is_numeric(first[c])
                  and not is_identifier(c, first[c])]
         skipped = [c for c in present if c not in exclude and c not in names]
+        for c in skipped:
+            if not is_numeric(first[c]) and first[c].dtype != bool:
+                check_not_numbers_as_text(path, c, first[c])
         if not names:
             raise DataError(f"{path}: no numeric columns (columns: {', '.join(present)})")
         return names, skipped

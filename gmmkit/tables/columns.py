@@ -19,8 +19,10 @@ import numpy as np
 from ..exceptions import DataError
 
 __all__ = ["parse_columns", "select_columns", "default_columns", "float_matrix", "is_numeric", "shown",
-           "is_identifier", "identifier_columns"]
+           "is_identifier", "identifier_columns", "check_not_numbers_as_text"]
 
+# a number written for people: currency sign, thousands separators, percent ('$1,234.50', '12 %')
+_DRESSED = re.compile(r"^[-+(]?\s*[$€£¥]?\s*[-+]?(\d{1,3}([,.' \u00a0\u202f]\d{3})+|\d+)([.,]\d+)?\s*%?\)?$")
 _ID_NAME = re.compile(r"^(|id|idx|index|row|rownum|row_?number|unnamed: \d+)$|[_ .-]id$", re.IGNORECASE)
 
 
@@ -135,6 +137,19 @@ def is_identifier(name, column):
                 and np.unique(values).size == values.size)
 
 
+def check_not_numbers_as_text(path, name, column):
+    """Refuse a text column whose every value is a number dressed for reading ('1,234.5',
+    '$1,200', '12%'): skipped as a label, it would silently leave a feature out."""
+    values = column.dropna().astype(str).str.strip()
+    values = values[values != ""].head(200)
+    if len(values) == 0 or not values.map(lambda v: bool(_DRESSED.match(v))).all():
+        return
+    example = values.iloc[0]
+    raise DataError(f"{path}: column {name!r} holds numbers written as text (such as {example!r}: thousands "
+                    "separators, a currency sign or %); write them as plain numbers, or leave the column "
+                    "out with --columns")
+
+
 def identifier_columns(frame):
     """The columns of ``frame`` that :func:`is_identifier` calls row identifiers."""
     return [name for name in frame.columns if is_identifier(name, frame[name])]
@@ -158,6 +173,8 @@ def default_columns(path, frame):
             names.append(name)
         elif column.dtype != bool and _looks_numeric(column):
             float_matrix(frame, [name], path)  # raises, naming the first text cell
+        elif column.dtype != bool:
+            check_not_numbers_as_text(path, name, column)
     if not names:
         ids = identifier_columns(frame)
         besides = f" besides row identifiers ({shown(ids)}; name them to use them)" if ids else ""

@@ -314,3 +314,24 @@ def test_row_identifiers_are_not_features_in_any_reader(tmp_path, data):
     pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]}).to_csv(only, index=False)
     with pytest.raises(DataError, match="besides row identifiers"):
         read_table(only)
+
+
+@pytest.mark.parametrize("dressed", [["1,234.5", "2,100.0", "4.5"], ["$1,200", "$950", "$12,000"],
+                                     ["12%", "7.5 %", "100%"], ["1.234,5", "2.100,0", "3,25"]])
+def test_numbers_written_as_text_are_refused_not_skipped_as_labels(tmp_path, dressed):
+    """A column of '1,234.5' or '$1,200' is read as text; skipped like a label, it would leave a
+    feature out without a word. Every reader refuses it, naming the column."""
+    from gmmkit.tables.files import feature_columns
+
+    frame = pd.DataFrame({"amount": dressed, "x": [1.0, 2.0, 3.0], "kind": ["a", "b", "c"]})
+    path = tmp_path / "dressed.csv"
+    frame.to_csv(path, index=False)
+    for read in (read_table, feature_columns):
+        with pytest.raises(DataError, match=r"column 'amount' holds numbers written as text"):
+            read(path)
+    table = pytest.importorskip("gmmkit_apps.outliers.table")
+    with pytest.raises(DataError, match=r"column 'amount' holds numbers written as text"):
+        table.feature_columns(path)
+    assert read_table(path, columns="x")[2] == ["x"]  # left out on purpose: fine
+    frame.drop(columns="amount").to_csv(path, index=False)
+    assert read_table(path)[2] == ["x"]  # a text label is still skipped
