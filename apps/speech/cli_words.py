@@ -13,8 +13,10 @@ from .cli_words_inputs import (
     EntryStates,
     ExitStates,
     adapt_option,
+    batch_features,
     edge_settings,
     extra_training,
+    finish_batch,
     snrs,
     speeds,
     word_features,
@@ -339,7 +341,7 @@ def words_recognize(
     """
     from gmmkit.cli.kit import echo
 
-    from .corpus import audio_files, features_of
+    from .corpus import audio_files
 
     paths = audio_files(files)
     test = speeds(test_speeds, "--test-speeds")
@@ -349,25 +351,26 @@ def words_recognize(
             raise typer.BadParameter("--connected does not take --test-speeds, --threshold, --scores or --adapt")
         if rec.adapt:
             _note(quiet or json_out, "note: connected recognition is not speaker-adapted (the model's --adapt)")
-        _recognize_connected(rec, paths, features_of(paths, fe), word_penalty, json_out, quiet)
-        return
-    versions, feats = [features_of(paths, fe, speed=v) for v in test], features_of(paths, fe)
+        good, feats, _, failed = batch_features(paths, fe)
+        _recognize_connected(rec, good, feats, word_penalty, json_out, quiet)
+        return finish_batch(failed, len(paths), quiet)
+    good, feats, versions, failed = batch_features(paths, fe, test)
     frames = sum(len(f) for f in feats)
     if rec.adapt and frames < rec.adapt_min_frames:
         _note(quiet or json_out, f"{frames} speech frames in all, fMLLR needs {rec.adapt_min_frames}: not adapted "
                                  "(give more of the speaker's recordings)")
     rows = rec.recognize(feats, threshold="default" if threshold is None else threshold, versions=versions)
-    for p, r in zip(paths, rows):
+    for p, r in zip(good, rows):
         r["file"] = p
     if json_out:
         _emit_json(rows)
-        return
-    for r in rows:
+    for r in [] if json_out else rows:
         line = (f"{r['file']}\t{r['word']}\tloglik/frame {r['loglik_per_frame']:.3f}"
                 + ("" if r["margin"] is None else f"\tmargin {r['margin']:.2f}"))
         if scores:
             line += "\t" + " ".join(f"{w}={v:.1f}" for w, v in r["scores"].items())
         echo(line, quiet)
+    finish_batch(failed, len(paths), quiet)
 
 
 def _recognize_connected(rec, paths, feats, word_penalty, json_out, quiet):

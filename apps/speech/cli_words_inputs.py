@@ -102,3 +102,40 @@ def extra_training(extra_train, pattern, fe, quiet, noise):
         return None
     _, feats, labels, _, copies = word_features(extra_train, pattern, fe, quiet, (), noise)
     return feats + [f for x in copies for f in x], list(labels) * (1 + len(copies))
+
+
+def batch_features(paths, front_end, speeds=()):
+    """Each file's feature frames, and its copies at ``speeds``, for a batch command. A file that
+    cannot be used (unreadable, silent, too short) gets one ``error:`` line and is left out, so
+    one bad clip does not cost the rest of the batch; if none is usable the command stops (exit 2).
+    Returns ``(paths, feats, versions, n_failed)``."""
+    from gmmkit.cli.kit import error_line
+    from gmmkit.exceptions import GMMKitError
+
+    from .features import extract
+
+    good, feats, versions, failed = [], [], [[] for _ in speeds], 0
+    for p in paths:
+        try:
+            X, copies = extract(p, front_end), [extract(p, front_end, speed=s) for s in speeds]
+        except GMMKitError as exc:
+            failed += 1
+            error_line(str(exc))
+            continue
+        good.append(p)
+        feats.append(X)
+        for kept, copy in zip(versions, copies):
+            kept.append(copy)
+    if not good:
+        finish_batch(failed, len(paths), False)
+    return good, feats, versions, failed
+
+
+def finish_batch(n_failed, n_inputs, quiet):
+    """After a batch: 'N of M input(s) failed' and exit code 1 (2 when nothing could be done)."""
+    from gmmkit.cli.kit import is_quiet
+
+    if n_failed:
+        if n_inputs > 1 and not is_quiet(quiet):
+            typer.echo(f"{n_failed} of {n_inputs} input(s) failed", err=True)
+        raise typer.Exit(2 if n_failed == n_inputs else 1)

@@ -350,6 +350,22 @@ def test_model_file_round_trip(digits_model, tmp_path):
         WordRecognizer.load(bad)
 
 
+def test_cli_one_bad_clip_does_not_cost_the_batch(digits_model, cli, tmp_path):
+    model, _ = digits_model
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SR, dtype=np.float32), SR)
+    good = [os.path.join(DIGITS, f"{d}_jackson_1.flac") for d in "37"]
+    alone = json.loads(cli("recognize", "-m", model, *good, "--json").stdout)
+    res = cli("recognize", "-m", model, good[0], silent, good[1], "--json", ok=False)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert json.loads(res.stdout) == alone  # the usable clips, scored as without the bad one
+    assert f"error: {silent}: audio is silent" in res.stderr and "1 of 3 input(s) failed" in res.stderr
+    res = cli("recognize", "-m", model, "--connected", silent, good[0], ok=False)
+    assert res.exit_code == 1 and res.stdout.split("\t")[0] == good[0]
+    res = cli("recognize", "-m", model, silent, silent, ok=False)
+    assert res.exit_code == 2 and "2 of 2 input(s) failed" in res.stderr
+
+
 def test_cli_errors_are_one_line(digits_model, cli, tmp_path):
     model, _ = digits_model
     empty = tmp_path / "empty"
