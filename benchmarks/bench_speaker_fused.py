@@ -25,6 +25,12 @@ so the clean branch's own identification and EER are those of the fused log-like
 Also printed: the fused log-likelihood ratio itself in the pool ("llr"), the old single-MFCC clean
 branch at TAU 600 ("mfcc20"), and the perfect detector ("oracle"). Branch outputs are cached per
 seed under ``--work`` (/tmp/gmmkit-fused), so each UBM is trained once per seed.
+
+Measured 2026-11-30 (2,416 s for seeds 0-7 at load 2.8-5.8; a re-run from the caches: 7 s): all
+three targets met on all 8 seeds. Clean 99.8-100.0% / 0.08-0.48% (seed 6: 0.48%, no margin), white
+noise 10 dB 94.0-95.5% / 3.10-4.01%, telephone band 96.7-97.9% / 2.10-2.62%. The routing was designed on
+seeds 0-2 and the fusion on seeds 0-4, so seeds 5-7 are out of sample for both. With the old MFCC
+clean branch (TAU 600), clean is met on 4 of 8 seeds.
 """
 import argparse
 import os
