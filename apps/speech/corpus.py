@@ -11,6 +11,7 @@ checks its input and raises a gmmkit error naming the file at fault.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -70,6 +71,14 @@ def write_features(files, folder, front_end):
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})[0]
         raise ParameterError(f"two inputs would both be written as {dup}.npy; give distinct file names")
+    record = front_end_record(folder)
+    differ = record is not None and describe_difference(record, front_end)
+    if differ:
+        raise ParameterError(f"{folder} holds features of another front end ({differ}); write these to another folder")
+    if record is None:
+        with atomic_path(os.path.join(os.fspath(folder), FRONT_END_FILE)) as tmp:
+            with open(tmp, "w") as fh:
+                json.dump(_settings(front_end), fh, indent=1)
     for f, n in zip(files, names):
         F = extract(f, front_end)
         target = os.path.join(os.fspath(folder), n + ".npy")
@@ -77,6 +86,55 @@ def write_features(files, folder, front_end):
             with open(tmp, "wb") as fh:
                 np.save(fh, F)
         yield {"file": f, "output": target, "frames": int(F.shape[0]), "dim": int(F.shape[1])}
+
+
+FRONT_END_FILE = "front_end.json"
+"""Written by :func:`write_features` beside the ``.npy`` files: the front end that made them."""
+
+
+def _settings(front_end):
+    # what decides the frames (the minimum length only decides which utterances are refused)
+    d = front_end.to_dict()
+    d.pop("min_speech_frames", None)
+    return d
+
+
+def front_end_record(folder):
+    """The front-end settings recorded in ``folder`` by :func:`write_features`, or None."""
+    path = os.path.join(os.fspath(folder), FRONT_END_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as fh:
+            return _settings(FrontEnd.from_dict(json.load(fh)))  # fields it lacks: their defaults
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path}: not a readable front-end record ({' '.join(str(exc).split())[:100]})") from None
+
+
+_OPTION = {"sr": "--sr", "n_mfcc": "--n-mfcc", "cmvn": "--cmvn/--no-cmvn", "vad": "--vad/--no-vad",
+           "warp": "--warp", "rasta": "--rasta/--no-rasta", "denoise": "--denoise/--no-denoise",
+           "vad_method": "--vad-method", "filterbank": "--filterbank"}
+
+
+def _option(key, value):
+    flag = _OPTION.get(key)
+    if flag is None:
+        return None
+    if "/" in flag:
+        return flag.split("/")[0 if value else 1]
+    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
+
+
+def describe_difference(record, front_end):
+    """'filterbank 'mel', not 'linear'; ...' between a record and a front end (the record's value
+    first), then the 'speech features' options that give the front end's (empty if they agree)."""
+    want = _settings(front_end)
+    keys = [k for k in sorted(set(record) | set(want)) if record.get(k) != want.get(k)]
+    if not keys:
+        return ""
+    options = [o for o in (_option(k, want.get(k)) for k in keys) if o]
+    fix = f"; 'speech features {' '.join(options)}' gives the model's" if options else ""
+    return "; ".join(f"{k} {record.get(k)!r}, not {want.get(k)!r}" for k in keys) + fix
 
 
 def _read_csv(path, required):

@@ -24,7 +24,7 @@ import numpy as np
 
 from gmmkit.exceptions import DataError
 
-from .corpus import AUDIO_EXTENSIONS
+from .corpus import AUDIO_EXTENSIONS, describe_difference, front_end_record
 from .features import extract, load_audio, mfcc_frames
 
 __all__ = ["FEATURE_EXT", "BAND_KEY", "input_files", "frames_of", "load_feature_file", "condition_frames",
@@ -62,6 +62,11 @@ def load_feature_file(path, front_end):
         raise DataError(f"{path}: not a readable .npy feature file ({' '.join(str(exc).split())[:120]})") from None
     if F.ndim != 2 or not np.issubdtype(F.dtype, np.floating):
         raise DataError(f"{path}: expected a 2-D float array of frames, got {F.dtype} {F.shape}")
+    record = front_end_record(os.path.dirname(os.fspath(path)))
+    differ = record is not None and describe_difference(record, front_end)
+    if differ:
+        raise DataError(f"{path}: made by another front end than the model's ({differ}; the first value is the "
+                        "file's): make the features with the model's options")
     if F.shape[1] != front_end.dim:
         raise DataError(f"{path}: {F.shape[1]} features per frame, the front end makes {front_end.dim} "
                         "(make the features with the model's front-end options)")

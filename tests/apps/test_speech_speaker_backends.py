@@ -122,7 +122,7 @@ def test_cmvn_prior_end_to_end(tmp_path):
         w = csv.writer(fh)
         w.writerow(["speaker", "file", "target"])
         for v in voices:
-            for f in sorted((tmp_path / "test" / v).iterdir()):
+            for f in sorted((tmp_path / "test" / v).glob("*.npy")):
                 w.writerows([c, f, int(c == v)] for c in voices)
     out = json.loads(cli("evaluate", "-m", tmp_path / "models", tmp_path / "trials.csv", "--json").stdout)
     assert out["identification_accuracy"] >= 0.9 and out["eer"] <= 0.15
@@ -133,8 +133,11 @@ def test_cmvn_prior_end_to_end(tmp_path):
     assert a[0]["score"] == pytest.approx(a[1]["score"], abs=1e-4) and a[0]["speaker"] == "june"
     # .npy frames already normalised by CMVN would be normalised twice: refused in one line
     cli("features", wav, "-o", tmp_path / "cmvn", "-q")
-    res = cli("identify", "-m", tmp_path / "models", next((tmp_path / "cmvn").iterdir()), code=2)
+    res = cli("identify", "-m", tmp_path / "models", next((tmp_path / "cmvn").glob("*.npy")), code=2)
     assert "--no-cmvn" in res.output and len(res.output.strip().splitlines()) == 1
+    res = cli("ubm", tmp_path / "cmvn", "-o", tmp_path / "u2.gmm", "-k", 2, "--cmvn-prior", 300, code=2)
+    assert "cmvn True, not False" in res.output and "--no-cmvn" in res.output  # the folder's front-end record
+    os.remove(tmp_path / "cmvn" / "front_end.json")  # without it, the frames themselves give it away
     res = cli("ubm", tmp_path / "cmvn", "-o", tmp_path / "u2.gmm", "-k", 2, "--cmvn-prior", 300, code=2)
     assert "already" in res.output
     cli("ubm", tmp_path / "enroll", "-o", tmp_path / "u3.gmm", "--cmvn-prior", 300, "--warp", 3, code=2)

@@ -181,7 +181,7 @@ def npy_models(tmp_path_factory, cli):
     enrol = tmp / "enrol"
     for v in VOICES:
         (enrol / v).mkdir(parents=True)
-        for f in (tmp / "feats" / "enroll" / v).iterdir():
+        for f in (tmp / "feats" / "enroll" / v).glob("*.npy"):
             os.link(f, enrol / v / f.name)
     res = cli("enroll", "--ubm", tmp / "ubm.gmm", enrol, "-o", tmp / "models", "--json")
     assert [r["speaker"] for r in json.loads(res.stdout)] == sorted(VOICES)
@@ -190,7 +190,7 @@ def npy_models(tmp_path_factory, cli):
         w = csv.writer(fh)
         w.writerow(["speaker", "file"])
         w.writerows([v, f] for v in VOICES + ("menardi",)
-                    for f in sorted((tmp / "feats" / "enroll" / v).iterdir())[:6])
+                    for f in sorted((tmp / "feats" / "enroll" / v).glob("*.npy"))[:6])
     return tmp, rows
 
 
