@@ -130,7 +130,7 @@ def phonemes_classify(
     if confusion is not None:
         require_matplotlib("--confusion")
     clf, extra = GMMClassifier.load(model)
-    fe = FrontEnd.from_dict(extra.get("speech_front_end") or {"vad": False})
+    fe = FrontEnd.from_dict(extra.get("speech_front_end") or {"vad": False}, source=str(model))
     seqs, labels, names = _sequences_from(inputs, fe, split)
     proba = clf.predict_proba(seqs)
     pred = clf.classes_[proba.argmax(axis=1)]
@@ -310,7 +310,7 @@ def _load_words(model, adapt=None, edges=None):
         setattr(rec, k, v)
     if adapt_option(adapt) is not None:  # --adapt overrides the model's setting
         rec.adapt = None if adapt_option(adapt) == "none" else "fmllr"
-    return rec, FrontEnd.from_dict(extra.get("speech_front_end") or {})
+    return rec, FrontEnd.from_dict(extra.get("speech_front_end") or {}, source=str(model))
 
 
 @words.command("recognize")

@@ -107,7 +107,7 @@ def front_end_record(folder):
     try:
         with open(path) as fh:
             return _settings(FrontEnd.from_dict(json.load(fh)))  # fields it lacks: their defaults
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError, ModelFileError) as exc:
         raise DataError(f"{path}: not a readable front-end record ({' '.join(str(exc).split())[:100]})") from None
 
 
@@ -282,7 +282,7 @@ def ubm_front_end(ubm, path):
         raise ModelFileError(f"{path}: not a speech UBM (no front-end settings; make it with 'gmmkit speech ubm')")
     try:
         return FrontEnd.from_dict(meta["speech_front_end"])
-    except (TypeError, ValueError, ParameterError) as exc:
+    except (TypeError, ValueError, ParameterError, ModelFileError) as exc:
         raise ModelFileError(f"{path}: invalid front-end settings ({exc})") from None
 
 

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gmmkit.exceptions import DataError, ParameterError
+from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
 __all__ = ["FrontEnd", "load_audio", "mfcc_frames", "energy_vad", "cmvn", "extract", "perturb_speed",
            "linear_filterbank", "FILTERBANKS"]
@@ -136,7 +136,15 @@ class FrontEnd:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d, source=None):
+        """The front end a model file or feature folder records; fields it lacks take their
+        defaults (older files). A field this version does not know is refused: the file was made
+        by a newer gmmkit, and ignoring the option would compute other features without a word."""
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ModelFileError(f"{source + ': ' if source else ''}front-end option(s) {', '.join(unknown)} "
+                                 "unknown to this gmmkit version "
+                                 "(the file was made by a newer one): upgrade gmmkit to use it")
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 

@@ -35,3 +35,16 @@ def test_feature_files_carry_their_front_end(tmp_path):
     # files without a record (made before it existed) are checked by their dimension only
     os.remove(tmp_path / FRONT_END_FILE)
     assert load_feature_file(rows[0]["output"], linear).shape == F.shape
+
+
+def test_a_front_end_option_from_a_newer_version_is_refused(tmp_path):
+    from gmmkit.exceptions import ModelFileError
+
+    newer = dict(FrontEnd().to_dict(), pitch_shift=2.0)
+    with pytest.raises(ModelFileError, match=r"m.gmmw: front-end option\(s\) pitch_shift unknown to this gmmkit"):
+        FrontEnd.from_dict(newer, source="m.gmmw")
+    assert FrontEnd.from_dict({"n_mfcc": 13}).n_mfcc == 13  # an older file: defaults for the rest
+    list(write_features(CLIPS[:1], tmp_path, FrontEnd()))
+    (tmp_path / FRONT_END_FILE).write_text(json.dumps(newer))
+    with pytest.raises(DataError, match="not a readable front-end record.*pitch_shift"):
+        load_feature_file(tmp_path / "agent-alreadyon.npy", FrontEnd())
