@@ -366,3 +366,16 @@ def test_fit_leaves_out_and_names_a_written_index_column(runner, cli, iris, tmp_
     result = run_ok(runner, cli, ["fit", str(data), "-k", "3", "--seed", "0", "--json"])
     assert json.loads(result.stdout)["columns"] == list(frame.columns[:4])
     assert "not used as features: Unnamed: 0 (row identifiers)" in result.stderr
+
+
+def test_components_on_one_value_and_constant_columns_are_warned(runner, cli, tmp_path):
+    """Two values repeated: each component collapses onto one of them, its variance is reg_covar and
+    the likelihood grows without bound; said, not printed as a good fit."""
+    data = tmp_path / "two_values.csv"
+    pd.DataFrame({"a": [1.0, 2.0] * 20, "b": 7.0}).to_csv(data, index=False)
+    res = run_ok(runner, cli, ["fit", str(data), "-k", "2", "--seed", "0", "-c", "diag"])
+    assert "warning: column b is constant" in res.stderr
+    assert "component(s) sit on one value: " in res.stderr and "in a (at 1)" in res.stderr
+    assert "in a (at 2)" in res.stderr
+    res = run_ok(runner, cli, ["fit", str(data), "-k", "1", "--seed", "0", "--columns", "a"])
+    assert "warning" not in res.stderr  # one component spread over both values: a real fit

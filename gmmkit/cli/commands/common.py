@@ -1,7 +1,7 @@
 """Reading tables for a model and printing models: shared by the generic commands."""
 import sys
 
-from ..kit import escape, fmt, is_quiet, note, print_json, stdout_console
+from ..kit import escape, fmt, is_quiet, note, print_json, stdout_console, warn
 
 
 def fit_metadata(data, names, X, seed, seconds, selection=None):
@@ -79,6 +79,29 @@ def data_for_model(est, model, data, columns, header=None):
         )
     note_missing(data, X, names)
     return frame, X, names
+
+
+def warn_flat(est, X, names):
+    """Warn when a component has no spread in a column (all its rows share one value, its variance
+    is reg_covar alone) or a column is constant: the density there, the log-likelihood and the
+    BIC are then set by reg_covar, not by the data."""
+    import numpy as np
+
+    from ...covariance import variances
+
+    spread = np.nanvar(X, axis=0)
+    floor = 2.0 * float(est.reg_covar)
+    for j in np.flatnonzero(spread <= floor):
+        warn(f"column {names[j]} is constant: its variance is reg_covar ({est.reg_covar:g}) alone, which then "
+             "sets the log-likelihood and the BIC; leave it out with --columns")
+    var = variances(est)
+    flat = [(k, j) for k in range(var.shape[0]) for j in range(var.shape[1])
+            if var[k, j] <= floor and spread[j] > 100 * floor]
+    if flat:
+        where = ", ".join(f"{k} in {names[j]} (at {est.means_[k, j]:.6g})" for k, j in flat[:6])
+        warn(f"component(s) sit on one value: {where}{' ...' if len(flat) > 6 else ''}; their variance is "
+             "reg_covar alone, so the log-likelihood and the BIC reward them without bound (discrete or "
+             "repeated values?): use fewer components, a larger --reg-covar, or other columns")
 
 
 def note_unused(data, frame, names, weights=None):

@@ -15,7 +15,7 @@ from ..kit import (
     print_json,
     stdout_console,
 )
-from .common import fit_metadata, load_kernels, print_components, read_with_weights, run_select
+from .common import fit_metadata, load_kernels, print_components, read_with_weights, run_select, warn_flat
 from .options import (
     ColumnsOpt,
     CovOpt,
@@ -149,6 +149,7 @@ def fit(
         if merge:
             merged = merge_summary(est, X)
             est.fit_metadata_["merge"] = {k: merged[k] for k in ("n_clusters", "clusters")}
+        warn_flat(est, X, names)
         shown = {"data": str(data), "columns": names}
         how = f"selected by {selection['criterion'].upper()}" if selection else "fitted"
         heading = f"covariance, {how} on {n_rows} rows of {escape(data)}"

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..kit import Progress, check_output, escape, fmt, is_quiet, parse_k, print_json, require_matplotlib, stdout_console
-from .common import fit_metadata, load_kernels, read_with_weights, run_select
+from .common import fit_metadata, load_kernels, read_with_weights, run_select, warn_flat
 from .options import (
     ColumnsOpt,
     CriterionOpt,
@@ -100,6 +100,7 @@ def select(
                      tol=tol, reg_covar=reg_covar, seed=seed, jobs=jobs, quiet=quiet_flag, init=init)
     seconds = time.perf_counter() - t0
     est = res.best_model_
+    warn_flat(est, X, names)
     selection = {"criterion": res.criterion, "k": ks, "covariance_types": list(types),
                  "best": res.best_params_}
     if out is not None:
