@@ -49,11 +49,11 @@ O=$WORK/seed$S
 mkdir -p "$O"
 LOG=$O/log.txt
 
-# step NAME OUTPUT COMMAND...: run COMMAND (timed, load logged) unless OUTPUT exists.
+# step NAME OUTPUT COMMAND...: run COMMAND (timed, load logged) unless OUTPUT exists ("-": always run).
 step() {
     local name=$1 out=$2
     shift 2
-    if [ -e "$out" ]; then
+    if [ "$out" != - ] && [ -e "$out" ]; then
         echo "$name: $out exists, kept" | tee -a "$LOG"
         return
     fi
@@ -72,7 +72,7 @@ into() {
 }
 
 if [ ! -f "$D/trials-telephone.csv" ] || [ ! -f "$D/dev-files.txt" ]; then
-    step "degraded copies" "$D/dev-files.txt" python "$HERE/bench_speaker_routed.py" --cache "$C" --write-degraded "$D"
+    step "degraded copies" - python "$HERE/bench_speaker_routed.py" --cache "$C" --write-degraded "$D"
 fi
 mapfile -t BG < <(awk -F, -v c="$C" '$3=="ubm"{print c "/" $2}' "$C/lists.csv")
 mapfile -t DEVF < "$D/dev-files.txt"
