@@ -66,13 +66,6 @@ class FusedSystem:
         return self.sets[0].speaker(name)
 
 
-def _system_of(ms):
-    from .ubm import ubm_fingerprint
-
-    return {"ubm_fingerprint": ubm_fingerprint(ms.ubm), "front_end": ms.front_end.to_dict(),
-            "folder": os.path.realpath(ms.folder)}
-
-
 def check_sets(model_sets):
     """Refuses fewer than two folders, a folder given twice, folders with other speakers or
     sample rates than the first."""
@@ -99,7 +92,7 @@ def load_fused(path, folders=None):
     Refuses folders that are not those it was fitted on (another UBM or front end), in another
     number or order, or that do not hold the same speakers at one sample rate."""
     from .corpus import load_model_set
-    from .fusion import load_fusion
+    from .fusion import load_fusion, system_records
 
     fusion = load_fusion(path)
     systems = list(fusion.systems)
@@ -116,7 +109,7 @@ def load_fused(path, folders=None):
                              f"({_named(systems)})")
     sets = [load_model_set(f) for f in folders]
     for i, (ms, want) in enumerate(zip(sets, systems)):
-        got = _system_of(ms)
+        got = system_records([ms])[0]
         fe = want.get("front_end") or {}  # settings a later front end adds are not in older files
         if got["ubm_fingerprint"] != want["ubm_fingerprint"] or any(
                 got["front_end"].get(k) != v for k, v in fe.items()):
@@ -198,7 +191,7 @@ def fit_fold_fusion(model_sets, groups, *, folds=3, cohort_paths=None, top_n=Non
     ``cohort_paths`` (AS-norm with ``top_n``), raw without. Returns ``(fusion, dev)``: dev has the
     numbers of development files and trials and the pooled development scores (a list, one
     (files x speakers) matrix per folder) and labels."""
-    from .fusion import LinearFusion, fit_fusion
+    from .fusion import LinearFusion, fit_fusion, system_records
     from .trials import _matrices, load_cohort
     from .ubm import map_adapt
 
@@ -229,7 +222,7 @@ def fit_fold_fusion(model_sets, groups, *, folds=3, cohort_paths=None, top_n=Non
     truth = np.array([s for _, dev in cut for _, s in dev], dtype=object)
     labels = truth[:, None] == np.array(names, dtype=object)[None, :]
     f = fit_fusion(mats, labels, p_target=p_target, l2=l2)
-    fusion = LinearFusion(f.offset, f.weights, tuple(_system_of(ms) for ms in model_sets), norm, top_n)
+    fusion = LinearFusion(f.offset, f.weights, system_records(model_sets), norm, top_n)
     return fusion, {"files": int(labels.shape[0]), "trials": int(labels.size), "scores": mats, "labels": labels,
                     "speakers": names}
 

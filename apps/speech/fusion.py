@@ -36,8 +36,8 @@ import numpy as np
 
 from gmmkit.exceptions import DataError, ModelFileError, ParameterError
 
-__all__ = ["LinearFusion", "fit_fusion", "fit_logistic", "fit_trials_fusion", "fused_scores", "evaluate_fused",
-           "save_fusion", "load_fusion", "FUSION_KIND"]
+__all__ = ["LinearFusion", "fit_fusion", "fit_logistic", "system_records", "fit_trials_fusion", "fused_scores",
+           "evaluate_fused", "save_fusion", "load_fusion", "FUSION_KIND"]
 
 #: The ``kind`` of a fusion's model file.
 FUSION_KIND = "speaker_score_fusion"
@@ -123,10 +123,15 @@ def fit_fusion(score_sets, labels, *, p_target=0.5, l2=1e-3):
     return LinearFusion(float(beta[0]), beta[1:])
 
 
-def _systems(model_sets):
+def system_records(model_sets):
+    """What a fusion records of each models folder: its UBM's fingerprint, its front end and where
+    it is (checked when the fusion is applied; the folder lets a command find it again)."""
+    import os
+
     from .ubm import ubm_fingerprint
 
-    return tuple({"ubm_fingerprint": ubm_fingerprint(m.ubm), "front_end": m.front_end.to_dict()} for m in model_sets)
+    return tuple({"ubm_fingerprint": ubm_fingerprint(m.ubm), "front_end": m.front_end.to_dict(),
+                  "folder": os.path.realpath(m.folder)} for m in model_sets)
 
 
 def _speakers(model_sets, speakers):
@@ -153,7 +158,7 @@ def fit_trials_fusion(model_sets, trials, *, cohorts=None, top_n=None, top_c=5, 
     cohorts = _cohorts(model_sets, cohorts)
     runs = [evaluate_trials(m, trials, top_c=top_c, cohort=c, top_n=top_n) for m, c in zip(model_sets, cohorts)]
     fusion = fit_fusion([r.scores for r in runs], runs[0].labels, p_target=p_target, l2=l2)
-    return LinearFusion(fusion.offset, fusion.weights, _systems(model_sets),
+    return LinearFusion(fusion.offset, fusion.weights, system_records(model_sets),
                         "raw" if cohorts[0] is None else "snorm", top_n)
 
 
@@ -176,7 +181,7 @@ def fused_scores(model_sets, files, fusion, *, cohorts=None, speakers=None, top_
     if len(model_sets) != fusion.weights.size:
         raise DataError(f"fusion of {fusion.weights.size} systems given {len(model_sets)} models folders")
     for i, (m, want) in enumerate(zip(model_sets, fusion.systems)):
-        if _systems([m])[0]["ubm_fingerprint"] != want["ubm_fingerprint"]:
+        if system_records([m])[0]["ubm_fingerprint"] != want["ubm_fingerprint"]:
             raise DataError(f"fusion: {m.folder} (system {i + 1}) is not the models folder the fusion was fitted "
                             "for (another UBM; give the folders in the fitting order)")
     cohorts = _cohorts(model_sets, cohorts)
